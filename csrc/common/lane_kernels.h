@@ -1,0 +1,61 @@
+// Interface of the lane-vectorized spectral kernels.
+//
+// A "block" is up to lanes<T> image planes processed together: every complex value of the block
+// is stored as lanes<T> consecutive reals (one 64-byte vector), so each butterfly of the FFT is a
+// plain loop over lanes that the compiler turns into AVX2 / AVX-512 instructions. The kernels are
+// compiled once per ISA (lane_kernels_{base,avx2,avx512}.cpp) and chosen at run time (cpu_isa.h).
+#pragma once
+
+#include <cstdint>
+
+#include "common/fft_plan.h"
+
+namespace specdiff {
+
+template <typename T>
+constexpr int lanes = 64 / static_cast<int>(sizeof(T));
+constexpr int kMaxLanes = 16;
+
+// One fused round trip  out = irfft2(weight . rfft2(src))  over a block of planes, and its
+// backward  grad_src = irfft2(conj(weight) . rfft2(grad))  with
+// grad_weight += D . rfft2(grad) . conj(rfft2(src))  (D = 2 for interior columns, 1 for the
+// DC and Nyquist columns; the factor undoes the half-spectrum doubling of irfft2's adjoint).
+template <typename T>
+struct RoundTripBlock {
+  int count;                  // valid lanes, 1..lanes<T>; missing lanes repeat lane 0's inputs
+  int64_t H, W;
+  const T* in[kMaxLanes];     // plane bases of the transformed input (x forward, grad_y backward)
+  int64_t in_sh, in_sw;       // element strides of `in` planes
+  const T* src[kMaxLanes];    // backward with grad_weight: plane bases of x, else unused
+  int64_t src_sh, src_sw;
+  T* out[kMaxLanes];          // contiguous [H][W] output planes, or nullptr to skip the inverse
+  const T* weight[kMaxLanes]; // [H][Wf] real or [H][Wf][2] complex (interleaved) per lane
+  bool weight_complex;
+  bool conj_weight;           // backward uses conj(weight)
+  double* grad_weight[kMaxLanes];  // accumulators laid out like `weight`, or nullptr
+  T* scratch;                 // roundtrip_scratch_elems(H, W) elements, 64-byte aligned
+};
+
+// Elements of scratch one thread needs for a block of size H x W.
+int64_t roundtrip_scratch_elems(int64_t H, int64_t W, int lanes_per_vector);
+
+template <typename T>
+using RoundTripFn = void (*)(const FftPlanView<T>& plan_h, const FftPlanView<T>& plan_w,
+                             const RoundTripBlock<T>& block);
+
+template <typename T>
+struct LaneKernels {
+  RoundTripFn<T> roundtrip;
+};
+
+#define SPECDIFF_DECLARE_ISA(ns)                    \
+  namespace ns {                                    \
+  extern const LaneKernels<float> kernels_float;    \
+  extern const LaneKernels<double> kernels_double;  \
+  }
+SPECDIFF_DECLARE_ISA(isa_base)
+SPECDIFF_DECLARE_ISA(isa_avx2)
+SPECDIFF_DECLARE_ISA(isa_avx512)
+#undef SPECDIFF_DECLARE_ISA
+
+}  // namespace specdiff

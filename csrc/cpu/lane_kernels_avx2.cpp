@@ -1,0 +1,20 @@
+// Lane kernels compiled for the avx2 ISA (selected at run time by cpu_isa.cpp).
+#include <cmath>
+#include <cstdint>
+
+#include "common/lane_kernels.h"
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+#elif defined(__x86_64__) && defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
+#endif
+#define SPECDIFF_ISA isa_avx2
+#include "cpu/lane_kernels_impl.h"
+#undef SPECDIFF_ISA
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#pragma GCC pop_options
+#elif defined(__x86_64__) && defined(__clang__)
+#pragma clang attribute pop
+#endif

@@ -1,0 +1,9 @@
+// Lane kernels compiled for the base ISA (selected at run time by cpu_isa.cpp).
+#include <cmath>
+#include <cstdint>
+
+#include "common/lane_kernels.h"
+
+#define SPECDIFF_ISA isa_base
+#include "cpu/lane_kernels_impl.h"
+#undef SPECDIFF_ISA

@@ -1,0 +1,173 @@
+#include "cpu/roundtrip.h"
+
+#include <ATen/ATen.h>
+#include <ATen/Dispatch.h>
+#include <ATen/Parallel.h>
+
+#include <memory>
+#include <vector>
+
+#include "common/checks.h"
+#include "common/cpu_isa.h"
+#include "common/fft_plan.h"
+#include "common/lane_kernels.h"
+
+namespace specdiff::cpu {
+
+namespace {
+
+// The lane FFT covers sizes whose prime factors are <= kMaxRadix; other sizes take ATen's FFT.
+bool use_lane_fft(int64_t H, int64_t W) { return fft_size_supported(H) && fft_size_supported(W); }
+
+at::Tensor weight_as_complex(const PlaneWeight& w) {
+  return w.complex ? at::view_as_complex(w.data) : w.data;
+}
+
+template <typename T>
+void run_lanes(const at::Tensor& in, const at::Tensor* src, const at::Tensor& out, const PlaneWeight& w,
+               bool conj_weight, const at::Tensor& grad_weight_acc) {
+  constexpr int P = lanes<T>;
+  const int64_t B = in.size(0), C = in.size(1), H = in.size(2), W = in.size(3), Wf = W / 2 + 1;
+  const int64_t N = B * C;
+  const int64_t nblocks = (N + P - 1) / P;
+  const FftPlan<T> plan_h(static_cast<int>(H)), plan_w(static_cast<int>(W));
+  const FftPlanView<T> ph = plan_h.view(), pw = plan_w.view();
+  const LaneKernels<T>& kernels = lane_kernels<T>();
+
+  const int64_t Bw = w.data.size(0), Cw = w.data.size(1);
+  const int64_t wplane = H * Wf * (w.complex ? 2 : 1);
+  const T* wdata = w.data.data_ptr<T>();
+  const bool need_gw = grad_weight_acc.defined();
+  // Planes sharing a weight slice accumulate into per-thread copies, summed at the end.
+  const bool shared = need_gw && Bw * Cw < N;
+  const int64_t nthreads = at::get_num_threads();
+  at::Tensor acc = need_gw ? (shared ? at::zeros({nthreads, Bw * Cw * wplane}, grad_weight_acc.options())
+                                     : grad_weight_acc)
+                           : at::Tensor();
+  const T* in_ptr = in.data_ptr<T>();
+  const T* src_ptr = src ? src->data_ptr<T>() : nullptr;
+  T* out_ptr = out.defined() ? out.data_ptr<T>() : nullptr;
+  double* acc_ptr = need_gw ? acc.data_ptr<double>() : nullptr;
+
+  at::parallel_for(0, nblocks, 1, [&](int64_t b0, int64_t b1) {
+    const int64_t nscratch = roundtrip_scratch_elems(H, W, P);
+    std::unique_ptr<T[]> scratch(new T[nscratch]);
+    double* acc_base = need_gw ? acc_ptr + (shared ? at::get_thread_num() * Bw * Cw * wplane : 0) : nullptr;
+    RoundTripBlock<T> blk{};
+    blk.H = H;
+    blk.W = W;
+    blk.in_sh = in.stride(2);
+    blk.in_sw = in.stride(3);
+    if (src) {
+      blk.src_sh = src->stride(2);
+      blk.src_sw = src->stride(3);
+    }
+    blk.weight_complex = w.complex;
+    blk.conj_weight = conj_weight;
+    // Align the scratch to 64 bytes so each lane vector is one cache line.
+    const auto addr = reinterpret_cast<uintptr_t>(scratch.get());
+    blk.scratch = scratch.get() + ((64 - addr % 64) % 64) / sizeof(T);
+    for (int64_t blkno = b0; blkno < b1; ++blkno) {
+      const int64_t n0 = blkno * P;
+      blk.count = static_cast<int>(std::min<int64_t>(P, N - n0));
+      for (int l = 0; l < P; ++l) {
+        const int64_t n = n0 + (l < blk.count ? l : 0);
+        const int64_t b = n / C, c = n % C;
+        blk.in[l] = in_ptr + b * in.stride(0) + c * in.stride(1);
+        blk.src[l] = src ? src_ptr + b * src->stride(0) + c * src->stride(1) : nullptr;
+        blk.out[l] = out_ptr ? out_ptr + n * H * W : nullptr;
+        const int64_t wslice = (Bw > 1 ? b : 0) * Cw + (Cw > 1 ? c : 0);
+        blk.weight[l] = wdata + wslice * wplane;
+        blk.grad_weight[l] = acc_base ? acc_base + wslice * wplane : nullptr;
+      }
+      kernels.roundtrip(ph, pw, blk);
+    }
+  });
+  if (shared) grad_weight_acc.copy_(acc.sum(0).view(grad_weight_acc.sizes()));
+}
+
+// ATen FFT path for sizes the lane FFT does not cover (large prime factors).
+at::Tensor aten_forward(const at::Tensor& in, const PlaneWeight& w, bool conj_weight) {
+  const int64_t H = in.size(2), W = in.size(3);
+  at::Tensor wc = weight_as_complex(w);
+  if (conj_weight && w.complex) wc = wc.conj();
+  at::Tensor spec = at::fft_rfft2(in, c10::nullopt, {-2, -1}, "ortho") * wc;
+  return at::fft_irfft2(spec, at::IntArrayRef({H, W}), {-2, -1}, "ortho").contiguous();
+}
+
+at::Tensor aten_grad_weight(const at::Tensor& grad, const at::Tensor& x, const PlaneWeight& w) {
+  const int64_t W = x.size(3), Wf = W / 2 + 1;
+  at::Tensor G = at::fft_rfft2(grad, c10::nullopt, {-2, -1}, "ortho");
+  at::Tensor X = at::fft_rfft2(x, c10::nullopt, {-2, -1}, "ortho");
+  at::Tensor d = at::full({Wf}, 2.0, G.options().dtype(x.scalar_type()));
+  d.index_put_({0}, 1.0);
+  if (W % 2 == 0) d.index_put_({Wf - 1}, 1.0);
+  at::Tensor gw = G * X.conj() * d;
+  const int64_t Bw = w.data.size(0), Cw = w.data.size(1);
+  std::vector<int64_t> dims;
+  if (Bw == 1) dims.push_back(0);
+  if (Cw == 1) dims.push_back(1);
+  if (!dims.empty()) gw = gw.sum(dims, /*keepdim=*/true);
+  gw = w.complex ? at::view_as_real(gw.resolve_conj()) : at::real(gw);
+  return gw.to(at::kDouble).contiguous();
+}
+
+}  // namespace
+
+PlaneWeight plane_weight(const at::Tensor& weight, const at::Tensor& x) {
+  check_real_image(x, "x");
+  check_same_device(x, "x", weight, "weight");
+  const int64_t B = x.size(0), C = x.size(1), H = x.size(2), Wf = x.size(3) / 2 + 1;
+  const bool complex = weight.is_complex();
+  const auto expect = complex ? c10::toComplexType(x.scalar_type()) : x.scalar_type();
+  TORCH_CHECK(weight.scalar_type() == expect || weight.scalar_type() == x.scalar_type(), "specdiff: weight must be ",
+              x.scalar_type(), " or ", c10::toComplexType(x.scalar_type()), " to match x, got ",
+              weight.scalar_type());
+  TORCH_CHECK(weight.dim() >= 1 && weight.dim() <= 4, "specdiff: weight must have 1 to 4 dims broadcastable to [B, C, H, W//2+1] = [",
+              B, ", ", C, ", ", H, ", ", Wf, "], got shape ", weight.sizes());
+  std::vector<int64_t> s(4 - weight.dim(), 1);
+  for (int64_t d : weight.sizes()) s.push_back(d);
+  const int64_t full[4] = {B, C, H, Wf};
+  for (int i = 0; i < 4; ++i) {
+    TORCH_CHECK(s[i] == 1 || s[i] == full[i], "specdiff: weight of shape ", weight.sizes(),
+                " is not broadcastable to [B, C, H, W//2+1] = [", B, ", ", C, ", ", H, ", ", Wf, "]");
+  }
+  at::Tensor w4 = weight.reshape(s).expand({s[0], s[1], H, Wf});
+  w4 = complex ? at::view_as_real(w4.resolve_conj().contiguous()).contiguous() : w4.contiguous();
+  return PlaneWeight{w4, complex};
+}
+
+at::Tensor roundtrip_forward(const at::Tensor& x, const PlaneWeight& w) {
+  const int64_t H = x.size(2), W = x.size(3);
+  if (x.numel() == 0) return at::empty(x.sizes(), x.options());
+  if (!use_lane_fft(H, W)) return aten_forward(x, w, false);
+  at::Tensor out = at::empty(x.sizes(), x.options());
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "spectral_filter2d", [&] {
+    run_lanes<scalar_t>(x, nullptr, out, w, false, at::Tensor());
+  });
+  return out;
+}
+
+std::tuple<at::Tensor, at::Tensor> roundtrip_backward(const at::Tensor& grad, const at::Tensor& x,
+                                                      const PlaneWeight& w, bool need_x, bool need_w) {
+  const int64_t H = x.size(2), W = x.size(3);
+  at::Tensor gx, gw;
+  if (x.numel() == 0) {
+    if (need_x) gx = at::zeros(x.sizes(), x.options());
+    if (need_w) gw = at::zeros(w.data.sizes(), w.data.options().dtype(at::kDouble));
+    return {gx, gw};
+  }
+  if (!use_lane_fft(H, W)) {
+    if (need_x) gx = aten_forward(grad, w, true);
+    if (need_w) gw = aten_grad_weight(grad, x, w);
+    return {gx, gw};
+  }
+  if (need_x) gx = at::empty(x.sizes(), x.options());
+  if (need_w) gw = at::zeros(w.data.sizes(), w.data.options().dtype(at::kDouble));
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "_spectral_filter2d_backward", [&] {
+    run_lanes<scalar_t>(grad, need_w ? &x : nullptr, gx, w, true, gw);
+  });
+  return {gx, gw};
+}
+
+}  // namespace specdiff::cpu

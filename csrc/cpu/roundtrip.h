@@ -1,0 +1,28 @@
+// Driver of the fused FFT round trip over all planes of a tensor, shared by spectral_filter2d and
+// the analytic-band real-space op.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <tuple>
+
+namespace specdiff::cpu {
+
+// A weight laid out per plane group: data is contiguous [Bw, Cw, H, Wf] (real, dtype of x) or
+// [Bw, Cw, H, Wf, 2] (complex as pairs), Bw in {1, B}, Cw in {1, C}.
+struct PlaneWeight {
+  at::Tensor data;
+  bool complex;
+};
+
+// Accepts weight broadcastable to [B, C, H, W//2+1] (rank 1..4) and returns its PlaneWeight.
+PlaneWeight plane_weight(const at::Tensor& weight, const at::Tensor& x);
+
+at::Tensor roundtrip_forward(const at::Tensor& x, const PlaneWeight& w);
+
+// grad_x (or an undefined tensor) and grad_weight accumulated in float64 with the layout of w.data
+// (or undefined), without reduction to the caller's weight shape.
+std::tuple<at::Tensor, at::Tensor> roundtrip_backward(const at::Tensor& grad, const at::Tensor& x,
+                                                      const PlaneWeight& w, bool need_x, bool need_w);
+
+}  // namespace specdiff::cpu

@@ -1,0 +1,1 @@
+"""Benchmarks: op cases shared by ``benchmarks/`` (pytest-benchmark) and ``specdiff bench``."""

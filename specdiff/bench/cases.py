@@ -1,0 +1,83 @@
+"""One benchmark case per op: the same callables feed pytest-benchmark and ``specdiff bench ops``.
+
+A case builds, for a shape ``(B, C, H, W)``, a dtype and a device, the inputs once and returns closures for
+the reference and the kernel path, forward (``fwd``) and forward+backward (``fwdbwd``). Inputs are created
+outside the closures so set-up never lands in the timed region.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+from specdiff import extension
+
+STANDARD_SHAPES: tuple[tuple[int, int, int, int], ...] = (
+    (64, 64, 32, 32),
+    (32, 128, 16, 16),
+    (16, 32, 64, 64),
+    (8, 16, 128, 128),
+)
+TINY_SHAPES: tuple[tuple[int, int, int, int], ...] = ((2, 4, 8, 8), (1, 2, 5, 7))
+PASSES = ("fwd", "fwdbwd")
+PATHS = ("reference", "kernel")
+
+Thunk = Callable[[], object]
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    op: str  # the public op name checked with extension.has_kernel
+    build: Callable[[tuple[int, int, int, int], torch.dtype, torch.device], dict[tuple[str, str], Thunk]]
+
+
+CASES: dict[str, Case] = {}
+
+
+def register_case(name: str, op: str):
+    """Decorator: ``build(shape, dtype, device) -> {(path, pass): thunk}`` for every path and pass."""
+
+    def wrap(build):
+        CASES[name] = Case(name, op, build)
+        return build
+
+    return wrap
+
+
+def fwd_bwd(fn: Callable[..., torch.Tensor], *inputs: torch.Tensor) -> Thunk:
+    """A thunk running ``fn(*inputs)`` and a backward pass with a fixed upstream gradient."""
+    leaves = [t.detach().requires_grad_(t.is_floating_point() or t.is_complex()) for t in inputs]
+    grad = torch.randn_like(fn(*leaves))
+
+    def run():
+        for leaf in leaves:
+            leaf.grad = None
+        fn(*leaves).backward(grad)
+
+    return run
+
+
+def _paths(reference: Callable[..., torch.Tensor], kernel: Callable[..., torch.Tensor], *inputs: torch.Tensor):
+    thunks: dict[tuple[str, str], Thunk] = {}
+    for path, fn in (("reference", reference), ("kernel", kernel)):
+        thunks[(path, "fwd")] = lambda fn=fn: fn(*inputs)
+        thunks[(path, "fwdbwd")] = fwd_bwd(fn, *inputs)
+    return thunks
+
+
+def kernel_available(case: Case, device: torch.device) -> bool:
+    return extension.has_kernel(case.op, device)
+
+
+@register_case("spectral_filter2d", "spectral_filter2d")
+def _spectral_filter2d(shape, dtype, device):
+    from specdiff.ops import spectral_filter2d_reference
+
+    b, c, h, w = shape
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(shape, generator=gen, dtype=dtype).to(device)
+    weight = torch.rand(c, h, w // 2 + 1, generator=gen, dtype=dtype).to(device)
+    return _paths(spectral_filter2d_reference, torch.ops.specdiff.spectral_filter2d, x, weight)

@@ -1,0 +1,114 @@
+"""Loads the compiled kernels (``specdiff._C``) once and decides, per op and device, which backend runs.
+
+``SPECDIFF_BACKEND`` (read once, at import):
+
+* ``auto`` (default): the kernel when one is registered for the op and device, else the reference.
+* ``reference``: always the pure-PyTorch reference.
+* ``kernel``: always the kernel; calling an op with no kernel for the device raises.
+
+When the extension cannot be loaded the package still works on the reference path and warns once.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import warnings
+from dataclasses import dataclass
+
+import torch
+
+BACKENDS = ("auto", "reference", "kernel")
+
+# Every public op and the kernels that must exist for it (forward and backward).
+OPS: dict[str, tuple[str, ...]] = {}
+
+
+@dataclass(frozen=True)
+class _State:
+    loaded: bool
+    error: str | None
+    backend: str
+
+
+def _load() -> _State:
+    backend = os.environ.get("SPECDIFF_BACKEND", "auto").strip().lower() or "auto"
+    if backend not in BACKENDS:
+        raise ValueError(f"SPECDIFF_BACKEND={backend!r} is not valid; expected one of {', '.join(BACKENDS)}")
+    if backend == "reference":
+        return _State(False, "SPECDIFF_BACKEND=reference", backend)
+    try:
+        importlib.import_module("specdiff._C")
+    except ImportError as exc:  # no compiler at install time, SPECDIFF_NO_EXT=1, or an ABI mismatch
+        message = f"extension failed to load: {exc}"
+        if backend == "kernel":
+            raise RuntimeError(f"specdiff: SPECDIFF_BACKEND=kernel but the {message}") from exc
+        warnings.warn(f"specdiff: {message}; using the pure-PyTorch reference ops", RuntimeWarning, stacklevel=3)
+        return _State(False, message, backend)
+    return _State(True, None, backend)
+
+
+_STATE = _load()
+_KERNEL_CACHE: dict[tuple[str, str], bool] = {}
+
+
+def register_op(name: str, *kernels: str) -> None:
+    """Declares public op ``name`` whose kernel path needs the ``specdiff::`` ops ``kernels``."""
+    OPS[name] = kernels or (name,)
+
+
+def is_loaded() -> bool:
+    """True when ``specdiff._C`` is loaded (the kernels may still be missing for a device)."""
+    return _STATE.loaded
+
+
+def load_error() -> str | None:
+    """Why the extension is not in use, or None."""
+    return _STATE.error
+
+
+def backend() -> str:
+    """The process-wide backend setting: ``auto``, ``reference`` or ``kernel``."""
+    return _STATE.backend
+
+
+def has_kernel(op: str, device: torch.device | str) -> bool:
+    """True when every kernel op behind public op ``op`` is registered for ``device``'s type."""
+    dev = torch.device(device).type
+    key = (op, dev)
+    if key not in _KERNEL_CACHE:
+        dispatch_key = {"cpu": "CPU", "cuda": "CUDA"}.get(dev)
+        found = _STATE.loaded and dispatch_key is not None
+        for kernel in OPS.get(op, (op,)) if found else ():
+            qualified = f"specdiff::{kernel}"
+            if not torch._C._dispatch_has_kernel_for_dispatch_key(qualified, dispatch_key):
+                found = False
+                break
+        _KERNEL_CACHE[key] = found
+    return _KERNEL_CACHE[key]
+
+
+def use_kernel(op: str, device: torch.device) -> bool:
+    """The routing predicate every public op calls: kernel or reference for this call."""
+    if _STATE.backend == "reference":
+        return False
+    if has_kernel(op, device):
+        return True
+    if _STATE.backend == "kernel":
+        raise RuntimeError(
+            f"specdiff: SPECDIFF_BACKEND=kernel but op {op!r} has no {torch.device(device).type} kernel"
+            + (f" ({_STATE.error})" if _STATE.error else "")
+        )
+    return False
+
+
+def cpu_isa() -> str | None:
+    """The instruction set the CPU kernels run with (``avx512``, ``avx2``, ``base``), or None."""
+    return torch.ops.specdiff._cpu_isa() if _STATE.loaded else None
+
+
+def set_cpu_isa(isa: str) -> str:
+    """Forces the CPU kernels' instruction set (for tests and benchmarks); returns the previous one."""
+    if not _STATE.loaded:
+        raise RuntimeError(f"specdiff: no CPU kernels ({_STATE.error})")
+    return torch.ops.specdiff._set_cpu_isa(isa)
