@@ -1,7 +1,7 @@
 // Interface of the lane-vectorized spectral kernels.
 //
-// A "block" is up to lanes<T> image planes processed together: every complex value of the block
-// is stored as lanes<T> consecutive reals (one 64-byte vector), so each butterfly of the FFT is a
+// A "block" is up to `lanes` image planes processed together: every complex value of the block
+// is stored as `lanes` consecutive reals (one SIMD register of the ISA), so each butterfly of the FFT is a
 // plain loop over lanes that the compiler turns into AVX2 / AVX-512 instructions. The kernels are
 // compiled once per ISA (lane_kernels_{base,avx2,avx512}.cpp) and chosen at run time (cpu_isa.h).
 #pragma once
@@ -12,9 +12,7 @@
 
 namespace specdiff {
 
-template <typename T>
-constexpr int lanes = 64 / static_cast<int>(sizeof(T));
-constexpr int kMaxLanes = 16;
+constexpr int kMaxLanes = 16;  // 64-byte vectors of float
 
 // One fused round trip  out = irfft2(weight . rfft2(src))  over a block of planes, and its
 // backward  grad_src = irfft2(conj(weight) . rfft2(grad))  with
@@ -22,15 +20,17 @@ constexpr int kMaxLanes = 16;
 // DC and Nyquist columns; the factor undoes the half-spectrum doubling of irfft2's adjoint).
 template <typename T>
 struct RoundTripBlock {
-  int count;                  // valid lanes, 1..lanes<T>; missing lanes repeat lane 0's inputs
+  int count;                  // valid lanes, 1..lanes; missing lanes repeat lane 0's inputs
   int64_t H, W;
   const T* in[kMaxLanes];     // plane bases of the transformed input (x forward, grad_y backward)
   int64_t in_sh, in_sw;       // element strides of `in` planes
   const T* src[kMaxLanes];    // backward with grad_weight: plane bases of x, else unused
   int64_t src_sh, src_sw;
+  bool src_is_in;             // src and in are the same planes: transform once
   T* out[kMaxLanes];          // contiguous [H][W] output planes, or nullptr to skip the inverse
   const T* weight[kMaxLanes]; // [H][Wf] real or [H][Wf][2] complex (interleaved) per lane
   bool weight_complex;
+  bool weight_uniform;        // every lane points at the same weight slice
   bool conj_weight;           // backward uses conj(weight)
   double* grad_weight[kMaxLanes];  // accumulators laid out like `weight`, or nullptr
   T* scratch;                 // roundtrip_scratch_elems(H, W) elements, 64-byte aligned
@@ -45,6 +45,7 @@ using RoundTripFn = void (*)(const FftPlanView<T>& plan_h, const FftPlanView<T>&
 
 template <typename T>
 struct LaneKernels {
+  int lanes;  // planes per block: the ISA's vector width in elements of T
   RoundTripFn<T> roundtrip;
 };
 

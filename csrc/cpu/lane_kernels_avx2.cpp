@@ -11,8 +11,10 @@
 #pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
 #endif
 #define SPECDIFF_ISA isa_avx2
+#define SPECDIFF_VEC_BYTES 32
 #include "cpu/lane_kernels_impl.h"
 #undef SPECDIFF_ISA
+#undef SPECDIFF_VEC_BYTES
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #pragma GCC pop_options
 #elif defined(__x86_64__) && defined(__clang__)

@@ -5,5 +5,7 @@
 #include "common/lane_kernels.h"
 
 #define SPECDIFF_ISA isa_base
+#define SPECDIFF_VEC_BYTES 16
 #include "cpu/lane_kernels_impl.h"
 #undef SPECDIFF_ISA
+#undef SPECDIFF_VEC_BYTES

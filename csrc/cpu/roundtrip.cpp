@@ -26,13 +26,13 @@ at::Tensor weight_as_complex(const PlaneWeight& w) {
 template <typename T>
 void run_lanes(const at::Tensor& in, const at::Tensor* src, const at::Tensor& out, const PlaneWeight& w,
                bool conj_weight, const at::Tensor& grad_weight_acc) {
-  constexpr int P = lanes<T>;
   const int64_t B = in.size(0), C = in.size(1), H = in.size(2), W = in.size(3), Wf = W / 2 + 1;
   const int64_t N = B * C;
-  const int64_t nblocks = (N + P - 1) / P;
   const FftPlan<T> plan_h(static_cast<int>(H)), plan_w(static_cast<int>(W));
   const FftPlanView<T> ph = plan_h.view(), pw = plan_w.view();
   const LaneKernels<T>& kernels = lane_kernels<T>();
+  const int P = kernels.lanes;
+  const int64_t nblocks = (N + P - 1) / P;
 
   const int64_t Bw = w.data.size(0), Cw = w.data.size(1);
   const int64_t wplane = H * Wf * (w.complex ? 2 : 1);
@@ -62,6 +62,7 @@ void run_lanes(const at::Tensor& in, const at::Tensor* src, const at::Tensor& ou
       blk.src_sh = src->stride(2);
       blk.src_sw = src->stride(3);
     }
+    blk.src_is_in = src && src->data_ptr() == in.data_ptr() && src->strides() == in.strides();
     blk.weight_complex = w.complex;
     blk.conj_weight = conj_weight;
     // Align the scratch to 64 bytes so each lane vector is one cache line.
@@ -80,6 +81,8 @@ void run_lanes(const at::Tensor& in, const at::Tensor* src, const at::Tensor& ou
         blk.weight[l] = wdata + wslice * wplane;
         blk.grad_weight[l] = acc_base ? acc_base + wslice * wplane : nullptr;
       }
+      blk.weight_uniform = true;
+      for (int l = 1; l < P; ++l) blk.weight_uniform = blk.weight_uniform && blk.weight[l] == blk.weight[0];
       kernels.roundtrip(ph, pw, blk);
     }
   });
@@ -95,14 +98,20 @@ at::Tensor aten_forward(const at::Tensor& in, const PlaneWeight& w, bool conj_we
   return at::fft_irfft2(spec, at::IntArrayRef({H, W}), {-2, -1}, "ortho").contiguous();
 }
 
-at::Tensor aten_grad_weight(const at::Tensor& grad, const at::Tensor& x, const PlaneWeight& w) {
-  const int64_t W = x.size(3), Wf = W / 2 + 1;
-  at::Tensor G = at::fft_rfft2(grad, c10::nullopt, {-2, -1}, "ortho");
-  at::Tensor X = at::fft_rfft2(x, c10::nullopt, {-2, -1}, "ortho");
-  at::Tensor d = at::full({Wf}, 2.0, G.options().dtype(x.scalar_type()));
+// D of the half spectrum: 2 for the interior columns, 1 for DC and (even W) Nyquist.
+at::Tensor half_spectrum_doubling(int64_t W, const at::TensorOptions& opts) {
+  const int64_t Wf = W / 2 + 1;
+  at::Tensor d = at::full({Wf}, 2.0, opts);
   d.index_put_({0}, 1.0);
   if (W % 2 == 0) d.index_put_({Wf - 1}, 1.0);
-  at::Tensor gw = G * X.conj() * d;
+  return d;
+}
+
+at::Tensor aten_grad_weight(const at::Tensor& grad, const at::Tensor& x, const PlaneWeight& w) {
+  const int64_t W = x.size(3);
+  at::Tensor G = at::fft_rfft2(grad, c10::nullopt, {-2, -1}, "ortho");
+  at::Tensor X = at::fft_rfft2(x, c10::nullopt, {-2, -1}, "ortho");
+  at::Tensor gw = G * X.conj() * half_spectrum_doubling(W, G.options().dtype(x.scalar_type()));
   const int64_t Bw = w.data.size(0), Cw = w.data.size(1);
   std::vector<int64_t> dims;
   if (Bw == 1) dims.push_back(0);
@@ -168,6 +177,24 @@ std::tuple<at::Tensor, at::Tensor> roundtrip_backward(const at::Tensor& grad, co
     run_lanes<scalar_t>(grad, need_w ? &x : nullptr, gx, w, true, gw);
   });
   return {gx, gw};
+}
+
+at::Tensor spectral_energy(const at::Tensor& x) {
+  check_real_image(x, "x");
+  const int64_t B = x.size(0), H = x.size(2), W = x.size(3), Wf = W / 2 + 1;
+  if (x.numel() == 0) return at::zeros({B, 1, H, Wf}, x.options().dtype(at::kDouble));
+  if (!use_lane_fft(H, W)) {
+    const at::Tensor X = at::fft_rfft2(x.to(at::kDouble), c10::nullopt, {-2, -1}, "ortho");
+    return (at::abs(X).square() * half_spectrum_doubling(W, x.options().dtype(at::kDouble))).sum(1, true);
+  }
+  // The round trip's weight-gradient accumulation with src == in gives D |X|^2 summed over each
+  // [B, 1] group; no inverse transform runs because there is no output.
+  const PlaneWeight groups{at::empty({B, 1, H, Wf}, x.options()), false};
+  at::Tensor energy = at::zeros({B, 1, H, Wf}, x.options().dtype(at::kDouble));
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "spectral_energy", [&] {
+    run_lanes<scalar_t>(x, &x, at::Tensor(), groups, false, energy);
+  });
+  return energy;
 }
 
 }  // namespace specdiff::cpu

@@ -25,4 +25,8 @@ at::Tensor roundtrip_forward(const at::Tensor& x, const PlaneWeight& w);
 std::tuple<at::Tensor, at::Tensor> roundtrip_backward(const at::Tensor& grad, const at::Tensor& x,
                                                       const PlaneWeight& w, bool need_x, bool need_w);
 
+// Sum over channels of D |rfft2(x, "ortho")|^2 (D as in the backward), float64 [B, 1, H, W//2+1]:
+// by Parseval its total over a sample is the sample's sum of squares.
+at::Tensor spectral_energy(const at::Tensor& x);
+
 }  // namespace specdiff::cpu

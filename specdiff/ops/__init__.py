@@ -1,10 +1,22 @@
 """Spectral ops: fused kernels with pure-PyTorch references (``<op>_reference``) as their specification."""
 
+from specdiff.ops.band import BAND_KINDS, band_mask_reference
 from specdiff.ops.frequency import frequency_radius
+from specdiff.ops.spectral_band_filter2d import spectral_band_filter2d, spectral_band_filter2d_reference
+from specdiff.ops.spectral_band_mse import spectral_band_mse, spectral_band_mse_reference
+from specdiff.ops.spectral_band_weight import spectral_band_weight, spectral_band_weight_reference
 from specdiff.ops.spectral_filter2d import spectral_filter2d, spectral_filter2d_reference
 
 __all__ = [
+    "BAND_KINDS",
+    "band_mask_reference",
     "frequency_radius",
+    "spectral_band_filter2d",
+    "spectral_band_filter2d_reference",
+    "spectral_band_mse",
+    "spectral_band_mse_reference",
+    "spectral_band_weight",
+    "spectral_band_weight_reference",
     "spectral_filter2d",
     "spectral_filter2d_reference",
 ]

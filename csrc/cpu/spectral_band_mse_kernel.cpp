@@ -1,0 +1,52 @@
+#include <ATen/ATen.h>
+#include <torch/library.h>
+
+#include "common/checks.h"
+#include "cpu/band_params.h"
+#include "cpu/roundtrip.h"
+
+namespace specdiff::cpu {
+
+namespace {
+
+at::Tensor spectral_band_mse_cpu(const at::Tensor& r, const at::Tensor& inner, const at::Tensor& outer,
+                                 const at::Tensor& gain, double temperature, c10::string_view kind) {
+  check_real_image(r, "residual");
+  const int64_t B = r.size(0), C = r.size(1), H = r.size(2), W = r.size(3);
+  const BandParams p = band_params(inner, outer, gain, temperature, std::string(kind), B, r.scalar_type());
+  const BandMask m = band_mask(p, H, W, false);
+  const at::Tensor energy = spectral_energy(r);  // [B, 1, H, Wf] float64
+  const double norm = 1.0 / static_cast<double>(C * H * W);
+  return ((energy * m.w.to(at::kDouble)).sum({1, 2, 3}) * norm).to(r.scalar_type());
+}
+
+// d loss_b / d r = 2 g_b / (C H W) irfft2(band . rfft2(r_b)): the interior-column doubling of Parseval and
+// the halving in the adjoint of rfft2 cancel, leaving the plain round trip with the band.
+std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> spectral_band_mse_backward_cpu(
+    const at::Tensor& grad, const at::Tensor& r, const at::Tensor& inner, const at::Tensor& outer,
+    const at::Tensor& gain, double temperature, c10::string_view kind, std::array<bool, 4> mask) {
+  check_real_image(r, "residual");
+  const int64_t B = r.size(0), C = r.size(1), H = r.size(2), W = r.size(3);
+  TORCH_CHECK(grad.dim() == 1 && grad.size(0) == B, "specdiff: grad must have shape [B] = [", B, "], got ",
+              grad.sizes());
+  const BandParams p = band_params(inner, outer, gain, temperature, std::string(kind), B, r.scalar_type());
+  const bool need_params = mask[1] || mask[2] || mask[3];
+  const BandMask m = band_mask(p, H, W, need_params);
+  const double norm = 1.0 / static_cast<double>(C * H * W);
+  const at::Tensor g = grad.to(r.scalar_type()).view({B, 1, 1, 1});
+  at::Tensor gr = mask[0] ? roundtrip_forward(r, PlaneWeight{m.w, false}).mul_(g * (2.0 * norm))
+                          : at::zeros(r.sizes(), r.options());
+  if (!need_params) return {gr, at::zeros_like(inner), at::zeros_like(outer), at::zeros_like(gain)};
+  const at::Tensor grad_mask = spectral_energy(r) * (grad.to(at::kDouble).view({B, 1, 1, 1}) * norm);
+  auto [gi, go, gg] = band_param_grads(grad_mask, m, p, mask);
+  return {gr, gi, go, gg};
+}
+
+}  // namespace
+
+TORCH_LIBRARY_IMPL(specdiff, CPU, m) {
+  m.impl("spectral_band_mse", &spectral_band_mse_cpu);
+  m.impl("_spectral_band_mse_backward", &spectral_band_mse_backward_cpu);
+}
+
+}  // namespace specdiff::cpu

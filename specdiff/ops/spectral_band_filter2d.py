@@ -1,0 +1,70 @@
+"""``spectral_band_filter2d``: the real-space round trip through an analytic band computed in the kernel."""
+
+from __future__ import annotations
+
+import torch
+
+from specdiff import extension
+from specdiff.ops._checks import check_image
+from specdiff.ops.band import BandKind, Param, band_mask_reference, band_params
+from specdiff.ops.spectral_filter2d import spectral_filter2d_reference
+
+extension.register_op("spectral_band_filter2d", "spectral_band_filter2d", "_spectral_band_filter2d_backward")
+
+
+def spectral_band_filter2d_reference(x, inner, outer, gain, temperature, kind):
+    """Pure-PyTorch specification of :func:`spectral_band_filter2d` (tensor parameters)."""
+    height, width = x.shape[-2:]
+    return spectral_filter2d_reference(x, band_mask_reference(height, width, inner, outer, gain, temperature, kind))
+
+
+def spectral_band_filter2d(
+    x: torch.Tensor,
+    *,
+    kind: BandKind = "bandpass",
+    inner: Param = 0.0,
+    outer: Param = 1.0,
+    gain: Param = 1.0,
+    temperature: float = 10.0,
+) -> torch.Tensor:
+    """``irfft2(band(rho) · rfft2(x, norm="ortho"), s=(H, W), norm="ortho")`` in one fused pass.
+
+    Args:
+        x: ``Tensor[B, C, H, W]`` float32/float64, any H, W >= 1, any memory layout.
+        kind, inner, outer, gain, temperature: the band (:mod:`specdiff.ops.band`); inner/outer/gain may be
+            per-sample ``[B]`` tensors.
+
+    Returns:
+        ``Tensor[B, C, H, W]``; differentiable in x, inner, outer and gain.
+    """
+    check_image(x)
+    inner, outer, gain = band_params(inner, outer, gain, temperature, kind, x.shape[0], x)
+    if extension.use_kernel("spectral_band_filter2d", x.device):
+        return torch.ops.specdiff.spectral_band_filter2d(x, inner, outer, gain, float(temperature), kind)
+    return spectral_band_filter2d_reference(x, inner, outer, gain, float(temperature), kind)
+
+
+if extension.is_loaded():
+
+    @torch.library.register_fake("specdiff::spectral_band_filter2d")
+    def _(x, inner, outer, gain, temperature, kind):
+        return x.new_empty(x.shape)
+
+    @torch.library.register_fake("specdiff::_spectral_band_filter2d_backward")
+    def _(grad, x, inner, outer, gain, temperature, kind, output_mask):
+        return x.new_empty(x.shape), inner.new_empty(inner.shape), outer.new_empty(outer.shape), gain.new_empty(
+            gain.shape
+        )
+
+    def _setup_context(ctx, inputs, output):
+        x, inner, outer, gain, temperature, kind = inputs
+        ctx.save_for_backward(x, inner, outer, gain)
+        ctx.band = (temperature, kind)
+
+    def _backward(ctx, grad):
+        x, inner, outer, gain = ctx.saved_tensors
+        need = list(ctx.needs_input_grad[:4])
+        grads = torch.ops.specdiff._spectral_band_filter2d_backward(grad, x, inner, outer, gain, *ctx.band, need)
+        return (*(g if n else None for g, n in zip(grads, need, strict=True)), None, None)
+
+    torch.library.register_autograd("specdiff::spectral_band_filter2d", _backward, setup_context=_setup_context)
