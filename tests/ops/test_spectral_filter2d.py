@@ -1,0 +1,223 @@
+"""spectral_filter2d: kernel vs float64 reference, gradients, opcheck, compile, layouts, errors, fallback."""
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from oputil import (
+    LAYOUTS,
+    SIZES,
+    TOL,
+    backend,
+    cpu_isa,
+    cpu_isas,
+    needs_cpu_kernels,
+    rel_err,
+    specdiff_ops_called,
+    with_layout,
+)
+
+from specdiff.ops import spectral_filter2d, spectral_filter2d_reference
+
+pytestmark = needs_cpu_kernels
+kernel = torch.ops.specdiff.spectral_filter2d if hasattr(torch.ops, "specdiff") else None
+
+
+def make(shape, weight_shape, complex_weight, seed=0):
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(shape, generator=gen, dtype=torch.float64)
+    w = torch.randn(weight_shape, generator=gen, dtype=torch.float64)
+    if complex_weight:
+        w = torch.complex(w, torch.randn(weight_shape, generator=gen, dtype=torch.float64))
+    return x, w
+
+
+def as_dtype(t, dtype):
+    if t.is_complex():
+        return t.to(torch.complex64 if dtype == torch.float32 else torch.complex128)
+    return t.to(dtype)
+
+
+@pytest.mark.parametrize("W", SIZES)
+@pytest.mark.parametrize("H", SIZES)
+def test_matches_reference_every_size(H, W):
+    for complex_weight in (False, True):
+        x, w = make((2, 3, H, W), (3, H, W // 2 + 1), complex_weight, seed=H * 1000 + W)
+        ref = spectral_filter2d_reference(x, w)
+        for dtype in (torch.float32, torch.float64):
+            y = kernel(x.to(dtype), as_dtype(w, dtype))
+            assert y.dtype == dtype and y.shape == x.shape
+            assert rel_err(y, ref) < TOL[dtype], (H, W, dtype, complex_weight)
+
+
+@pytest.mark.parametrize("H,W", [(7, 67), (67, 12)])
+def test_sizes_beyond_the_lane_fft_take_the_aten_path(H, W):
+    # 67 is a prime above the lane FFT's largest radix.
+    assert torch.ops.specdiff._max_fft_radix() < 67
+    x, w = make((2, 2, H, W), (H, W // 2 + 1), True)
+    assert rel_err(kernel(x, w), spectral_filter2d_reference(x, w)) < TOL[torch.float64]
+
+
+@pytest.mark.parametrize("isa", cpu_isas())
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_every_cpu_isa(isa, dtype):
+    # 37 planes: two full blocks for every vector width plus a partial one.
+    x, w = make((37, 1, 12, 10), (1, 12, 6), True)
+    ref = spectral_filter2d_reference(x, w)
+    with cpu_isa(isa):
+        y = kernel(x.to(dtype), as_dtype(w, dtype))
+    assert rel_err(y, ref) < TOL[dtype]
+
+
+WEIGHT_SHAPES = {
+    "W": lambda B, C, H, Wf: (Wf,),
+    "HW": lambda B, C, H, Wf: (H, Wf),
+    "CHW": lambda B, C, H, Wf: (C, H, Wf),
+    "B1HW": lambda B, C, H, Wf: (B, 1, H, Wf),
+    "BCHW": lambda B, C, H, Wf: (B, C, H, Wf),
+    "1C1W": lambda B, C, H, Wf: (1, C, 1, Wf),
+    "scalar": lambda B, C, H, Wf: (1,),
+}
+
+
+@pytest.mark.parametrize("complex_weight", [False, True])
+@pytest.mark.parametrize("kind", list(WEIGHT_SHAPES))
+def test_broadcast_shapes_values_and_gradients(kind, complex_weight):
+    B, C, H, W = 3, 5, 9, 14
+    x, w = make((B, C, H, W), WEIGHT_SHAPES[kind](B, C, H, W // 2 + 1), complex_weight)
+    x.requires_grad_(True)
+    w.requires_grad_(True)
+    g = torch.randn(B, C, H, W, dtype=torch.float64)
+    y_ref = spectral_filter2d_reference(x, w)
+    gx_ref, gw_ref = torch.autograd.grad(y_ref, (x, w), g)
+    y = kernel(x, w)
+    gx, gw = torch.autograd.grad(y, (x, w), g)
+    assert gw.shape == w.shape and gw.dtype == w.dtype
+    assert rel_err(y, y_ref) < 1e-12
+    assert rel_err(gx, gx_ref) < 1e-12
+    assert rel_err(gw, gw_ref) < 1e-12
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_layouts_give_the_same_result(layout):
+    x, w = make((2, 6, 11, 16), (6, 11, 9), True)
+    expected = kernel(x, w)
+    y = kernel(with_layout(x, layout), w)
+    assert torch.equal(y, expected)
+    g = torch.randn_like(x)
+    gx_ref, gw_ref = torch.ops.specdiff._spectral_filter2d_backward(g, x, w, [True, True])
+    gx, gw = torch.ops.specdiff._spectral_filter2d_backward(with_layout(g, layout), with_layout(x, layout), w,
+                                                            [True, True])
+    assert torch.allclose(gx, gx_ref, rtol=0, atol=1e-14) and torch.allclose(gw, gw_ref, rtol=0, atol=1e-12)
+
+
+def test_layout_of_weight_does_not_matter():
+    x, w = make((2, 3, 8, 8), (3, 8, 5), True)
+    assert torch.allclose(kernel(x, w), kernel(x, w.conj().resolve_conj().conj()), atol=1e-14)
+    wt = torch.randn(3, 5, 8, dtype=torch.float64).transpose(1, 2)  # non-contiguous [3, 8, 5]
+    assert torch.allclose(kernel(x, wt), kernel(x, wt.contiguous()), atol=1e-14)
+
+
+def test_batch_one_and_single_pixel():
+    x, w = make((1, 1, 1, 1), (1, 1), False)
+    assert torch.allclose(kernel(x, w), x * w)
+    x, w = make((1, 4, 5, 7), (5, 4), True)
+    assert rel_err(kernel(x, w), spectral_filter2d_reference(x, w)) < 1e-12
+
+
+def test_empty_batch():
+    x = torch.zeros(0, 3, 4, 4, dtype=torch.float64)
+    assert kernel(x, torch.ones(4, 3, dtype=torch.float64)).shape == (0, 3, 4, 4)
+
+
+def test_identity_weight_round_trips_exactly():
+    x = torch.randn(4, 3, 17, 33, dtype=torch.float64)
+    assert torch.allclose(kernel(x, torch.ones(17, 17, dtype=torch.float64)), x, atol=1e-13)
+
+
+@pytest.mark.parametrize("complex_weight", [False, True])
+@pytest.mark.parametrize("path", ["kernel", "reference"])
+def test_gradcheck(path, complex_weight):
+    x, w = make((2, 2, 5, 6), (2, 5, 4), complex_weight)
+    x.requires_grad_(True)
+    w.requires_grad_(True)
+    with backend(path):
+        assert torch.autograd.gradcheck(spectral_filter2d, (x, w))
+
+
+@pytest.mark.parametrize("complex_weight", [False, True])
+def test_opcheck(complex_weight):
+    x, w = make((2, 3, 6, 7), (3, 6, 4), complex_weight)
+    torch.library.opcheck(kernel, (x, w))
+    torch.library.opcheck(kernel, (x.requires_grad_(True), w.requires_grad_(True)))
+    g = torch.randn_like(x)
+    torch.library.opcheck(torch.ops.specdiff._spectral_filter2d_backward.default, (g, x.detach(), w.detach(), [True, False]))
+
+
+def test_compile_fullgraph_parity():
+    x, w = make((2, 3, 8, 10), (8, 6), True)
+
+    def f(x, w):
+        return spectral_filter2d(x, w).square().sum()
+
+    compiled = torch.compile(f, fullgraph=True)
+    xr = x.clone().requires_grad_(True)
+    xc = x.clone().requires_grad_(True)
+    f(xr, w).backward()
+    compiled(xc, w).backward()
+    assert torch.allclose(compiled(x, w), f(x, w), rtol=1e-12)
+    assert torch.allclose(xc.grad, xr.grad, rtol=1e-12, atol=1e-12)
+
+
+def test_needs_only_the_requested_gradient():
+    x, w = make((2, 2, 6, 6), (6, 4), False)
+    w.requires_grad_(True)
+    (gw,) = torch.autograd.grad(kernel(x, w).sum(), (w,))
+    (gw_ref,) = torch.autograd.grad(spectral_filter2d_reference(x, w).sum(), (w,))
+    assert rel_err(gw, gw_ref) < 1e-12
+
+
+@pytest.mark.parametrize(
+    "x, w, error, match",
+    [
+        (torch.randn(3, 8, 8), torch.ones(8, 5), ValueError, r"x must be a 4-D tensor \[B, C, H, W\]"),
+        (torch.ones(1, 1, 8, 8, dtype=torch.int64), torch.ones(8, 5), TypeError, "x must be float32 or float64"),
+        (torch.ones(1, 1, 8, 8, dtype=torch.float16), torch.ones(8, 5), TypeError, "x must be float32 or float64"),
+        (torch.randn(2, 3, 8, 8), torch.ones(8, 4), ValueError, r"weight of shape \(8, 4\) is not broadcastable"),
+        (torch.randn(2, 3, 8, 8), torch.ones(4, 3, 8, 5), ValueError, "weight of shape"),
+        (torch.randn(2, 3, 8, 8), torch.ones(1, 2, 3, 8, 5), ValueError, "weight must have 1 to 4 dims"),
+        (torch.randn(2, 3, 8, 8), torch.ones(8, 5, dtype=torch.float64), TypeError, "weight must be torch.float32"),
+        (torch.randn(2, 3, 8, 8), torch.ones(8, 5, device="meta"), ValueError, "weight is on meta but x is on cpu"),
+    ],
+)
+def test_bad_input_errors(x, w, error, match):
+    with pytest.raises(error, match=match):
+        spectral_filter2d(x, w)
+
+
+def test_kernel_checks_inputs_itself():
+    with pytest.raises(RuntimeError, match="weight of shape"):
+        kernel(torch.randn(2, 3, 8, 8), torch.ones(7, 5))
+
+
+def test_backend_switch_routes_to_reference_or_kernel():
+    x, w = make((2, 3, 8, 8), (8, 5), True)
+    with backend("reference"):
+        assert specdiff_ops_called(spectral_filter2d, x, w) == []
+        assert torch.equal(spectral_filter2d(x, w), spectral_filter2d_reference(x, w))
+    with backend("auto"):
+        assert specdiff_ops_called(spectral_filter2d, x, w) == ["specdiff::spectral_filter2d"]
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    B=st.integers(1, 3),
+    C=st.integers(1, 4),
+    H=st.integers(1, 40),
+    W=st.integers(1, 40),
+    kind=st.sampled_from(sorted(WEIGHT_SHAPES)),
+    complex_weight=st.booleans(),
+)
+def test_random_shapes(B, C, H, W, kind, complex_weight):
+    x, w = make((B, C, H, W), WEIGHT_SHAPES[kind](B, C, H, W // 2 + 1), complex_weight, seed=B + C + H + W)
+    assert rel_err(kernel(x, w), spectral_filter2d_reference(x, w)) < TOL[torch.float64]
