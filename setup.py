@@ -29,7 +29,10 @@ def _extensions():
     with_cuda = _flag("SPECDIFF_FORCE_CUDA") or (
         torch.version.cuda is not None and CUDA_HOME is not None and shutil.which("nvcc") is not None
     )
-    rel = lambda pattern: sorted(os.path.relpath(p, ROOT) for p in glob.glob(os.path.join(ROOT, pattern)))
+
+    def rel(pattern):
+        return sorted(os.path.relpath(p, ROOT) for p in glob.glob(os.path.join(ROOT, pattern)))
+
     sources = rel("csrc/*.cpp") + rel("csrc/ops/*.cpp") + rel("csrc/cpu/*.cpp") + rel("csrc/common/*.cpp")
     opt = ["-O0", "-g"] if debug else ["-O3"]
     cxx = opt + ["-std=c++17", "-fopenmp", "-fno-math-errno", "-Wno-psabi", "-DSPECDIFF_WITH_CPU"]

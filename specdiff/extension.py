@@ -80,8 +80,11 @@ def has_kernel(op: str, device: torch.device | str) -> bool:
         dispatch_key = {"cpu": "CPU", "cuda": "CUDA"}.get(dev)
         found = _STATE.loaded and dispatch_key is not None
         for kernel in OPS.get(op, (op,)) if found else ():
-            qualified = f"specdiff::{kernel}"
-            if not torch._C._dispatch_has_kernel_for_dispatch_key(qualified, dispatch_key):
+            try:
+                registered = torch._C._dispatch_has_kernel_for_dispatch_key(f"specdiff::{kernel}", dispatch_key)
+            except RuntimeError:  # no such op in this build
+                registered = False
+            if not registered:
                 found = False
                 break
         _KERNEL_CACHE[key] = found
@@ -112,3 +115,39 @@ def set_cpu_isa(isa: str) -> str:
     if not _STATE.loaded:
         raise RuntimeError(f"specdiff: no CPU kernels ({_STATE.error})")
     return torch.ops.specdiff._set_cpu_isa(isa)
+
+
+def info() -> dict:
+    """Build and run-time facts: versions, CPU ISA, kernels per op and device, active backend and why."""
+    import platform
+
+    import numpy
+
+    import specdiff
+    import specdiff.ops  # noqa: F401  (registers every op)
+
+    if _STATE.backend == "reference":
+        active, why = "reference", "SPECDIFF_BACKEND=reference"
+    elif not _STATE.loaded:
+        active, why = "reference", _STATE.error
+    else:
+        active = "kernel"
+        why = f"SPECDIFF_BACKEND={_STATE.backend}: kernels used where registered, reference elsewhere"
+    return {
+        "specdiff": specdiff.__version__,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "numpy": numpy.__version__,
+        "platform": platform.platform(),
+        "threads": torch.get_num_threads(),
+        "cuda_available": torch.cuda.is_available(),
+        "extension_loaded": _STATE.loaded,
+        "extension_error": _STATE.error,
+        "built_with_cuda": bool(_STATE.loaded and torch.ops.specdiff._built_with_cuda()),
+        "cpu_isa": cpu_isa(),
+        "cpu_isa_detected": torch.ops.specdiff._detected_cpu_isa() if _STATE.loaded else None,
+        "backend_setting": _STATE.backend,
+        "backend": active,
+        "backend_reason": why,
+        "ops": {op: {"cpu": has_kernel(op, "cpu"), "cuda": has_kernel(op, "cuda")} for op in sorted(OPS)},
+    }

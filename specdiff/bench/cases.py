@@ -81,3 +81,53 @@ def _spectral_filter2d(shape, dtype, device):
     x = torch.randn(shape, generator=gen, dtype=dtype).to(device)
     weight = torch.rand(c, h, w // 2 + 1, generator=gen, dtype=dtype).to(device)
     return _paths(spectral_filter2d_reference, torch.ops.specdiff.spectral_filter2d, x, weight)
+
+
+def _band_inputs(shape, dtype, device):
+    """A real batch and per-sample band parameters (inner, outer, gain), all [B]."""
+    b = shape[0]
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(shape, generator=gen, dtype=dtype).to(device)
+    spread = torch.linspace(0.0, 0.1, b, dtype=dtype).to(device)
+    return x, (0.2 + spread, 0.6 + spread, 1.0 + spread)
+
+
+@register_case("spectral_band_weight", "spectral_band_weight")
+def _spectral_band_weight(shape, dtype, device):
+    from specdiff.ops import spectral_band_weight_reference
+
+    x, params = _band_inputs(shape, dtype, device)
+    spec = torch.fft.rfft2(x, norm="ortho")
+    width = shape[3]
+    return _paths(
+        lambda s, i, o, g: spectral_band_weight_reference(s, i, o, g, 10.0, width, "bandpass"),
+        lambda s, i, o, g: torch.ops.specdiff.spectral_band_weight(s, i, o, g, 10.0, width, "bandpass"),
+        spec,
+        *params,
+    )
+
+
+@register_case("spectral_band_filter2d", "spectral_band_filter2d")
+def _spectral_band_filter2d(shape, dtype, device):
+    from specdiff.ops import spectral_band_filter2d_reference
+
+    x, params = _band_inputs(shape, dtype, device)
+    return _paths(
+        lambda x, i, o, g: spectral_band_filter2d_reference(x, i, o, g, 10.0, "bandpass"),
+        lambda x, i, o, g: torch.ops.specdiff.spectral_band_filter2d(x, i, o, g, 10.0, "bandpass"),
+        x,
+        *params,
+    )
+
+
+@register_case("spectral_band_mse", "spectral_band_mse")
+def _spectral_band_mse(shape, dtype, device):
+    from specdiff.ops import spectral_band_mse_reference
+
+    x, params = _band_inputs(shape, dtype, device)
+    return _paths(
+        lambda r, i, o, g: spectral_band_mse_reference(r, i, o, g, 10.0, "bandpass"),
+        lambda r, i, o, g: torch.ops.specdiff.spectral_band_mse(r, i, o, g, 10.0, "bandpass"),
+        x,
+        *params,
+    )

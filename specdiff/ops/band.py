@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 import math
-from typing import Literal, Union
+from typing import Literal
 
 import torch
 
@@ -18,7 +18,7 @@ from specdiff.ops.frequency import frequency_radius
 
 BandKind = Literal["radial", "bandpass"]
 BAND_KINDS: tuple[str, ...] = ("radial", "bandpass")
-Param = Union[float, torch.Tensor]
+Param = float | torch.Tensor
 
 
 def band_params(

@@ -151,7 +151,8 @@ def test_opcheck(complex_weight):
     torch.library.opcheck(kernel, (x, w))
     torch.library.opcheck(kernel, (x.requires_grad_(True), w.requires_grad_(True)))
     g = torch.randn_like(x)
-    torch.library.opcheck(torch.ops.specdiff._spectral_filter2d_backward.default, (g, x.detach(), w.detach(), [True, False]))
+    backward = torch.ops.specdiff._spectral_filter2d_backward.default
+    torch.library.opcheck(backward, (g, x.detach(), w.detach(), [True, False]))
 
 
 def test_compile_fullgraph_parity():

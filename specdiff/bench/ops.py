@@ -1,0 +1,110 @@
+"""``specdiff bench ops``: reference vs kernel for every op, interleaved in one process, medians."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable, Iterable
+
+import torch
+
+from specdiff.bench.cases import CASES, PASSES, STANDARD_SHAPES, kernel_available
+
+
+def _timer(device: torch.device) -> Callable[[Callable[[], object]], float]:
+    def run(thunk):
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        start = time.perf_counter()
+        thunk()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        return (time.perf_counter() - start) * 1e3
+
+    return run
+
+
+def bench_ops(
+    ops: Iterable[str] | None = None,
+    shapes: Iterable[tuple[int, int, int, int]] = STANDARD_SHAPES,
+    dtype: torch.dtype = torch.float32,
+    device: str | torch.device = "cpu",
+    repeats: int = 15,
+    warmup: int = 3,
+    log: Callable[[str], None] | None = None,
+) -> list[dict]:
+    """Times each (op, shape, pass) on both paths; the two alternate call by call so drift hits both alike.
+
+    Returns records ``{op, shape, dtype, device, pass, reference_ms, kernel_ms, speedup}`` (medians).
+    """
+    device = torch.device(device)
+    names = list(ops) if ops is not None else list(CASES)
+    unknown = [n for n in names if n not in CASES]
+    if unknown:
+        raise ValueError(f"unknown op(s) {', '.join(unknown)}; choose from {', '.join(CASES)}")
+    timed = _timer(device)
+    records = []
+    for name in names:
+        case = CASES[name]
+        if not kernel_available(case, device):
+            if log:
+                log(f"skipping {name}: no {device.type} kernel")
+            continue
+        for shape in shapes:
+            thunks = case.build(tuple(shape), dtype, device)
+            for pass_ in PASSES:
+                ref, ker = thunks[("reference", pass_)], thunks[("kernel", pass_)]
+                for _ in range(warmup):
+                    ref()
+                    ker()
+                times = {"reference": [], "kernel": []}
+                for _ in range(repeats):
+                    times["reference"].append(timed(ref))
+                    times["kernel"].append(timed(ker))
+                ref_ms, ker_ms = statistics.median(times["reference"]), statistics.median(times["kernel"])
+                record = {
+                    "op": name,
+                    "shape": list(shape),
+                    "dtype": str(dtype).removeprefix("torch."),
+                    "device": device.type,
+                    "pass": pass_,
+                    "reference_ms": ref_ms,
+                    "kernel_ms": ker_ms,
+                    "speedup": ref_ms / ker_ms,
+                }
+                records.append(record)
+                if log:
+                    log(format_row(record))
+    return records
+
+
+def format_row(r: dict) -> str:
+    shape = "x".join(map(str, r["shape"]))
+    return (f"{r['op']:<24} {shape:<16} {r['pass']:<7} {r['reference_ms']:>10.3f} {r['kernel_ms']:>10.3f} "
+            f"{r['speedup']:>7.2f}x")
+
+
+def format_table(records: list[dict]) -> str:
+    header = f"{'op':<24} {'shape (BxCxHxW)':<16} {'pass':<7} {'ref ms':>10} {'kernel ms':>10} {'speedup':>8}"
+    return "\n".join([header, "-" * len(header), *map(format_row, records)])
+
+
+def plot_speedups(records: list[dict], path: str) -> None:
+    """A horizontal bar per (op, shape, pass); the dashed line marks parity."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = [f"{r['op']} {'x'.join(map(str, r['shape']))} {r['pass']}" for r in records]
+    fig, ax = plt.subplots(figsize=(8, 0.28 * len(records) + 1.2))
+    ax.barh(range(len(records)), [r["speedup"] for r in records],
+            color=["tab:blue" if r["pass"] == "fwd" else "tab:orange" for r in records])
+    ax.axvline(1.0, color="black", linestyle="--", linewidth=1)
+    ax.set_yticks(range(len(records)), labels, fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xlabel("speedup of the kernel over the pure-PyTorch reference (x)")
+    ax.set_title(f"specdiff ops, {records[0]['dtype'] if records else ''}, {torch.get_num_threads()} threads")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

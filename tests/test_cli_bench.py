@@ -1,0 +1,31 @@
+"""``specdiff bench ops`` writes the records it prints."""
+
+import json
+
+import pytest
+
+from specdiff import extension
+from specdiff.cli import main
+
+
+@pytest.mark.skipif(not extension.is_loaded(), reason="specdiff._C is not built")
+def test_bench_ops_writes_records_and_plot(tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    assert main(["bench", "ops", "--op", "spectral_filter2d", "--shape", "2x3x8x8", "--repeats", "2",
+                 "--warmup", "1", "--json", str(out)]) == 0
+    records = json.loads(out.read_text())["records"]
+    assert [r["pass"] for r in records] == ["fwd", "fwdbwd"]
+    for r in records:
+        assert r["op"] == "spectral_filter2d" and r["shape"] == [2, 3, 8, 8] and r["dtype"] == "float32"
+        assert r["reference_ms"] > 0 and r["kernel_ms"] > 0
+        assert r["speedup"] == pytest.approx(r["reference_ms"] / r["kernel_ms"])
+    assert (tmp_path / "bench.png").stat().st_size > 0
+    assert "spectral_filter2d" in capsys.readouterr().out
+
+
+def test_bench_rejects_unknown_op_and_bad_shape(capsys):
+    with pytest.raises(ValueError, match="unknown op\\(s\\) nope; choose from"):
+        main(["bench", "ops", "--op", "nope", "--shape", "1x1x4x4"])
+    with pytest.raises(SystemExit):
+        main(["bench", "ops", "--shape", "4x4x4"])
+    assert "shape must look like BxCxHxW" in capsys.readouterr().err

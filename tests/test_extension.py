@@ -1,0 +1,119 @@
+"""Loading the extension, backend selection, and the pure-PyTorch fallback when the extension is missing."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import torch
+
+from specdiff import extension
+
+# Imports specdiff with specdiff._C made unimportable, as on a machine where the build failed.
+_BLOCK_EXTENSION = textwrap.dedent(
+    """
+    import sys, warnings
+    class Block:
+        def find_spec(self, name, path=None, target=None):
+            if name == "specdiff._C":
+                raise ImportError("simulated: no compiled extension")
+    sys.meta_path.insert(0, Block())
+    """
+)
+
+
+def run_python(code: str, **env) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, **env})
+
+
+def test_missing_extension_warns_once_and_uses_the_reference():
+    code = _BLOCK_EXTENSION + textwrap.dedent(
+        """
+        import torch
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            import specdiff.ops as ops
+            from specdiff import extension
+            x, w = torch.randn(2, 3, 8, 9, dtype=torch.float64), torch.rand(8, 5, dtype=torch.float64)
+            y = ops.spectral_filter2d(x, w)
+            ops.spectral_band_mse(x)
+        assert torch.allclose(y, ops.spectral_filter2d_reference(x, w))
+        assert not extension.has_kernel("spectral_filter2d", "cpu")
+        messages = [str(w.message) for w in caught if "specdiff" in str(w.message)]
+        print(len(messages), messages[0])
+        print(extension.info()["backend_reason"])
+        """
+    )
+    out = run_python(code, SPECDIFF_BACKEND="auto")
+    assert out.returncode == 0, out.stderr
+    count, message = out.stdout.splitlines()[0].split(" ", 1)
+    assert count == "1" and "extension failed to load" in message and "reference" in message
+    assert "simulated: no compiled extension" in out.stdout.splitlines()[1]
+
+
+def test_kernel_backend_without_extension_is_an_error():
+    out = run_python(_BLOCK_EXTENSION + "import specdiff.ops", SPECDIFF_BACKEND="kernel")
+    assert out.returncode != 0
+    assert "SPECDIFF_BACKEND=kernel but the extension failed to load" in out.stderr
+
+
+def test_invalid_backend_setting_is_rejected():
+    out = run_python("import specdiff.ops", SPECDIFF_BACKEND="fast")
+    assert out.returncode != 0
+    assert "SPECDIFF_BACKEND='fast' is not valid; expected one of auto, reference, kernel" in out.stderr
+
+
+def test_reference_backend_from_the_environment():
+    code = (
+        "import torch, specdiff.ops; from specdiff import extension; "
+        "print(extension.use_kernel('spectral_filter2d', torch.device('cpu')))"
+    )
+    assert run_python(code, SPECDIFF_BACKEND="reference").stdout.strip() == "False"
+    assert run_python(code, SPECDIFF_BACKEND="auto").stdout.strip() == str(extension.is_loaded())
+
+
+@pytest.mark.skipif(not extension.is_loaded(), reason="specdiff._C is not built")
+def test_kernel_backend_without_a_device_kernel_is_an_error(monkeypatch):
+    import dataclasses
+
+    monkeypatch.setattr(extension, "_STATE", dataclasses.replace(extension._STATE, backend="kernel"))
+    with pytest.raises(RuntimeError, match="op 'spectral_filter2d' has no meta kernel"):
+        extension.use_kernel("spectral_filter2d", torch.device("meta"))
+
+
+@pytest.mark.skipif(not extension.is_loaded(), reason="specdiff._C is not built")
+def test_has_kernel_reports_what_is_registered():
+    import specdiff.ops  # noqa: F401
+
+    assert extension.has_kernel("spectral_filter2d", "cpu")
+    assert extension.has_kernel("spectral_filter2d", "cuda") == torch.ops.specdiff._built_with_cuda()
+    assert not extension.has_kernel("no_such_op", "cpu")
+
+
+@pytest.mark.skipif(not extension.is_loaded(), reason="specdiff._C is not built")
+def test_cpu_isa_switch():
+    detected = torch.ops.specdiff._detected_cpu_isa()
+    previous = extension.set_cpu_isa("base")
+    try:
+        assert extension.cpu_isa() == "base"
+    finally:
+        extension.set_cpu_isa(previous)
+    assert extension.cpu_isa() == previous == detected
+    with pytest.raises(ValueError, match="unknown CPU ISA 'sse9'; expected one of base, avx2, avx512"):
+        extension.set_cpu_isa("sse9")
+
+
+def test_info_cli_json():
+    out = subprocess.run([sys.executable, "-m", "specdiff", "info", "--json"], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    facts = json.loads(out.stdout)
+    assert facts["torch"] == torch.__version__
+    assert set(facts["ops"]) >= {"spectral_filter2d", "spectral_band_weight", "spectral_band_filter2d",
+                                 "spectral_band_mse"}
+    assert facts["ops"]["spectral_filter2d"]["cpu"] == extension.is_loaded()
+    if extension.is_loaded():
+        assert facts["cpu_isa"] in ("base", "avx2", "avx512") and facts["backend"] == "kernel"
