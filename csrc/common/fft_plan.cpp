@@ -8,15 +8,21 @@ namespace specdiff {
 
 namespace {
 
+// Radices in the order the stages run. The power of two 2^k goes in as few passes as possible: 8s, with
+// one or two 4s absorbing k mod 3 (a lone 2 only for k = 1); then odd primes.
 std::vector<int> factorize(int n) {
   std::vector<int> radices;
-  while (n % 4 == 0) {
-    radices.push_back(4);
-    n /= 4;
-  }
-  if (n % 2 == 0) {
-    radices.push_back(2);
+  int k = 0;
+  while (n % 2 == 0) {
     n /= 2;
+    ++k;
+  }
+  if (k == 1) {
+    radices.push_back(2);
+  } else if (k > 1) {
+    const int fours = k % 3 == 0 ? 0 : (k % 3 == 2 ? 1 : 2);
+    for (int i = 0; i < fours; ++i) radices.push_back(4);
+    for (int i = 0; i < (k - 2 * fours) / 3; ++i) radices.push_back(8);
   }
   for (int p = 3; n > 1; p += 2) {
     if (p * p > n) p = n;  // n itself is prime

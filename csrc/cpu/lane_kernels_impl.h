@@ -25,12 +25,72 @@ struct VecOf<double> {
 };
 template <typename T>
 constexpr int kLanes = SPECDIFF_VEC_BYTES / static_cast<int>(sizeof(T));
+// Shuffle index vectors: integers of the element's width.
+template <typename T>
+struct IndexVecOf;
+template <>
+struct IndexVecOf<float> {
+  typedef int type __attribute__((vector_size(SPECDIFF_VEC_BYTES)));
+};
+template <>
+struct IndexVecOf<double> {
+  typedef long long type __attribute__((vector_size(SPECDIFF_VEC_BYTES)));
+};
+
+// One round of an in-register P x P transpose: swaps the off-diagonal s x s sub-blocks of every 2s x 2s
+// block (rows i and i + s exchange the halves selected by bit s of the column). log2(P) rounds with
+// s = P/2 .. 1 transpose the whole tile.
+template <typename T, int s>
+inline void transpose_round(typename VecOf<T>::type* r) {
+  using I = typename IndexVecOf<T>::type;
+  constexpr int P = kLanes<T>;
+  if constexpr (s < P) {
+    I lo, hi;
+    for (int j = 0; j < P; ++j) {
+      lo[j] = (j & s) ? P + j - s : j;
+      hi[j] = (j & s) ? P + j : j + s;
+    }
+    for (int i = 0; i < P; ++i) {
+      if (i & s) continue;
+      const typename VecOf<T>::type a = r[i], b = r[i + s];
+      r[i] = __builtin_shuffle(a, b, lo);
+      r[i + s] = __builtin_shuffle(a, b, hi);
+    }
+  }
+}
+
+template <typename T>
+inline void transpose_tile(typename VecOf<T>::type* r) {
+  transpose_round<T, 8>(r);
+  transpose_round<T, 4>(r);
+  transpose_round<T, 2>(r);
+  transpose_round<T, 1>(r);
+}
 
 template <typename T>
 struct Buf {
   typename VecOf<T>::type* re;
   typename VecOf<T>::type* im;
 };
+
+// In-place 4-point DFT with kernel exp(sgn 2 pi i / 4) of v[0], v[st], v[2 st], v[3 st]; output k goes to
+// v[2 k st] ... in the order the radix-8 step reads it (st = 2), or natural order (st = 1).
+template <typename T>
+inline void dft4(T sgn, typename VecOf<T>::type* vr, typename VecOf<T>::type* vi, int st) {
+  using V = typename VecOf<T>::type;
+  const V a0r = vr[0] + vr[2 * st], a0i = vi[0] + vi[2 * st];
+  const V a1r = vr[0] - vr[2 * st], a1i = vi[0] - vi[2 * st];
+  const V a2r = vr[st] + vr[3 * st], a2i = vi[st] + vi[3 * st];
+  const V a3r = -sgn * (vi[st] - vi[3 * st]), a3i = sgn * (vr[st] - vr[3 * st]);  // (v1 - v3) * (sgn i)
+  vr[0] = a0r + a2r;
+  vi[0] = a0i + a2i;
+  vr[st] = a1r + a3r;
+  vi[st] = a1i + a3i;
+  vr[2 * st] = a0r - a2r;
+  vi[2 * st] = a0i - a2i;
+  vr[3 * st] = a1r - a3r;
+  vi[3 * st] = a1i - a3i;
+}
 
 // Stockham autosort stage (Van Loan, "Computational Frameworks for the FFT", 1992, sec. 1.7):
 // y[q*Ns*R + k + r*Ns] = sum_m x[q*Ns + k + m*n/R] w^(m k) e^(-+2 pi i m r / R), k < Ns.
@@ -73,19 +133,37 @@ inline void stage_fixed(int n, int Ns, const T* __restrict twr, const T* __restr
         y.im[d + Ns] = mi + ti;
         y.re[d + 2 * Ns] = mr - tr;
         y.im[d + 2 * Ns] = mi - ti;
-      } else {  // R == 4
-        const V a0r = vr[0] + vr[2], a0i = vi[0] + vi[2];
-        const V a1r = vr[0] - vr[2], a1i = vi[0] - vi[2];
-        const V a2r = vr[1] + vr[3], a2i = vi[1] + vi[3];
-        const V a3r = -sgn * (vi[1] - vi[3]), a3i = sgn * (vr[1] - vr[3]);  // (v1 - v3) * (sgn i)
-        y.re[d] = a0r + a2r;
-        y.im[d] = a0i + a2i;
-        y.re[d + Ns] = a1r + a3r;
-        y.im[d + Ns] = a1i + a3i;
-        y.re[d + 2 * Ns] = a0r - a2r;
-        y.im[d + 2 * Ns] = a0i - a2i;
-        y.re[d + 3 * Ns] = a1r - a3r;
-        y.im[d + 3 * Ns] = a1i - a3i;
+      } else if constexpr (R == 4) {
+        dft4<T>(sgn, vr, vi, 1);
+        for (int r = 0; r < 4; ++r) {
+          y.re[d + r * Ns] = vr[r];
+          y.im[d + r * Ns] = vi[r];
+        }
+      } else {  // R == 8: two 4-point DFTs of the even and odd inputs, then one radix-2 step
+        dft4<T>(sgn, vr, vi, 2);
+        dft4<T>(sgn, vr + 1, vi + 1, 2);
+        const T c = T(0.70710678118654752440);
+        for (int u = 0; u < 4; ++u) {
+          const V er = vr[2 * u], ei = vi[2 * u], orr = vr[2 * u + 1], oi = vi[2 * u + 1];
+          V tr, ti;  // t = exp(sgn 2 pi i u / 8) * odd[u]
+          if (u == 0) {
+            tr = orr;
+            ti = oi;
+          } else if (u == 1) {  // c (1 + sgn i)
+            tr = c * (orr - sgn * oi);
+            ti = c * (oi + sgn * orr);
+          } else if (u == 2) {  // sgn i
+            tr = -sgn * oi;
+            ti = sgn * orr;
+          } else {  // c (-1 + sgn i)
+            tr = -c * (orr + sgn * oi);
+            ti = c * (sgn * orr - oi);
+          }
+          y.re[d + u * Ns] = er + tr;
+          y.im[d + u * Ns] = ei + ti;
+          y.re[d + (u + 4) * Ns] = er - tr;
+          y.im[d + (u + 4) * Ns] = ei - ti;
+        }
       }
     }
   }
@@ -138,6 +216,9 @@ inline Buf<T> fft_lanes(const FftPlanView<T>& p, Buf<T> a, Buf<T> b) {
     const T* twr = p.tw_re + p.tw_off[s];
     const T* twi = p.tw_im + p.tw_off[s];
     switch (R) {
+      case 8:
+        stage_fixed<T, Inv, 8>(p.n, Ns, twr, twi, a, b);
+        break;
       case 4:
         stage_fixed<T, Inv, 4>(p.n, Ns, twr, twi, a, b);
         break;
@@ -155,6 +236,50 @@ inline Buf<T> fft_lanes(const FftPlanView<T>& p, Buf<T> a, Buf<T> b) {
     b = t;
   }
   return a;
+}
+
+// dst[w][l] = planes[l][offset + w * sw] for w < W: one row of every plane into lane layout. Unit-stride rows
+// move as P x P tiles (P vector loads, an in-register transpose, P vector stores); the rest element-wise
+// through memory, since inserting lanes into a register one by one is far slower.
+template <typename T>
+inline void gather_row(const T* const* planes, int64_t offset, int64_t sw, int64_t W,
+                       typename VecOf<T>::type* dst) {
+  using V = typename VecOf<T>::type;
+  constexpr int P = kLanes<T>;
+  int64_t w0 = 0;
+  if (sw == 1) {
+    for (; w0 + P <= W; w0 += P) {
+      V tile[P];
+      for (int l = 0; l < P; ++l) __builtin_memcpy(&tile[l], planes[l] + offset + w0, sizeof(V));
+      transpose_tile<T>(tile);
+      for (int j = 0; j < P; ++j) dst[w0 + j] = tile[j];
+    }
+  }
+  T* d = reinterpret_cast<T*>(dst);
+  for (int l = 0; l < P; ++l) {
+    const T* row = planes[l] + offset;
+    for (int64_t w = w0; w < W; ++w) d[w * P + l] = row[w * sw];
+  }
+}
+
+// The inverse of gather_row into contiguous output rows: out[l][offset + w] = src[w][l] for the first
+// `count` lanes.
+template <typename T>
+inline void scatter_row(const typename VecOf<T>::type* src, T* const* out, int count, int64_t offset, int64_t W) {
+  using V = typename VecOf<T>::type;
+  constexpr int P = kLanes<T>;
+  int64_t w0 = 0;
+  for (; w0 + P <= W; w0 += P) {
+    V tile[P];
+    for (int j = 0; j < P; ++j) tile[j] = src[w0 + j];
+    transpose_tile<T>(tile);
+    for (int l = 0; l < count; ++l) __builtin_memcpy(out[l] + offset + w0, &tile[l], sizeof(V));
+  }
+  const T* s = reinterpret_cast<const T*>(src);
+  for (int l = 0; l < count; ++l) {
+    T* row = out[l] + offset;
+    for (int64_t w = w0; w < W; ++w) row[w] = s[w * P + l];
+  }
 }
 
 // Rows h0 and h0+1 (when < H) of the block's planes -> column-major half spectrum S[k][h].
@@ -178,18 +303,9 @@ inline void rows_forward(const FftPlanView<T>& pw, const T* const* planes, int64
       }
     }
   }
-  // Scalar stores into the (L1-resident) buffer: inserting lanes into a register is far slower.
-  T* are = reinterpret_cast<T*>(a.re);
-  T* aim = reinterpret_cast<T*>(a.im);
-  for (int l = 0; l < P; ++l) {
-    const T* r0 = planes[l] + h0 * sh;
-    for (int64_t w = 0; w < W; ++w) are[w * P + l] = r0[w * sw];
-  }
+  gather_row<T>(planes, h0 * sh, sw, W, a.re);
   if (pair) {
-    for (int l = 0; l < P; ++l) {
-      const T* r1 = planes[l] + (h0 + 1) * sh;
-      for (int64_t w = 0; w < W; ++w) aim[w * P + l] = r1[w * sw];
-    }
+    gather_row<T>(planes, (h0 + 1) * sh, sw, W, a.im);
   } else {
     for (int64_t w = 0; w < W; ++w) a.im[w] = V{};
   }
@@ -213,7 +329,6 @@ template <typename T>
 inline void rows_inverse(const FftPlanView<T>& pw, T* const* out, int count, int64_t H, int64_t W, int64_t h0,
                          Buf<T> S, Buf<T> a, Buf<T> b) {
   using V = typename VecOf<T>::type;
-  constexpr int P = kLanes<T>;
   const bool pair = h0 + 1 < H;
   const int64_t Wf = W / 2 + 1;
   const int64_t h1 = pair ? h0 + 1 : h0;
@@ -234,16 +349,8 @@ inline void rows_inverse(const FftPlanView<T>& pw, T* const* out, int count, int
     a.im[k] = Br - Ai;
   }
   const Buf<T> z = fft_lanes<T, true>(pw, a, b);
-  const T* zre = reinterpret_cast<const T*>(z.re);
-  const T* zim = reinterpret_cast<const T*>(z.im);
-  for (int l = 0; l < count; ++l) {
-    T* r0 = out[l] + h0 * W;
-    for (int64_t w = 0; w < W; ++w) r0[w] = zre[w * P + l];
-    if (pair) {
-      T* r1 = out[l] + (h0 + 1) * W;
-      for (int64_t w = 0; w < W; ++w) r1[w] = zim[w * P + l];
-    }
-  }
+  scatter_row<T>(z.re, out, count, h0 * W, W);
+  if (pair) scatter_row<T>(z.im, out, count, (h0 + 1) * W, W);
 }
 
 template <typename T>
