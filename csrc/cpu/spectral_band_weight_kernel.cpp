@@ -3,6 +3,8 @@
 #include <ATen/Parallel.h>
 #include <torch/library.h>
 
+#include <vector>
+
 #include "common/band.h"
 #include "common/checks.h"
 #include "cpu/band_params.h"
@@ -20,26 +22,50 @@ void check_spectrum(const at::Tensor& spec, int64_t width, const char* name) {
               " columns but width ", width, " needs width//2+1 = ", width / 2 + 1);
 }
 
-// Walks the spectrum row by row: each (b, h) row computes its mask values once (in-kernel, from the true
-// FFT frequencies) and applies them to every channel. `fn(b, h, k, value, c_offset_of_row)` does the work.
-template <typename T, typename Fn>
-void for_each_band_row(const BandParams& p, int64_t B, int64_t H, int64_t W, bool derivatives, Fn fn) {
-  const int64_t Wf = W / 2 + 1;
-  const T* inner = p.inner.data_ptr<T>();
-  const T* outer = p.outer.data_ptr<T>();
-  const T* gain = p.gain.data_ptr<T>();
-  const int64_t si = p.inner.dim(), so = p.outer.dim(), sg = p.gain.dim();
-  at::parallel_for(0, B * H, 4, [&](int64_t r0, int64_t r1) {
-    std::vector<BandValue<T>> row(Wf);
-    for (int64_t r = r0; r < r1; ++r) {
-      const int64_t b = r / H, h = r % H;
-      for (int64_t k = 0; k < Wf; ++k) {
-        row[k] = band_value<T>(p.kind, band_rho<T>(h, k, H, W), inner[b * si], outer[b * so], gain[b * sg],
-                               static_cast<T>(p.temperature));
+// The band of one (sample, row) of the half spectrum, each value written twice so that it lines up with the
+// interleaved (re, im) pairs of the spectrum and every inner loop is a unit-stride SIMD loop.
+template <typename T>
+struct BandRow {
+  std::vector<T> w, d_inner, d_outer, d_gain;  // [2 * Wf]
+  BandRow(int64_t Wf, bool derivatives)
+      : w(2 * Wf), d_inner(derivatives ? 2 * Wf : 0), d_outer(derivatives ? 2 * Wf : 0), d_gain(derivatives ? 2 * Wf : 0) {}
+
+  void fill(const BandParams& p, int64_t b, int64_t h, int64_t H, int64_t W) {
+    const int64_t Wf = W / 2 + 1;
+    const T inner = p.inner.data_ptr<T>()[b * p.inner.dim()];
+    const T outer = p.outer.data_ptr<T>()[b * p.outer.dim()];
+    const T gain = p.gain.data_ptr<T>()[b * p.gain.dim()];
+    for (int64_t k = 0; k < Wf; ++k) {
+      const BandValue<T> v =
+          band_value<T>(p.kind, band_rho<T>(h, k, H, W), inner, outer, gain, static_cast<T>(p.temperature));
+      w[2 * k] = w[2 * k + 1] = v.w;
+      if (!d_inner.empty()) {
+        d_inner[2 * k] = d_inner[2 * k + 1] = v.d_inner;
+        d_outer[2 * k] = d_outer[2 * k + 1] = v.d_outer;
+        d_gain[2 * k] = d_gain[2 * k + 1] = v.d_gain;
       }
-      fn(b, h, row.data(), derivatives);
     }
-  });
+  }
+};
+
+// Re(g conj(s)) * d band / d param summed over a row, as sum_j g_j s_j d_j over the interleaved pairs.
+template <typename T>
+void accumulate_param_grads(const T* g, const T* s, const BandRow<T>& row, int64_t n, double& a_inner,
+                            double& a_outer, double& a_gain) {
+  const T* di = row.d_inner.data();
+  const T* dou = row.d_outer.data();
+  const T* dg = row.d_gain.data();
+  double ai = 0, ao = 0, ag = 0;
+#pragma omp simd reduction(+ : ai, ao, ag)
+  for (int64_t j = 0; j < n; ++j) {
+    const double dw = static_cast<double>(g[j]) * static_cast<double>(s[j]);
+    ai += dw * di[j];
+    ao += dw * dou[j];
+    ag += dw * dg[j];
+  }
+  a_inner += ai;
+  a_outer += ao;
+  a_gain += ag;
 }
 
 at::Tensor spectral_band_weight_cpu(const at::Tensor& spec, const at::Tensor& inner, const at::Tensor& outer,
@@ -55,12 +81,17 @@ at::Tensor spectral_band_weight_cpu(const at::Tensor& spec, const at::Tensor& in
     using T = scalar_t;
     const T* src = s.data_ptr<T>();
     T* dst = out.data_ptr<T>();
-    for_each_band_row<T>(p, B, H, width, false, [&](int64_t b, int64_t h, const BandValue<T>* row, bool) {
-      for (int64_t c = 0; c < C; ++c) {
-        const int64_t base = 2 * (((b * C + c) * H + h) * Wf);
-        for (int64_t k = 0; k < Wf; ++k) {
-          dst[base + 2 * k] = row[k].w * src[base + 2 * k];
-          dst[base + 2 * k + 1] = row[k].w * src[base + 2 * k + 1];
+    at::parallel_for(0, B * H, 4, [&](int64_t r0, int64_t r1) {
+      BandRow<T> row(Wf, false);
+      for (int64_t r = r0; r < r1; ++r) {
+        const int64_t b = r / H, h = r % H;
+        row.fill(p, b, h, H, width);
+        const T* w = row.w.data();
+        for (int64_t c = 0; c < C; ++c) {
+          const int64_t base = 2 * (((b * C + c) * H + h) * Wf);
+          const T* x = src + base;
+          T* y = dst + base;
+          for (int64_t j = 0; j < 2 * Wf; ++j) y[j] = w[j] * x[j];
         }
       }
     });
@@ -88,28 +119,29 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> spectral_band_weight_
     const T* gp = g.data_ptr<T>();
     T* out = mask[0] ? gs.data_ptr<T>() : nullptr;
     double* acc = partial.data_ptr<double>();
-    for_each_band_row<T>(p, B, H, width, need_params, [&](int64_t b, int64_t h, const BandValue<T>* row, bool) {
-      double a_inner = 0, a_outer = 0, a_gain = 0;
-      for (int64_t c = 0; c < C; ++c) {
-        const int64_t base = 2 * (((b * C + c) * H + h) * Wf);
-        for (int64_t k = 0; k < Wf; ++k) {
-          const T gr = gp[base + 2 * k], gi = gp[base + 2 * k + 1];
+    at::parallel_for(0, B * H, 4, [&](int64_t r0, int64_t r1) {
+      BandRow<T> row(Wf, need_params);
+      for (int64_t r = r0; r < r1; ++r) {
+        const int64_t b = r / H, h = r % H;
+        row.fill(p, b, h, H, width);
+        const T* w = row.w.data();
+        double a_inner = 0, a_outer = 0, a_gain = 0;
+        for (int64_t c = 0; c < C; ++c) {
+          const int64_t base = 2 * (((b * C + c) * H + h) * Wf);
+          const T* gx = gp + base;
           if (out) {
-            out[base + 2 * k] = row[k].w * gr;
-            out[base + 2 * k + 1] = row[k].w * gi;
+            T* y = out + base;
+            for (int64_t j = 0; j < 2 * Wf; ++j) y[j] = w[j] * gx[j];
           }
           if (need_params) {
-            const double dw = static_cast<double>(gr) * sp[base + 2 * k] + static_cast<double>(gi) * sp[base + 2 * k + 1];
-            a_inner += dw * row[k].d_inner;
-            a_outer += dw * row[k].d_outer;
-            a_gain += dw * row[k].d_gain;
+            accumulate_param_grads(gx, sp + base, row, 2 * Wf, a_inner, a_outer, a_gain);
           }
         }
+        double* a = acc + 3 * r;
+        a[0] = a_inner;
+        a[1] = a_outer;
+        a[2] = a_gain;
       }
-      double* a = acc + 3 * (b * H + h);
-      a[0] = a_inner;
-      a[1] = a_outer;
-      a[2] = a_gain;
     });
   });
   const at::Tensor per_sample = partial.view({B, H, 3}).sum(1);  // [B, 3]
