@@ -1,0 +1,309 @@
+"""Samplers: small no-grad functions with one shared signature, dispatched by name.
+
+A sampler is `fn(denoiser, x, timesteps, *, noise_op, generator, callback, **options) -> x0` where
+`denoiser(x_t, t) -> (x0̂, n̂)` is a `Denoiser`, `x` the initial state M ε at timesteps[0], and
+`timesteps` the strictly decreasing model timesteps to visit. After the last visited timestep every
+sampler takes one final step to ᾱ = 1 ("time -1"), which returns x0̂ there.
+
+Coloured noise. With x_t = α_t x0 + σ_t M ε for a fixed invertible linear M, y = M⁻¹ x_t is an
+ordinary white-noise diffusion of the data M⁻¹ x0. Every update below is linear in (x_t, x0̂, n̂) with
+scalar coefficients from the schedule, so it commutes with M: running it on x_t with n̂ = E[M ε | x_t]
+is running it on y and mapping back. Deterministic updates therefore need no change; fresh noise (x_T
+and every injected z) must be M z, the whitened process's noise mapped back. Each sampler receives
+`noise_op` for that.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from .denoiser import Denoiser, Model, Prediction
+from .noise import NoiseOp, colour
+from .schedules import NoiseSchedule, Schedule, Spacing, make_timesteps
+
+SamplerFn = Callable[..., Tensor]
+Callback = Callable[[dict[str, Any]], None]
+
+_SHARED_OPTIONS = ("noise_op", "generator", "callback")
+_SAMPLERS: dict[str, SamplerFn] = {}
+
+
+def _steps(timesteps: Tensor) -> Iterator[tuple[int, Tensor, Tensor | None]]:
+    """(i, t_i, t_{i+1}) over the visited timesteps; t_{i+1} is None for the final step to ᾱ = 1."""
+    for i in range(len(timesteps)):
+        yield i, timesteps[i], (timesteps[i + 1] if i + 1 < len(timesteps) else None)
+
+
+def _alpha_cumprod(schedule: NoiseSchedule, t: Tensor | None) -> float:
+    return 1.0 if t is None else float(schedule.alpha_cumprod_at(t))
+
+
+def _alpha_sigma_lambda(schedule: NoiseSchedule, t: Tensor | None) -> tuple[float, float, float]:
+    """α_t, σ_t and λ_t = log(α_t/σ_t), with λ = -inf at ᾱ = 0 and +inf at ᾱ = 1."""
+    abar = _alpha_cumprod(schedule, t)
+    alpha, sigma = math.sqrt(abar), math.sqrt(1.0 - abar)
+    if sigma == 0.0:
+        return alpha, sigma, math.inf
+    if alpha == 0.0:
+        return alpha, sigma, -math.inf
+    return alpha, sigma, math.log(alpha) - math.log(sigma)
+
+
+def _noise(x: Tensor, noise_op: NoiseOp | None, generator: torch.Generator | None) -> Tensor:
+    return colour(torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype), noise_op)
+
+
+def _report(callback: Callback | None, i: int, t: Tensor, x: Tensor, x0: Tensor) -> None:
+    if callback is not None:
+        callback({"i": i, "t": t.item(), "x": x, "x0_pred": x0})
+
+
+@torch.no_grad()
+def ddpm(
+    denoiser: Denoiser,
+    x: Tensor,
+    timesteps: Tensor,
+    *,
+    noise_op: NoiseOp | None = None,
+    generator: torch.Generator | None = None,
+    callback: Callback | None = None,
+) -> Tensor:
+    """DDPM ancestral sampling from the posterior q(x_s | x_t, x0̂) (Ho et al. 2020, Eqs. 6-7)."""
+    for i, t, s in _steps(timesteps):
+        x0, _ = denoiser(x, t)
+        _report(callback, i, t, x, x0)
+        abar_t, abar_s = _alpha_cumprod(denoiser.schedule, t), _alpha_cumprod(denoiser.schedule, s)
+        # Respacing (Nichol & Dhariwal 2021, §4): the β of a skipped stretch is 1 - ᾱ_t/ᾱ_s.
+        beta = 1.0 - abar_t / abar_s
+        coef_x0 = math.sqrt(abar_s) * beta / (1.0 - abar_t)
+        coef_xt = math.sqrt(1.0 - beta) * (1.0 - abar_s) / (1.0 - abar_t)
+        variance = (1.0 - abar_s) / (1.0 - abar_t) * beta
+        x = coef_x0 * x0 + coef_xt * x
+        if variance > 0.0:
+            x = x + math.sqrt(variance) * _noise(x, noise_op, generator)
+    return x
+
+
+@torch.no_grad()
+def ddim(
+    denoiser: Denoiser,
+    x: Tensor,
+    timesteps: Tensor,
+    *,
+    noise_op: NoiseOp | None = None,
+    generator: torch.Generator | None = None,
+    callback: Callback | None = None,
+    eta: float = 0.0,
+) -> Tensor:
+    """DDIM with stochasticity η (Song et al. 2021, Eq. 12 with σ_t(η) of Eq. 16)."""
+    if not 0.0 <= eta <= 1.0:
+        raise ValueError(f"eta must be in [0, 1], got {eta!r}")
+    for i, t, s in _steps(timesteps):
+        x0, n = denoiser(x, t)
+        _report(callback, i, t, x, x0)
+        abar_t, abar_s = _alpha_cumprod(denoiser.schedule, t), _alpha_cumprod(denoiser.schedule, s)
+        sigma = eta * math.sqrt((1.0 - abar_s) / (1.0 - abar_t) * (1.0 - abar_t / abar_s))
+        x = math.sqrt(abar_s) * x0 + math.sqrt(max(1.0 - abar_s - sigma**2, 0.0)) * n
+        if sigma > 0.0:
+            x = x + sigma * _noise(x, noise_op, generator)
+    return x
+
+
+@torch.no_grad()
+def ancestral(
+    denoiser: Denoiser,
+    x: Tensor,
+    timesteps: Tensor,
+    *,
+    noise_op: NoiseOp | None = None,
+    generator: torch.Generator | None = None,
+    callback: Callback | None = None,
+) -> Tensor:
+    """Ancestral sampling as DDIM with η = 1 (Song et al. 2021, §4.1)."""
+    return ddim(denoiser, x, timesteps, noise_op=noise_op, generator=generator, callback=callback, eta=1.0)
+
+
+@torch.no_grad()
+def dpm_solver_pp(
+    denoiser: Denoiser,
+    x: Tensor,
+    timesteps: Tensor,
+    *,
+    noise_op: NoiseOp | None = None,
+    generator: torch.Generator | None = None,
+    callback: Callback | None = None,
+    order: int = 2,
+    lower_order_final: bool = True,
+) -> Tensor:
+    """Multistep DPM-Solver++(1M/2M/3M) in data prediction (Lu et al. 2022, "DPM-Solver++", Alg. 2)."""
+    if order not in (1, 2, 3):
+        raise ValueError(f"order must be 1, 2 or 3, got {order!r}")
+    num_steps = len(timesteps)
+    history: list[tuple[float, Tensor]] = []
+    for i, t, s in _steps(timesteps):
+        x0, _ = denoiser(x, t)
+        _report(callback, i, t, x, x0)
+        _, sigma_t, lam_t = _alpha_sigma_lambda(denoiser.schedule, t)
+        alpha_s, sigma_s, lam_s = _alpha_sigma_lambda(denoiser.schedule, s)
+        h = lam_s - lam_t
+        k = min(order, len(history) + 1)
+        if s is None:
+            # The step to ᾱ = 1 has h = ∞; its first-order update is exactly x = x0̂.
+            k = 1
+        elif lower_order_final and num_steps < 10:
+            # With few steps, lower the order on the final steps for stability (Lu et al.'s reference code).
+            k = min(k, num_steps - i)
+        phi_1 = math.expm1(-h)
+        x = (sigma_s / sigma_t) * x - (alpha_s * phi_1) * x0
+        # D1 ≈ h x0̂' and D2 ≈ h² x0̂'' by divided differences of past predictions, the terms of the
+        # Taylor expansion of x0̂ in λ (Lu et al. 2022b, §4). Lu et al.'s code and diffusers use half this
+        # D2 in 3M, which leaves an O(h³) local error, i.e. second order overall.
+        if k >= 2:
+            lam_1, x0_1 = history[-1]
+            r0 = (lam_t - lam_1) / h
+            D1_0 = (x0 - x0_1) / r0
+            if k == 2:
+                x = x - (0.5 * alpha_s * phi_1) * D1_0
+            else:
+                lam_2, x0_2 = history[-2]
+                r1 = (lam_1 - lam_2) / h
+                D1_1 = (x0_1 - x0_2) / r1
+                D1 = D1_0 + (r0 / (r0 + r1)) * (D1_0 - D1_1)
+                D2 = 2.0 * (D1_0 - D1_1) / (r0 + r1)
+                phi_2 = phi_1 / h + 1.0
+                phi_3 = phi_2 / h - 0.5
+                x = x + (alpha_s * phi_2) * D1 - (alpha_s * phi_3) * D2
+        history.append((lam_t, x0))
+        if len(history) >= order:
+            history.pop(0)
+    return x
+
+
+@torch.no_grad()
+def dpm_solver2(
+    denoiser: Denoiser,
+    x: Tensor,
+    timesteps: Tensor,
+    *,
+    noise_op: NoiseOp | None = None,
+    generator: torch.Generator | None = None,
+    callback: Callback | None = None,
+) -> Tensor:
+    """Singlestep DPM-Solver-2 in noise prediction (Lu et al. 2022, "DPM-Solver", Alg. 1)."""
+    schedule = denoiser.schedule
+    for i, t, s in _steps(timesteps):
+        x0, n = denoiser(x, t)
+        _report(callback, i, t, x, x0)
+        if s is None:
+            x = x0
+            break
+        alpha_t, sigma_t, lam_t = _alpha_sigma_lambda(schedule, t)
+        if alpha_t == 0.0:
+            raise ValueError(
+                "dpm_solver2 integrates x_t/α_t and cannot start at ᾱ=0 (zero terminal SNR); "
+                "use 'dpm_solver++' or 'ddim', or a spacing that does not visit the last timestep"
+            )
+        alpha_s, sigma_s, lam_s = _alpha_sigma_lambda(schedule, s)
+        h = lam_s - lam_t
+        # The intermediate time s1 sits at the λ-midpoint. A discrete schedule rounds it to the integer
+        # timestep nearest in λ (in [s, t)) and the update uses that timestep's own r1 = (λ_s1 - λ_t)/h:
+        # the general-r1 DPM-Solver-2 of Lu et al.'s appendix is second order for any r1 in (0, 1].
+        s1 = schedule.timestep_near_lambda(lam_t + 0.5 * h, s, t)
+        alpha_1, sigma_1, lam_1 = _alpha_sigma_lambda(schedule, s1)
+        r1 = (lam_1 - lam_t) / h
+        u = (alpha_1 / alpha_t) * x - (sigma_1 * math.expm1(r1 * h)) * n
+        _, n_1 = denoiser(u, s1)
+        expm1_h = math.expm1(h)
+        x = (alpha_s / alpha_t) * x - (sigma_s * expm1_h) * n - (sigma_s / (2 * r1) * expm1_h) * (n_1 - n)
+    return x
+
+
+def register_sampler(name: str, fn: SamplerFn) -> None:
+    """Register `fn` (the shared sampler signature) under `name`; a taken name raises ValueError."""
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"sampler name must be a non-empty string, got {name!r}")
+    if name in _SAMPLERS:
+        raise ValueError(f"sampler {name!r} is already registered")
+    if not callable(fn):
+        raise TypeError(f"sampler {name!r} must be callable, got {type(fn).__name__}")
+    _SAMPLERS[name] = fn
+
+
+def available_samplers() -> tuple[str, ...]:
+    """Names of the registered samplers, sorted."""
+    return tuple(sorted(_SAMPLERS))
+
+
+def get_sampler(name: str) -> SamplerFn:
+    """The sampler registered under `name`; an unknown name raises ValueError listing the registered ones."""
+    if name not in _SAMPLERS:
+        raise ValueError(f"unknown sampler {name!r}; registered: {', '.join(available_samplers())}")
+    return _SAMPLERS[name]
+
+
+def _check_options(name: str, fn: SamplerFn, options: dict[str, Any]) -> None:
+    params = inspect.signature(fn).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return
+    accepted = [p for p, v in params.items() if v.kind is inspect.Parameter.KEYWORD_ONLY and p not in _SHARED_OPTIONS]
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        raise ValueError(
+            f"sampler {name!r} does not take option(s) {', '.join(unknown)}; "
+            f"it takes: {', '.join(accepted) if accepted else 'no options'}"
+        )
+
+
+@torch.no_grad()
+def sample(
+    name: str,
+    model: Model,
+    x_T: Tensor,
+    schedule: Schedule,
+    num_steps: int,
+    *,
+    prediction: Prediction = "eps",
+    eta: float | None = None,
+    spacing: Spacing = "trailing",
+    noise_op: NoiseOp | None = None,
+    generator: torch.Generator | None = None,
+    callback: Callback | None = None,
+    **options: Any,
+) -> Tensor:
+    """Draw x0 [B, C, H, W] with the sampler registered as `name` in `num_steps` model steps.
+
+    x_T: standard normal noise ε [B, C, H, W]; sampling starts from M ε (M = `noise_op`, identity if
+    None), the same operator the model was trained with. `model(x_t, t)` takes int64 timesteps t [B].
+    Timesteps follow `make_timesteps(T, num_steps, spacing)`. `eta` (None: the sampler's default) and
+    `options` (e.g. `order` for dpm_solver++) go to the sampler; ones it does not take raise ValueError.
+    `callback` receives {"i", "t", "x", "x0_pred"} at every visited timestep.
+    """
+    fn = get_sampler(name)
+    if eta is not None:
+        options["eta"] = eta
+    _check_options(name, fn, options)
+    timesteps = make_timesteps(schedule.num_timesteps, num_steps, spacing)
+    denoiser = Denoiser(model, schedule, prediction)
+    if prediction == "eps" and bool((schedule.alpha_cumprod_at(timesteps) == 0).any()):
+        raise ValueError(
+            "prediction='eps' cannot sample from ᾱ=0 (zero terminal SNR): x0 is not recoverable from ε "
+            "there (Lin et al. 2024 §3.2); use 'v' or 'x0'"
+        )
+    x = colour(x_T, noise_op)
+    return fn(denoiser, x, timesteps, noise_op=noise_op, generator=generator, callback=callback, **options)
+
+
+for _name, _fn in (
+    ("ddpm", ddpm),
+    ("ddim", ddim),
+    ("ancestral", ancestral),
+    ("dpm_solver++", dpm_solver_pp),
+    ("dpm_solver2", dpm_solver2),
+):
+    register_sampler(_name, _fn)

@@ -1,0 +1,162 @@
+"""Denoising loss: targets, SNR weightings (incl. min-SNR-γ), coloured noise, the residual-loss hook."""
+
+import functools
+import math
+
+import pytest
+import torch
+
+from specdiff.diffusion import diffusion_loss, make_schedule, mean_square, prediction_target, snr_weight
+from specdiff.ops import spectral_band_mse
+
+SNR = torch.tensor([1e-3, 0.2, 1.0, 5.0, 40.0, 1e4], dtype=torch.float64)
+
+
+@pytest.mark.parametrize(
+    ("weighting", "w"),
+    [
+        ("snr", SNR),
+        ("sqrt_snr", SNR.sqrt()),
+        ("min_snr", SNR.clamp(max=5.0)),
+    ],
+)
+def test_weightings_are_the_same_x0_space_objective_for_every_prediction(weighting, w):
+    # Hang et al. 2023: the weighting is defined on ||x0̂ - x0||². The weighted target MSE must equal
+    # w(SNR)·||x0̂ - x0||² whatever the network predicts.
+    g = torch.Generator().manual_seed(0)
+    x0 = torch.randn(6, 1, 4, 4, generator=g, dtype=torch.float64)
+    noise = torch.randn(6, 1, 4, 4, generator=g, dtype=torch.float64)
+    abar = SNR / (1 + SNR)
+    a, s = abar.sqrt().view(-1, 1, 1, 1), (1 - abar).sqrt().view(-1, 1, 1, 1)
+    x_t = a * x0 + s * noise
+    x0_hat = x0 + 0.1 * torch.randn(x0.shape, generator=g, dtype=torch.float64)
+    noise_hat = (x_t - a * x0_hat) / s
+    x0_error = mean_square(x0_hat - x0)
+    for prediction in ("eps", "v", "x0"):
+        residual = prediction_target(x0_hat, noise_hat, abar, prediction) - prediction_target(
+            x0, noise, abar, prediction
+        )
+        weighted = snr_weight(SNR, prediction, weighting, gamma=5.0) * mean_square(residual)
+        torch.testing.assert_close(weighted, w * x0_error)
+
+
+def test_min_snr_and_none_weights_explicitly():
+    torch.testing.assert_close(snr_weight(SNR, "eps", "min_snr", 5.0), torch.minimum(SNR, torch.tensor(5.0)) / SNR)
+    torch.testing.assert_close(snr_weight(SNR, "v", "min_snr", 5.0), torch.minimum(SNR, torch.tensor(5.0)) / (SNR + 1))
+    torch.testing.assert_close(snr_weight(SNR, "x0", "min_snr", 1.0), SNR.clamp(max=1.0))
+    for prediction in ("eps", "v", "x0"):
+        torch.testing.assert_close(snr_weight(SNR, prediction, "none"), torch.ones_like(SNR))
+    torch.testing.assert_close(snr_weight(SNR, "eps", "snr"), torch.ones_like(SNR))
+
+
+@pytest.mark.parametrize("prediction", ["eps", "v", "x0"])
+@pytest.mark.parametrize("weighting", ["none", "min_snr"])
+def test_diffusion_loss_with_coloured_noise(prediction, weighting):
+    schedule = make_schedule("cosine", 100)
+    g = torch.Generator().manual_seed(1)
+    x0 = torch.randn(4, 2, 4, 4, generator=g, dtype=torch.float64)
+    eps = torch.randn(4, 2, 4, 4, generator=g, dtype=torch.float64)
+    t = torch.tensor([0, 10, 50, 99])
+
+    def noise_op(e):
+        return 0.5 * e + e.roll(1, dims=-1)
+
+    def model(x_t, t_in):
+        assert t_in is t
+        return 0.3 * x_t
+
+    losses = diffusion_loss(
+        model,
+        x0,
+        schedule,
+        prediction=prediction,
+        weighting=weighting,
+        gamma=2.0,
+        noise_op=noise_op,
+        reduction="none",
+        t=t,
+        eps=eps,
+    )
+    abar = schedule.alphas_cumprod[t].view(-1, 1, 1, 1)
+    n = noise_op(eps)
+    x_t = abar.sqrt() * x0 + (1 - abar).sqrt() * n
+    target = {"eps": n, "x0": x0, "v": abar.sqrt() * n - (1 - abar).sqrt() * x0}[prediction]
+    snr = schedule.snr[t]
+    weight = snr_weight(snr, prediction, weighting, 2.0)
+    expected = weight * (0.3 * x_t - target).pow(2).mean(dim=(1, 2, 3))
+    torch.testing.assert_close(losses, expected)
+    mean = diffusion_loss(
+        model, x0, schedule, prediction=prediction, weighting=weighting, gamma=2.0, noise_op=noise_op, t=t, eps=eps
+    )
+    torch.testing.assert_close(mean, expected.mean())
+
+
+def test_spectral_band_mse_plugs_in_as_residual_loss():
+    schedule = make_schedule("linear", 50)
+    g = torch.Generator().manual_seed(2)
+    x0 = torch.randn(3, 1, 8, 8, generator=g)
+    eps = torch.randn(3, 1, 8, 8, generator=g)
+    t = torch.tensor([3, 20, 49])
+    band = functools.partial(spectral_band_mse, kind="bandpass", inner=0.3, outer=1.0, gain=2.0)
+    losses = diffusion_loss(
+        lambda x, t: torch.zeros_like(x), x0, schedule, residual_loss=band, reduction="none", t=t, eps=eps
+    )
+    torch.testing.assert_close(losses, band(-eps))
+    assert not torch.allclose(losses, mean_square(eps))
+
+
+def test_diffusion_loss_trains_a_model_and_is_seeded():
+    schedule = make_schedule("linear", 100)
+    model = torch.nn.Conv2d(1, 1, 3, padding=1)
+    x0 = torch.rand(8, 1, 6, 6, generator=torch.Generator().manual_seed(3)) * 2 - 1
+    losses = [
+        diffusion_loss(
+            lambda x, t: model(x),
+            x0,
+            schedule,
+            prediction="v",
+            weighting="min_snr",
+            generator=torch.Generator().manual_seed(4),
+        )
+        for _ in range(2)
+    ]
+    assert losses[0].item() == losses[1].item()
+    losses[0].backward()
+    assert model.weight.grad is not None and model.weight.grad.abs().sum() > 0
+
+
+def test_diffusion_loss_draws_timesteps_in_range():
+    schedule = make_schedule("linear", 10)
+    seen = []
+
+    def model(x, t):
+        seen.append(t)
+        return torch.zeros_like(x)
+
+    diffusion_loss(model, torch.zeros(512, 1, 2, 2), schedule, generator=torch.Generator().manual_seed(0))
+    t = seen[0]
+    assert t.dtype == torch.int64 and t.min() == 0 and t.max() == 9
+
+
+def test_diffusion_loss_rejects_bad_arguments():
+    schedule = make_schedule("linear", 10)
+    x0 = torch.zeros(2, 1, 2, 2)
+
+    def model(x, t):
+        return x
+
+    with pytest.raises(ValueError, match="weighting must be one of"):
+        diffusion_loss(model, x0, schedule, weighting="p2")
+    with pytest.raises(ValueError, match="gamma must be > 0"):
+        diffusion_loss(model, x0, schedule, weighting="min_snr", gamma=0.0)
+    with pytest.raises(ValueError, match="reduction must be 'mean' or 'none'"):
+        diffusion_loss(model, x0, schedule, reduction="sum")
+    with pytest.raises(ValueError, match="prediction must be one of"):
+        diffusion_loss(model, x0, schedule, prediction="score")
+    with pytest.raises(ValueError, match="one value per sample"):
+        diffusion_loss(model, x0, schedule, residual_loss=lambda r: r.pow(2).mean())
+    with pytest.raises(ValueError, match="zero-terminal-SNR"):
+        diffusion_loss(model, x0, make_schedule("linear", 10, zero_terminal_snr=True))
+    assert math.isfinite(
+        diffusion_loss(model, x0, make_schedule("linear", 10, zero_terminal_snr=True), prediction="v").item()
+    )
