@@ -6,7 +6,7 @@ import torch
 
 from specdiff import extension
 from specdiff.ops._checks import check_image
-from specdiff.ops.band import BandKind, Param, band_mask_reference, band_params
+from specdiff.ops.band import BandKind, Param, band_mask_reference, band_params, register_band_autograd
 from specdiff.ops.spectral_filter2d import spectral_filter2d_reference
 
 extension.register_op("spectral_band_filter2d", "spectral_band_filter2d", "_spectral_band_filter2d_backward")
@@ -50,21 +50,4 @@ if extension.is_loaded():
     def _(x, inner, outer, gain, temperature, kind):
         return x.new_empty(x.shape)
 
-    @torch.library.register_fake("specdiff::_spectral_band_filter2d_backward")
-    def _(grad, x, inner, outer, gain, temperature, kind, output_mask):
-        return x.new_empty(x.shape), inner.new_empty(inner.shape), outer.new_empty(outer.shape), gain.new_empty(
-            gain.shape
-        )
-
-    def _setup_context(ctx, inputs, output):
-        x, inner, outer, gain, temperature, kind = inputs
-        ctx.save_for_backward(x, inner, outer, gain)
-        ctx.band = (temperature, kind)
-
-    def _backward(ctx, grad):
-        x, inner, outer, gain = ctx.saved_tensors
-        need = list(ctx.needs_input_grad[:4])
-        grads = torch.ops.specdiff._spectral_band_filter2d_backward(grad, x, inner, outer, gain, *ctx.band, need)
-        return (*(g if n else None for g, n in zip(grads, need, strict=True)), None, None)
-
-    torch.library.register_autograd("specdiff::spectral_band_filter2d", _backward, setup_context=_setup_context)
+    register_band_autograd("spectral_band_filter2d", "_spectral_band_filter2d_backward")

@@ -6,7 +6,7 @@ import torch
 
 from specdiff import extension
 from specdiff.ops._checks import check_image
-from specdiff.ops.band import BandKind, Param, band_mask_reference, band_params
+from specdiff.ops.band import BandKind, Param, band_mask_reference, band_params, register_band_autograd
 
 extension.register_op("spectral_band_mse", "spectral_band_mse", "_spectral_band_mse_backward")
 
@@ -52,20 +52,4 @@ if extension.is_loaded():
     def _(residual, inner, outer, gain, temperature, kind):
         return residual.new_empty(residual.shape[:1])
 
-    @torch.library.register_fake("specdiff::_spectral_band_mse_backward")
-    def _(grad, residual, inner, outer, gain, temperature, kind, output_mask):
-        return (residual.new_empty(residual.shape), inner.new_empty(inner.shape), outer.new_empty(outer.shape),
-                gain.new_empty(gain.shape))
-
-    def _setup_context(ctx, inputs, output):
-        residual, inner, outer, gain, temperature, kind = inputs
-        ctx.save_for_backward(residual, inner, outer, gain)
-        ctx.band = (temperature, kind)
-
-    def _backward(ctx, grad):
-        residual, inner, outer, gain = ctx.saved_tensors
-        need = list(ctx.needs_input_grad[:4])
-        grads = torch.ops.specdiff._spectral_band_mse_backward(grad, residual, inner, outer, gain, *ctx.band, need)
-        return (*(g if n else None for g, n in zip(grads, need, strict=True)), None, None)
-
-    torch.library.register_autograd("specdiff::spectral_band_mse", _backward, setup_context=_setup_context)
+    register_band_autograd("spectral_band_mse", "_spectral_band_mse_backward")

@@ -6,7 +6,7 @@ import torch
 
 from specdiff import extension
 from specdiff.ops._checks import check_same_device
-from specdiff.ops.band import BandKind, Param, band_mask_reference, band_params
+from specdiff.ops.band import BandKind, Param, band_mask_reference, band_params, register_band_autograd
 
 extension.register_op("spectral_band_weight", "spectral_band_weight", "_spectral_band_weight_backward")
 
@@ -55,21 +55,4 @@ if extension.is_loaded():
     def _(spec, inner, outer, gain, temperature, width, kind):
         return spec.new_empty(spec.shape)
 
-    @torch.library.register_fake("specdiff::_spectral_band_weight_backward")
-    def _(grad, spec, inner, outer, gain, temperature, width, kind, output_mask):
-        return spec.new_empty(spec.shape), inner.new_empty(inner.shape), outer.new_empty(outer.shape), gain.new_empty(
-            gain.shape
-        )
-
-    def _setup_context(ctx, inputs, output):
-        spec, inner, outer, gain, temperature, width, kind = inputs
-        ctx.save_for_backward(spec, inner, outer, gain)
-        ctx.band = (temperature, width, kind)
-
-    def _backward(ctx, grad):
-        spec, inner, outer, gain = ctx.saved_tensors
-        need = list(ctx.needs_input_grad[:4])
-        grads = torch.ops.specdiff._spectral_band_weight_backward(grad, spec, inner, outer, gain, *ctx.band, need)
-        return (*(g if n else None for g, n in zip(grads, need, strict=True)), None, None, None)
-
-    torch.library.register_autograd("specdiff::spectral_band_weight", _backward, setup_context=_setup_context)
+    register_band_autograd("spectral_band_weight", "_spectral_band_weight_backward")
