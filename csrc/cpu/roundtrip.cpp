@@ -197,4 +197,17 @@ at::Tensor spectral_energy(const at::Tensor& x) {
   return energy;
 }
 
+std::tuple<at::Tensor, at::Tensor> roundtrip_forward_with_energy(const at::Tensor& x, const PlaneWeight& w) {
+  const int64_t B = x.size(0), H = x.size(2), W = x.size(3);
+  TORCH_CHECK(!w.complex && w.data.size(0) == B && w.data.size(1) == 1,
+              "specdiff: internal: the energy pass needs a real per-sample weight [B, 1, H, W//2+1]");
+  if (x.numel() == 0 || !use_lane_fft(H, W)) return {roundtrip_forward(x, w), spectral_energy(x)};
+  at::Tensor out = at::empty(x.sizes(), x.options());
+  at::Tensor energy = at::zeros(w.data.sizes(), x.options().dtype(at::kDouble));
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "roundtrip_forward_with_energy", [&] {
+    run_lanes<scalar_t>(x, &x, out, w, false, energy);
+  });
+  return {out, energy};
+}
+
 }  // namespace specdiff::cpu

@@ -29,4 +29,8 @@ std::tuple<at::Tensor, at::Tensor> roundtrip_backward(const at::Tensor& grad, co
 // by Parseval its total over a sample is the sample's sum of squares.
 at::Tensor spectral_energy(const at::Tensor& x);
 
+// roundtrip_forward(x, w) and spectral_energy(x) in one pass over x; w must have one slice per sample
+// ([B, 1, H, Wf]) so that the energy is accumulated per sample.
+std::tuple<at::Tensor, at::Tensor> roundtrip_forward_with_energy(const at::Tensor& x, const PlaneWeight& w);
+
 }  // namespace specdiff::cpu

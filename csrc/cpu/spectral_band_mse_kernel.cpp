@@ -34,10 +34,20 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> spectral_band_mse_bac
   const BandMask m = band_mask(p, H, W, need_params);
   const double norm = 1.0 / static_cast<double>(C * H * W);
   const at::Tensor g = grad.to(r.scalar_type()).view({B, 1, 1, 1});
-  at::Tensor gr = mask[0] ? roundtrip_forward(r, PlaneWeight{m.w, false}).mul_(g * (2.0 * norm))
-                          : at::zeros(r.sizes(), r.options());
+  at::Tensor gr, energy;
+  if (mask[0] && need_params) {
+    // One pass: the per-sample band makes the engine accumulate the energy per sample as well.
+    const PlaneWeight per_sample{m.w.expand({B, 1, H, W / 2 + 1}).contiguous(), false};
+    std::tie(gr, energy) = roundtrip_forward_with_energy(r, per_sample);
+  } else if (mask[0]) {
+    gr = roundtrip_forward(r, PlaneWeight{m.w, false});
+  } else {
+    gr = at::zeros(r.sizes(), r.options());
+    energy = spectral_energy(r);
+  }
+  if (mask[0]) gr.mul_(g * (2.0 * norm));
   if (!need_params) return {gr, at::zeros_like(inner), at::zeros_like(outer), at::zeros_like(gain)};
-  const at::Tensor grad_mask = spectral_energy(r) * (grad.to(at::kDouble).view({B, 1, 1, 1}) * norm);
+  const at::Tensor grad_mask = energy * (grad.to(at::kDouble).view({B, 1, 1, 1}) * norm);
   auto [gi, go, gg] = band_param_grads(grad_mask, m, p, mask);
   return {gr, gi, go, gg};
 }
