@@ -47,7 +47,8 @@ def _extensions():
         define_macros=define_macros,
     )
     if with_cuda:
-        kwargs["sources"] = sources + rel("csrc/cuda/*.cu")
+        # A .cpp and a .cu must not share a stem: setuptools names both objects <stem>.o.
+        kwargs["sources"] = sources + rel("csrc/cuda/*.cpp") + rel("csrc/cuda/*.cu")
         kwargs["extra_compile_args"] = {"cxx": cxx + ["-DSPECDIFF_WITH_CUDA"], "nvcc": nvcc}
         ext = CUDAExtension(**kwargs)
     else:

@@ -1,0 +1,39 @@
+// Host side of the CUDA spectral ops: dtype rules, launch planning of the fused round trip and the cuFFT
+// (ATen) path for planes too large for it. Compiled by the host compiler; the kernels are behind launch.h.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include "cuda/launch.h"
+
+namespace specdiff::cuda {
+
+// x must be a 4-D CUDA tensor of float32 or float64, or float16 / bfloat16 (computed in float32).
+void check_cuda_image(const at::Tensor& x, const char* name);
+
+// The dtype the kernels compute in for a real or complex dtype: float64 for (complex) float64, else float32.
+at::ScalarType compute_real_type(at::ScalarType t);
+Dtype launch_dtype(at::ScalarType t);
+
+// Round-trip arguments over the planes of `in` (shape [B, C, H, W]) grouped into [slices_b, slices_c].
+RoundTripArgs roundtrip_args(const at::Tensor& in, int64_t slices_b, int64_t slices_c);
+void set_src(RoundTripArgs& a, const at::Tensor& src);
+
+// The fast-path predicate: fills the launch plan of `a` and returns true when a plane fits the fused
+// kernel on the current device; false means the op takes the cuFFT path. acc_per_bin: reals of
+// grad_weight accumulated per spectrum bin (0, 1 real, 2 complex); reduce: the launch reduces per slice.
+bool plan_roundtrip(RoundTripArgs& a, int acc_per_bin, bool reduce);
+
+// Blocks per slice for a reduction over `work` items, enough to fill the device across all slices.
+int64_t reduction_splits(int64_t slices, int64_t work);
+
+// The cuFFT path: "ortho" transforms of the last two dims, in the compute dtype.
+at::Tensor rfft2(const at::Tensor& x);
+at::Tensor irfft2(const at::Tensor& spec, int64_t H, int64_t W);
+// D [W/2+1]: 2 for the interior columns of a half spectrum, 1 for DC and Nyquist.
+at::Tensor half_spectrum_doubling(int64_t W, const at::TensorOptions& options);
+
+// Resolves lazy conjugation / negation and makes t contiguous (kernels read raw memory).
+at::Tensor dense(const at::Tensor& t);
+
+}  // namespace specdiff::cuda
