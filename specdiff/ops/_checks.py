@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 
 REAL_DTYPES = (torch.float32, torch.float64)
+# Mixed precision (e.g. under autocast) on CUDA: the kernels compute in float32 and return the input dtype.
+REDUCED_DTYPES = (torch.float16, torch.bfloat16)
 
 
 def check_image(x: torch.Tensor, name: str = "x") -> None:
@@ -12,8 +14,18 @@ def check_image(x: torch.Tensor, name: str = "x") -> None:
         raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
     if x.dim() != 4:
         raise ValueError(f"{name} must be a 4-D tensor [B, C, H, W], got shape {tuple(x.shape)}")
+    if x.dtype in REDUCED_DTYPES and x.device.type == "cuda":
+        return
     if x.dtype not in REAL_DTYPES:
-        raise TypeError(f"{name} must be float32 or float64, got {x.dtype}")
+        raise TypeError(f"{name} must be float32 or float64 (float16/bfloat16 on CUDA), got {x.dtype}")
+
+
+def in_float32(reference, x: torch.Tensor, *args):
+    """Runs a reference in float32 for float16/bfloat16 ``x`` (half-precision FFTs only cover powers of two) and
+    returns x's dtype; other dtypes pass straight through."""
+    if x.dtype not in REDUCED_DTYPES:
+        return reference(x, *args)
+    return reference(x.float(), *args).to(x.dtype)
 
 
 def check_same_device(ref: torch.Tensor, ref_name: str, other: torch.Tensor, name: str) -> None:

@@ -30,6 +30,8 @@ def band_params(
     if not isinstance(temperature, (int, float)) or not math.isfinite(temperature) or temperature <= 0:
         raise ValueError(f"temperature must be a finite number > 0, got {temperature!r}")
     dtype = like.real.dtype if like.is_complex() else like.dtype
+    if dtype in (torch.float16, torch.bfloat16):  # band math stays in float32 under mixed precision
+        dtype = torch.float32
     out = []
     for name, value in (("inner", inner), ("outer", outer), ("gain", gain)):
         if isinstance(value, torch.Tensor):

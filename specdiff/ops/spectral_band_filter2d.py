@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from specdiff import extension
-from specdiff.ops._checks import check_image
+from specdiff.ops._checks import check_image, in_float32
 from specdiff.ops.band import BandKind, Param, band_mask_reference, band_params, register_band_autograd
 from specdiff.ops.spectral_filter2d import spectral_filter2d_reference
 
@@ -41,7 +41,7 @@ def spectral_band_filter2d(
     inner, outer, gain = band_params(inner, outer, gain, temperature, kind, x.shape[0], x)
     if extension.use_kernel("spectral_band_filter2d", x.device):
         return torch.ops.specdiff.spectral_band_filter2d(x, inner, outer, gain, float(temperature), kind)
-    return spectral_band_filter2d_reference(x, inner, outer, gain, float(temperature), kind)
+    return in_float32(spectral_band_filter2d_reference, x, inner, outer, gain, float(temperature), kind)
 
 
 if extension.is_loaded():

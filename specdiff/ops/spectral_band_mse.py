@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from specdiff import extension
-from specdiff.ops._checks import check_image
+from specdiff.ops._checks import check_image, in_float32
 from specdiff.ops.band import BandKind, Param, band_mask_reference, band_params, register_band_autograd
 
 extension.register_op("spectral_band_mse", "spectral_band_mse", "_spectral_band_mse_backward")
@@ -43,7 +43,7 @@ def spectral_band_mse(
     inner, outer, gain = band_params(inner, outer, gain, temperature, kind, residual.shape[0], residual)
     if extension.use_kernel("spectral_band_mse", residual.device):
         return torch.ops.specdiff.spectral_band_mse(residual, inner, outer, gain, float(temperature), kind)
-    return spectral_band_mse_reference(residual, inner, outer, gain, float(temperature), kind)
+    return in_float32(spectral_band_mse_reference, residual, inner, outer, gain, float(temperature), kind)
 
 
 if extension.is_loaded():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from specdiff import extension
-from specdiff.ops._checks import check_broadcastable, check_image, check_same_device
+from specdiff.ops._checks import REDUCED_DTYPES, check_broadcastable, check_image, check_same_device, in_float32
 
 extension.register_op("spectral_filter2d", "spectral_filter2d", "_spectral_filter2d_backward")
 
@@ -19,9 +19,12 @@ def spectral_filter2d_reference(x: torch.Tensor, weight: torch.Tensor) -> torch.
 def check_filter_weight(x: torch.Tensor, weight: torch.Tensor) -> None:
     """``weight`` must be x's real dtype or its complex counterpart, broadcastable to the half spectrum."""
     check_same_device(x, "x", weight, "weight")
-    complex_dtype = torch.complex64 if x.dtype == torch.float32 else torch.complex128
-    if weight.dtype not in (x.dtype, complex_dtype):
-        raise TypeError(f"weight must be {x.dtype} or {complex_dtype} to match x, got {weight.dtype}")
+    if x.dtype in REDUCED_DTYPES:
+        allowed = (x.dtype, torch.float32, torch.complex64)
+    else:
+        allowed = (x.dtype, torch.complex64 if x.dtype == torch.float32 else torch.complex128)
+    if weight.dtype not in allowed:
+        raise TypeError(f"weight must be {' or '.join(map(str, allowed))} to match x, got {weight.dtype}")
     b, c, h, w = x.shape
     check_broadcastable(weight, "weight", (b, c, h, w // 2 + 1), "[B, C, H, W//2+1]")
 
@@ -43,7 +46,7 @@ def spectral_filter2d(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     check_filter_weight(x, weight)
     if extension.use_kernel("spectral_filter2d", x.device):
         return torch.ops.specdiff.spectral_filter2d(x, weight)
-    return spectral_filter2d_reference(x, weight)
+    return in_float32(spectral_filter2d_reference, x, weight)
 
 
 if extension.is_loaded():
