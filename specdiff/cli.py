@@ -40,13 +40,13 @@ def _bench_ops(args: argparse.Namespace) -> int:
     import torch
 
     from specdiff.bench.cases import STANDARD_SHAPES
-    from specdiff.bench.ops import bench_ops, format_table, plot_speedups
+    from specdiff.bench.ops import bench_ops, format_markdown, format_table, plot_speedups
 
     torch.set_num_threads(args.threads or os.cpu_count() or 1)
     dtype = {"float32": torch.float32, "float64": torch.float64}[args.dtype]
     records = bench_ops(args.op, args.shape or STANDARD_SHAPES, dtype, args.device, args.repeats, args.warmup,
                         log=lambda line: print(line, file=sys.stderr, flush=True))
-    print(format_table(records))
+    print(format_markdown(records) if args.markdown else format_table(records))
     if args.json:
         os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
         with open(args.json, "w") as f:
@@ -77,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--json", help="write the records here (and a plot next to it)")
     p.add_argument("--plot", help="plot path (default: the JSON path with .png)")
+    p.add_argument("--markdown", action="store_true", help="print the table as Markdown")
     p.set_defaults(func=_bench_ops)
     return parser
 

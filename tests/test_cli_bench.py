@@ -21,6 +21,10 @@ def test_bench_ops_writes_records_and_plot(tmp_path, capsys):
         assert r["speedup"] == pytest.approx(r["reference_ms"] / r["kernel_ms"])
     assert (tmp_path / "bench.png").stat().st_size > 0
     assert "spectral_filter2d" in capsys.readouterr().out
+    assert main(["bench", "ops", "--op", "spectral_filter2d", "--shape", "1x1x4x4", "--repeats", "1", "--warmup", "0",
+                 "--markdown"]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].startswith("| op | B×C×H×W |") and table[2].startswith("| spectral_filter2d | 1x1x4x4 |")
 
 
 def test_bench_rejects_unknown_op_and_bad_shape(capsys):

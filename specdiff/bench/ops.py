@@ -89,6 +89,28 @@ def format_table(records: list[dict]) -> str:
     return "\n".join([header, "-" * len(header), *map(format_row, records)])
 
 
+def format_markdown(records: list[dict]) -> str:
+    """One row per (op, shape): fwd and fwd+bwd times and speedups, as a Markdown table."""
+    rows = {}
+    for r in records:
+        rows.setdefault((r["op"], "x".join(map(str, r["shape"]))), {})[r["pass"]] = r
+    lines = [
+        "| op | B×C×H×W | fwd ref ms | fwd kernel ms | fwd speedup "
+        "| fwd+bwd ref ms | fwd+bwd kernel ms | fwd+bwd speedup |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for (op, shape), passes in rows.items():
+        cells = []
+        for p in ("fwd", "fwdbwd"):
+            r = passes.get(p)
+            if r is None:
+                cells += ["", "", ""]
+                continue
+            cells += [f"{r['reference_ms']:.2f}", f"{r['kernel_ms']:.2f}", f"**{r['speedup']:.2f}x**"]
+        lines.append(f"| {op} | {shape} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def plot_speedups(records: list[dict], path: str) -> None:
     """A horizontal bar per (op, shape, pass); the dashed line marks parity."""
     import matplotlib
