@@ -1,0 +1,206 @@
+#include "cpu/complex_conv.h"
+
+#include <ATen/ATen.h>
+
+#include "common/checks.h"
+
+namespace specdiff::cpu {
+
+namespace {
+
+// What a weight looks like, for messages: conv2d and conv_transpose2d order their dims differently.
+const char* weight_layout(const ComplexConvParams& p) {
+  return p.transposed ? "[Cin, Cout/groups, kh, kw]" : "[Cout, Cin/groups, kh, kw]";
+}
+
+int64_t out_channels(const at::Tensor& weight_re, const ComplexConvParams& p) {
+  return p.transposed ? weight_re.size(1) * p.groups : weight_re.size(0);
+}
+
+std::vector<int64_t> output_size(const at::Tensor& x, const at::Tensor& weight_re, const ComplexConvParams& p) {
+  std::vector<int64_t> size{x.size(0), 2 * out_channels(weight_re, p)};
+  for (int d = 0; d < 2; ++d) {
+    const int64_t in = x.size(d + 2), k = weight_re.size(d + 2);
+    const int64_t span = p.dilation[d] * (k - 1) + 1;  // the dilated kernel
+    size.push_back(p.transposed ? (in - 1) * p.stride[d] - 2 * p.padding[d] + span + p.output_padding[d]
+                                : (in + 2 * p.padding[d] - span) / p.stride[d] + 1);
+  }
+  return size;
+}
+
+void check_params(const ComplexConvParams& p) {
+  TORCH_CHECK(p.stride.size() == 2 && p.padding.size() == 2 && p.dilation.size() == 2 && p.output_padding.size() == 2,
+              "specdiff: stride, padding, dilation and output_padding must have 2 elements each");
+  TORCH_CHECK(p.groups >= 1, "specdiff: groups must be a positive integer, got ", p.groups);
+  for (int d = 0; d < 2; ++d) {
+    TORCH_CHECK(p.stride[d] >= 1, "specdiff: stride must be positive, got ", p.stride);
+    TORCH_CHECK(p.dilation[d] >= 1, "specdiff: dilation must be positive, got ", p.dilation);
+    TORCH_CHECK(p.padding[d] >= 0, "specdiff: padding must be non-negative, got ", p.padding);
+    TORCH_CHECK(p.output_padding[d] >= 0 && (p.output_padding[d] < p.stride[d] || p.output_padding[d] < p.dilation[d]),
+                "specdiff: output_padding must be non-negative and smaller than stride or dilation, got ",
+                p.output_padding);
+  }
+}
+
+void check_bias(const std::optional<at::Tensor>& bias, const char* name, const at::Tensor& x, int64_t cout) {
+  if (!bias.has_value()) return;
+  check_same_device(x, "x", *bias, name);
+  TORCH_CHECK(bias->dim() == 1 && bias->size(0) == cout, "specdiff: ", name, " must be a 1-D tensor [Cout] = [",
+              cout, "], got shape ", bias->sizes());
+  TORCH_CHECK(bias->scalar_type() == x.scalar_type(), "specdiff: ", name, " must have x's dtype ", x.scalar_type(),
+              ", got ", bias->scalar_type());
+}
+
+// Layout of the output and of grad_x: channels_last when x is, else contiguous (mirrored by the fake impls).
+at::MemoryFormat io_memory_format(const at::Tensor& x) {
+  return x.is_contiguous(at::MemoryFormat::ChannelsLast) && !x.is_contiguous() ? at::MemoryFormat::ChannelsLast
+                                                                               : at::MemoryFormat::Contiguous;
+}
+
+// [B, 2, g, c, H, W] (split layout) -> [B, g, 2, c, H, W]: each group of the real convolution then sees the
+// real and imaginary channels of its own complex group. Splitting one dim is a view for any strides.
+at::Tensor to_group_major(const at::Tensor& t, int64_t g, at::MemoryFormat fmt) {
+  if (g == 1) return t.contiguous(fmt);
+  const int64_t b = t.size(0), c = t.size(1) / (2 * g), h = t.size(2), w = t.size(3);
+  at::Tensor out = at::empty(t.sizes(), t.options().memory_format(fmt));
+  out.view({b, g, 2, c, h, w}).copy_(t.view({b, 2, g, c, h, w}).transpose(1, 2));
+  return out;
+}
+
+at::Tensor from_group_major(const at::Tensor& t, int64_t g, at::MemoryFormat fmt) {
+  if (g == 1) return t.contiguous(fmt);
+  const int64_t b = t.size(0), c = t.size(1) / (2 * g), h = t.size(2), w = t.size(3);
+  at::Tensor out = at::empty(t.sizes(), t.options().memory_format(fmt));
+  out.view({b, 2, g, c, h, w}).copy_(t.view({b, g, 2, c, h, w}).transpose(1, 2));
+  return out;
+}
+
+// Per group, rows by real/imaginary part of the weight's dim 0, columns by that of its dim 1:
+// conv2d (dim 0 = output) [[Wr, -Wi], [Wi, Wr]]; conv_transpose2d (dim 0 = input) [[Wr, Wi], [-Wi, Wr]].
+// Viewed as [g, 2, a, 2, b, kh, kw]; block(p, q) is the [g, a, b, kh, kw] part in row half p, column half q.
+at::Tensor block_view(const at::Tensor& blk, int64_t p, int64_t q) { return blk.select(1, p).select(2, q); }
+
+at::Tensor block_weight(const at::Tensor& wr, const at::Tensor& wi, const ComplexConvParams& p,
+                        at::MemoryFormat fmt) {
+  const int64_t g = p.groups, a = wr.size(0) / g, b = wr.size(1), kh = wr.size(2), kw = wr.size(3);
+  at::Tensor blk = at::empty({g, 2, a, 2, b, kh, kw}, wr.options());
+  const at::Tensor r = wr.reshape({g, a, b, kh, kw}), i = wi.reshape({g, a, b, kh, kw});
+  block_view(blk, 0, 0).copy_(r);
+  block_view(blk, 1, 1).copy_(r);
+  at::Tensor minus = block_view(blk, p.transposed ? 1 : 0, p.transposed ? 0 : 1);
+  at::neg_out(minus, i);
+  block_view(blk, p.transposed ? 0 : 1, p.transposed ? 1 : 0).copy_(i);
+  return blk.view({2 * g * a, 2 * b, kh, kw}).contiguous(fmt);
+}
+
+// The transpose of block_weight's chain rule: grad Wr = dL/dblock(0,0) + dL/dblock(1,1), grad Wi = the plus
+// block minus the minus block.
+std::pair<at::Tensor, at::Tensor> fold_block_weight_grad(const at::Tensor& gblk, const at::Tensor& wr,
+                                                         const ComplexConvParams& p) {
+  const int64_t g = p.groups, a = wr.size(0) / g, b = wr.size(1), kh = wr.size(2), kw = wr.size(3);
+  const at::Tensor v = gblk.reshape({g, 2, a, 2, b, kh, kw});
+  const at::Tensor plus = block_view(v, p.transposed ? 0 : 1, p.transposed ? 1 : 0);
+  const at::Tensor minus = block_view(v, p.transposed ? 1 : 0, p.transposed ? 0 : 1);
+  return {(block_view(v, 0, 0) + block_view(v, 1, 1)).reshape(wr.sizes()), (plus - minus).reshape(wr.sizes())};
+}
+
+// [g, 2, Cout/g]: the bias in the group-major channel order of the real convolution's output.
+std::optional<at::Tensor> block_bias(const std::optional<at::Tensor>& br, const std::optional<at::Tensor>& bi,
+                                     int64_t cout, const at::Tensor& like, int64_t g) {
+  if (!br.has_value() && !bi.has_value()) return std::nullopt;
+  at::Tensor blk = at::zeros({g, 2, cout / g}, like.options());
+  if (br.has_value()) blk.select(1, 0).copy_(br->view({g, cout / g}));
+  if (bi.has_value()) blk.select(1, 1).copy_(bi->view({g, cout / g}));
+  return blk.view({2 * cout});
+}
+
+}  // namespace
+
+void check_complex_conv(const at::Tensor& x, const at::Tensor& weight_re, const at::Tensor& weight_im,
+                        const std::optional<at::Tensor>& bias_re, const std::optional<at::Tensor>& bias_im,
+                        const ComplexConvParams& p) {
+  check_real_image(x, "x");
+  TORCH_CHECK(x.size(1) % 2 == 0, "specdiff: x must have an even channel count on the split layout [B, 2*Cin, H, W] ",
+              "(real half first), got ", x.size(1), " channels");
+  check_params(p);
+  const int64_t cin = x.size(1) / 2;
+  check_same_device(x, "x", weight_re, "weight_re");
+  check_same_device(x, "x", weight_im, "weight_im");
+  TORCH_CHECK(weight_re.dim() == 4, "specdiff: weight_re must be a 4-D tensor ", weight_layout(p), ", got shape ",
+              weight_re.sizes());
+  TORCH_CHECK(weight_re.scalar_type() == x.scalar_type(), "specdiff: weight_re must have x's dtype ", x.scalar_type(),
+              ", got ", weight_re.scalar_type());
+  TORCH_CHECK(weight_im.sizes() == weight_re.sizes(), "specdiff: weight_im must have weight_re's shape ",
+              weight_re.sizes(), ", got ", weight_im.sizes());
+  TORCH_CHECK(weight_im.scalar_type() == x.scalar_type(), "specdiff: weight_im must have x's dtype ", x.scalar_type(),
+              ", got ", weight_im.scalar_type());
+  TORCH_CHECK(cin % p.groups == 0, "specdiff: groups=", p.groups, " must divide the complex input channels Cin=",
+              cin, " of x [B, 2*Cin, H, W]");
+  if (p.transposed) {
+    TORCH_CHECK(weight_re.size(0) == cin, "specdiff: weight_re must be [Cin, Cout/groups, kh, kw] with Cin=", cin,
+                " (x has 2*Cin=", x.size(1), " channels), got shape ", weight_re.sizes());
+  } else {
+    TORCH_CHECK(weight_re.size(0) % p.groups == 0, "specdiff: groups=", p.groups,
+                " must divide the output channels Cout=weight_re.size(0)=", weight_re.size(0));
+    TORCH_CHECK(weight_re.size(1) * p.groups == cin, "specdiff: weight_re must be [Cout, Cin/groups, kh, kw] with ",
+                "Cin/groups=", cin / p.groups, " (x has 2*Cin=", x.size(1), " channels, groups=", p.groups,
+                "), got shape ", weight_re.sizes());
+  }
+  const int64_t cout = out_channels(weight_re, p);
+  check_bias(bias_re, "bias_re", x, cout);
+  check_bias(bias_im, "bias_im", x, cout);
+  const std::vector<int64_t> out = output_size(x, weight_re, p);
+  TORCH_CHECK(out[2] >= 1 && out[3] >= 1, "specdiff: x of spatial size [", x.size(2), ", ", x.size(3),
+              "] gives an empty output [", out[2], ", ", out[3], "] with weight_re ", weight_re.sizes(),
+              ", padding ", p.padding, " and dilation ", p.dilation);
+}
+
+at::Tensor complex_conv_forward(const at::Tensor& x, const at::Tensor& weight_re, const at::Tensor& weight_im,
+                                const std::optional<at::Tensor>& bias_re, const std::optional<at::Tensor>& bias_im,
+                                const ComplexConvParams& p) {
+  check_complex_conv(x, weight_re, weight_im, bias_re, bias_im, p);
+  const at::MemoryFormat fmt = io_memory_format(x);
+  const int64_t g = p.groups;
+  const at::Tensor y = at::convolution(to_group_major(x, g, fmt), block_weight(weight_re, weight_im, p, fmt),
+                                       block_bias(bias_re, bias_im, out_channels(weight_re, p), x, g), p.stride,
+                                       p.padding, p.dilation, p.transposed, p.output_padding, g);
+  return from_group_major(y, g, fmt);
+}
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> complex_conv_backward(
+    const at::Tensor& grad, const at::Tensor& x, const at::Tensor& weight_re, const at::Tensor& weight_im,
+    const ComplexConvParams& p, std::array<bool, 3> mask) {
+  check_complex_conv(x, weight_re, weight_im, std::nullopt, std::nullopt, p);
+  check_same_device(x, "x", grad, "grad");
+  const std::vector<int64_t> out = output_size(x, weight_re, p);
+  TORCH_CHECK(grad.sizes() == at::IntArrayRef(out) && grad.scalar_type() == x.scalar_type(), "specdiff: grad must be ",
+              x.scalar_type(), " of the output's shape ", out, ", got ", grad.scalar_type(), " ", grad.sizes());
+  const at::MemoryFormat fmt = io_memory_format(x);
+  const int64_t g = p.groups, cout = out_channels(weight_re, p);
+  const std::vector<int64_t> bias_sizes{2 * cout};
+  auto [gx, gblk, gbias] = at::convolution_backward(
+      to_group_major(grad, g, fmt), to_group_major(x, g, fmt), block_weight(weight_re, weight_im, p, fmt),
+      mask[2] ? at::OptionalIntArrayRef(bias_sizes) : std::nullopt, p.stride, p.padding, p.dilation, p.transposed,
+      p.output_padding, g, {mask[0], mask[1], mask[2]});
+
+  gx = mask[0] ? from_group_major(gx, g, fmt) : at::zeros(x.sizes(), x.options().memory_format(fmt));
+  at::Tensor gwr, gwi;
+  if (mask[1]) {
+    std::tie(gwr, gwi) = fold_block_weight_grad(gblk, weight_re, p);
+  } else {
+    gwr = at::zeros(weight_re.sizes(), weight_re.options());
+    gwi = at::zeros(weight_re.sizes(), weight_re.options());
+  }
+  at::Tensor gbr, gbi;
+  if (mask[2]) {
+    const at::Tensor v = gbias.view({g, 2, cout / g});
+    gbr = v.select(1, 0).reshape({cout});
+    gbi = v.select(1, 1).reshape({cout});
+  } else {
+    gbr = at::zeros({cout}, x.options());
+    gbi = at::zeros({cout}, x.options());
+  }
+  return {gx, gwr, gwi, gbr, gbi};
+}
+
+}  // namespace specdiff::cpu
