@@ -1,4 +1,4 @@
-"""Argument handling shared by ``complex_conv2d`` and ``complex_conv_transpose2d`` (split layout ``[B, 2C, H, W]``)."""
+"""Argument handling shared by ``complex_conv2d`` and ``complex_conv_transpose2d`` (split layout)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,11 @@ IntPair = int | Sequence[int]
 def pair(value: IntPair, name: str) -> list[int]:
     """``value`` as ``[a, b]``: an int is repeated, a sequence must have two ints."""
     items = [value, value] if isinstance(value, int) else list(value) if isinstance(value, Sequence) else None
-    if items is None or len(items) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) for v in items):
+    if (
+        items is None
+        or len(items) != 2
+        or not all(isinstance(v, int) and not isinstance(v, bool) for v in items)
+    ):
         raise TypeError(f"{name} must be an int or a pair of ints, got {value!r}")
     return items
 
@@ -60,7 +64,9 @@ def _check_weight(t: object, name: str, x: torch.Tensor, transposed: bool) -> No
         raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
     check_same_device(x, "x", t, name)
     if t.dim() != 4:
-        raise ValueError(f"{name} must be a 4-D tensor {weight_layout(transposed)}, got shape {tuple(t.shape)}")
+        raise ValueError(
+            f"{name} must be a 4-D tensor {weight_layout(transposed)}, got shape {tuple(t.shape)}"
+        )
     if t.dtype != x.dtype:
         raise TypeError(f"{name} must have x's dtype {x.dtype}, got {t.dtype}")
 
@@ -105,7 +111,8 @@ def check_complex_conv(
     for op, s, d in zip(output_padding, stride, dilation, strict=True):
         if op < 0 or (op >= s and op >= d):
             raise ValueError(
-                f"output_padding must be non-negative and smaller than stride or dilation, got {output_padding}"
+                "output_padding must be non-negative and smaller than stride or dilation, "
+                f"got {output_padding}"
             )
     _check_weight(weight_re, "weight_re", x, transposed)
     _check_weight(weight_im, "weight_im", x, transposed)
@@ -115,11 +122,14 @@ def check_complex_conv(
         )
     cin = x.shape[1] // 2
     if cin % groups:
-        raise ValueError(f"groups={groups} must divide the complex input channels Cin={cin} of x [B, 2*Cin, H, W]")
+        raise ValueError(
+            f"groups={groups} must divide the complex input channels Cin={cin} of x [B, 2*Cin, H, W]"
+        )
     if transposed:
         if weight_re.shape[0] != cin:
             raise ValueError(
-                f"weight_re must be [Cin, Cout/groups, kh, kw] with Cin={cin} (x has 2*Cin={x.shape[1]} channels), "
+                f"weight_re must be [Cin, Cout/groups, kh, kw] with Cin={cin} "
+                f"(x has 2*Cin={x.shape[1]} channels), "
                 f"got shape {tuple(weight_re.shape)}"
             )
     else:

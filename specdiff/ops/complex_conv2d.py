@@ -60,20 +60,25 @@ def complex_conv2d(
         weight_re, weight_im: ``Tensor[Cout, Cin/groups, kh, kw]`` with x's dtype.
         bias_re, bias_im: optional ``Tensor[Cout]`` (a missing one counts as zeros).
         stride, padding, dilation: int or pair of ints, as for ``F.conv2d``.
-        groups: positive, divides Cin and Cout; complex group ``k`` maps complex input channels
-            ``[k*Cin/groups, (k+1)*Cin/groups)`` to complex output channels ``[k*Cout/groups, (k+1)*Cout/groups)``.
+        groups: positive, divides Cin and Cout; complex group ``k`` maps the complex input channels
+            ``[k*Cin/groups, (k+1)*Cin/groups)`` to the complex output channels
+            ``[k*Cout/groups, (k+1)*Cout/groups)``.
 
     Returns:
-        ``Tensor[B, 2*Cout, H', W']`` (real half first) with x's dtype; channels_last when x is. Differentiable
-        in x, the weights and the biases.
+        ``Tensor[B, 2*Cout, H', W']`` (real half first) with x's dtype; channels_last when x is.
+        Differentiable in x, the weights and the biases.
     """
     stride, padding, dilation = pair(stride, "stride"), pair(padding, "padding"), pair(dilation, "dilation")
-    check_complex_conv(x, weight_re, weight_im, bias_re, bias_im, stride, padding, dilation, [0, 0], groups, False)
+    check_complex_conv(
+        x, weight_re, weight_im, bias_re, bias_im, stride, padding, dilation, [0, 0], groups, False
+    )
     if extension.use_kernel("complex_conv2d", x.device):
         return torch.ops.specdiff.complex_conv2d(
             x, weight_re, weight_im, bias_re, bias_im, stride, padding, dilation, groups
         )
-    return complex_conv2d_reference(x, weight_re, weight_im, bias_re, bias_im, stride, padding, dilation, groups)
+    return complex_conv2d_reference(
+        x, weight_re, weight_im, bias_re, bias_im, stride, padding, dilation, groups
+    )
 
 
 if extension.is_loaded():

@@ -1,7 +1,8 @@
 """``complex_conv_transpose2d``: complex 2-D transposed convolution on the split layout as one fused op.
 
-The kernel runs ONE real transposed convolution with the block weight ``[[Wr, Wi], [-Wi, Wr]]`` (rows: real and
-imaginary input channels, arranged per group) instead of the four of :func:`complex_conv_transpose2d_reference`.
+The kernel runs ONE real transposed convolution with the block weight ``[[Wr, Wi], [-Wi, Wr]]`` (rows: real
+and imaginary input channels, arranged per group) instead of the four of
+:func:`complex_conv_transpose2d_reference`.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ import torch.nn.functional as F
 from specdiff import extension
 from specdiff.ops._complex_conv import IntPair, check_complex_conv, io_memory_format, output_shape, pair
 
-extension.register_op("complex_conv_transpose2d", "complex_conv_transpose2d", "_complex_conv_transpose2d_backward")
+extension.register_op(
+    "complex_conv_transpose2d", "complex_conv_transpose2d", "_complex_conv_transpose2d_backward"
+)
 
 
 def complex_conv_transpose2d_reference(
@@ -65,8 +68,9 @@ def complex_conv_transpose2d(
         groups: positive, divides Cin; complex groups as in :func:`complex_conv2d`.
 
     Returns:
-        ``Tensor[B, 2*Cout, H', W']`` with ``H' = (H-1)*stride - 2*padding + dilation*(kh-1) + output_padding + 1``,
-        x's dtype, channels_last when x is. Differentiable in x, the weights and the biases.
+        ``Tensor[B, 2*Cout, H', W']`` with
+        ``H' = (H-1)*stride - 2*padding + dilation*(kh-1) + output_padding + 1``, x's dtype,
+        channels_last when x is. Differentiable in x, the weights and the biases.
     """
     stride, padding = pair(stride, "stride"), pair(padding, "padding")
     output_padding, dilation = pair(output_padding, "output_padding"), pair(dilation, "dilation")
@@ -112,6 +116,15 @@ if extension.is_loaded():
         grads = torch.ops.specdiff._complex_conv_transpose2d_backward(
             grad, x, weight_re, weight_im, *ctx.params, mask
         )
-        return (*(g if n else None for g, n in zip(grads, need[:5], strict=True)), None, None, None, None, None)
+        return (
+            *(g if n else None for g, n in zip(grads, need[:5], strict=True)),
+            None,
+            None,
+            None,
+            None,
+            None,
+        )
 
-    torch.library.register_autograd("specdiff::complex_conv_transpose2d", _backward, setup_context=_setup_context)
+    torch.library.register_autograd(
+        "specdiff::complex_conv_transpose2d", _backward, setup_context=_setup_context
+    )
