@@ -101,7 +101,11 @@ std::pair<at::Tensor, at::Tensor> fold_block_weight_grad(const at::Tensor& gblk,
   const at::Tensor v = gblk.reshape({g, 2, a, 2, b, kh, kw});
   const at::Tensor plus = block_view(v, p.transposed ? 0 : 1, p.transposed ? 1 : 0);
   const at::Tensor minus = block_view(v, p.transposed ? 1 : 0, p.transposed ? 0 : 1);
-  return {(block_view(v, 0, 0) + block_view(v, 1, 1)).reshape(wr.sizes()), (plus - minus).reshape(wr.sizes())};
+  at::Tensor gr = at::empty(wr.sizes(), wr.options()), gi = at::empty(wr.sizes(), wr.options());
+  at::Tensor gr_blocks = gr.view({g, a, b, kh, kw}), gi_blocks = gi.view({g, a, b, kh, kw});
+  at::add_out(gr_blocks, block_view(v, 0, 0), block_view(v, 1, 1));
+  at::sub_out(gi_blocks, plus, minus);
+  return {gr, gi};
 }
 
 // [g, 2, Cout/g]: the bias in the group-major channel order of the real convolution's output.
