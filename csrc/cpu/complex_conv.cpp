@@ -1,6 +1,10 @@
 #include "cpu/complex_conv.h"
 
 #include <ATen/ATen.h>
+#include <ATen/Dispatch.h>
+#include <ATen/Parallel.h>
+
+#include <algorithm>
 
 #include "common/checks.h"
 
@@ -75,36 +79,74 @@ at::Tensor from_group_major(const at::Tensor& t, int64_t g, at::MemoryFormat fmt
   return out;
 }
 
-// Per group, rows by real/imaginary part of the weight's dim 0, columns by that of its dim 1:
-// conv2d (dim 0 = output) [[Wr, -Wi], [Wi, Wr]]; conv_transpose2d (dim 0 = input) [[Wr, Wi], [-Wi, Wr]].
-// Viewed as [g, 2, a, 2, b, kh, kw]; block(p, q) is the [g, a, b, kh, kw] part in row half p, column half q.
-at::Tensor block_view(const at::Tensor& blk, int64_t p, int64_t q) { return blk.select(1, p).select(2, q); }
+// The block weight, per group, with rows split by the real/imaginary part of the weight's dim 0 and columns by
+// that of its dim 1: conv2d (dim 0 = output) [[Wr, -Wi], [Wi, Wr]]; conv_transpose2d (dim 0 = input)
+// [[Wr, Wi], [-Wi, Wr]]. Row (g, p, o) is channel (2g + p) * a + o, column (q, i) is q * b + i, where a and b
+// are weight_re.size(0) / groups and weight_re.size(1). Only the sign of the two Wi blocks differs.
+struct BlockLayout {
+  int64_t g, a, b, kh, kw;
+  double sign01, sign10;  // the Wi block in row half 0 / column half 1, and in row half 1 / column half 0
+
+  BlockLayout(const at::Tensor& wr, const ComplexConvParams& p)
+      : g(p.groups), a(wr.size(0) / p.groups), b(wr.size(1)), kh(wr.size(2)), kw(wr.size(3)),
+        sign01(p.transposed ? 1.0 : -1.0), sign10(p.transposed ? -1.0 : 1.0) {}
+
+  // Weights are small: stay serial below ~64k block elements, where OpenMP hand-offs cost more than the copy.
+  int64_t grain() const { return std::max<int64_t>(1, (int64_t{1} << 14) / (b * kh * kw)); }
+
+  // f(src, off00, off01, off10, off11): src indexes the contiguous [g*a, b, kh, kw] weight, offXY the element
+  // of block (X, Y) in a 4-D block tensor with strides st.
+  template <typename F>
+  void for_each(at::IntArrayRef st, const F& f) const {
+    at::parallel_for(0, g * a, grain(), [&](int64_t begin, int64_t end) {
+      for (int64_t row = begin; row < end; ++row) {
+        const int64_t row0 = (row / a * 2) * a + row % a, row1 = row0 + a;
+        for (int64_t i = 0; i < b; ++i) {
+          for (int64_t y = 0; y < kh; ++y) {
+            for (int64_t x = 0; x < kw; ++x) {
+              const int64_t src = ((row * b + i) * kh + y) * kw + x, yx = y * st[2] + x * st[3];
+              f(src, row0 * st[0] + i * st[1] + yx, row0 * st[0] + (b + i) * st[1] + yx,
+                row1 * st[0] + i * st[1] + yx, row1 * st[0] + (b + i) * st[1] + yx);
+            }
+          }
+        }
+      }
+    });
+  }
+};
 
 at::Tensor block_weight(const at::Tensor& wr, const at::Tensor& wi, const ComplexConvParams& p,
                         at::MemoryFormat fmt) {
-  const int64_t g = p.groups, a = wr.size(0) / g, b = wr.size(1), kh = wr.size(2), kw = wr.size(3);
-  at::Tensor blk = at::empty({g, 2, a, 2, b, kh, kw}, wr.options());
-  const at::Tensor r = wr.reshape({g, a, b, kh, kw}), i = wi.reshape({g, a, b, kh, kw});
-  block_view(blk, 0, 0).copy_(r);
-  block_view(blk, 1, 1).copy_(r);
-  at::Tensor minus = block_view(blk, p.transposed ? 1 : 0, p.transposed ? 0 : 1);
-  at::neg_out(minus, i);
-  block_view(blk, p.transposed ? 0 : 1, p.transposed ? 1 : 0).copy_(i);
-  return blk.view({2 * g * a, 2 * b, kh, kw}).contiguous(fmt);
+  const BlockLayout L(wr, p);
+  at::Tensor blk = at::empty({2 * L.g * L.a, 2 * L.b, L.kh, L.kw}, wr.options().memory_format(fmt));
+  const at::Tensor r = wr.contiguous(), i = wi.contiguous();
+  AT_DISPATCH_FLOATING_TYPES(wr.scalar_type(), "complex_conv_block_weight", [&] {
+    const scalar_t *re = r.const_data_ptr<scalar_t>(), *im = i.const_data_ptr<scalar_t>();
+    scalar_t* out = blk.mutable_data_ptr<scalar_t>();
+    const auto s01 = static_cast<scalar_t>(L.sign01), s10 = static_cast<scalar_t>(L.sign10);
+    L.for_each(blk.strides(), [&](int64_t src, int64_t o00, int64_t o01, int64_t o10, int64_t o11) {
+      out[o00] = out[o11] = re[src];
+      out[o01] = s01 * im[src];
+      out[o10] = s10 * im[src];
+    });
+  });
+  return blk;
 }
 
-// The transpose of block_weight's chain rule: grad Wr = dL/dblock(0,0) + dL/dblock(1,1), grad Wi = the plus
-// block minus the minus block.
+// The chain rule through block_weight: grad Wr = G(0,0) + G(1,1), grad Wi = sign01 G(0,1) + sign10 G(1,0).
 std::pair<at::Tensor, at::Tensor> fold_block_weight_grad(const at::Tensor& gblk, const at::Tensor& wr,
                                                          const ComplexConvParams& p) {
-  const int64_t g = p.groups, a = wr.size(0) / g, b = wr.size(1), kh = wr.size(2), kw = wr.size(3);
-  const at::Tensor v = gblk.reshape({g, 2, a, 2, b, kh, kw});
-  const at::Tensor plus = block_view(v, p.transposed ? 0 : 1, p.transposed ? 1 : 0);
-  const at::Tensor minus = block_view(v, p.transposed ? 1 : 0, p.transposed ? 0 : 1);
+  const BlockLayout L(wr, p);
   at::Tensor gr = at::empty(wr.sizes(), wr.options()), gi = at::empty(wr.sizes(), wr.options());
-  at::Tensor gr_blocks = gr.view({g, a, b, kh, kw}), gi_blocks = gi.view({g, a, b, kh, kw});
-  at::add_out(gr_blocks, block_view(v, 0, 0), block_view(v, 1, 1));
-  at::sub_out(gi_blocks, plus, minus);
+  AT_DISPATCH_FLOATING_TYPES(wr.scalar_type(), "complex_conv_fold_block_weight_grad", [&] {
+    const scalar_t* in = gblk.const_data_ptr<scalar_t>();
+    scalar_t *re = gr.mutable_data_ptr<scalar_t>(), *im = gi.mutable_data_ptr<scalar_t>();
+    const auto s01 = static_cast<scalar_t>(L.sign01), s10 = static_cast<scalar_t>(L.sign10);
+    L.for_each(gblk.strides(), [&](int64_t dst, int64_t o00, int64_t o01, int64_t o10, int64_t o11) {
+      re[dst] = in[o00] + in[o11];
+      im[dst] = s01 * in[o01] + s10 * in[o10];
+    });
+  });
   return {gr, gi};
 }
 

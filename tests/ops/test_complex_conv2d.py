@@ -1,4 +1,4 @@
-"""complex_conv2d: kernel vs the 4-real-convolution reference: grads, opcheck, compile, fallback, errors."""
+"""complex_conv2d kernel vs its 4-real-convolution reference; grads, opcheck, compile, fallback, errors."""
 
 import os
 import re
