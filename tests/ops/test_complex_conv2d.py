@@ -38,6 +38,14 @@ def one_thread():
     torch.set_num_threads(previous)
 
 
+@pytest.fixture(params=["block", "gauss"])
+def algorithm(request):
+    """Forces the kernel's algorithm (the block-weight convolution or Gauss's form) for one test."""
+    previous = torch.ops.specdiff._complex_conv_algorithm(request.param)
+    yield request.param
+    torch.ops.specdiff._complex_conv_algorithm(previous)
+
+
 def rel_err(a: torch.Tensor, b: torch.Tensor) -> float:
     """||a - b|| / ||b||; when b is all zeros (an output that sees only padding), ||a||."""
     return ((a.double() - b.double()).norm() / b.double().norm().clamp_min(1e-300)).item()
@@ -91,7 +99,7 @@ def test_reference_is_the_complex_convolution():
 @pytest.mark.parametrize("size", SIZES, ids=list(SIZES))
 @pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["f32", "f64"])
-def test_kernel_matches_reference(config, size, layout, dtype):
+def test_kernel_matches_reference(config, size, layout, dtype, algorithm):
     (x, wr, wi, br, bi), params = make_inputs(CONFIGS[config], SIZES[size], dtype)
     x64, wr64, wi64 = x.double().requires_grad_(), wr.double().requires_grad_(), wi.double().requires_grad_()
     b64 = [None if b is None else b.double().requires_grad_() for b in (br, bi)]
@@ -116,6 +124,29 @@ def test_kernel_matches_reference(config, size, layout, dtype):
     got = torch.autograd.grad(y, [t for t in leaves if t is not None], upstream.to(dtype))
     for g, w in zip(got, want, strict=True):
         assert g.shape == w.shape and rel_err(g, w) < TOL[dtype]
+
+
+@needs_kernel
+@pytest.mark.parametrize(
+    ("cin", "cout", "groups", "convolutions"),
+    [
+        (32, 32, 1, 3),
+        (32, 48, 1, 3),
+        (64, 64, 2, 3),
+        (8, 8, 1, 1),
+        (40, 40, 1, 1),
+        (64, 64, 4, 1),
+        (16, 64, 1, 1),
+    ],
+)
+def test_auto_algorithm_choice(cin, cout, groups, convolutions):
+    """use_gauss: Gauss's 3 half-width convolutions when channels per group are multiples of 16 and >= 32."""
+    assert torch.ops.specdiff._complex_conv_algorithm("auto") == "auto"
+    x = torch.randn(1, 2 * cin, 4, 4)
+    w = torch.randn(2, cout, cin // groups, 3, 3)
+    with torch.profiler.profile() as prof:
+        kernel_op(x, w[0], w[1], None, None, 1, 1, 1, groups)
+    assert sum(e.count for e in prof.key_averages() if e.key == "aten::convolution") == convolutions
 
 
 @needs_kernel
@@ -172,11 +203,14 @@ def gradcheck_inputs(layout="contiguous"):
     return tuple(t.requires_grad_() for t in (x, wr, wi, br, bi) if t is not None), params
 
 
-@pytest.mark.parametrize("path", ["kernel", "reference"])
-def test_gradcheck(path):
-    if path == "kernel" and not extension.has_kernel("complex_conv2d", "cpu"):
-        pytest.skip("no CPU kernel")
-    fn = complex_conv2d if path == "kernel" else complex_conv2d_reference
+@pytest.mark.parametrize("path", ["block", "gauss", "reference"])
+def test_gradcheck(path, request):
+    if path != "reference":
+        if not extension.has_kernel("complex_conv2d", "cpu"):
+            pytest.skip("no CPU kernel")
+        previous = torch.ops.specdiff._complex_conv_algorithm(path)
+        request.addfinalizer(lambda: torch.ops.specdiff._complex_conv_algorithm(previous))
+    fn = complex_conv2d if path != "reference" else complex_conv2d_reference
     (x, wr, wi, bi), (stride, padding, dilation, groups) = gradcheck_inputs()
     assert torch.autograd.gradcheck(
         lambda *t: fn(*t[:3], None, t[3], stride, padding, dilation, groups), (x, wr, wi, bi)
@@ -186,7 +220,7 @@ def test_gradcheck(path):
 
 
 @needs_kernel
-def test_backward_output_mask_and_needs_input_grad():
+def test_backward_output_mask_and_needs_input_grad(algorithm):
     (x, wr, wi, br, bi), params = make_inputs(CONFIGS["3x3-same"], (6, 5), torch.float64)
     y = kernel_op(x, wr, wi, br, bi, *params)
     grad = torch.randn_like(y)
@@ -205,7 +239,7 @@ def test_backward_output_mask_and_needs_input_grad():
 
 
 @needs_kernel
-def test_opcheck():
+def test_opcheck(algorithm):
     (x, wr, wi, br, bi), params = make_inputs(CONFIGS["mixed-3groups"], (7, 5), torch.float32)
     stride, padding, dilation, groups = [[2, 1], [1, 0], [1, 2], 3]
     for xs in (x, x.contiguous(memory_format=torch.channels_last)):
@@ -323,9 +357,21 @@ def test_bad_device_message():
     dilation=st.tuples(st.integers(1, 2), st.integers(1, 2)),
     biases=st.sampled_from(["both", "re", "im", "none"]),
     channels_last=st.booleans(),
+    algorithm=st.sampled_from(["block", "gauss"]),
 )
 def test_random_shapes_match_reference(
-    batch, cin_per_group, cout_per_group, groups, hw, kernel, stride, padding, dilation, biases, channels_last
+    batch,
+    cin_per_group,
+    cout_per_group,
+    groups,
+    hw,
+    kernel,
+    stride,
+    padding,
+    dilation,
+    biases,
+    channels_last,
+    algorithm,
 ):
     spans = [d * (k - 1) + 1 for d, k in zip(dilation, kernel, strict=True)]
     assume(all(s + 2 * p >= span for s, p, span in zip(hw, padding, spans, strict=True)))
@@ -342,11 +388,14 @@ def test_random_shapes_match_reference(
     (x, wr, wi, br, bi), params = make_inputs(config, hw, torch.float64, batch=batch)
     x = in_layout(x, "channels_last" if channels_last else "contiguous")
     leaves = [t.requires_grad_() for t in (x, wr, wi, br, bi) if t is not None]
-    y = kernel_op(x, wr, wi, br, bi, *params)
     expected = complex_conv2d_reference(x, wr, wi, br, bi, *params)
-    assert y.shape == expected.shape and rel_err(y, expected) < 1e-10
     upstream = torch.randn_like(expected)
-    for g, w in zip(
-        torch.autograd.grad(y, leaves, upstream), torch.autograd.grad(expected, leaves, upstream), strict=True
-    ):
+    previous = torch.ops.specdiff._complex_conv_algorithm(algorithm)
+    try:
+        y = kernel_op(x, wr, wi, br, bi, *params)
+        got = torch.autograd.grad(y, leaves, upstream)
+    finally:
+        torch.ops.specdiff._complex_conv_algorithm(previous)
+    assert y.shape == expected.shape and rel_err(y, expected) < 1e-10
+    for g, w in zip(got, torch.autograd.grad(expected, leaves, upstream), strict=True):
         assert rel_err(g, w) < 1e-10

@@ -38,6 +38,14 @@ def one_thread():
     torch.set_num_threads(previous)
 
 
+@pytest.fixture(params=["block", "gauss"])
+def algorithm(request):
+    """Forces the kernel's algorithm (the block-weight convolution or Gauss's form) for one test."""
+    previous = torch.ops.specdiff._complex_conv_algorithm(request.param)
+    yield request.param
+    torch.ops.specdiff._complex_conv_algorithm(previous)
+
+
 def rel_err(a: torch.Tensor, b: torch.Tensor) -> float:
     """||a - b|| / ||b||; when b is all zeros (an output that sees only padding), ||a||."""
     return ((a.double() - b.double()).norm() / b.double().norm().clamp_min(1e-300)).item()
@@ -104,7 +112,7 @@ def test_reference_is_the_transpose_of_the_complex_convolution(groups):
 @pytest.mark.parametrize("size", SIZES, ids=list(SIZES))
 @pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["f32", "f64"])
-def test_kernel_matches_reference(config, size, layout, dtype):
+def test_kernel_matches_reference(config, size, layout, dtype, algorithm):
     (x, wr, wi, br, bi), params = make_inputs(CONFIGS[config], SIZES[size], dtype)
     x64, wr64, wi64 = x.double().requires_grad_(), wr.double().requires_grad_(), wi.double().requires_grad_()
     b64 = [None if b is None else b.double().requires_grad_() for b in (br, bi)]
@@ -129,6 +137,29 @@ def test_kernel_matches_reference(config, size, layout, dtype):
     got = torch.autograd.grad(y, [t for t in leaves if t is not None], upstream.to(dtype))
     for g, w in zip(got, want, strict=True):
         assert g.shape == w.shape and rel_err(g, w) < TOL[dtype]
+
+
+@needs_kernel
+@pytest.mark.parametrize(
+    ("cin", "cout", "groups", "convolutions"),
+    [
+        (32, 32, 1, 3),
+        (32, 48, 1, 3),
+        (64, 64, 2, 3),
+        (8, 8, 1, 1),
+        (40, 40, 1, 1),
+        (64, 64, 4, 1),
+        (16, 64, 1, 1),
+    ],
+)
+def test_auto_algorithm_choice(cin, cout, groups, convolutions):
+    """use_gauss: Gauss's 3 half-width convolutions when channels per group are multiples of 16 and >= 32."""
+    assert torch.ops.specdiff._complex_conv_algorithm("auto") == "auto"
+    x = torch.randn(1, 2 * cin, 4, 4)
+    w = torch.randn(2, cin, cout // groups, 3, 3)
+    with torch.profiler.profile() as prof:
+        kernel_op(x, w[0], w[1], None, None, 1, 1, 0, groups, 1)
+    assert sum(e.count for e in prof.key_averages() if e.key == "aten::convolution") == convolutions
 
 
 @needs_kernel
@@ -164,11 +195,14 @@ def gradcheck_inputs(layout="contiguous"):
     return tuple(t.requires_grad_() for t in (x, wr, wi, br, bi) if t is not None), params
 
 
-@pytest.mark.parametrize("path", ["kernel", "reference"])
-def test_gradcheck(path):
-    if path == "kernel" and not extension.has_kernel("complex_conv_transpose2d", "cpu"):
-        pytest.skip("no CPU kernel")
-    fn = complex_conv_transpose2d if path == "kernel" else complex_conv_transpose2d_reference
+@pytest.mark.parametrize("path", ["block", "gauss", "reference"])
+def test_gradcheck(path, request):
+    if path != "reference":
+        if not extension.has_kernel("complex_conv_transpose2d", "cpu"):
+            pytest.skip("no CPU kernel")
+        previous = torch.ops.specdiff._complex_conv_algorithm(path)
+        request.addfinalizer(lambda: torch.ops.specdiff._complex_conv_algorithm(previous))
+    fn = complex_conv_transpose2d if path != "reference" else complex_conv_transpose2d_reference
     (x, wr, wi, bi), (stride, padding, output_padding, groups, dilation) = gradcheck_inputs()
     assert torch.autograd.gradcheck(
         lambda *t: fn(*t[:3], None, t[3], stride, padding, output_padding, groups, dilation), (x, wr, wi, bi)
@@ -178,7 +212,7 @@ def test_gradcheck(path):
 
 
 @needs_kernel
-def test_backward_output_mask_and_needs_input_grad():
+def test_backward_output_mask_and_needs_input_grad(algorithm):
     (x, wr, wi, br, bi), params = make_inputs(CONFIGS["3x3-same"], (6, 5), torch.float64)
     y = kernel_op(x, wr, wi, br, bi, *params)
     grad = torch.randn_like(y)
@@ -198,7 +232,7 @@ def test_backward_output_mask_and_needs_input_grad():
 
 
 @needs_kernel
-def test_opcheck():
+def test_opcheck(algorithm):
     (x, wr, wi, br, bi), params = make_inputs(CONFIGS["mixed-3groups"], (7, 5), torch.float32)
     stride, padding, output_padding, groups, dilation = [[2, 1], [1, 0], [1, 0], 3, [1, 2]]
     for xs in (x, x.contiguous(memory_format=torch.channels_last)):
@@ -310,6 +344,7 @@ def test_bad_device_message():
     dilation=st.tuples(st.integers(1, 2), st.integers(1, 2)),
     biases=st.sampled_from(["both", "re", "im", "none"]),
     channels_last=st.booleans(),
+    algorithm=st.sampled_from(["block", "gauss"]),
 )
 def test_random_shapes_match_reference(
     batch,
@@ -324,6 +359,7 @@ def test_random_shapes_match_reference(
     dilation,
     biases,
     channels_last,
+    algorithm,
 ):
     assume(all(op < max(s, d) for op, s, d in zip(output_padding, stride, dilation, strict=True)))
     sizes = [
@@ -336,11 +372,14 @@ def test_random_shapes_match_reference(
     (x, wr, wi, br, bi), params = make_inputs(config, hw, torch.float64, batch=batch)
     x = in_layout(x, "channels_last" if channels_last else "contiguous")
     leaves = [t.requires_grad_() for t in (x, wr, wi, br, bi) if t is not None]
-    y = kernel_op(x, wr, wi, br, bi, *params)
     expected = complex_conv_transpose2d_reference(x, wr, wi, br, bi, *params)
-    assert y.shape == expected.shape and rel_err(y, expected) < 1e-10
     upstream = torch.randn_like(expected)
-    for g, w in zip(
-        torch.autograd.grad(y, leaves, upstream), torch.autograd.grad(expected, leaves, upstream), strict=True
-    ):
+    previous = torch.ops.specdiff._complex_conv_algorithm(algorithm)
+    try:
+        y = kernel_op(x, wr, wi, br, bi, *params)
+        got = torch.autograd.grad(y, leaves, upstream)
+    finally:
+        torch.ops.specdiff._complex_conv_algorithm(previous)
+    assert y.shape == expected.shape and rel_err(y, expected) < 1e-10
+    for g, w in zip(got, torch.autograd.grad(expected, leaves, upstream), strict=True):
         assert rel_err(g, w) < 1e-10
