@@ -165,8 +165,9 @@ std::optional<at::Tensor> block_bias(const std::optional<at::Tensor>& br, const 
   return blk.view({2 * cout});
 }
 
-// ---- Gauss's form: three real convolutions of the halves, k1 = conv(xr + xi, Wr), u = conv(xi, Wr + Wi),
-// v = conv(xr, Wr - Wi); then re = k1 - u and im = k1 - v (3 half-width products instead of 4).
+// ---- Gauss's form: three half-width products k = conv(xr + xi, Wr), u = conv(xi, Wr + Wi), v = conv(xr, Wr - Wi),
+// then re = k - u and im = k - v. The three run as ONE grouped convolution (3 * groups groups) on the stacked
+// operands [xr + xi | xi | xr] and weights [Wr | Wr + Wi | Wr - Wi].
 
 enum class Algorithm { automatic, block, gauss };
 
@@ -175,36 +176,33 @@ std::atomic<int>& algorithm_slot() {
   return slot;
 }
 
-// The split layout seen as [outer, 2, inner]: the real and imaginary halves are the two rows of each outer slice
-// (contiguous: outer = B, inner = C*H*W; channels_last: outer = B*H*W, inner = C). A half-width tensor in the
-// same layout is then [outer, inner].
-struct Halves {
+// A tensor of `parts` equal channel blocks seen as [outer, parts, inner] (contiguous: outer = B,
+// inner = C*H*W; channels_last: outer = B*H*W, inner = C), C the channels of one part.
+struct Parts {
   int64_t outer, inner;
-  Halves(const at::Tensor& t, at::MemoryFormat fmt)
+  Parts(const at::Tensor& t, int64_t parts, at::MemoryFormat fmt)
       : outer(fmt == at::MemoryFormat::ChannelsLast ? t.size(0) * t.size(2) * t.size(3) : t.size(0)),
-        inner(fmt == at::MemoryFormat::ChannelsLast ? t.size(1) / 2 : t.size(1) / 2 * t.size(2) * t.size(3)) {}
+        inner(fmt == at::MemoryFormat::ChannelsLast ? t.size(1) / parts
+                                                    : t.size(1) / parts * t.size(2) * t.size(3)) {}
   int64_t grain() const { return std::max<int64_t>(1, (int64_t{1} << 15) / inner); }
 };
 
-// One pass over t (the split layout, contiguous in fmt): (re, im, re + im), or (re, re - im, re + im).
-std::array<at::Tensor, 3> split_halves(const at::Tensor& t, at::MemoryFormat fmt, bool difference) {
-  const Halves h(t, fmt);
-  std::array<at::Tensor, 3> out;
-  for (at::Tensor& o : out) {
-    o = at::empty({t.size(0), t.size(1) / 2, t.size(2), t.size(3)}, t.options().memory_format(fmt));
-  }
-  AT_DISPATCH_FLOATING_TYPES(t.scalar_type(), "complex_conv_split_halves", [&] {
+// From a split-layout t = [re | im] (contiguous in fmt), one pass: [re + im | im | re] (the forward operands, and
+// the upstream gradients of the backward), or [re | re - im | re + im] (the backward's inputs).
+at::Tensor gauss_operands(const at::Tensor& t, at::MemoryFormat fmt, bool backward_input) {
+  at::Tensor out = at::empty({t.size(0), t.size(1) / 2 * 3, t.size(2), t.size(3)}, t.options().memory_format(fmt));
+  const Parts h(t, 2, fmt);
+  AT_DISPATCH_FLOATING_TYPES(t.scalar_type(), "complex_conv_gauss_operands", [&] {
     const scalar_t* in = t.const_data_ptr<scalar_t>();
-    scalar_t *o0 = out[0].mutable_data_ptr<scalar_t>(), *o1 = out[1].mutable_data_ptr<scalar_t>();
-    scalar_t* o2 = out[2].mutable_data_ptr<scalar_t>();
+    scalar_t* po = out.mutable_data_ptr<scalar_t>();
     at::parallel_for(0, h.outer, h.grain(), [&](int64_t begin, int64_t end) {
       for (int64_t o = begin; o < end; ++o) {
         const scalar_t *re = in + 2 * o * h.inner, *im = re + h.inner;
-        scalar_t *a = o0 + o * h.inner, *b = o1 + o * h.inner, *c = o2 + o * h.inner;
-        if (difference) {
+        scalar_t *a = po + 3 * o * h.inner, *b = a + h.inner, *c = b + h.inner;
+        if (backward_input) {
           for (int64_t k = 0; k < h.inner; ++k) a[k] = re[k], b[k] = re[k] - im[k], c[k] = re[k] + im[k];
         } else {
-          for (int64_t k = 0; k < h.inner; ++k) a[k] = re[k], b[k] = im[k], c[k] = re[k] + im[k];
+          for (int64_t k = 0; k < h.inner; ++k) a[k] = re[k] + im[k], b[k] = im[k], c[k] = re[k];
         }
       }
     });
@@ -212,45 +210,43 @@ std::array<at::Tensor, 3> split_halves(const at::Tensor& t, at::MemoryFormat fmt
   return out;
 }
 
-// The split layout [k - u ; k - v] in fmt from three half-width tensors.
-at::Tensor combine_halves(const at::Tensor& k, const at::Tensor& u, const at::Tensor& v, at::MemoryFormat fmt) {
-  const at::Tensor kc = k.contiguous(fmt), uc = u.contiguous(fmt), vc = v.contiguous(fmt);
-  at::Tensor out = at::empty({k.size(0), 2 * k.size(1), k.size(2), k.size(3)}, k.options().memory_format(fmt));
-  const Halves h(out, fmt);
-  AT_DISPATCH_FLOATING_TYPES(k.scalar_type(), "complex_conv_combine_halves", [&] {
-    const scalar_t *pk = kc.const_data_ptr<scalar_t>(), *pu = uc.const_data_ptr<scalar_t>();
-    const scalar_t* pv = vc.const_data_ptr<scalar_t>();
+// The split layout [k - u ; k - v] from the stacked [k | u | v].
+at::Tensor gauss_combine(const at::Tensor& kuv, at::MemoryFormat fmt) {
+  const at::Tensor t = kuv.contiguous(fmt);
+  at::Tensor out = at::empty({t.size(0), t.size(1) / 3 * 2, t.size(2), t.size(3)}, t.options().memory_format(fmt));
+  const Parts h(t, 3, fmt);
+  AT_DISPATCH_FLOATING_TYPES(t.scalar_type(), "complex_conv_gauss_combine", [&] {
+    const scalar_t* in = t.const_data_ptr<scalar_t>();
     scalar_t* po = out.mutable_data_ptr<scalar_t>();
     at::parallel_for(0, h.outer, h.grain(), [&](int64_t begin, int64_t end) {
       for (int64_t o = begin; o < end; ++o) {
-        const scalar_t *a = pk + o * h.inner, *b = pu + o * h.inner, *c = pv + o * h.inner;
+        const scalar_t *k = in + 3 * o * h.inner, *u = k + h.inner, *v = u + h.inner;
         scalar_t *re = po + 2 * o * h.inner, *im = re + h.inner;
-        for (int64_t j = 0; j < h.inner; ++j) re[j] = a[j] - b[j], im[j] = a[j] - c[j];
+        for (int64_t j = 0; j < h.inner; ++j) re[j] = k[j] - u[j], im[j] = k[j] - v[j];
       }
     });
   });
   return out;
 }
 
-// (Wr, Wr - Wi, Wr + Wi) in fmt; one serial pass for the usual (small) weights.
-std::array<at::Tensor, 3> gauss_weights(const at::Tensor& wr, const at::Tensor& wi, at::MemoryFormat fmt) {
-  std::array<at::Tensor, 3> out;
-  for (at::Tensor& o : out) o = at::empty(wr.sizes(), wr.options().memory_format(fmt));
+// The stacked weight [Wr | Wr + Wi | Wr - Wi] (forward) or [Wr | Wr - Wi | Wr + Wi] (backward) along dim 0, in fmt.
+at::Tensor gauss_weight(const at::Tensor& wr, const at::Tensor& wi, at::MemoryFormat fmt, bool backward) {
+  const int64_t n0 = wr.size(0), n1 = wr.size(1), n2 = wr.size(2), n3 = wr.size(3);
+  at::Tensor out = at::empty({3 * n0, n1, n2, n3}, wr.options().memory_format(fmt));
   const at::Tensor r = wr.contiguous(), i = wi.contiguous();
-  const int64_t n1 = wr.size(1), n2 = wr.size(2), n3 = wr.size(3);
-  const at::IntArrayRef st = out[0].strides();  // the three share sizes and layout
-  AT_DISPATCH_FLOATING_TYPES(wr.scalar_type(), "complex_conv_gauss_weights", [&] {
+  const at::IntArrayRef st = out.strides();
+  AT_DISPATCH_FLOATING_TYPES(wr.scalar_type(), "complex_conv_gauss_weight", [&] {
     const scalar_t *pr = r.const_data_ptr<scalar_t>(), *pi = i.const_data_ptr<scalar_t>();
-    scalar_t *a = out[0].mutable_data_ptr<scalar_t>(), *d = out[1].mutable_data_ptr<scalar_t>();
-    scalar_t* s = out[2].mutable_data_ptr<scalar_t>();
-    at::parallel_for(0, wr.size(0), std::max<int64_t>(1, (int64_t{1} << 15) / (n1 * n2 * n3)), [&](int64_t b, int64_t e) {
+    scalar_t* po = out.mutable_data_ptr<scalar_t>();
+    scalar_t *sum = po + (backward ? 2 : 1) * n0 * st[0], *diff = po + (backward ? 1 : 2) * n0 * st[0];
+    at::parallel_for(0, n0, std::max<int64_t>(1, (int64_t{1} << 15) / (n1 * n2 * n3)), [&](int64_t b, int64_t e) {
       for (int64_t i0 = b; i0 < e; ++i0) {
         for (int64_t i1 = 0; i1 < n1; ++i1) {
           for (int64_t i2 = 0; i2 < n2; ++i2) {
             for (int64_t i3 = 0; i3 < n3; ++i3) {
               const int64_t src = ((i0 * n1 + i1) * n2 + i2) * n3 + i3;
               const int64_t dst = i0 * st[0] + i1 * st[1] + i2 * st[2] + i3 * st[3];
-              a[dst] = pr[src], d[dst] = pr[src] - pi[src], s[dst] = pr[src] + pi[src];
+              po[dst] = pr[src], sum[dst] = pr[src] + pi[src], diff[dst] = pr[src] - pi[src];
             }
           }
         }
@@ -260,56 +256,54 @@ std::array<at::Tensor, 3> gauss_weights(const at::Tensor& wr, const at::Tensor& 
   return out;
 }
 
-std::optional<at::Tensor> negated(const std::optional<at::Tensor>& t) {
-  return t.has_value() ? std::optional<at::Tensor>(at::neg(*t)) : std::nullopt;
-}
-
 at::Tensor gauss_forward(const at::Tensor& x, const at::Tensor& wr, const at::Tensor& wi,
                          const std::optional<at::Tensor>& br, const std::optional<at::Tensor>& bi,
                          const ComplexConvParams& p, at::MemoryFormat fmt) {
-  const auto [xr, xi, xs] = split_halves(x.contiguous(fmt), fmt, /*difference=*/false);
-  const auto [w, wdiff, wsum] = gauss_weights(wr, wi, fmt);
-  auto conv = [&](const at::Tensor& in, const at::Tensor& weight, const std::optional<at::Tensor>& bias) {
-    return at::convolution(in, weight, bias, p.stride, p.padding, p.dilation, p.transposed, p.output_padding,
-                           p.groups);
-  };
-  // re = k1 - u + br and im = k1 - v + bi: the biases enter u and v negated.
-  return combine_halves(conv(xs, w, std::nullopt), conv(xi, wsum, negated(br)), conv(xr, wdiff, negated(bi)), fmt);
+  std::optional<at::Tensor> bias;  // re = k - u + br, im = k - v + bi: the biases enter u and v negated
+  if (br.has_value() || bi.has_value()) {
+    const int64_t cout = out_channels(wr, p);
+    bias = at::zeros({3, cout}, x.options());
+    if (br.has_value()) bias->select(0, 1).copy_(-*br);
+    if (bi.has_value()) bias->select(0, 2).copy_(-*bi);
+    bias = bias->view({3 * cout});
+  }
+  const at::Tensor kuv = at::convolution(gauss_operands(x.contiguous(fmt), fmt, false), gauss_weight(wr, wi, fmt, false),
+                                         bias, p.stride, p.padding, p.dilation, p.transposed, p.output_padding,
+                                         3 * p.groups);
+  return gauss_combine(kuv, fmt);
 }
 
 // The adjoint of Gauss's form for grad = a + i b: grad_x = [m1 - m2 ; m1 - m3] with m1 = A^T (a + b),
 // m2 = (A - B)^T b, m3 = (A + B)^T a (A, B the real convolutions by Wr, Wi); grad Wr = n1 - n2 and
-// grad Wi = n1 - n3 with n1 = corr(a + b, xr), n2 = corr(b, xr - xi), n3 = corr(a, xr + xi). Each pair (m, n)
-// shares its upstream gradient, so one convolution_backward computes both.
+// grad Wi = n1 - n3 with n1 = corr(a + b, xr), n2 = corr(b, xr - xi), n3 = corr(a, xr + xi). Each pair (m, n) shares
+// its upstream gradient, so ONE grouped convolution_backward on [a + b | b | a], [xr | xr - xi | xr + xi] and
+// [Wr | Wr - Wi | Wr + Wi] gives all six; its bias gradient holds [. | sum b | sum a].
 std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> gauss_backward(
     const at::Tensor& grad, const at::Tensor& x, const at::Tensor& wr, const at::Tensor& wi,
     const ComplexConvParams& p, std::array<bool, 3> mask, at::MemoryFormat fmt) {
   const int64_t cin = x.size(1) / 2, cout = grad.size(1) / 2;
-  const auto [a, b, ab] = split_halves(grad.contiguous(fmt), fmt, /*difference=*/false);
-  std::array<at::Tensor, 3> xh;  // (xr, xr - xi, xr + xi); only shapes matter without weight gradients
-  if (mask[1]) {
-    xh = split_halves(x.contiguous(fmt), fmt, /*difference=*/true);
-  } else {
-    xh.fill(x.narrow(1, 0, cin));
-  }
-  const auto [w, wdiff, wsum] = gauss_weights(wr, wi, fmt);
-  const std::vector<int64_t> bias_sizes{cout};
-  auto backward = [&](const at::Tensor& g, const at::Tensor& in, const at::Tensor& weight, bool bias) {
-    return at::convolution_backward(g, in, weight, bias ? at::OptionalIntArrayRef(bias_sizes) : std::nullopt,
-                                    p.stride, p.padding, p.dilation, p.transposed, p.output_padding, p.groups,
-                                    {mask[0], mask[1], bias});
-  };
-  const auto [m1, n1, unused] = backward(ab, xh[0], w, false);
-  const auto [m2, n2, gbi] = backward(b, xh[1], wdiff, mask[2]);
-  const auto [m3, n3, gbr] = backward(a, xh[2], wsum, mask[2]);
-
-  at::Tensor gx = mask[0] ? combine_halves(m1, m2, m3, fmt) : at::zeros(x.sizes(), x.options().memory_format(fmt));
+  const at::Tensor g3 = gauss_operands(grad.contiguous(fmt), fmt, false);
+  // Without weight gradients only the input's shape matters.
+  const at::Tensor x3 = mask[1] ? gauss_operands(x.contiguous(fmt), fmt, true)
+                                : at::empty({x.size(0), 3 * cin, x.size(2), x.size(3)}, x.options().memory_format(fmt));
+  const std::vector<int64_t> bias_sizes{3 * cout};
+  auto [m, n, gb] = at::convolution_backward(g3, x3, gauss_weight(wr, wi, fmt, true),
+                                             mask[2] ? at::OptionalIntArrayRef(bias_sizes) : std::nullopt, p.stride,
+                                             p.padding, p.dilation, p.transposed, p.output_padding, 3 * p.groups,
+                                             {mask[0], mask[1], mask[2]});
+  const at::Tensor gx = mask[0] ? gauss_combine(m, fmt) : at::zeros(x.sizes(), x.options().memory_format(fmt));
   at::Tensor gwr = at::zeros(wr.sizes(), wr.options()), gwi = at::zeros(wr.sizes(), wr.options());
   if (mask[1]) {
-    at::sub_out(gwr, n1, n2);
-    at::sub_out(gwi, n1, n3);
+    const int64_t n0 = wr.size(0);
+    at::sub_out(gwr, n.narrow(0, 0, n0), n.narrow(0, n0, n0));
+    at::sub_out(gwi, n.narrow(0, 0, n0), n.narrow(0, 2 * n0, n0));
   }
-  return {gx, gwr, gwi, mask[2] ? gbr : at::zeros({cout}, x.options()), mask[2] ? gbi : at::zeros({cout}, x.options())};
+  at::Tensor gbr = at::zeros({cout}, x.options()), gbi = at::zeros({cout}, x.options());
+  if (mask[2]) {
+    gbr = gb.narrow(0, 2 * cout, cout).clone();
+    gbi = gb.narrow(0, cout, cout).clone();
+  }
+  return {gx, gwr, gwi, gbr, gbi};
 }
 
 // The one predicate choosing the algorithm. Gauss's form saves a quarter of the multiply-adds but runs three
