@@ -1,7 +1,9 @@
 """``complex_conv2d``: complex 2-D convolution on the split layout ``[B, 2C, H, W]`` as one fused op.
 
-The kernel runs ONE real convolution with the block weight ``[[Wr, -Wi], [Wi, Wr]]`` (arranged per group)
-instead of the four real convolutions of :func:`complex_conv2d_reference`.
+The kernel runs ONE real convolution instead of the four of :func:`complex_conv2d_reference`: with the block
+weight ``[[Wr, -Wi], [Wi, Wr]]`` (arranged per group), or, for wide layers, Gauss's 3-multiplication form as
+one grouped convolution of ``[xr + xi | xi | xr]`` by ``[Wr | Wr + Wi | Wr - Wi]`` (``use_gauss`` in
+csrc/cpu/complex_conv.cpp picks per shape).
 """
 
 from __future__ import annotations

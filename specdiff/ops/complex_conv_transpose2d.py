@@ -1,8 +1,9 @@
 """``complex_conv_transpose2d``: complex 2-D transposed convolution on the split layout as one fused op.
 
-The kernel runs ONE real transposed convolution with the block weight ``[[Wr, Wi], [-Wi, Wr]]`` (rows: real
-and imaginary input channels, arranged per group) instead of the four of
-:func:`complex_conv_transpose2d_reference`.
+The kernel runs ONE real transposed convolution instead of the four of
+:func:`complex_conv_transpose2d_reference`: with the block weight ``[[Wr, Wi], [-Wi, Wr]]`` (rows: real and
+imaginary input channels, arranged per group), or Gauss's 3-multiplication form as one grouped transposed
+convolution, as for :func:`~specdiff.ops.complex_conv2d.complex_conv2d`.
 """
 
 from __future__ import annotations
