@@ -131,3 +131,46 @@ def _spectral_band_mse(shape, dtype, device):
         x,
         *params,
     )
+
+@register_case("complex_conv2d", "complex_conv2d")
+def _complex_conv2d(shape, dtype, device):
+    """3x3 complex convolution C -> C, padding 1; C = shape[1] complex channels: x is [B, 2C, H, W]."""
+    from specdiff.ops.complex_conv2d import complex_conv2d_reference
+
+    b, c, h, w = shape
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(b, 2 * c, h, w, generator=gen, dtype=dtype).to(device)
+    weights = torch.randn(2, c, c, 3, 3, generator=gen, dtype=dtype) / (18 * c) ** 0.5
+    weight_re, weight_im = weights.to(device)
+
+    def reference(x, weight_re, weight_im):
+        return complex_conv2d_reference(x, weight_re, weight_im, padding=1)
+
+    def kernel(x, weight_re, weight_im):
+        return torch.ops.specdiff.complex_conv2d(
+            x, weight_re, weight_im, None, None, [1, 1], [1, 1], [1, 1], 1
+        )
+
+    return _paths(reference, kernel, x, weight_re, weight_im)
+
+
+@register_case("complex_conv_transpose2d", "complex_conv_transpose2d")
+def _complex_conv_transpose2d(shape, dtype, device):
+    """2x upsampling complex transposed convolution C -> C (4x4 kernel, stride 2, padding 1)."""
+    from specdiff.ops.complex_conv_transpose2d import complex_conv_transpose2d_reference
+
+    b, c, h, w = shape
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(b, 2 * c, h, w, generator=gen, dtype=dtype).to(device)
+    weights = torch.randn(2, c, c, 4, 4, generator=gen, dtype=dtype) / (8 * c) ** 0.5
+    weight_re, weight_im = weights.to(device)
+
+    def reference(x, weight_re, weight_im):
+        return complex_conv_transpose2d_reference(x, weight_re, weight_im, stride=2, padding=1)
+
+    def kernel(x, weight_re, weight_im):
+        return torch.ops.specdiff.complex_conv_transpose2d(
+            x, weight_re, weight_im, None, None, [2, 2], [1, 1], [0, 0], 1, [1, 1]
+        )
+
+    return _paths(reference, kernel, x, weight_re, weight_im)

@@ -1,6 +1,8 @@
 """Spectral ops: fused kernels with pure-PyTorch references (``<op>_reference``) as their specification."""
 
 from specdiff.ops.band import BAND_KINDS, band_mask_reference
+from specdiff.ops.complex_conv2d import complex_conv2d, complex_conv2d_reference
+from specdiff.ops.complex_conv_transpose2d import complex_conv_transpose2d, complex_conv_transpose2d_reference
 from specdiff.ops.frequency import frequency_radius
 from specdiff.ops.spectral_band_filter2d import spectral_band_filter2d, spectral_band_filter2d_reference
 from specdiff.ops.spectral_band_mse import spectral_band_mse, spectral_band_mse_reference
@@ -10,6 +12,10 @@ from specdiff.ops.spectral_filter2d import spectral_filter2d, spectral_filter2d_
 __all__ = [
     "BAND_KINDS",
     "band_mask_reference",
+    "complex_conv2d",
+    "complex_conv2d_reference",
+    "complex_conv_transpose2d",
+    "complex_conv_transpose2d_reference",
     "frequency_radius",
     "spectral_band_filter2d",
     "spectral_band_filter2d_reference",

@@ -1,0 +1,5 @@
+from _suite import run_case
+
+
+def test_complex_conv_transpose2d(benchmark, shape, path, pass_):
+    run_case(benchmark, "complex_conv_transpose2d", shape, path, pass_)
