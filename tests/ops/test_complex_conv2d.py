@@ -130,25 +130,27 @@ def test_kernel_matches_reference(config, size, layout, dtype, algorithm):
 
 @needs_kernel
 @pytest.mark.parametrize(
-    ("cin", "cout", "groups", "operands"),
+    ("cin", "cout", "groups", "k", "operands"),
     [
-        (32, 32, 1, 3),
-        (32, 48, 1, 3),
-        (64, 64, 2, 3),
-        (8, 8, 1, 2),
-        (40, 40, 1, 2),
-        (64, 64, 4, 2),
-        (16, 64, 1, 2),
+        (32, 32, 1, 3, 3),
+        (32, 48, 1, 3, 3),
+        (64, 64, 2, 3, 3),
+        (8, 8, 1, 3, 2),
+        (40, 40, 1, 3, 2),
+        (64, 64, 4, 3, 2),
+        (16, 64, 1, 3, 2),
+        (64, 64, 1, 1, 2),
     ],
 )
-def test_auto_algorithm_choice(cin, cout, groups, operands):
+def test_auto_algorithm_choice(cin, cout, groups, k, operands):
     """ONE real convolution either way: use_gauss picks Gauss's 3 stacked operands [xr + xi | xi | xr] over
-    the block weight's 2 [xr | xi] when the channels per group are multiples of 16 and at least 32."""
+    the block weight's 2 [xr | xi] when the kernel is wider than 1x1 and the channels per group are multiples
+    of 16 and at least 32."""
     assert torch.ops.specdiff._complex_conv_algorithm("auto") == "auto"
     x = torch.randn(1, 2 * cin, 4, 4)
-    w = torch.randn(2, cout, cin // groups, 3, 3)
+    w = torch.randn(2, cout, cin // groups, k, k)
     with torch.profiler.profile(record_shapes=True) as prof:
-        kernel_op(x, w[0], w[1], None, None, 1, 1, 1, groups)
+        kernel_op(x, w[0], w[1], None, None, 1, k // 2, 1, groups)
     convolutions = [e for e in prof.events() if e.name == "aten::convolution"]
     assert len(convolutions) == 1
     assert convolutions[0].input_shapes[0] == [1, operands * cin, 4, 4]
