@@ -58,6 +58,26 @@ def _bench_ops(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench_models(args: argparse.Namespace) -> int:
+    import os
+
+    import torch
+
+    from specdiff.bench.models import BACKENDS, DEFAULT_MODELS, bench_models, format_table
+
+    torch.set_num_threads(args.threads or os.cpu_count() or 1)
+    records = bench_models(args.model or DEFAULT_MODELS, args.backend or BACKENDS, batch=args.batch, size=args.size,
+                           base_channels=args.base_channels, steps=args.steps, warmup=args.warmup, device=args.device,
+                           log=lambda line: print(line, file=sys.stderr, flush=True))
+    print(format_table(records))
+    if args.json:
+        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
+        with open(args.json, "w") as f:
+            json.dump({"threads": torch.get_num_threads(), "records": records}, f, indent=2)
+        print(f"wrote {args.json}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="specdiff", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -79,6 +99,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plot", help="plot path (default: the JSON path with .png)")
     p.add_argument("--markdown", action="store_true", help="print the table as Markdown")
     p.set_defaults(func=_bench_ops)
+
+    p = bench.add_parser("models", help="training-step throughput of the models on both op backends (interleaved)")
+    p.add_argument("--model", action="append", help="tiny_unet | spectral_unet | spectral_unet_deep (repeatable)")
+    p.add_argument("--backend", action="append", choices=["reference", "kernel"])
+    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--size", type=int, default=32)
+    p.add_argument("--base-channels", type=int, default=32)
+    p.add_argument("--steps", type=int, default=10)
+    p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--threads", type=int, default=0, help="torch threads (default: all cores)")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--json", help="write {threads, records: [{model, backend, images_per_second, ...}]} here")
+    p.set_defaults(func=_bench_models)
     return parser
 
 

@@ -33,3 +33,13 @@ def test_bench_rejects_unknown_op_and_bad_shape(capsys):
     with pytest.raises(SystemExit):
         main(["bench", "ops", "--shape", "4x4x4"])
     assert "shape must look like BxCxHxW" in capsys.readouterr().err
+
+
+def test_bench_models_writes_records(tmp_path):
+    out = tmp_path / "models.json"
+    assert main(["bench", "models", "--batch", "2", "--size", "8", "--base-channels", "8", "--steps", "1",
+                 "--warmup", "0", "--json", str(out)]) == 0
+    records = json.loads(out.read_text())["records"]
+    assert {r["model"] for r in records} == {"tiny_unet", "spectral_unet"}  # the comparison
+    assert {r["backend"] for r in records} == ({"reference", "kernel"} if extension.is_loaded() else {"reference"})
+    assert all(r["images_per_second"] > 0 for r in records)

@@ -1,0 +1,171 @@
+"""``specdiff bench models``: training-step throughput of the models under both op backends, in one process.
+
+One timed step is a full training step: ``diffusion_loss`` (forward + ε-MSE), backward and an AdamW step.
+Each (model, backend) pair gets its own copy of the model (same initial state_dict) and optimizer; the
+pairs take turns step by step, so a load change on the machine hits every pair alike. The backend is
+switched with :func:`use_backend`, which swaps the process backend as ``SPECDIFF_BACKEND`` would at import.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import dataclasses
+import statistics
+import time
+from collections.abc import Callable, Iterable, Mapping
+
+import torch
+
+from specdiff import extension
+
+BACKENDS = ("reference", "kernel")
+DEFAULT_MODELS = ("tiny_unet", "spectral_unet")
+# The standard comparison: batch 64 of 3x32x32 images, base width 32 (each model's other defaults).
+STANDARD = {"batch": 64, "channels": 3, "size": 32, "base_channels": 32}
+TINY = {"batch": 2, "channels": 3, "size": 8, "base_channels": 8}
+
+
+@contextlib.contextmanager
+def use_backend(name: str):
+    """Runs the block with the op backend ``name`` (``reference``, ``kernel`` or ``auto``), then restores it."""
+    if name not in extension.BACKENDS:
+        raise ValueError(f"backend must be one of {', '.join(extension.BACKENDS)}, got {name!r}")
+    saved = extension._STATE
+    extension._STATE = dataclasses.replace(saved, backend=name)
+    try:
+        yield
+    finally:
+        extension._STATE = saved
+
+
+def kernels_missing(device: torch.device | str = "cpu") -> list[str]:
+    """The registered public ops without a kernel on ``device`` (the models use all of them)."""
+    import specdiff.nn  # noqa: F401  (imports every op the models use)
+
+    return sorted(op for op in extension.OPS if not extension.has_kernel(op, device))
+
+
+def count_parameters(model: torch.nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def make_step(model: torch.nn.Module, x0: torch.Tensor, seed: int = 0) -> Callable[[], None]:
+    """One training step of ``model`` on batch ``x0``: ε-prediction loss, backward, AdamW update."""
+    from specdiff.diffusion import diffusion_loss, make_schedule
+
+    schedule = make_schedule("linear", 1000)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    generator = torch.Generator(device=x0.device).manual_seed(seed)
+
+    def step() -> None:
+        optimizer.zero_grad(set_to_none=True)
+        diffusion_loss(model, x0, schedule, generator=generator).backward()
+        optimizer.step()
+
+    return step
+
+
+def bench_models(
+    models: Iterable[str] = DEFAULT_MODELS,
+    backends: Iterable[str] = BACKENDS,
+    batch: int = STANDARD["batch"],
+    channels: int = STANDARD["channels"],
+    size: int = STANDARD["size"],
+    base_channels: int = STANDARD["base_channels"],
+    configs: Mapping[str, Mapping] | None = None,
+    steps: int = 10,
+    warmup: int = 2,
+    device: str | torch.device = "cpu",
+    log: Callable[[str], None] | None = None,
+) -> list[dict]:
+    """Times a training step of each model under each backend, interleaved; medians over ``steps``.
+
+    Args:
+        models: registry names (:data:`specdiff.nn.MODELS`).
+        backends: op backends to compare (``reference``, ``kernel``; ``auto`` also works).
+        batch, channels, size, base_channels: the batch ``[batch, channels, size, size]`` and the models'
+            ``in_channels`` / ``base_channels``.
+        configs: extra constructor arguments per model name (e.g. ``{"spectral_unet": {"patch_size": 4}}``).
+
+    Returns records ``{model, backend, images_per_second, ms_per_step, params, batch, size, channels,
+    base_channels, threads, device}``.
+    """
+    from specdiff.nn import build_model
+
+    device = torch.device(device)
+    models, backends = list(models), list(backends)
+    for b in backends:
+        if b not in extension.BACKENDS:
+            raise ValueError(f"backend must be one of {', '.join(extension.BACKENDS)}, got {b!r}")
+    if "kernel" in backends and (missing := kernels_missing(device)):
+        raise RuntimeError(f"no {device.type} kernel for {', '.join(missing)}; time the reference backend only")
+    configs = dict(configs or {})
+    x0 = torch.rand(batch, channels, size, size, generator=torch.Generator().manual_seed(0)).mul(2).sub(1).to(device)
+    pairs = []
+    for name in models:
+        torch.manual_seed(0)
+        model = build_model(name, in_channels=channels, base_channels=base_channels, **configs.get(name, {}))
+        model.to(device).train()
+        for backend in backends:
+            replica = copy.deepcopy(model)
+            pairs.append((name, backend, replica, make_step(replica, x0)))
+
+    def timed(backend: str, step: Callable[[], None]) -> float:
+        with use_backend(backend):
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            start = time.perf_counter()
+            step()
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            return time.perf_counter() - start
+
+    times: dict[tuple[str, str], list[float]] = {(n, b): [] for n, b, _, _ in pairs}
+    for i in range(warmup + steps):
+        for name, backend, _, step in pairs:
+            elapsed = timed(backend, step)
+            if i >= warmup:
+                times[(name, backend)].append(elapsed)
+    records = []
+    for name, backend, model, _ in pairs:
+        seconds = statistics.median(times[(name, backend)])
+        record = {
+            "model": name,
+            "backend": backend,
+            "images_per_second": batch / seconds,
+            "ms_per_step": seconds * 1e3,
+            "params": count_parameters(model),
+            "batch": batch,
+            "size": size,
+            "channels": channels,
+            "base_channels": base_channels,
+            "threads": torch.get_num_threads(),
+            "device": device.type,
+        }
+        records.append(record)
+        if log:
+            log(format_row(record))
+    return records
+
+
+def format_row(r: dict) -> str:
+    return (f"{r['model']:<20} {r['backend']:<10} {r['params']:>10,} {r['ms_per_step']:>10.1f} "
+            f"{r['images_per_second']:>9.1f}")
+
+
+def format_table(records: list[dict]) -> str:
+    """The records as a table, then the ratios the project targets (kernel speedup, cost relative to TinyUNet)."""
+    header = f"{'model':<20} {'backend':<10} {'params':>10} {'ms/step':>10} {'images/s':>9}"
+    lines = [header, "-" * len(header), *map(format_row, records)]
+    ips = {(r["model"], r["backend"]): r["images_per_second"] for r in records}
+    for name in dict.fromkeys(r["model"] for r in records):
+        if (name, "kernel") in ips and (name, "reference") in ips:
+            speedup = ips[(name, "kernel")] / ips[(name, "reference")]
+            lines.append(f"{name}: kernel / reference throughput = {speedup:.2f}x")
+    for name in ("spectral_unet", "spectral_unet_deep"):
+        for backend in ("kernel", "reference"):
+            if (name, backend) in ips and ("tiny_unet", backend) in ips:
+                ratio = ips[("tiny_unet", backend)] / ips[(name, backend)]
+                lines.append(f"{name} time per image / tiny_unet's ({backend}) = {ratio:.2f}x")
+    return "\n".join(lines)

@@ -1,0 +1,47 @@
+"""Layers and models over the specdiff ops: complex layers on the split layout, spectral adapters, TinyUNet,
+SpectralUNet, SpectralUNetDeep and the ``build_model`` registry. Every model is ``forward(x, t)`` with
+``x [B, C, H, W]`` and integer ``t [B]``, and has the same state_dict and numerics on either op backend."""
+
+from specdiff.nn.complex import (
+    ComplexBatchNorm2d,
+    ComplexConv2d,
+    ComplexConvTranspose2d,
+    ComplexResBlock,
+    ComplexSiLU,
+    complex_cat,
+    complex_modulus,
+    from_split,
+    to_split,
+)
+from specdiff.nn.layers import WEIGHTINGS, SpectralAdapter, TimeEmbedding, timestep_embedding
+from specdiff.nn.registry import MODELS, build_model, model_arguments
+from specdiff.nn.spectral import AmplitudeResidual, PhaseMixing, from_half_spectrum, to_half_spectrum
+from specdiff.nn.spectral_unet import SpectralUNet
+from specdiff.nn.spectral_unet_deep import SpectralUNetDeep
+from specdiff.nn.tiny_unet import TinyUNet
+
+__all__ = [
+    "MODELS",
+    "WEIGHTINGS",
+    "AmplitudeResidual",
+    "ComplexBatchNorm2d",
+    "ComplexConv2d",
+    "ComplexConvTranspose2d",
+    "ComplexResBlock",
+    "ComplexSiLU",
+    "PhaseMixing",
+    "SpectralAdapter",
+    "SpectralUNet",
+    "SpectralUNetDeep",
+    "TimeEmbedding",
+    "TinyUNet",
+    "build_model",
+    "complex_cat",
+    "complex_modulus",
+    "from_half_spectrum",
+    "from_split",
+    "model_arguments",
+    "timestep_embedding",
+    "to_half_spectrum",
+    "to_split",
+]

@@ -1,0 +1,263 @@
+"""TinyUNet, SpectralUNet, SpectralUNetDeep: backends agree, training lowers the loss, every argument matters,
+complex skips stay complex, fused ops only, no host synchronisation, size constraints, registry."""
+
+import copy
+import inspect
+import re
+from pathlib import Path
+
+import pytest
+import torch
+from nnutil import RecordOps, needs_kernels, perturb_, use_backend
+
+import specdiff.nn
+from specdiff.diffusion import diffusion_loss, make_schedule
+from specdiff.nn import (
+    MODELS,
+    ComplexConv2d,
+    ComplexConvTranspose2d,
+    SpectralUNet,
+    SpectralUNetDeep,
+    TinyUNet,
+    build_model,
+    complex_cat,
+    model_arguments,
+)
+
+# Small configurations: every code path (adapters, ARE, PCM, patches, several levels) at test cost.
+SMALL = {
+    "tiny_unet": {"base_channels": 8, "channel_mults": (1, 2), "time_embed_dim": 16,
+                  "adapters": {"input": {"weighting": "bandpass", "inner": 0.1},
+                               "per_block": {"weighting": "learnable", "time_conditioned": True},
+                               "output": {"weighting": "radial", "gain": 1.0}}},
+    "spectral_unet": {"base_channels": 4, "num_res_blocks": 2, "time_embed_dim": 16, "phase_mixing": True},
+    "spectral_unet_deep": {"base_channels": 4, "channel_mults": (1, 2), "time_embed_dim": 16, "phase_mixing": True},
+}
+# A value other than the default for every constructor argument (the coverage test keeps this complete).
+ALTERNATIVES = {
+    "tiny_unet": {"in_channels": 2, "base_channels": 6, "channel_mults": (1, 1), "num_res_blocks": 2,
+                  "time_embed_dim": 12, "adapters": {"input": {"weighting": "bandpass", "outer": 0.4}}},
+    "spectral_unet": {"in_channels": 2, "base_channels": 6, "channel_mult": 1, "num_res_blocks": 1,
+                      "time_embed_dim": 12, "patch_size": 1, "amplitude_residual": False, "phase_mixing": False},
+    "spectral_unet_deep": {"in_channels": 2, "base_channels": 6, "channel_mults": (1,), "num_res_blocks": 2,
+                           "time_embed_dim": 12, "patch_size": 2, "amplitude_residual": False,
+                           "phase_mixing": False},
+}
+
+
+def small(name, **overrides):
+    torch.manual_seed(0)
+    return build_model(name, **{**SMALL[name], **overrides})
+
+
+def inputs(batch=3, channels=3, h=16, w=16, seed=0):
+    gen = torch.Generator().manual_seed(seed)
+    return torch.rand(batch, channels, h, w, generator=gen) * 2 - 1, torch.randint(0, 1000, (batch,), generator=gen)
+
+
+def structure(model):
+    return {k: tuple(v.shape) for k, v in model.state_dict().items()}
+
+
+@needs_kernels
+@pytest.mark.parametrize("name", list(MODELS))
+@pytest.mark.parametrize("train", [True, False])
+def test_same_state_dict_same_output_on_kernel_and_reference_backends(name, train):
+    source = perturb_(small(name), seed=1)
+    model = small(name)
+    model.load_state_dict(source.state_dict())
+    model.train(train)
+    x, t = inputs(h=16, w=12)
+    with use_backend("kernel"):
+        k = model(x, t)
+    with use_backend("reference"):
+        r = model(x, t)
+    assert k.abs().max() > 1e-3  # not a vacuous comparison of zero outputs
+    torch.testing.assert_close(k, r, rtol=1e-4, atol=1e-4)
+
+
+@needs_kernels
+@pytest.mark.parametrize("name", list(MODELS))
+def test_kernel_and_reference_gradients_agree(name):
+    model = perturb_(small(name), seed=2)
+    x, t = inputs(h=16, w=12)
+    grads = {}
+    for backend in ("kernel", "reference"):
+        model.zero_grad()
+        with use_backend(backend):
+            model(x, t).square().mean().backward()
+        grads[backend] = {k: p.grad.clone() for k, p in model.named_parameters()}
+    # Per tensor, relative to its own size, with a floor at the whole gradient's scale: biases in front of a
+    # batch/group norm have a true gradient of 0, which float32 reproduces only up to rounding.
+    scale = torch.cat([g.flatten() for g in grads["reference"].values()]).norm()
+    for k, ref in grads["reference"].items():
+        err = (grads["kernel"][k] - ref).norm()
+        assert err <= 1e-3 * ref.norm() + 1e-5 * scale, (k, err.item(), ref.norm().item())
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_short_training_run_lowers_the_loss(name):
+    """A few dozen AdamW steps on a tiny synthetic set (smooth random fields) lower the ε-MSE at fixed (t, ε)."""
+    gen = torch.Generator().manual_seed(0)
+    coarse = torch.rand(16, 3, 4, 4, generator=gen) * 2 - 1
+    data = torch.nn.functional.interpolate(coarse, size=(16, 16), mode="bilinear", align_corners=False)
+    schedule = make_schedule("cosine", 100)
+    model = small(name)
+    t_eval = torch.arange(16) * 6
+    eps_eval = torch.randn(data.shape, generator=gen)
+
+    def eval_loss():
+        with torch.no_grad():
+            model.eval()
+            loss = diffusion_loss(model, data, schedule, t=t_eval, eps=eps_eval).item()
+            model.train()
+            return loss
+
+    before = eval_loss()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    for _ in range(60):
+        optimizer.zero_grad()
+        diffusion_loss(model, data, schedule, generator=gen).backward()
+        optimizer.step()
+    after = eval_loss()
+    assert after < 0.7 * before, (before, after)
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_every_constructor_argument_has_an_effect(name):
+    assert set(ALTERNATIVES[name]) == set(model_arguments(name)), "ALTERNATIVES must cover every argument"
+    base_cfg = {k: v for k, v in SMALL[name].items() if k != "adapters"}
+    for arg, value in ALTERNATIVES[name].items():
+        cfg = {**base_cfg, arg: value}
+        torch.manual_seed(0)
+        default = perturb_(build_model(name, **base_cfg))
+        torch.manual_seed(0)
+        changed = perturb_(build_model(name, **cfg))
+        if structure(default) != structure(changed):
+            continue
+        x, t = inputs(channels=cfg.get("in_channels", 3))
+        assert not torch.allclose(default(x, t), changed(x, t)), f"{name}: {arg}={value!r} changed nothing"
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_outputs_depend_on_the_timestep(name):
+    model = perturb_(small(name))
+    x, _ = inputs()
+    assert not torch.allclose(model(x, torch.full((3,), 5)), model(x, torch.full((3,), 500)))
+
+
+def test_skip_connections_concatenate_real_with_real_and_imaginary_with_imaginary():
+    """Records what each decoder level's first block receives and what the encoder produced at that level; the
+    input must be complex_cat(upsampled, skip) = [up_re, skip_re, up_im, skip_im] - torch.cat would give
+    [up_re, up_im, skip_re, skip_im] and fail."""
+    model = perturb_(small("spectral_unet_deep", channel_mults=(1, 2, 2))).eval()
+    seen = {}
+
+    def keep(key, output=True):
+        def hook(module, args, out):
+            seen[key] = (out if output else args[0]).detach().clone()
+
+        return hook
+
+    levels = len(model.down_blocks)
+    for level in range(levels):
+        model.down_blocks[level][-1].register_forward_hook(keep(("skip", level)))
+        model.up_blocks[levels - 1 - level][0].register_forward_hook(keep(("in", level), output=False))
+    model.mid.register_forward_hook(keep(("up", levels - 1)))
+    if model.phase_mixing is not None:
+        model.phase_mixing.register_forward_hook(keep(("up", levels - 1)))
+    for i, up in enumerate(model.upsample):
+        up.register_forward_hook(keep(("up", levels - 2 - i)))
+    model(*inputs())
+    for level in range(levels):
+        up, skip, joined = seen[("up", level)], seen[("skip", level)], seen[("in", level)]
+        torch.testing.assert_close(joined, complex_cat(up, skip), rtol=0, atol=0)
+        cu, cs = up.shape[1] // 2, skip.shape[1] // 2
+        torch.testing.assert_close(joined[:, :cu], up[:, :cu], rtol=0, atol=0)
+        torch.testing.assert_close(joined[:, cu:cu + cs], skip[:, :cs], rtol=0, atol=0)
+        torch.testing.assert_close(joined[:, cu + cs:2 * cu + cs], up[:, cu:], rtol=0, atol=0)
+
+
+@needs_kernels
+@pytest.mark.parametrize("name", ["spectral_unet", "spectral_unet_deep"])
+def test_complex_convolutions_run_as_fused_ops(name):
+    model = small(name)
+    n_conv = sum(isinstance(m, ComplexConv2d) for m in model.modules())
+    n_convt = sum(isinstance(m, ComplexConvTranspose2d) for m in model.modules())
+    n_real = sum(isinstance(m, torch.nn.Conv2d) for m in model.modules())
+    with use_backend("kernel"), RecordOps() as rec:
+        model(*inputs())
+    assert rec.count("specdiff::complex_conv2d") == n_conv
+    assert rec.count("specdiff::complex_conv_transpose2d") == n_convt
+    assert rec.count("aten::convolution") == n_real  # the amplitude branch's real convolutions only
+
+
+@pytest.mark.parametrize("backend", ["reference", "auto"])
+@pytest.mark.parametrize("name", list(MODELS))
+def test_training_step_never_synchronises_with_the_host(name, backend):
+    model = perturb_(small(name))
+    with use_backend(backend), RecordOps() as rec:
+        model(*inputs()).square().mean().backward()
+    assert rec.host_syncs() == []
+
+
+def test_model_sources_do_not_read_tensors_on_the_host():
+    root = Path(specdiff.nn.__file__).parent
+    pattern = re.compile(r"\.(item|tolist|cpu|numpy)\(")
+    offenders = [f"{p.name}:{i}" for p in sorted(root.glob("*.py"))
+                 for i, line in enumerate(p.read_text().splitlines(), 1) if pattern.search(line)]
+    assert offenders == []
+
+
+@pytest.mark.parametrize("name, h, w", [("spectral_unet", 15, 9), ("spectral_unet_deep", 13, 7),
+                                        ("spectral_unet", 2, 2), ("tiny_unet", 12, 20)])
+def test_supported_odd_and_small_sizes(name, h, w):
+    model = small(name)
+    x, t = inputs(h=h, w=w)
+    assert model(x, t).shape == x.shape
+
+
+def test_unsupported_sizes_raise_clearly():
+    t = torch.zeros(2, dtype=torch.long)
+    with pytest.raises(ValueError, match="needs H and W divisible by 4, got 18x16"):
+        small("tiny_unet", channel_mults=(1, 2, 2))(torch.randn(2, 3, 18, 16), t)
+    with pytest.raises(ValueError, match="needs H, W >= 2, got 1x8"):
+        small("spectral_unet")(torch.randn(2, 3, 1, 8), t)
+    with pytest.raises(ValueError, match="needs H, W >= 2, got 8x1"):
+        small("spectral_unet_deep")(torch.randn(2, 3, 8, 1), t)
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_bad_inputs_raise_clearly(name):
+    model = small(name)
+    x, t = inputs()
+    with pytest.raises(ValueError, match="in_channels=3"):
+        model(x[:, :2], t)
+    with pytest.raises(ValueError, match="integer tensor of shape"):
+        model(x, t.float())
+    with pytest.raises(ValueError, match="integer tensor of shape"):
+        model(x, t[:2])
+
+
+def test_registry_builds_every_model_and_names_valid_choices():
+    assert isinstance(build_model("tiny_unet"), TinyUNet)
+    assert isinstance(build_model("spectral_unet"), SpectralUNet)
+    assert isinstance(build_model("spectral_unet_deep"), SpectralUNetDeep)
+    with pytest.raises(ValueError, match="unknown model 'unet'; valid: tiny_unet, spectral_unet, spectral_unet_deep"):
+        build_model("unet")
+    with pytest.raises(TypeError, match="'base_chanels' \\(did you mean 'base_channels'\\?\\); valid: in_channels"):
+        build_model("spectral_unet", base_chanels=8)
+    with pytest.raises(TypeError, match="unknown argument"):
+        build_model("tiny_unet", adapters={"inptu": {"weighting": "radial"}})
+    with pytest.raises(TypeError, match="valid: weighting, inner, outer"):
+        build_model("tiny_unet", adapters={"input": {"weighting": "radial", "cutoff": 0.3}})
+    for name, cls in MODELS.items():
+        assert model_arguments(name) == {k: p.default for k, p in inspect.signature(cls).parameters.items()}
+
+
+def test_state_dict_round_trip_between_instances():
+    source = perturb_(small("spectral_unet"), seed=3).eval()
+    target = copy.deepcopy(small("spectral_unet")).eval()
+    target.load_state_dict(source.state_dict())
+    x, t = inputs()
+    torch.testing.assert_close(target(x, t), source(x, t), rtol=0, atol=0)
