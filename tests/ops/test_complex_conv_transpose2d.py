@@ -7,6 +7,7 @@ import pytest
 import torch
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
+from oputil import rel_err, with_layout
 
 from specdiff import extension
 from specdiff.ops.complex_conv2d import complex_conv2d_reference
@@ -27,41 +28,9 @@ CONFIGS = {
     "mixed-3groups": (3, 6, (2, 3), (2, 1), (1, 0), (1, 0), 3, (1, 2), "im"),
     "depthwise-up": (4, 4, (4, 4), 2, 1, 0, 4, 1, "both"),
 }
-LAYOUTS = ("contiguous", "channels_last", "transposed_view")
+LAYOUTS = ("contiguous", "channels_last", "permuted")
+pytestmark = pytest.mark.usefixtures("one_thread")
 SIZES = {"odd": (7, 5), "even": (8, 6)}
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """The shapes here are tiny: one thread avoids OpenMP hand-offs that dominate on a busy machine."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
-@pytest.fixture(params=["block", "gauss"])
-def algorithm(request):
-    """Forces the kernel's algorithm (the block-weight convolution or Gauss's form) for one test."""
-    previous = torch.ops.specdiff._complex_conv_algorithm(request.param)
-    yield request.param
-    torch.ops.specdiff._complex_conv_algorithm(previous)
-
-
-def rel_err(a: torch.Tensor, b: torch.Tensor) -> float:
-    """||a - b|| / ||b||; when b is all zeros (an output that sees only padding), ||a||."""
-    return ((a.double() - b.double()).norm() / b.double().norm().clamp_min(1e-300)).item()
-
-
-def in_layout(t: torch.Tensor, layout: str) -> torch.Tensor:
-    """The same values in a memory layout: contiguous, channels_last, or a non-contiguous transposed view."""
-    if layout == "channels_last":
-        return t.contiguous(memory_format=torch.channels_last)
-    if layout == "transposed_view":
-        view = t.transpose(2, 3).contiguous().transpose(2, 3)
-        assert not view.is_contiguous() and not view.is_contiguous(memory_format=torch.channels_last)
-        return view
-    return t.contiguous()
 
 
 def make_inputs(config, hw, dtype, batch=2, seed=0):
@@ -121,10 +90,10 @@ def test_kernel_matches_reference(config, size, layout, dtype, algorithm):
     expected = complex_conv_transpose2d_reference(x64, wr64, wi64, *b64, *params)
 
     weights = [wr.detach(), wi.detach()]
-    if layout == "transposed_view":  # non-contiguous weights as well
+    if layout == "permuted":  # non-contiguous weights as well
         weights = [w.transpose(2, 3).contiguous().transpose(2, 3) for w in weights]
         assert not weights[0].is_contiguous()
-    leaves = [in_layout(x.detach(), layout), *weights]
+    leaves = [with_layout(x.detach(), layout), *weights]
     leaves += [None if b is None else b.detach() for b in (br, bi)]
     leaves = [None if t is None else t.requires_grad_() for t in leaves]
     y = kernel_op(*leaves, *params)
@@ -196,7 +165,7 @@ def test_forced_reference_backend_routes_to_the_reference(monkeypatch):
 
 def gradcheck_inputs(layout="contiguous"):
     (x, wr, wi, br, bi), params = make_inputs(CONFIGS["mixed-3groups"], (3, 4), torch.float64, batch=1)
-    x = in_layout(x, layout)
+    x = with_layout(x, layout)
     return tuple(t.requires_grad_() for t in (x, wr, wi, br, bi) if t is not None), params
 
 
@@ -375,7 +344,7 @@ def test_random_shapes_match_reference(
     cin, cout = cin_per_group * groups, cout_per_group * groups
     config = (cin, cout, kernel, stride, padding, output_padding, groups, dilation, biases)
     (x, wr, wi, br, bi), params = make_inputs(config, hw, torch.float64, batch=batch)
-    x = in_layout(x, "channels_last" if channels_last else "contiguous")
+    x = with_layout(x, "channels_last" if channels_last else "contiguous")
     leaves = [t.requires_grad_() for t in (x, wr, wi, br, bi) if t is not None]
     expected = complex_conv_transpose2d_reference(x, wr, wi, br, bi, *params)
     upstream = torch.randn_like(expected)

@@ -1,0 +1,21 @@
+"""Fixtures shared by the op tests."""
+
+import pytest
+import torch
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Tiny shapes: one thread avoids OpenMP hand-offs that dominate on a busy machine."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+@pytest.fixture(params=["block", "gauss"])
+def algorithm(request):
+    """Forces the complex conv kernel's algorithm (block-weight convolution or Gauss's form) for one test."""
+    previous = torch.ops.specdiff._complex_conv_algorithm(request.param)
+    yield request.param
+    torch.ops.specdiff._complex_conv_algorithm(previous)
