@@ -33,7 +33,6 @@ class FftPlan {
  public:
   explicit FftPlan(int n);
   FftPlanView<T> view() const;
-  int size() const { return n_; }
 
  private:
   int n_;
