@@ -105,6 +105,12 @@ def use_kernel(op: str, device: torch.device) -> bool:
     return False
 
 
+def reference_scope(op: str):
+    """The profiler scope ``specdiff::<op>[reference]`` around an op's reference path, so profiles (and the
+    trainer's spectral-op time) attribute the pure-PyTorch work to the op it implements. Costs a few µs."""
+    return torch.profiler.record_function(f"specdiff::{op}[reference]")
+
+
 def cpu_isa() -> str | None:
     """The instruction set the CPU kernels run with (``avx512``, ``avx2``, ``base``), or None."""
     return torch.ops.specdiff._cpu_isa() if _STATE.loaded else None

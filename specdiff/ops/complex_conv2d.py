@@ -78,9 +78,10 @@ def complex_conv2d(
         return torch.ops.specdiff.complex_conv2d(
             x, weight_re, weight_im, bias_re, bias_im, stride, padding, dilation, groups
         )
-    return complex_conv2d_reference(
-        x, weight_re, weight_im, bias_re, bias_im, stride, padding, dilation, groups
-    )
+    with extension.reference_scope("complex_conv2d"):
+        return complex_conv2d_reference(
+            x, weight_re, weight_im, bias_re, bias_im, stride, padding, dilation, groups
+        )
 
 
 if extension.is_loaded():

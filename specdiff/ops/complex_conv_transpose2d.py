@@ -82,9 +82,10 @@ def complex_conv_transpose2d(
         return torch.ops.specdiff.complex_conv_transpose2d(
             x, weight_re, weight_im, bias_re, bias_im, stride, padding, output_padding, groups, dilation
         )
-    return complex_conv_transpose2d_reference(
-        x, weight_re, weight_im, bias_re, bias_im, stride, padding, output_padding, groups, dilation
-    )
+    with extension.reference_scope("complex_conv_transpose2d"):
+        return complex_conv_transpose2d_reference(
+            x, weight_re, weight_im, bias_re, bias_im, stride, padding, output_padding, groups, dilation
+        )
 
 
 if extension.is_loaded():

@@ -41,7 +41,8 @@ def spectral_band_filter2d(
     inner, outer, gain = band_params(inner, outer, gain, temperature, kind, x.shape[0], x)
     if extension.use_kernel("spectral_band_filter2d", x.device):
         return torch.ops.specdiff.spectral_band_filter2d(x, inner, outer, gain, float(temperature), kind)
-    return in_float32(spectral_band_filter2d_reference, x, inner, outer, gain, float(temperature), kind)
+    with extension.reference_scope("spectral_band_filter2d"):
+        return in_float32(spectral_band_filter2d_reference, x, inner, outer, gain, float(temperature), kind)
 
 
 if extension.is_loaded():

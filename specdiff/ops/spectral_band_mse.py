@@ -43,7 +43,8 @@ def spectral_band_mse(
     inner, outer, gain = band_params(inner, outer, gain, temperature, kind, residual.shape[0], residual)
     if extension.use_kernel("spectral_band_mse", residual.device):
         return torch.ops.specdiff.spectral_band_mse(residual, inner, outer, gain, float(temperature), kind)
-    return in_float32(spectral_band_mse_reference, residual, inner, outer, gain, float(temperature), kind)
+    with extension.reference_scope("spectral_band_mse"):
+        return in_float32(spectral_band_mse_reference, residual, inner, outer, gain, float(temperature), kind)
 
 
 if extension.is_loaded():

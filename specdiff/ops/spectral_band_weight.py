@@ -46,7 +46,8 @@ def spectral_band_weight(
         check_same_device(spec, "spec", t, name)
     if extension.use_kernel("spectral_band_weight", spec.device):
         return torch.ops.specdiff.spectral_band_weight(spec, inner, outer, gain, float(temperature), width, kind)
-    return spectral_band_weight_reference(spec, inner, outer, gain, float(temperature), width, kind)
+    with extension.reference_scope("spectral_band_weight"):
+        return spectral_band_weight_reference(spec, inner, outer, gain, float(temperature), width, kind)
 
 
 if extension.is_loaded():

@@ -46,7 +46,8 @@ def spectral_filter2d(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     check_filter_weight(x, weight)
     if extension.use_kernel("spectral_filter2d", x.device):
         return torch.ops.specdiff.spectral_filter2d(x, weight)
-    return in_float32(spectral_filter2d_reference, x, weight)
+    with extension.reference_scope("spectral_filter2d"):
+        return in_float32(spectral_filter2d_reference, x, weight)
 
 
 if extension.is_loaded():
