@@ -79,12 +79,24 @@ class Denoiser:
     model: Model
     schedule: NoiseSchedule
     prediction: Prediction = "eps"
+    clip_x0: float | None = None
 
     def __post_init__(self) -> None:
         check_prediction(self.prediction)
+        if self.clip_x0 is not None and not (math.isfinite(self.clip_x0) and self.clip_x0 > 0):
+            raise ValueError(f"clip_x0 must be a finite number > 0 or None, got {self.clip_x0!r}")
 
     def __call__(self, x_t: Tensor, t: Tensor) -> tuple[Tensor, Tensor]:
-        """Denoise x_t [B, ...] at one timestep t (0-d tensor); returns (x0̂, n̂), each [B, ...]."""
+        """Denoise x_t [B, ...] at one timestep t (0-d tensor); returns (x0̂, n̂), each [B, ...].
+
+        With ``clip_x0 = c``, x0̂ is clamped to [-c, c] and n̂ recomputed from it, n̂ = (x_t - α x0̂)/σ, so the
+        pair stays consistent (the "clipped denoised" x0 of Ho et al. 2020's sampler). Near ᾱ = 0 an ε model's
+        x0̂ = (x_t - σ ε̂)/α amplifies its error by 1/α; clipping keeps early steps inside the data range."""
         alpha_cumprod = self.schedule.alpha_cumprod_at(t)
         output = self.model(x_t, t.expand(x_t.shape[0]).to(x_t.device))
-        return denoise(output, x_t, alpha_cumprod, self.prediction)
+        x0, noise = denoise(output, x_t, alpha_cumprod, self.prediction)
+        if self.clip_x0 is None:
+            return x0, noise
+        alpha, sigma = _alpha_sigma(alpha_cumprod, x_t)
+        x0 = x0.clamp(-self.clip_x0, self.clip_x0)
+        return x0, (x_t - alpha * x0) / sigma  # σ_t > 0 at every t: ᾱ_t < 1 for all schedules

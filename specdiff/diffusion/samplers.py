@@ -274,6 +274,7 @@ def sample(
     noise_op: NoiseOp | None = None,
     generator: torch.Generator | None = None,
     callback: Callback | None = None,
+    clip_x0: float | None = None,
     **options: Any,
 ) -> Tensor:
     """Draw x0 [B, C, H, W] with the sampler registered as `name` in `num_steps` model steps.
@@ -282,14 +283,15 @@ def sample(
     None), the same operator the model was trained with. `model(x_t, t)` takes int64 timesteps t [B].
     Timesteps follow `make_timesteps(T, num_steps, spacing)`. `eta` (None: the sampler's default) and
     `options` (e.g. `order` for dpm_solver++) go to the sampler; ones it does not take raise ValueError.
-    `callback` receives {"i", "t", "x", "x0_pred"} at every visited timestep.
+    `callback` receives {"i", "t", "x", "x0_pred"} at every visited timestep. `clip_x0` (e.g. 1.0 for data in
+    [-1, 1]) clamps every x0 prediction through the denoiser wrapper (see :class:`Denoiser`); None: exact solver.
     """
     fn = get_sampler(name)
     if eta is not None:
         options["eta"] = eta
     _check_options(name, fn, options)
     timesteps = make_timesteps(schedule.num_timesteps, num_steps, spacing)
-    denoiser = Denoiser(model, schedule, prediction)
+    denoiser = Denoiser(model, schedule, prediction, clip_x0)
     if prediction == "eps" and bool((schedule.alpha_cumprod_at(timesteps) == 0).any()):
         raise ValueError(
             "prediction='eps' cannot sample from ᾱ=0 (zero terminal SNR): x0 is not recoverable from ε "

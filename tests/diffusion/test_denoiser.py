@@ -91,3 +91,20 @@ def test_unknown_prediction_is_rejected():
         prediction_target(x0, noise, 0.5, "epsilon")
     with pytest.raises(ValueError, match="prediction must be one of"):
         Denoiser(lambda x, t: x, make_schedule(), "sample")
+
+
+@pytest.mark.parametrize("prediction", ["eps", "v", "x0"])
+def test_clip_x0_clamps_and_keeps_the_pair_consistent(prediction):
+    schedule = make_schedule("cosine", num_timesteps=100)
+    g = torch.Generator().manual_seed(0)
+    x_t = 3 * torch.randn(4, 1, 5, 5, generator=g, dtype=torch.float64)
+    out = 3 * torch.randn(4, 1, 5, 5, generator=g, dtype=torch.float64)
+    t = torch.tensor(90)
+    plain = Denoiser(lambda x, tt: out, schedule, prediction)(x_t, t)
+    x0, n = Denoiser(lambda x, tt: out, schedule, prediction, clip_x0=1.0)(x_t, t)
+    assert x0.abs().max() <= 1.0 and plain[0].abs().max() > 1.0
+    torch.testing.assert_close(x0, plain[0].clamp(-1, 1))
+    abar = float(schedule.alpha_cumprod_at(t))
+    torch.testing.assert_close(abar**0.5 * x0 + (1 - abar) ** 0.5 * n, x_t)
+    with pytest.raises(ValueError, match="clip_x0"):
+        Denoiser(lambda x, tt: out, schedule, prediction, clip_x0=0.0)
