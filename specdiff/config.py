@@ -1,0 +1,452 @@
+"""Typed run configuration: frozen dataclasses loaded from YAML, every key and value checked before any work.
+
+A config has the sections ``model``, ``data``, ``diffusion``, ``loss``, ``optim``, ``training`` and ``sampling``.
+Defaults live only in the dataclass fields below. ``model`` holds ``name`` plus the keyword arguments of that
+model's constructor (``specdiff.nn.build_model``), so a spectral option sits where the model reads it and a key
+the model does not take is an error, never ignored. ``data.options`` holds the keyword options of the data
+family (``specdiff.data.dataset_options``).
+
+Every problem raises :class:`ConfigError` with one line: the dotted key, the value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import difflib
+import hashlib
+import json
+import math
+import re
+import types
+import typing
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import yaml
+
+SECTIONS = ("model", "data", "diffusion", "loss", "optim", "training", "sampling")
+
+
+class ConfigError(ValueError):
+    """A bad config key or value: ``key = value: what is allowed``."""
+
+    def __init__(self, key: str, value: Any, allowed: str):
+        self.key, self.value, self.allowed = key, value, allowed
+        super().__init__(f"{key} = {value!r}: {allowed}" if key else allowed)
+
+
+def _require(ok: bool, key: str, value: Any, allowed: str) -> None:
+    if not ok:
+        raise ConfigError(key, value, allowed)
+
+
+def _unknown(what: str, name: str, valid: Sequence[str]) -> str:
+    """"unknown key (valid: a, b); did you mean 'a'?" with the nearest valid name when one is close."""
+    close = difflib.get_close_matches(name, list(valid), n=1, cutoff=0.6)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return f"{what} (valid: {', '.join(valid)}){hint}"
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """``name`` picks the model; ``options`` are its constructor arguments except ``in_channels``
+    (which comes from ``data.channels``)."""
+
+    name: Literal["tiny_unet", "spectral_unet", "spectral_unet_deep"] = "tiny_unet"
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self):
+        """Checks ``options`` against the model's constructor (types follow the defaults) and fills in the
+        defaults, so the resolved config lists every argument the model gets."""
+        from specdiff.nn.registry import MODELS, model_arguments
+
+        _require(self.name in MODELS, "model.name", self.name, f"must be one of {', '.join(MODELS)}")
+        defaults = {k: v for k, v in model_arguments(self.name).items() if k != "in_channels"}
+        options = {k: tuple(v) if isinstance(v, list) else v for k, v in defaults.items()}
+        for key, value in self.options.items():
+            if key not in defaults:
+                raise ConfigError(f"model.{key}", value, _unknown(f"{self.name} has no such argument", key,
+                                                                  list(defaults)))
+            options[key] = _check_model_value(f"model.{key}", value, defaults[key])
+        object.__setattr__(self, "options", types.MappingProxyType(options))
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    name: str = "piecewise"
+    image_size: int = 32
+    channels: int = 3
+    root: str | None = None
+    random_flip: bool = False
+    length: int | None = None
+    num_workers: int = 0
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self):
+        _require(4 <= self.image_size <= 4096, "image_size", self.image_size, "must be an int in [4, 4096]")
+        _require(self.channels in (1, 3), "channels", self.channels, "must be 1 or 3")
+        _require(self.length is None or self.length >= 1, "length", self.length, "must be >= 1 or null")
+        _require(self.num_workers >= 0, "num_workers", self.num_workers, "must be >= 0")
+
+
+@dataclass(frozen=True)
+class DiffusionConfig:
+    schedule: Literal["linear", "cosine"] = "cosine"
+    num_timesteps: int = 1000
+    zero_terminal_snr: bool = False
+    prediction: Literal["eps", "v", "x0"] = "eps"
+    # Uniform frequency corruption (specdiff.diffusion.UniformFrequencyNoise): coloured forward noise.
+    uniform_corruption: bool = False
+    corruption_alpha: float = 2.0
+
+    def __post_init__(self):
+        _require(2 <= self.num_timesteps <= 100_000, "num_timesteps", self.num_timesteps, "must be in [2, 100000]")
+        _require(math.isfinite(self.corruption_alpha) and self.corruption_alpha >= 0, "corruption_alpha",
+                 self.corruption_alpha, "must be a finite number >= 0")
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    weighting: Literal["none", "snr", "sqrt_snr", "min_snr"] = "none"
+    gamma: float = 5.0
+    # Spectral weighting of the residual through specdiff.ops.spectral_band_mse ("none": plain MSE).
+    spectral: Literal["none", "radial", "bandpass"] = "none"
+    inner: float = 0.0
+    outer: float = 1.0
+    gain: float = 1.0
+    temperature: float = 10.0
+
+    def __post_init__(self):
+        _require(math.isfinite(self.gamma) and self.gamma > 0, "gamma", self.gamma, "must be a finite number > 0")
+        _require(math.isfinite(self.temperature) and self.temperature > 0, "temperature", self.temperature,
+                 "must be a finite number > 0")
+        _require(math.isfinite(self.gain) and self.gain > 0, "gain", self.gain, "must be a finite number > 0")
+        if self.spectral == "bandpass":
+            _require(0.0 <= self.inner < self.outer, "inner", self.inner,
+                     f"must satisfy 0 <= inner < outer (outer = {self.outer})")
+        if self.spectral == "none":
+            for key, default in (("inner", 0.0), ("outer", 1.0), ("gain", 1.0), ("temperature", 10.0)):
+                _require(getattr(self, key) == default, key, getattr(self, key),
+                         "is only read when loss.spectral is 'radial' or 'bandpass'")
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    lr: float = 2e-4
+    weight_decay: float = 0.0
+    beta1: float = 0.9
+    beta2: float = 0.999
+    warmup_steps: int = 100
+    min_lr_ratio: float = 0.0
+    grad_clip: float | None = 1.0
+    ema_decay: float = 0.999
+
+    def __post_init__(self):
+        _require(math.isfinite(self.lr) and 0 < self.lr <= 1, "lr", self.lr, "must be in (0, 1]")
+        _require(math.isfinite(self.weight_decay) and self.weight_decay >= 0, "weight_decay", self.weight_decay,
+                 "must be >= 0")
+        for key in ("beta1", "beta2"):
+            _require(0 <= getattr(self, key) < 1, key, getattr(self, key), "must be in [0, 1)")
+        _require(self.warmup_steps >= 0, "warmup_steps", self.warmup_steps, "must be >= 0")
+        _require(0 <= self.min_lr_ratio <= 1, "min_lr_ratio", self.min_lr_ratio, "must be in [0, 1]")
+        _require(self.grad_clip is None or (math.isfinite(self.grad_clip) and self.grad_clip > 0), "grad_clip",
+                 self.grad_clip, "must be > 0 or null (no clipping)")
+        _require(0 <= self.ema_decay < 1, "ema_decay", self.ema_decay, "must be in [0, 1) (0 copies the weights)")
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    steps: int = 1000
+    batch_size: int = 32
+    seed: int = 0
+    log_every: int = 10
+    checkpoint_every: int = 500
+    deterministic: bool = False
+    bf16: bool = False
+    channels_last: bool = False
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    threads: int = 0
+    profile_every: int = 50
+
+    def __post_init__(self):
+        _require(self.steps >= 1, "steps", self.steps, "must be >= 1")
+        _require(self.batch_size >= 1, "batch_size", self.batch_size, "must be >= 1")
+        _require(0 <= self.seed < 2**63, "seed", self.seed, "must be in [0, 2**63)")
+        _require(self.log_every >= 1, "log_every", self.log_every, "must be >= 1")
+        _require(self.checkpoint_every >= 1, "checkpoint_every", self.checkpoint_every, "must be >= 1")
+        _require(self.threads >= 0, "threads", self.threads, "must be >= 0 (0: torch's default)")
+        _require(self.profile_every >= 0, "profile_every", self.profile_every,
+                 "must be >= 0 (0: do not time the spectral ops)")
+
+
+@dataclass(frozen=True)
+class SamplingConfig:
+    sampler: str = "ddim"
+    steps: int = 50
+    num_samples: int = 16
+    eta: float | None = None
+    spacing: Literal["linspace", "leading", "trailing"] = "trailing"
+    order: int | None = None
+    use_ema: bool = True
+    seed: int = 0
+    batch_size: int = 64
+    # Clamp every x0 prediction to [-clip_x0, clip_x0] while sampling (data are in [-1, 1]); null: no clamp.
+    clip_x0: float | None = 1.0
+
+    def __post_init__(self):
+        from specdiff.diffusion import available_samplers
+
+        names = available_samplers()
+        _require(self.sampler in names, "sampler", self.sampler, f"must be one of {', '.join(names)}")
+        _require(self.steps >= 1, "steps", self.steps, "must be >= 1")
+        _require(self.num_samples >= 1, "num_samples", self.num_samples, "must be >= 1")
+        _require(self.batch_size >= 1, "batch_size", self.batch_size, "must be >= 1")
+        _require(self.eta is None or 0 <= self.eta <= 1, "eta", self.eta, "must be in [0, 1] or null")
+        _require(self.seed >= 0, "seed", self.seed, "must be >= 0")
+        _require(self.clip_x0 is None or (math.isfinite(self.clip_x0) and self.clip_x0 > 0), "clip_x0", self.clip_x0,
+                 "must be a number > 0 or null (no clamp)")
+        try:
+            sampler_options(self)
+        except ValueError as exc:
+            key = "order" if self.order is not None and "order" in str(exc) else "eta"
+            raise ConfigError(key, getattr(self, key), str(exc)) from None
+
+
+def sampler_options(cfg: SamplingConfig) -> dict[str, Any]:
+    """The keyword options ``specdiff.diffusion.sample`` gets from a sampling config; raises ValueError
+    when the sampler does not take one that is set."""
+    from specdiff.diffusion.samplers import _check_options, get_sampler
+
+    options = {k: v for k, v in (("eta", cfg.eta), ("order", cfg.order)) if v is not None}
+    _check_options(cfg.sampler, get_sampler(cfg.sampler), dict(options))
+    return options
+
+
+@dataclass(frozen=True)
+class Config:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    diffusion: DiffusionConfig = field(default_factory=DiffusionConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    training: TrainingConfig = field(default_factory=TrainingConfig)
+    sampling: SamplingConfig = field(default_factory=SamplingConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain nested dict (YAML/JSON-safe) in the file layout: model options flattened next to ``name``."""
+        out = {}
+        for section in SECTIONS:
+            values = {f.name: _plain(getattr(getattr(self, section), f.name))
+                      for f in dataclasses.fields(getattr(self, section))}
+            if section == "model":
+                values = {"name": values["name"], **values["options"]}
+            out[section] = values
+        return out
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+    def sha256(self) -> str:
+        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()
+
+    def get(self, dotted: str) -> Any:
+        """The value at ``section.key`` (``model.<option>`` reads the model options)."""
+        section, _, key = dotted.partition(".")
+        return self.to_dict()[section][key]
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+_SECTION_TYPES = {f.name: f.type for f in dataclasses.fields(Config)}
+_SECTION_CLASSES = {
+    "model": ModelConfig, "data": DataConfig, "diffusion": DiffusionConfig, "loss": LossConfig,
+    "optim": OptimConfig, "training": TrainingConfig, "sampling": SamplingConfig,
+}
+_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+
+
+def _coerce(key: str, value: Any, hint: Any) -> Any:
+    """``value`` checked against the type hint ``hint``; numbers written like ``1e-4`` (YAML 1.1 reads them as
+    strings) become floats, ints become floats where a float is expected. Anything else is a ConfigError."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _coerce(key, value, inner[0]) if len(inner) == 1 else value
+    if origin is Literal:
+        _require(value in args, key, value, f"must be one of {', '.join(map(repr, args))}")
+        return value
+    if hint is bool:
+        _require(isinstance(value, bool), key, value, "must be true or false")
+        return value
+    if hint is int:
+        _require(isinstance(value, int) and not isinstance(value, bool), key, value, "must be an integer")
+        return value
+    if hint is float:
+        if isinstance(value, str) and _NUMBER.match(value.strip()):
+            value = float(value)
+        _require(isinstance(value, (int, float)) and not isinstance(value, bool), key, value, "must be a number")
+        return float(value)
+    if hint is str:
+        _require(isinstance(value, str), key, value, "must be a string")
+        return value
+    if origin in (Mapping, dict) or hint is Mapping:
+        _require(isinstance(value, Mapping), key, value, "must be a mapping")
+        return types.MappingProxyType(dict(value))
+    return value
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _build_section(section: str, raw: Mapping[str, Any]) -> Any:
+    cls = _SECTION_CLASSES[section]
+    hints = _hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    if section == "model":
+        return _build_model(raw)
+    values = {}
+    for key, value in raw.items():
+        if key not in names:
+            raise ConfigError(f"{section}.{key}", value, _unknown("unknown key", key, names))
+        values[key] = _coerce(f"{section}.{key}", value, hints[key])
+    try:
+        return cls(**values)
+    except ConfigError as exc:
+        raise ConfigError(f"{section}.{exc.key}", exc.value, exc.allowed) from None
+
+
+def _build_model(raw: Mapping[str, Any]) -> ModelConfig:
+    if "options" in raw:
+        raise ConfigError("model.options", raw["options"], "write the model's arguments directly under model:")
+    return ModelConfig(name=raw.get("name", ModelConfig.name), options={k: v for k, v in raw.items() if k != "name"})
+
+
+def _check_model_value(key: str, value: Any, default: Any) -> Any:
+    """Model arguments are typed by their defaults: ints stay ints, bools bools, sequences of ints sequences."""
+    if isinstance(default, bool):
+        return _coerce(key, value, bool)
+    if isinstance(default, int):
+        return _coerce(key, value, int)
+    if isinstance(default, float):
+        return _coerce(key, value, float)
+    if isinstance(default, (tuple, list)):
+        _require(isinstance(value, (list, tuple)) and len(value) > 0 and all(
+            isinstance(v, int) and not isinstance(v, bool) for v in value), key, value,
+            "must be a non-empty list of integers")
+        return tuple(value)
+    if default is None and value is not None:
+        _require(isinstance(value, Mapping), key, value, "must be a mapping or null")
+        return copy.deepcopy(dict(value))
+    return value
+
+
+def from_dict(raw: Mapping[str, Any] | None) -> Config:
+    """A validated :class:`Config` from a nested mapping (missing keys take their defaults)."""
+    raw = {} if raw is None else raw
+    if not isinstance(raw, Mapping):
+        raise ConfigError("", raw, f"a config must be a mapping of sections ({', '.join(SECTIONS)})")
+    sections = {}
+    for section, values in raw.items():
+        if section not in SECTIONS:
+            raise ConfigError(section, values, _unknown("unknown section", section, SECTIONS))
+        if values is None:
+            values = {}
+        if not isinstance(values, Mapping):
+            raise ConfigError(section, values, "a section must be a mapping of keys")
+        sections[section] = _build_section(section, values)
+    config = Config(**sections)
+    _check_cross(config)
+    return config
+
+
+def _check_cross(config: Config) -> None:
+    """Checks that need two sections: the model must be buildable for the data it will see."""
+    import torch
+
+    from specdiff.data import check_options, dataset_options
+    from specdiff.nn.registry import build_model
+
+    try:
+        valid = dataset_options(config.data.name)
+    except ValueError as exc:
+        raise ConfigError("data.name", config.data.name, str(exc)) from None
+    for key, value in config.data.options.items():
+        if key not in valid:
+            raise ConfigError(f"data.options.{key}", value,
+                              _unknown(f"{config.data.name} data has no such option", key, list(valid)))
+    try:
+        check_options(config.data.name, dict(config.data.options), config.data.root)
+    except ValueError as exc:
+        if "takes no root" in str(exc):
+            raise ConfigError("data.root", config.data.root, str(exc)) from None
+        raise ConfigError("data.options", dict(config.data.options), str(exc)) from None
+    try:
+        with torch.device("meta"):
+            model = build_model(config.model.name, in_channels=config.data.channels, **config.model.options)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError("model", config.model.name, f"cannot build this model: {exc}") from None
+    factor = getattr(model, "factor", 1)  # TinyUNet halves H and W at every level but the last
+    _require(config.data.image_size % factor == 0, "data.image_size", config.data.image_size,
+             f"{config.model.name} with these channel_mults needs a multiple of {factor}")
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """``a.b=value`` -> ("a.b", parsed value); the value is read as YAML (``true``, ``3``, ``[1, 2]``, ``null``)."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip() or "." not in key:
+        raise ConfigError("--set", text, "must look like section.key=value, e.g. optim.lr=3e-4")
+    try:
+        parsed = yaml.safe_load(value) if value.strip() else ""
+    except yaml.YAMLError:
+        parsed = value
+    return key.strip(), parsed
+
+
+def apply_overrides(raw: Mapping[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
+    """A deep copy of ``raw`` with each ``section.key=value`` (nested keys allowed: data.options.alpha=1.5) set."""
+    out = copy.deepcopy(dict(raw))
+    for text in overrides:
+        key, value = parse_override(text)
+        parts = key.split(".")
+        node = out
+        for part in parts[:-1]:
+            child = node.get(part)
+            if child is None:
+                child = node[part] = {}
+            if not isinstance(child, dict):
+                raise ConfigError(key, value, f"{part!r} is not a section")
+            node = child
+        node[parts[-1]] = value
+    return out
+
+
+def load_raw(path: str) -> dict[str, Any]:
+    try:
+        with open(path) as f:
+            raw = yaml.safe_load(f)
+    except FileNotFoundError:
+        raise ConfigError("", path, f"config file {path!r} does not exist") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError("", path, f"config file {path!r} is not valid YAML: {str(exc).splitlines()[0]}") from None
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ConfigError("", path, f"config file {path!r} must hold a mapping of sections ({', '.join(SECTIONS)})")
+    return raw
+
+
+def load_config(path: str | None = None, overrides: Sequence[str] = ()) -> Config:
+    """The validated config from a YAML file (None: all defaults) with ``--set``-style overrides applied."""
+    raw = load_raw(path) if path is not None else {}
+    return from_dict(apply_overrides(raw, overrides))

@@ -1,0 +1,138 @@
+"""``specdiff sample``: load a run's checkpoint and write PNG samples, a grid and metadata.json."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import os
+import time
+from typing import Any
+
+import torch
+from torch import nn
+
+from specdiff.config import Config, ConfigError, SamplingConfig, sampler_options
+from specdiff.fileio import atomic_write_json
+from specdiff.train.checkpoint import file_sha256, latest_checkpoint, list_checkpoints, load_checkpoint
+from specdiff.train.trainer import build_network, build_noise_op, build_schedule, load_run_config, resolve_device
+
+
+def resolve_checkpoint(run_dir: str, checkpoint: str | None = None) -> str:
+    """``checkpoint``: None/"latest" (newest), a step number, or a path (absolute or relative to the run)."""
+    folder = os.path.join(run_dir, "checkpoints")
+    if checkpoint in (None, "latest"):
+        found = latest_checkpoint(folder)
+        if found is None:
+            raise FileNotFoundError(f"run {run_dir!r} has no checkpoint in {folder!r}")
+        return found[1]
+    if str(checkpoint).isdigit():
+        steps = dict(list_checkpoints(folder))
+        if int(checkpoint) not in steps:
+            raise FileNotFoundError(f"run {run_dir!r} has no checkpoint for step {checkpoint}; it has steps "
+                                    f"{', '.join(map(str, steps)) or 'none'}")
+        return steps[int(checkpoint)]
+    for path in (checkpoint, os.path.join(run_dir, checkpoint), os.path.join(folder, checkpoint)):
+        if os.path.isfile(path):
+            return path
+    raise FileNotFoundError(f"checkpoint {checkpoint!r} not found (looked as given, in {run_dir!r} and {folder!r})")
+
+
+def load_model(run_dir: str, checkpoint: str | None = None, *, ema: bool = True,
+               device: str | torch.device = "cpu") -> tuple[Config, nn.Module, str, int]:
+    """(config, model in eval mode with the EMA or raw weights, checkpoint path, step) of a run."""
+    config = load_run_config(run_dir)
+    path = resolve_checkpoint(run_dir, checkpoint)
+    state = load_checkpoint(path)
+    model = build_network(config)
+    weights = state["ema"] if ema else state["model"]
+    model.load_state_dict({k: v.to(model.state_dict()[k].dtype) for k, v in weights.items()})
+    return config, model.to(device).eval(), path, int(state["step"])
+
+
+def sample_run(
+    run_dir: str,
+    *,
+    checkpoint: str | None = None,
+    sampler: str | None = None,
+    steps: int | None = None,
+    num_samples: int | None = None,
+    seed: int | None = None,
+    ema: bool | None = None,
+    eta: float | None = None,
+    order: int | None = None,
+    spacing: str | None = None,
+    batch_size: int | None = None,
+    clip_x0: float | None = None,
+    tag: str | None = None,
+    device: str = "auto",
+) -> str:
+    """Samples from a trained run; arguments left None come from the run's ``sampling`` config section.
+
+    Writes ``<run_dir>/samples/<tag>/sample_###.png``, ``grid.png`` and ``metadata.json``; returns that folder.
+    Bad sampler names and options the sampler does not take raise ConfigError before the model is loaded.
+    """
+    from specdiff.data.images import make_grid, save_image
+    from specdiff.diffusion import sample
+
+    config = load_run_config(run_dir)
+    given = {"sampler": sampler, "steps": steps, "num_samples": num_samples, "seed": seed, "use_ema": ema,
+             "eta": eta, "order": order, "spacing": spacing, "batch_size": batch_size, "clip_x0": clip_x0}
+    changes = {k: v for k, v in given.items() if v is not None}
+    try:
+        if "sampler" in changes and changes["sampler"] != config.sampling.sampler:
+            # A different sampler does not inherit the run's sampler-specific options (eta, order).
+            kept = ("steps", "num_samples", "use_ema", "seed", "spacing", "batch_size", "clip_x0")
+            base = SamplingConfig(sampler=changes["sampler"], **{k: getattr(config.sampling, k) for k in kept})
+        else:
+            base = config.sampling
+        cfg = dataclasses.replace(base, **changes)
+    except ConfigError as exc:
+        raise ConfigError(f"sampling.{exc.key}", exc.value, exc.allowed) from None
+    options = sampler_options(cfg)
+
+    dev = resolve_device(device)
+    config, model, ckpt_path, ckpt_step = load_model(run_dir, checkpoint, ema=cfg.use_ema, device=dev)
+    tag = tag or f"{cfg.sampler}-{cfg.steps}steps-{'ema' if cfg.use_ema else 'raw'}-seed{cfg.seed}-step{ckpt_step}"
+    out = os.path.join(run_dir, "samples", tag)
+    os.makedirs(out, exist_ok=True)
+
+    schedule = build_schedule(config)
+    noise_op = build_noise_op(config)
+    generator = torch.Generator(dev).manual_seed(cfg.seed)
+    shape = (config.data.channels, config.data.image_size, config.data.image_size)
+    images, files = [], []
+    start = time.perf_counter()
+    for first in range(0, cfg.num_samples, cfg.batch_size):
+        n = min(cfg.batch_size, cfg.num_samples - first)
+        x_T = torch.randn((n, *shape), generator=generator, device=dev)
+        x0 = sample(cfg.sampler, model, x_T, schedule, cfg.steps, prediction=config.diffusion.prediction,
+                    spacing=cfg.spacing, noise_op=noise_op, generator=generator, clip_x0=cfg.clip_x0, **options)
+        x0 = x0.clamp(-1, 1).cpu()
+        for i, img in enumerate(x0):
+            name = f"sample_{first + i:03d}.png"
+            save_image(img, os.path.join(out, name))
+            files.append(name)
+        images.append(x0)
+    seconds = time.perf_counter() - start
+    save_image(make_grid(torch.cat(images)), os.path.join(out, "grid.png"))
+
+    metadata: dict[str, Any] = {
+        "run_dir": os.path.abspath(run_dir),
+        "checkpoint": os.path.abspath(ckpt_path),
+        "checkpoint_sha256": file_sha256(ckpt_path),
+        "checkpoint_step": ckpt_step,
+        "weights": "ema" if cfg.use_ema else "model",
+        **{k: v for k, v in dataclasses.asdict(cfg).items() if k != "use_ema"},
+        "sampler_options": options,
+        "prediction": config.diffusion.prediction,
+        "schedule": config.diffusion.schedule,
+        "uniform_corruption": config.diffusion.uniform_corruption,
+        "model": config.model.name,
+        "image_shape": list(shape),
+        "device": str(dev),
+        "created": _dt.datetime.now().isoformat(timespec="seconds"),
+        "sampling_seconds": seconds,
+        "files": files,
+    }
+    atomic_write_json(os.path.join(out, "metadata.json"), metadata)
+    return out

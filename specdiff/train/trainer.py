@@ -1,0 +1,684 @@
+"""The training loop behind ``specdiff train``: one run folder per run, atomic checkpoints, exact resume.
+
+Run folder ``<output_dir>/runs/<run_id>/``::
+
+    config.yaml            the resolved config          system.json     versions, devices, op backend
+    logs/train.log         human-readable log           logs/train.jsonl  one record per logged step
+    metrics/<run_id>.json  final metrics                checkpoints/step_<N>.pt
+
+Determinism: the data order is a pure function of (seed, step) (``DistributedSampler`` permutations per epoch,
+sliced at the step's offset), every data item a function of (seed, index), and the noise generator state is
+checkpointed, so ``--resume`` continues the exact loss curve of an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import json
+import logging
+import math
+import os
+import platform
+import socket
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
+
+from specdiff.config import Config, ConfigError, from_dict
+from specdiff.fileio import atomic_write_json, atomic_write_text
+from specdiff.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from specdiff.train.ledger import append_row
+
+LOSS_SMOOTHING = 0.9
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+@dataclass
+class TrainResult:
+    run_id: str
+    run_dir: str
+    metrics: dict[str, Any]
+    status: str = "finished"
+    checkpoints: list[str] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Building blocks
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("training.device", name, "CUDA is not available on this machine; use auto or cpu")
+    return torch.device(name)
+
+
+def build_train_dataset(config: Config, split: str = "train") -> Dataset:
+    from specdiff.data import build_dataset
+
+    d = config.data
+    return build_dataset(d.name, split=split, image_size=d.image_size, channels=d.channels, root=d.root,
+                         random_flip=d.random_flip and split == "train", seed=config.training.seed, length=d.length,
+                         **dict(d.options))
+
+
+def build_network(config: Config) -> nn.Module:
+    from specdiff.nn import build_model
+
+    return build_model(config.model.name, in_channels=config.data.channels, **dict(config.model.options))
+
+
+def build_noise_op(config: Config):
+    from specdiff.diffusion import UniformFrequencyNoise
+
+    if not config.diffusion.uniform_corruption:
+        return None
+    return UniformFrequencyNoise(alpha=config.diffusion.corruption_alpha)
+
+
+def build_schedule(config: Config):
+    from specdiff.diffusion import make_schedule
+
+    d = config.diffusion
+    return make_schedule(d.schedule, num_timesteps=d.num_timesteps, zero_terminal_snr=d.zero_terminal_snr)
+
+
+def build_residual_loss(config: Config) -> Callable[[torch.Tensor], torch.Tensor] | None:
+    """Per-sample residual loss: None (plain MSE) or the band-weighted spectral MSE of the loss section."""
+    loss = config.loss
+    if loss.spectral == "none":
+        return None
+    from specdiff.ops import spectral_band_mse
+
+    band = {"inner": loss.inner, "outer": loss.outer, "gain": loss.gain, "temperature": loss.temperature}
+    if loss.spectral == "radial":
+        band = {"gain": loss.gain, "temperature": loss.temperature}
+
+    def residual_loss(residual: torch.Tensor) -> torch.Tensor:
+        return spectral_band_mse(residual, kind=loss.spectral, **band)
+
+    return residual_loss
+
+
+def lr_lambda(config: Config) -> Callable[[int], float]:
+    """Linear warm-up to the base LR, then cosine decay to ``min_lr_ratio`` of it at the last step."""
+    warmup, total, floor = config.optim.warmup_steps, config.training.steps, config.optim.min_lr_ratio
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        progress = min(1.0, (step - warmup) / max(1, total - warmup))
+        return floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+    return factor
+
+
+class EMA:
+    """Exponential moving average of a model's parameters and buffers (Polyak averaging; shadow in float32)."""
+
+    def __init__(self, model: nn.Module, decay: float):
+        self.decay = decay
+        self.shadow = {k: v.detach().clone().float() for k, v in model.state_dict().items()}
+
+    @torch.no_grad()
+    def update(self, model: nn.Module) -> None:
+        for k, v in model.state_dict().items():
+            if v.dtype.is_floating_point:
+                self.shadow[k].lerp_(v.float(), 1.0 - self.decay)
+            else:
+                self.shadow[k].copy_(v)
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        return self.shadow
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        for k, v in state.items():
+            self.shadow[k].copy_(v)
+
+
+class StepBatches(Sampler[list[int]]):
+    """Index batches for steps ``start .. steps-1``: each epoch is a ``DistributedSampler`` permutation (seeded by
+    (seed, epoch), this rank's share) cut into ``batch_size`` chunks, so step s always gets the same indices."""
+
+    def __init__(self, dataset: Dataset, batch_size: int, seed: int, start: int, steps: int,
+                 rank: int = 0, world: int = 1):
+        self.sampler = DistributedSampler(dataset, num_replicas=world, rank=rank, shuffle=True, seed=seed,
+                                          drop_last=True)
+        self.batch_size, self.start, self.steps = batch_size, start, steps
+        self.per_epoch = len(self.sampler) // batch_size
+        if self.per_epoch < 1:
+            raise ConfigError("data.length", len(dataset),  # type: ignore[arg-type]
+                              f"the dataset must hold at least batch_size x processes = {batch_size * world} images")
+
+    def __len__(self) -> int:
+        return self.steps - self.start
+
+    def __iter__(self) -> Iterator[list[int]]:
+        step = self.start
+        epoch, offset = divmod(step, self.per_epoch)
+        while step < self.steps:
+            self.sampler.set_epoch(epoch)
+            order = list(self.sampler)
+            for b in range(offset, self.per_epoch):
+                yield order[b * self.batch_size:(b + 1) * self.batch_size]
+                step += 1
+                if step >= self.steps:
+                    return
+            epoch, offset = epoch + 1, 0
+
+
+def loss_drop_per_second(losses: list[float], times: list[float]) -> float | None:
+    """Robust training speed: (median loss of the first 10% of steps − median of the last 10%) divided by the
+    training compute seconds between the two windows' midpoints. None with fewer than 4 steps."""
+    n = len(losses)
+    if n < 4:
+        return None
+    k = max(1, n // 10)
+    first, last = float(np.median(losses[:k])), float(np.median(losses[-k:]))
+    elapsed = float(np.median(times[-k:]) - np.median(times[:k]))
+    return (first - last) / elapsed if elapsed > 0 else None
+
+
+def system_info(device: torch.device) -> dict[str, Any]:
+    from specdiff.extension import info
+
+    facts = info()
+    return {
+        "hostname": socket.gethostname(),
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "device": str(device),
+        "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
+        **{k: facts[k] for k in ("specdiff", "torch", "python", "numpy", "threads", "cuda_available",
+                                 "extension_loaded", "cpu_isa", "backend", "backend_reason")},
+        "ops": facts["ops"],
+    }
+
+
+def spectral_op_seconds(prof) -> tuple[float, float]:
+    """(time in specdiff ops, total) from a finished profiler, both as sums of self times (so nested events
+    count once). Kernel path: the ``specdiff::<op>`` events and the autograd nodes torch.library generates for
+    them (``GeneratedBackwardFor_specdiff_…``), forward and backward. Reference path: the inclusive time of the
+    ``specdiff::<op>[reference]`` scopes, i.e. the forward only (its backward is plain autograd of aten ops)."""
+    spectral = total = 0.0
+    for evt in prof.key_averages():
+        t = evt.self_cpu_time_total + getattr(evt, "self_device_time_total", 0.0)
+        total += t
+        if evt.key.endswith("[reference]"):
+            spectral += evt.cpu_time_total
+        elif "specdiff" in evt.key:
+            spectral += t
+    return spectral * 1e-6, total * 1e-6
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Distributed set-up
+
+
+@dataclass(frozen=True)
+class DistInfo:
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def init_distributed(device_kind: str) -> DistInfo:
+    """torchrun sets WORLD_SIZE/RANK/LOCAL_RANK: start a process group (gloo on CPU, nccl on CUDA)."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return DistInfo()
+    import torch.distributed as dist
+
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if device_kind == "cuda" else "gloo")
+    info = DistInfo(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
+    if device_kind == "cuda":
+        torch.cuda.set_device(info.local_rank)
+    return info
+
+
+def _broadcast(obj: Any, dist_info: DistInfo) -> Any:
+    if dist_info.world == 1:
+        return obj
+    import torch.distributed as dist
+
+    box = [obj]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Run folders
+
+
+def new_run_id(config: Config) -> str:
+    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    return f"{config.model.name}-{config.sha256()[:8]}-{stamp}-{os.getpid() % 10000:04d}"
+
+
+def find_resumable(output_dir: str, config: Config) -> str | None:
+    """The most recently modified run in ``output_dir/runs`` whose saved config matches ``config`` (``training.
+    steps`` may differ, to extend a run)."""
+    runs = os.path.join(output_dir, "runs")
+    if not os.path.isdir(runs):
+        return None
+    want = _comparable(config.to_dict())
+    candidates = []
+    for name in os.listdir(runs):
+        path = os.path.join(runs, name, "config.yaml")
+        if os.path.isfile(path):
+            try:
+                saved = _comparable(load_run_config(os.path.join(runs, name)).to_dict())
+            except (ConfigError, OSError):
+                continue
+            if saved == want:
+                candidates.append((os.path.getmtime(path), name))
+    return max(candidates)[1] if candidates else None
+
+
+def _comparable(d: dict[str, Any]) -> dict[str, Any]:
+    d = json.loads(json.dumps(d))
+    d["training"].pop("steps", None)
+    return d
+
+
+def load_run_config(run_dir: str) -> Config:
+    import yaml
+
+    path = os.path.join(run_dir, "config.yaml")
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{run_dir!r} is not a run folder (no config.yaml)")
+    with open(path) as f:
+        return from_dict(yaml.safe_load(f))
+
+
+def _config_differences(a: Config, b: Config) -> list[str]:
+    da, db = _comparable(a.to_dict()), _comparable(b.to_dict())
+    return [f"{s}.{k}: {da[s].get(k)!r} -> {db[s].get(k)!r}" for s in da for k in set(da[s]) | set(db[s])
+            if da[s].get(k) != db[s].get(k)]
+
+
+def _setup_logger(path: str | None, run_id: str) -> logging.Logger:
+    logger = logging.getLogger(f"specdiff.train.{run_id}")
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    for h in list(logger.handlers):
+        logger.removeHandler(h)
+        h.close()
+    if path is not None:
+        handler = logging.FileHandler(path)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+        logger.addHandler(handler)
+    return logger
+
+
+def _truncate_jsonl(path: str, last_step: int) -> None:
+    """Drops records after ``last_step`` (and a torn last line), so a resumed run's log has each step once."""
+    if not os.path.exists(path):
+        return
+    keep = []
+    with open(path) as f:
+        for line in f:
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                break
+            if record.get("step", 0) > last_step:
+                break
+            keep.append(line if line.endswith("\n") else line + "\n")
+    atomic_write_text(path, "".join(keep))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The loop
+
+
+def train(
+    config: Config,
+    *,
+    output_dir: str = "results",
+    run_id: str | None = None,
+    resume: bool = False,
+    progress: bool | None = None,
+) -> TrainResult:
+    """Trains ``config`` into ``output_dir/runs/<run_id>``; returns the run's metrics.
+
+    ``resume``: continue the newest checkpoint of ``run_id`` (or, without one, of the newest run with the same
+    config). Raises TrainingDiverged on a NaN/inf loss (the last good checkpoint stays), ConfigError for
+    settings this machine cannot run. Under torchrun every rank calls this; rank 0 writes all artefacts.
+    """
+    tc = config.training
+    device = resolve_device(tc.device)
+    if tc.bf16 and device.type != "cuda":
+        raise ConfigError("training.bf16", True, "bfloat16 autocast is supported on CUDA only (the CPU kernels "
+                          "compute in float32/float64); set training.bf16=false")
+    dist_info = init_distributed(device.type)
+    if device.type == "cuda":
+        device = torch.device("cuda", torch.cuda.current_device())
+    if tc.threads:
+        torch.set_num_threads(tc.threads)
+    if tc.deterministic:
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        torch.backends.cudnn.benchmark = False
+
+    # Run folder (rank 0 decides, everyone agrees).
+    if dist_info.main:
+        if resume and run_id is None:
+            run_id = find_resumable(output_dir, config)
+            if run_id is None:
+                raise FileNotFoundError(f"--resume: no run in {os.path.join(output_dir, 'runs')!r} has this config; "
+                                        "pass --run-id")
+        run_id = run_id or new_run_id(config)
+    run_id = _broadcast(run_id, dist_info)
+    run_dir = os.path.join(output_dir, "runs", run_id)
+    ckpt_dir = os.path.join(run_dir, "checkpoints")
+    log_dir = os.path.join(run_dir, "logs")
+    jsonl_path = os.path.join(log_dir, "train.jsonl")
+
+    start_state = None
+    if resume:
+        if not os.path.isdir(run_dir):
+            raise FileNotFoundError(f"--resume: run folder {run_dir!r} does not exist")
+        saved = load_run_config(run_dir)
+        diffs = _config_differences(saved, config)
+        if diffs:
+            raise ConfigError("--resume", run_id, "the config differs from the run's config.yaml: " + "; ".join(diffs))
+        latest = latest_checkpoint(ckpt_dir) if dist_info.main else None
+        latest = _broadcast(latest, dist_info)
+        if latest is not None:
+            start_state = load_checkpoint(latest[1])
+    elif dist_info.main and os.path.exists(os.path.join(run_dir, "config.yaml")):
+        raise FileExistsError(f"run folder {run_dir!r} already exists; pass --resume to continue it, or another "
+                              "--run-id")
+
+    logger = _setup_logger(None, run_id)
+    if dist_info.main:
+        for d in (ckpt_dir, log_dir, os.path.join(run_dir, "metrics")):
+            os.makedirs(d, exist_ok=True)
+        atomic_write_text(os.path.join(run_dir, "config.yaml"), config.to_yaml())
+        atomic_write_json(os.path.join(run_dir, "system.json"), system_info(device))
+        logger = _setup_logger(os.path.join(log_dir, "train.log"), run_id)
+        if start_state is None:
+            atomic_write_text(jsonl_path, "")
+        else:
+            _truncate_jsonl(jsonl_path, start_state["step"])
+
+    # Model, optimiser, data.
+    torch.manual_seed(tc.seed)
+    np.random.seed(tc.seed % 2**32)
+    model = build_network(config).to(device)
+    if tc.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    ema = EMA(model, config.optim.ema_decay)
+    optim = config.optim
+    optimizer = torch.optim.AdamW(model.parameters(), lr=optim.lr, betas=(optim.beta1, optim.beta2),
+                                  weight_decay=optim.weight_decay)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(config))
+    schedule = build_schedule(config)
+    noise_op = build_noise_op(config)
+    residual_loss = build_residual_loss(config)
+    noise_gen = torch.Generator(device).manual_seed((tc.seed * 1_000_003 + dist_info.rank) % 2**63)
+
+    history: dict[str, list[float]] = {"step": [], "loss": [], "compute_s": []}
+    # compute_s: every step's forward+backward+update; timed_*: the steps without the profiler (its overhead
+    # would bias images/s), the basis of images_per_second.
+    clock = {"compute_s": 0.0, "wall_s": 0.0, "spectral_s": 0.0, "profiled_s": 0.0, "images": 0,
+             "timed_s": 0.0, "timed_images": 0}
+    loss_smooth = None
+    step = 0
+    if start_state is not None:
+        model.load_state_dict(start_state["model"])
+        ema.load_state_dict(start_state["ema"])
+        optimizer.load_state_dict(start_state["optimizer"])
+        scheduler.load_state_dict(start_state["scheduler"])
+        noise_gen.set_state(start_state["rng"]["noise"][dist_info.rank])
+        torch.set_rng_state(start_state["rng"]["torch"])
+        np.random.set_state(start_state["rng"]["numpy"])
+        history = start_state["history"]
+        clock = start_state["clock"]
+        loss_smooth = start_state["loss_smooth"]
+        step = start_state["step"]
+        logger.info("resumed from step %d (%s)", step, latest[1])
+
+    net: nn.Module = model
+    if dist_info.world > 1:
+        net = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+
+    dataset = build_train_dataset(config)
+    batches = StepBatches(dataset, tc.batch_size, tc.seed, step, tc.steps, dist_info.rank, dist_info.world)
+    loader = DataLoader(dataset, batch_sampler=batches, num_workers=config.data.num_workers,
+                        pin_memory=device.type == "cuda")
+
+    from tqdm.auto import tqdm
+
+    from specdiff.diffusion import diffusion_loss
+
+    # progress None: a bar on a terminal only (tqdm's disable=None), so logs of batch jobs stay quiet.
+    quiet = True if (not dist_info.main or progress is False) else (False if progress else None)
+    bar = tqdm(total=tc.steps, initial=step, desc=run_id, unit="step", dynamic_ncols=True, disable=quiet)
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=tc.bf16)
+    checkpoints: list[str] = []
+    status = "finished"
+    if dist_info.main:
+        logger.info("training %s on %s for %d steps (batch %d x %d processes)", config.model.name, device,
+                    tc.steps, tc.batch_size, dist_info.world)
+
+    def save(at_step: int) -> None:
+        noise_states = _gather_noise_states(noise_gen, dist_info)  # collective: every rank takes part
+        if not dist_info.main:
+            return
+        state = {"model": model.state_dict(), "ema": ema.state_dict(), "optimizer": optimizer.state_dict(),
+                 "scheduler": scheduler.state_dict(),
+                 "rng": {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "noise": noise_states},
+                 "history": history, "clock": clock, "loss_smooth": loss_smooth, "config": config.to_dict()}
+        checkpoints.append(save_checkpoint(ckpt_dir, at_step, state))
+        logger.info("checkpoint %s", checkpoints[-1])
+
+    wall_start = time.perf_counter()
+    data_iter = iter(loader)
+    try:
+        while step < tc.steps:
+            x0 = next(data_iter).to(device, non_blocking=True)
+            if tc.channels_last:
+                x0 = x0.contiguous(memory_format=torch.channels_last)
+            profile = tc.profile_every > 0 and dist_info.main and step % tc.profile_every == 0
+            t0 = time.perf_counter()
+            with _maybe_profile(profile, device) as prof:
+                with autocast:
+                    loss = diffusion_loss(net, x0, schedule, prediction=config.diffusion.prediction,
+                                          weighting=config.loss.weighting, gamma=config.loss.gamma,
+                                          noise_op=noise_op, generator=noise_gen,
+                                          **({"residual_loss": residual_loss} if residual_loss else {}))
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                grad_norm = (nn.utils.clip_grad_norm_(model.parameters(), config.optim.grad_clip)
+                             if config.optim.grad_clip else _grad_norm(model))
+                optimizer.step()
+                scheduler.step()
+                ema.update(model)
+                value = _mean_over_ranks(loss.detach(), dist_info)
+            elapsed = time.perf_counter() - t0
+            step += 1
+            if not math.isfinite(value):
+                raise TrainingDiverged(f"loss is {value} at step {step}; stopped (the last good checkpoint is kept: "
+                                       f"{checkpoints[-1] if checkpoints else 'none written yet'})")
+            if profile:
+                spectral, total = spectral_op_seconds(prof)
+                if total > 0:
+                    clock["spectral_s"] += spectral / total * elapsed
+                    clock["profiled_s"] += elapsed
+            else:
+                clock["timed_s"] += elapsed
+                clock["timed_images"] += x0.shape[0] * dist_info.world
+            clock["compute_s"] += elapsed
+            clock["images"] += x0.shape[0] * dist_info.world
+            loss_smooth = value if loss_smooth is None else LOSS_SMOOTHING * loss_smooth + (1 - LOSS_SMOOTHING) * value
+            history["step"].append(step)
+            history["loss"].append(value)
+            history["compute_s"].append(clock["compute_s"])
+            bar.update(1)
+            if dist_info.main and (step % tc.log_every == 0 or step == tc.steps):
+                record = {"step": step, "loss": value, "loss_smooth": loss_smooth, "lr": scheduler.get_last_lr()[0],
+                          "grad_norm": float(grad_norm), "images_per_second": x0.shape[0] * dist_info.world / elapsed,
+                          "elapsed_s": clock["compute_s"]}
+                with open(jsonl_path, "a") as f:
+                    f.write(json.dumps(record) + "\n")
+                logger.info("step %d loss %.5f smooth %.5f lr %.3g grad %.3g %.1f img/s", step, value, loss_smooth,
+                            record["lr"], record["grad_norm"], record["images_per_second"])
+                bar.set_postfix(loss=f"{loss_smooth:.4f}", img_s=f"{record['images_per_second']:.0f}")
+            if step % tc.checkpoint_every == 0 or step == tc.steps:
+                clock["wall_s"] += time.perf_counter() - wall_start
+                wall_start = time.perf_counter()
+                save(step)
+                _barrier(dist_info)
+    except TrainingDiverged as exc:
+        status = "diverged"
+        logger.error("%s", exc)
+        clock["wall_s"] += time.perf_counter() - wall_start
+        metrics = _metrics(config, run_id, history, clock, model, status, device)
+        if dist_info.main:
+            _finish(output_dir, run_dir, run_id, config, metrics, status, device)
+        bar.close()
+        raise
+    finally:
+        bar.close()
+
+    metrics = _metrics(config, run_id, history, clock, model, status, device)
+    if dist_info.main:
+        _finish(output_dir, run_dir, run_id, config, metrics, status, device)
+        logger.info("finished: final loss %.5f, %.1f img/s, loss drop/s %s", metrics["final_loss"],
+                    metrics["images_per_second"], metrics["loss_drop_per_second"])
+    return TrainResult(run_id, run_dir, metrics, status, checkpoints)
+
+
+class _maybe_profile:
+    """torch.profiler around one step when ``enabled``. Kineto prints a line to stderr at every start and stop;
+    it is silenced so logs stay readable."""
+
+    def __init__(self, enabled: bool, device: torch.device):
+        self.enabled, self.device, self.prof = enabled, device, None
+
+    def __enter__(self):
+        if not self.enabled:
+            return None
+        from torch.profiler import ProfilerActivity, profile
+
+        activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if self.device.type == "cuda" else [])
+        self.prof = profile(activities=activities)
+        with _quiet_stderr():
+            return self.prof.__enter__()
+
+    def __exit__(self, *exc):
+        if self.prof is not None:
+            if self.device.type == "cuda":
+                torch.cuda.synchronize(self.device)
+            with _quiet_stderr():
+                self.prof.__exit__(*exc)
+        return False
+
+
+@contextlib.contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def _grad_norm(model: nn.Module) -> float:
+    norms = [p.grad.detach().norm() for p in model.parameters() if p.grad is not None]
+    return float(torch.stack(norms).norm()) if norms else 0.0
+
+
+def _mean_over_ranks(loss: torch.Tensor, dist_info: DistInfo) -> float:
+    if dist_info.world > 1:
+        import torch.distributed as dist
+
+        loss = loss.clone()
+        dist.all_reduce(loss)
+        loss /= dist_info.world
+    return float(loss)
+
+
+def _gather_noise_states(gen: torch.Generator, dist_info: DistInfo) -> list[torch.Tensor]:
+    state = gen.get_state()
+    if dist_info.world == 1:
+        return [state]
+    import torch.distributed as dist
+
+    states: list[Any] = [None] * dist_info.world
+    dist.all_gather_object(states, state)
+    return states
+
+
+def _barrier(dist_info: DistInfo) -> None:
+    if dist_info.world > 1:
+        import torch.distributed as dist
+
+        dist.barrier()
+
+
+def _metrics(config: Config, run_id: str, history: dict[str, list[float]], clock: dict[str, float],
+             model: nn.Module, status: str, device: torch.device) -> dict[str, Any]:
+    from specdiff import extension
+
+    losses = history["loss"]
+    spectral = clock["spectral_s"] / clock["profiled_s"] * clock["compute_s"] if clock["profiled_s"] else None
+    return {
+        "run_id": run_id,
+        "status": status,
+        "model": config.model.name,
+        "dataset": config.data.name,
+        "steps": len(losses),
+        "batch_size": config.training.batch_size,
+        "seed": config.training.seed,
+        "final_loss": float(np.median(losses[-max(1, len(losses) // 10):])) if losses else None,
+        "loss_drop_per_second": loss_drop_per_second(losses, history["compute_s"]),
+        "images_per_second": (clock["timed_images"] / clock["timed_s"] if clock["timed_s"]
+                              else clock["images"] / clock["compute_s"] if clock["compute_s"] else None),
+        "images_per_second_wall": clock["images"] / clock["wall_s"] if clock["wall_s"] else None,
+        "spectral_op_time_s": spectral,
+        "spectral_op_fraction": spectral / clock["compute_s"] if spectral is not None and clock["compute_s"] else None,
+        "compute_s": clock["compute_s"],
+        "runtime_s": clock["wall_s"],
+        "num_parameters": sum(p.numel() for p in model.parameters()),
+        "backend": extension.info()["backend"],
+        "device": str(device),
+        "loss_history": [[int(s), float(v)] for s, v in zip(history["step"], losses, strict=True)],
+    }
+
+
+def _finish(output_dir: str, run_dir: str, run_id: str, config: Config, metrics: dict[str, Any], status: str,
+            device: torch.device) -> None:
+    atomic_write_json(os.path.join(run_dir, "metrics", f"{run_id}.json"), metrics)
+    row = {k: metrics.get(k) for k in ("run_id", "status", "model", "dataset", "steps", "batch_size", "seed",
+                                       "final_loss", "loss_drop_per_second", "images_per_second",
+                                       "images_per_second_wall", "spectral_op_time_s", "runtime_s", "backend",
+                                       "device")}
+    row["started"] = _dt.datetime.fromtimestamp(os.path.getctime(os.path.join(run_dir, "config.yaml"))).isoformat(
+        timespec="seconds")
+    row["run_dir"] = os.path.relpath(run_dir, output_dir)
+    row["config_sha256"] = config.sha256()
+    append_row(output_dir, row)
