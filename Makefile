@@ -1,3 +1,4 @@
+# make demo   : create or reuse .venv, install specdiff (compiling the kernels), run `specdiff demo` (~5 min)
 # make test   : create or reuse .venv, install specdiff (compiling the kernels), run the tests
 # make bench  : run the op benchmark suite for real (BENCH_ARGS="--benchmark-autosave" to save a baseline,
 #               BENCH_ARGS="--benchmark-compare --benchmark-compare-fail=median:10%" to compare)
@@ -13,7 +14,7 @@ PYTEST_ARGS ?=
 BENCH_ARGS ?=
 TCMALLOC := $(firstword $(wildcard /usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4 /usr/lib/libtcmalloc_minimal.so.4))
 
-.PHONY: install build test bench gpu-check clean
+.PHONY: install build test demo bench gpu-check clean
 
 $(VENV)/.deps: pyproject.toml setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -21,7 +22,7 @@ $(VENV)/.deps: pyproject.toml setup.py
 	$(PY) -m pip install setuptools wheel ninja
 	# Dependencies and the editable install; the kernels are compiled by `build` (ninja, kept in build/ so
 	# later runs recompile only what changed). `pip install --no-build-isolation -e .` alone also compiles.
-	SPECDIFF_NO_EXT=1 $(PY) -m pip install --no-build-isolation -e ".[dev]"
+	SPECDIFF_NO_EXT=1 $(PY) -m pip install --no-build-isolation -e ".[dev,photos]"
 	touch $@
 
 install: $(VENV)/.deps
@@ -29,6 +30,9 @@ install: $(VENV)/.deps
 # Incremental (ninja) rebuild of specdiff._C after any change under csrc/.
 build: install
 	$(PY) setup.py -q build_ext --inplace
+
+demo: build
+	$(VENV)/bin/specdiff demo
 
 # The benchmark suite runs once with tiny shapes (--benchmark-disable) so it cannot rot.
 test: build

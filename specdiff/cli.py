@@ -78,6 +78,98 @@ def _bench_models(args: argparse.Namespace) -> int:
     return 0
 
 
+def _load_config(args: argparse.Namespace):
+    from specdiff.config import load_config
+
+    return load_config(args.config, args.set or [])
+
+
+def _config_show(args: argparse.Namespace) -> int:
+    config = _load_config(args)
+    print(json.dumps(config.to_dict(), indent=2) if args.json else config.to_yaml(), end="" if not args.json else "\n")
+    return 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    from specdiff.train import train
+
+    config = _load_config(args)
+    result = train(config, output_dir=args.output_dir, run_id=args.run_id, resume=args.resume,
+                   progress=False if args.quiet else None)
+    m = result.metrics
+    print(f"run {result.run_id}: {m['steps']} steps, final loss {m['final_loss']:.5f}, "
+          f"{m['images_per_second']:.1f} images/s -> {result.run_dir}")
+    return 0
+
+
+def _sample(args: argparse.Namespace) -> int:
+    from specdiff.train import sample_run
+
+    out = sample_run(args.run_dir, checkpoint=args.checkpoint, sampler=args.sampler, steps=args.steps,
+                     num_samples=args.num_samples, seed=args.seed, ema=args.ema, eta=args.eta, order=args.order,
+                     spacing=args.spacing, batch_size=args.batch_size, tag=args.tag, device=args.device,
+                     clip_x0=args.clip_x0)
+    print(f"wrote {out}")
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    import os
+
+    from specdiff.eval import evaluate, update_metadata, write_metrics
+
+    if (args.reference is None) == (args.reference_dataset is None):
+        raise ValueError("give exactly one of --reference DIR and --reference-dataset NAME")
+    metrics = None
+    if args.metrics:
+        metrics = [m.strip() for text in args.metrics for m in text.split(",") if m.strip()]
+    result = evaluate(args.generated, reference=args.reference, reference_dataset=args.reference_dataset,
+                      metrics=metrics, num_reference=args.num_reference, device=args.device,
+                      inception_weights=args.inception_weights, seed=args.seed, reference_root=args.reference_root,
+                      image_size=args.image_size, channels=args.channels)
+    out = args.output or os.path.join(args.generated, "metrics.json")
+    write_metrics(result, out)
+    if args.update_metadata:
+        update_metadata(args.generated, result)
+    for name, value in result["metrics"].items():
+        print(f"{name:<24} {value if value is None or isinstance(value, str) else f'{value:.6g}'}")
+    for note in result.get("notes", []):
+        print(f"note: {note}")
+    print(f"wrote {out}")
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from specdiff.demo import run_demo
+
+    summary = run_demo(args.output_dir, steps=args.steps, quick=args.quick)
+    print(f"wrote {summary}")
+    return 0
+
+
+def _taguchi(args: argparse.Namespace) -> int:
+    from specdiff.experiments.runner import run_study
+
+    report = run_study(args.study, output_dir=args.output_dir, workers=args.workers, resume=args.resume,
+                       confirm=args.confirm, max_retries=args.max_retries)
+    print(f"wrote {report}")
+    return 0
+
+
+def _taguchi_analyze(args: argparse.Namespace) -> int:
+    from specdiff.experiments.runner import analyze_study
+
+    print(f"wrote {analyze_study(args.dir)}")
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from specdiff.report import build_report
+
+    print(f"wrote {build_report(args.results_dir, args.output)}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="specdiff", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -112,12 +204,106 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="cpu")
     p.add_argument("--json", help="write {threads, records: [{model, backend, images_per_second, ...}]} here")
     p.set_defaults(func=_bench_models)
+
+    p = sub.add_parser("config", help="configs").add_subparsers(dest="action", required=True).add_parser(
+        "show", help="print the resolved config (defaults, file, --set overrides)")
+    p.add_argument("config", nargs="?", help="YAML config (default: all defaults)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override, e.g. optim.lr=3e-4 (repeatable)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of YAML")
+    p.set_defaults(func=_config_show)
+
+    p = sub.add_parser("train", help="train a model from a config; writes results/runs/<run_id>/")
+    p.add_argument("--config", required=True, help="YAML config, e.g. configs/tiny_unet_synthetic.yaml")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override, e.g. training.steps=200")
+    p.add_argument("--run-id", help="run folder name (default: <model>-<config hash>-<time>)")
+    p.add_argument("--output-dir", default="results", help="results folder (default: results)")
+    p.add_argument("--resume", action="store_true", help="continue the newest checkpoint of --run-id (or of the "
+                   "newest run with this config)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_train)
+
+    p = sub.add_parser("sample", help="sample from a trained run: PNGs, grid.png, metadata.json")
+    p.add_argument("--run-dir", required=True, help="results/runs/<run_id>")
+    p.add_argument("--checkpoint", help="latest (default), a step number, or a path")
+    p.add_argument("--sampler", help="ddpm | ddim | ancestral | dpm_solver++ | dpm_solver2 (default: the config's)")
+    p.add_argument("--steps", type=int, help="number of model evaluations' steps (default: the config's)")
+    p.add_argument("--num-samples", type=int)
+    p.add_argument("--seed", type=int)
+    p.add_argument("--ema", action=argparse.BooleanOptionalAction, default=None, help="EMA weights (default: the "
+                   "config's sampling.use_ema)")
+    p.add_argument("--eta", type=float, help="DDIM stochasticity in [0, 1] (ddim only)")
+    p.add_argument("--order", type=int, help="dpm_solver++ order 1-3")
+    p.add_argument("--spacing", choices=["linspace", "leading", "trailing"])
+    p.add_argument("--clip-x0", type=float, help="clamp x0 predictions to [-c, c] (default: the config's, 1.0)")
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--tag", help="output folder name under <run>/samples/")
+    p.add_argument("--device", default="auto")
+    p.set_defaults(func=_sample)
+
+    p = sub.add_parser("evaluate", help="metrics of generated images against a folder or a dataset")
+    p.add_argument("--generated", required=True, help="folder of generated PNG/JPEG images")
+    p.add_argument("--reference", help="folder of reference images")
+    p.add_argument("--reference-dataset", help="dataset name (its test split), e.g. piecewise or cifar10")
+    p.add_argument("--reference-root", help="data folder of --reference-dataset cifar10 / folder (default: ./data)")
+    p.add_argument("--num-reference", type=int, help="reference images to draw from --reference-dataset")
+    p.add_argument("--image-size", type=int, help="resize every image to this size first")
+    p.add_argument("--channels", type=int, choices=[1, 3], help="convert every image to 1 or 3 channels")
+    p.add_argument("--metrics", action="append", help="comma-separated metric names (default: all that apply)")
+    p.add_argument("--inception-weights", help="path of local Inception weights for fid_inception/kid_inception")
+    p.add_argument("--output", help="metrics.json path (default: GENERATED/metrics.json)")
+    p.add_argument("--update-metadata", action="store_true", help="add the metrics to GENERATED/metadata.json")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cpu")
+    p.set_defaults(func=_evaluate)
+
+    p = sub.add_parser("demo", help="train TinyUNet and SpectralUNet briefly, sample, evaluate, write summary.md")
+    p.add_argument("--output-dir", default="results/demo")
+    p.add_argument("--steps", type=int, help="training steps per model (default: the demo's budget)")
+    p.add_argument("--quick", action="store_true", help="a seconds-long smoke version (used by the tests)")
+    p.set_defaults(func=_demo)
+
+    tag = sub.add_parser("taguchi", help="Taguchi robust-design study: run a sweep, or analyze one")
+    tag.add_argument("study", help="study YAML (e.g. configs/taguchi/spectral_l8.yaml), or 'analyze'")
+    tag.add_argument("dir", nargs="?", help="with 'analyze': the study's output folder")
+    tag.add_argument("--workers", type=int, default=1)
+    tag.add_argument("--resume", action="store_true", help="run only the runs missing from the study ledger")
+    tag.add_argument("--output-dir", help="study folder (default: results/taguchi/<study name>)")
+    tag.add_argument("--confirm", action="store_true", help="then run the predicted-best configuration")
+    tag.add_argument("--max-retries", type=int, default=1, help="re-runs of a failed run before it is reported")
+    tag.set_defaults(func=_taguchi_dispatch)
+
+    p = sub.add_parser("report", help="figures and summary.md from a results folder")
+    p.add_argument("results_dir")
+    p.add_argument("--output", help="report folder (default: RESULTS_DIR/report)")
+    p.set_defaults(func=_report)
     return parser
 
 
+def _taguchi_dispatch(args: argparse.Namespace) -> int:
+    if args.study == "analyze":
+        if not args.dir:
+            raise ValueError("usage: specdiff taguchi analyze DIR")
+        return _taguchi_analyze(args)
+    if args.dir:
+        raise ValueError(f"unexpected argument {args.dir!r}; run a study with: specdiff taguchi STUDY.yaml")
+    return _taguchi(args)
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Runs one subcommand. Config errors exit with status 2, other user errors (missing files, bad input,
+    a diverged run) with 1 — each as one line on stderr, never a traceback."""
+    from specdiff.config import ConfigError
+    from specdiff.train import CheckpointError, TrainingDiverged
+
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except ConfigError as exc:
+        print(f"specdiff: config error: {exc}", file=sys.stderr)
+        return 2
+    except (FileNotFoundError, FileExistsError, ValueError, CheckpointError, TrainingDiverged) as exc:
+        print(f"specdiff {args.command}: error: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":
