@@ -76,6 +76,7 @@ def _resize(image: Tensor, size: int) -> Tensor:
 def load_images(folder: str | os.PathLike, *, channels: int | None = None, image_size: int | None = None,
                 role: str = "image") -> tuple[Tensor, list[str]]:
     """All PNG/JPEG files of ``folder`` (sorted by name) as ``Tensor[N, C, H, W]`` in [-1, 1] plus their file names.
+    A ``specdiff sample`` folder (its ``metadata.json`` lists ``files``) gives just those samples, not grid.png.
 
     ``channels`` (1 or 3) converts every file; None keeps each file's own, which must then agree. ``image_size``
     resizes every image to ``image_size×image_size`` (bilinear, antialiased); None requires one size for all.
@@ -83,7 +84,7 @@ def load_images(folder: str | os.PathLike, *, channels: int | None = None, image
     """
     if image_size is not None and image_size < 1:
         raise ValueError(f"image_size must be >= 1, got {image_size}")
-    paths = list_images(folder)
+    paths = _sample_files(folder) or list_images(folder)
     images: list[Tensor] = []
     for path in paths:
         image = read_image(path, channels)
@@ -95,6 +96,22 @@ def load_images(folder: str | os.PathLike, *, channels: int | None = None, image
                              f"{_size(images[0])} but {path!r} is {_size(image)}; pass image_size= to resize")
         images.append(image if image_size is None else _resize(image, image_size))
     return torch.stack(images), [os.path.basename(p) for p in paths]
+
+
+def _sample_files(folder: str | os.PathLike) -> list[str] | None:
+    """The sample files listed in ``folder/metadata.json`` (written by ``specdiff sample``), or None."""
+    try:
+        with open(os.path.join(folder, "metadata.json")) as f:
+            files = json.load(f).get("files")
+    except (OSError, ValueError, AttributeError):
+        return None
+    if not isinstance(files, list) or not files or not all(isinstance(n, str) for n in files):
+        return None
+    paths = [os.path.join(folder, n) for n in sorted(files)]
+    missing = [p for p in paths if not os.path.isfile(p)]
+    if missing:
+        raise FileNotFoundError(f"{os.fspath(folder)!r}: metadata.json lists {missing[0]!r}, which does not exist")
+    return paths
 
 
 def _load_reference_dataset(name: str, count: int, *, image_size: int, channels: int, seed: int,

@@ -153,7 +153,8 @@ class StepBatches(Sampler[list[int]]):
     (seed, epoch), this rank's share) cut into ``batch_size`` chunks, so step s always gets the same indices."""
 
     def __init__(self, dataset: Dataset, batch_size: int, seed: int, start: int, steps: int,
-                 rank: int = 0, world: int = 1):
+                 rank: int = 0, world: int = 1, on_epoch: Callable[[int], None] | None = None):
+        self.on_epoch = on_epoch
         self.sampler = DistributedSampler(dataset, num_replicas=world, rank=rank, shuffle=True, seed=seed,
                                           drop_last=True)
         self.batch_size, self.start, self.steps = batch_size, start, steps
@@ -170,6 +171,8 @@ class StepBatches(Sampler[list[int]]):
         epoch, offset = divmod(step, self.per_epoch)
         while step < self.steps:
             self.sampler.set_epoch(epoch)
+            if self.on_epoch is not None:
+                self.on_epoch(epoch)
             order = list(self.sampler)
             for b in range(offset, self.per_epoch):
                 yield order[b * self.batch_size:(b + 1) * self.batch_size]
@@ -378,6 +381,9 @@ def train(
         torch.use_deterministic_algorithms(True, warn_only=True)
         torch.backends.cudnn.benchmark = False
 
+    # The data first: a missing data folder fails before a run folder exists.
+    dataset = build_train_dataset(config)
+
     # Run folder (rank 0 decides, everyone agrees).
     if dist_info.main:
         if resume and run_id is None:
@@ -461,8 +467,12 @@ def train(
     if dist_info.world > 1:
         net = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
 
-    dataset = build_train_dataset(config)
-    batches = StepBatches(dataset, tc.batch_size, tc.seed, step, tc.steps, dist_info.rank, dist_info.world)
+    # Epoch-dependent augmentation (flips, photo crops) follows the epoch when the main process loads the data;
+    # worker processes hold copies of the dataset, so with workers every epoch looks like epoch 0 (still a pure
+    # function of the step, so resume stays exact).
+    on_epoch = getattr(dataset, "set_epoch", None) if config.data.num_workers == 0 else None
+    batches = StepBatches(dataset, tc.batch_size, tc.seed, step, tc.steps, dist_info.rank, dist_info.world,
+                          on_epoch)
     loader = DataLoader(dataset, batch_sampler=batches, num_workers=config.data.num_workers,
                         pin_memory=device.type == "cuda")
 
