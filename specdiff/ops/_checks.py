@@ -20,6 +20,15 @@ def check_image(x: torch.Tensor, name: str = "x") -> None:
         raise TypeError(f"{name} must be float32 or float64 (float16/bfloat16 on CUDA), got {x.dtype}")
 
 
+def autocast_float32(*tensors):
+    """Under autocast the spectral ops run in float32, like ``torch.fft``: reduced-precision inputs (and
+    optional tensors given as None) come back cast up; outside autocast they pass through unchanged."""
+    device = next((t.device.type for t in tensors if isinstance(t, torch.Tensor)), None)
+    if device is None or not torch.is_autocast_enabled(device):
+        return tensors
+    return tuple(t.float() if isinstance(t, torch.Tensor) and t.dtype in REDUCED_DTYPES else t for t in tensors)
+
+
 def in_float32(reference, x: torch.Tensor, *args):
     """Runs a reference in float32 for float16/bfloat16 ``x`` (half-precision FFTs only cover powers of two) and
     returns x's dtype; other dtypes pass straight through."""

@@ -5,7 +5,14 @@ from __future__ import annotations
 import torch
 
 from specdiff import extension
-from specdiff.ops._checks import REDUCED_DTYPES, check_broadcastable, check_image, check_same_device, in_float32
+from specdiff.ops._checks import (
+    REDUCED_DTYPES,
+    autocast_float32,
+    check_broadcastable,
+    check_image,
+    check_same_device,
+    in_float32,
+)
 
 extension.register_op("spectral_filter2d", "spectral_filter2d", "_spectral_filter2d_backward")
 
@@ -42,6 +49,7 @@ def spectral_filter2d(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     Returns:
         ``Tensor[B, C, H, W]`` (contiguous) with x's dtype. Differentiable in x and weight.
     """
+    x, weight = autocast_float32(x, weight)
     check_image(x)
     check_filter_weight(x, weight)
     if extension.use_kernel("spectral_filter2d", x.device):

@@ -369,9 +369,6 @@ def train(
     """
     tc = config.training
     device = resolve_device(tc.device)
-    if tc.bf16 and device.type != "cuda":
-        raise ConfigError("training.bf16", True, "bfloat16 autocast is supported on CUDA only (the CPU kernels "
-                          "compute in float32/float64); set training.bf16=false")
     dist_info = init_distributed(device.type)
     if device.type == "cuda":
         device = torch.device("cuda", torch.cuda.current_device())
