@@ -20,6 +20,10 @@ def atomic_open(path: str | os.PathLike, mode: str = "w") -> Iterator[IO]:
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
     try:
+        # mkstemp creates 0600; give the file the permissions open() would (0666 minus the umask).
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)
         with os.fdopen(fd, mode) as f:
             yield f
             f.flush()

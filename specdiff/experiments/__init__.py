@@ -29,6 +29,8 @@ from .arrays import (
     orthogonal_array,
     select_array,
 )
+from .runner import RunTask, analyze_study, run_study
+from .study import Factor, Response, Study, StudyError, load_study
 
 __all__ = [
     "ARRAYS",
@@ -37,8 +39,14 @@ __all__ = [
     "AnovaRow",
     "Confirmation",
     "Prediction",
+    "Factor",
+    "Response",
     "ResponseTable",
+    "RunTask",
+    "Study",
+    "StudyError",
     "analyze",
+    "analyze_study",
     "canonical_name",
     "check_orthogonal",
     "column_levels",
@@ -50,7 +58,9 @@ __all__ = [
     "interaction_column",
     "interaction_columns",
     "load_array_csv",
+    "load_study",
     "orthogonal_array",
+    "run_study",
     "select_array",
     "snr",
 ]
