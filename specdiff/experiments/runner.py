@@ -360,32 +360,17 @@ def measure_samples(task: RunTask, config, run_dir: str) -> float:
     from specdiff.train.trainer import resolve_device
 
     device = str(resolve_device(config.training.device))
-    samples = sample_run(run_dir, tag="study", device=device)
-    with open(os.path.join(samples, "metadata.json")) as f:
-        files = json.load(f)["files"]
-    # The samples folder also holds grid.png: evaluate a folder of the samples alone.
-    images = os.path.join(run_dir, "eval", "samples")
-    shutil.rmtree(images, ignore_errors=True)
-    os.makedirs(images)
-    for name in files:
-        _link(os.path.join(samples, name), os.path.join(images, name))
+    samples = sample_run(run_dir, tag="study", device=device)  # evaluate() reads the listed samples only
     reference = reference_folder(task.output_dir, config, task.response.num_reference, task.reference_seed)
     metric = task.response.metric
-    result = evaluate(images, reference=reference, metrics=[SAMPLE_METRICS[metric]],
+    result = evaluate(samples, reference=reference, metrics=[SAMPLE_METRICS[metric]],
                       channels=config.data.channels, device=device, seed=task.reference_seed)
-    write_metrics(result, os.path.join(run_dir, "eval", "metrics.json"))
+    write_metrics(result, os.path.join(samples, "metrics.json"))
     value = result["metrics"].get(metric)
     if value is None:
         raise ValueError(f"evaluation gave no {metric} (got {', '.join(result['metrics'])}; notes: "
                          f"{' '.join(result.get('notes', []))})")
     return float(value)
-
-
-def _link(src: str, dst: str) -> None:
-    try:
-        os.link(src, dst)
-    except OSError:
-        shutil.copyfile(src, dst)
 
 
 def reference_folder(output_dir: str, config, count: int, seed: int) -> str:
