@@ -371,9 +371,10 @@ def test_real_tiny_study_end_to_end(tmp_path, monkeypatch):
         assert (run_dir / "checkpoints" / "step_2.pt").exists()
         metadata = json.loads((run_dir / "samples" / "study" / "metadata.json").read_text())
         assert metadata["sampler"] == ("ddim", "dpm_solver++")[levels[2]] and len(metadata["files"]) == 4
-        metrics = json.loads((run_dir / "eval" / "metrics.json").read_text())
+        metrics = json.loads((run_dir / "samples" / "study" / "metrics.json").read_text())
         assert metrics["metrics"]["spectral_distance_db"] == pytest.approx(float(r["response"]), rel=1e-12)
         assert metrics["num_reference"] == 8
+        assert metrics["num_generated"] == 4  # the listed samples, not grid.png
     assert len(read_rows(str(out))) == 4  # train()'s own ledger summary.csv
     text = open(summary).read()
     assert "## Analysis" in text and "Not possible yet" not in text
