@@ -322,7 +322,7 @@ def anova_contribution(rows: Sequence[Mapping], path: str) -> Saved:
     parsed = []
     for r in rows:
         value = float(r["contribution"])
-        if math.isfinite(value):
+        if math.isfinite(value) and str(r["factor"]).lower() != "total":
             parsed.append((str(r["factor"]), value, _truthy(r.get("pooled", ""))))
     if not parsed:
         raise ValueError("anova_contribution: no factor has a contribution")

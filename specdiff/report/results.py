@@ -41,6 +41,8 @@ RUN_SPECIFIC_KEYS = frozenset({
     "training.results_dir", "training.resume",
 })
 ANOVA_COLUMNS = ("factor", "dof", "ss", "ms", "f", "contribution", "pooled")
+# The column names specdiff.experiments writes (Analysis.write_csv) for the same quantities.
+ANOVA_ALIASES = {"source": "factor", "F": "f", "contribution_pct": "contribution"}
 
 
 class ResultsError(ValueError):
@@ -83,7 +85,8 @@ class TaguchiStudy:
 
     @property
     def has_contribution(self) -> bool:
-        return all(c in self.anova_columns for c in ANOVA_COLUMNS)
+        columns = set(self.anova_columns) | {ANOVA_ALIASES[c] for c in self.anova_columns if c in ANOVA_ALIASES}
+        return all(c in columns for c in ANOVA_COLUMNS)
 
 
 @dataclasses.dataclass
@@ -264,6 +267,10 @@ def _read_csv(path: str) -> tuple[list[str], list[dict[str, str]]]:
 def read_taguchi(path: str) -> TaguchiStudy:
     report_columns, report = _read_csv(os.path.join(path, "taguchi_report.csv"))
     anova_columns, anova = _read_csv(os.path.join(path, "anova.csv"))
+    for row in anova:  # also under the report's names; the table keeps the file's own columns
+        for source, target in ANOVA_ALIASES.items():
+            if source in row:
+                row.setdefault(target, row[source])
     study = TaguchiStudy(path, report_columns, report, anova_columns, anova, [])
     if study.has_contribution:
         for i, row in enumerate(anova, 2):

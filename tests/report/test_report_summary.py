@@ -120,3 +120,26 @@ def test_malformed_pieces_become_notes(tmp_path):
     assert "## Taguchi study" not in text
     assert "| bad | finished |" in text  # the ledger row stays
     assert "(figures/loss_curves.png)" in text  # drawn from the good run
+
+
+def test_report_reads_the_anova_that_specdiff_experiments_writes(tmp_path):
+    import numpy as np
+
+    from specdiff.experiments import analyze, orthogonal_array
+    from specdiff.report import load_results
+    from specdiff.report.figures import anova_contribution
+
+    levels = orthogonal_array("L8")[:, :4]
+    effect = 10.0 + 3.0 * levels[:, 0] + 1.0 * levels[:, 1] + 0.2 * np.arange(8) / 7
+    y = np.stack([effect, effect * 1.1], axis=1)  # two replicates per run
+    analysis = analyze(levels, y, "larger", factors=["a", "b", "c", "d"])
+    study = tmp_path / "study"
+    analysis.write_csv(str(study))
+    (found,) = load_results(str(tmp_path)).taguchi
+    assert found.has_contribution
+    saved = anova_contribution(found.anova, str(tmp_path / "contribution"))
+    bars = {t.get_text(): b.get_width() for t, b in zip(saved.figure.axes[0].get_yticklabels(),
+                                                         saved.figure.axes[0].patches, strict=False)}
+    expected = {r.name: r.contribution for r in analysis.anova if np.isfinite(r.contribution)}
+    for name, value in expected.items():
+        assert any(label.startswith(name) and abs(width - value) < 1e-9 for label, width in bars.items()), name
