@@ -385,12 +385,16 @@ def _check_cross(config: Config) -> None:
         if key not in valid:
             raise ConfigError(f"data.options.{key}", value,
                               _unknown(f"{config.data.name} data has no such option", key, list(valid)))
-    try:
-        check_options(config.data.name, dict(config.data.options), config.data.root)
-    except ValueError as exc:
-        if "takes no root" in str(exc):
+    if config.data.root is not None:
+        try:
+            check_options(config.data.name, {}, config.data.root)
+        except ValueError as exc:
             raise ConfigError("data.root", config.data.root, str(exc)) from None
-        raise ConfigError("data.options", dict(config.data.options), str(exc)) from None
+    for key, value in config.data.options.items():
+        try:
+            check_options(config.data.name, {key: value})
+        except ValueError as exc:
+            raise ConfigError(f"data.options.{key}", value, str(exc)) from None
     try:
         with torch.device("meta"):
             model = build_model(config.model.name, in_channels=config.data.channels, **config.model.options)

@@ -132,7 +132,7 @@ def test_cli_config_show_prints_the_resolved_config():
 @pytest.mark.parametrize(
     "raw, key, needle",
     [
-        ({"data": {"name": "random_field", "options": {"alpha": "x"}}}, "data.options", "alpha='x' is invalid"),
+        ({"data": {"name": "random_field", "options": {"alpha": "x"}}}, "data.options.alpha", "alpha='x' is invalid"),
         ({"data": {"name": "piecewise", "root": "/data"}}, "data.root", "takes no root"),
         ({"data": {"name": "noise", "image_size": 18}, "model": {"channel_mults": [1, 2, 2]}}, "data.image_size",
          "multiple of 4"),
