@@ -417,21 +417,28 @@ def parse_override(text: str) -> tuple[str, Any]:
     return key.strip(), parsed
 
 
+def set_dotted(raw: dict[str, Any], key: str, value: Any) -> None:
+    """``raw[a][b]... = value`` for ``key = "a.b..."``, creating missing sections (read-only mappings on the way
+    become dicts); a non-mapping on the way is a ConfigError."""
+    parts = key.split(".")
+    node = raw
+    for part in parts[:-1]:
+        child = node.get(part)
+        if child is None:
+            child = node[part] = {}
+        elif not isinstance(child, dict) and isinstance(child, Mapping):
+            child = node[part] = dict(child)
+        if not isinstance(child, dict):
+            raise ConfigError(key, value, f"{part!r} holds {child!r}, not a section")
+        node = child
+    node[parts[-1]] = value
+
+
 def apply_overrides(raw: Mapping[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
     """A deep copy of ``raw`` with each ``section.key=value`` (nested keys allowed: data.options.alpha=1.5) set."""
     out = copy.deepcopy(dict(raw))
     for text in overrides:
-        key, value = parse_override(text)
-        parts = key.split(".")
-        node = out
-        for part in parts[:-1]:
-            child = node.get(part)
-            if child is None:
-                child = node[part] = {}
-            if not isinstance(child, dict):
-                raise ConfigError(key, value, f"{part!r} is not a section")
-            node = child
-        node[parts[-1]] = value
+        set_dotted(out, *parse_override(text))
     return out
 
 

@@ -11,19 +11,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .analysis import Analysis
+# One figure style for the whole package (sizes readable at a 3.5 in column width).
+from specdiff.report.figures import COLUMN_WIDTH as _COLUMN_IN
+from specdiff.report.figures import STYLE as _STYLE
 
-_COLUMN_IN = 3.5
-_STYLE = {
-    "font.size": 8,
-    "axes.titlesize": 8,
-    "axes.labelsize": 8,
-    "xtick.labelsize": 7,
-    "ytick.labelsize": 7,
-    "legend.fontsize": 7,
-    "axes.spines.top": False,
-    "axes.spines.right": False,
-}
+from .analysis import Analysis
 
 
 def _pyplot():

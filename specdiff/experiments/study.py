@@ -625,18 +625,12 @@ def _related(factor_key: str, error_key: str) -> bool:
 
 
 def _set_dotted(raw: dict[str, Any], key: str, value: Any) -> None:
-    parts = key.split(".")
-    node = raw
-    for part in parts[:-1]:
-        child = node.get(part)
-        if child is None:
-            child = node[part] = {}
-        elif not isinstance(child, dict):
-            child = node[part] = dict(child) if isinstance(child, Mapping) else child
-        if not isinstance(child, dict):
-            raise StudyError(f"cannot set {key}: {part!r} holds {child!r}, not a mapping")
-        node = child
-    node[parts[-1]] = value
+    from specdiff.config import ConfigError, set_dotted
+
+    try:
+        set_dotted(raw, key, value)
+    except ConfigError as exc:
+        raise StudyError(f"cannot set {key}: {exc.allowed}") from None
 
 
 def _plain(value: Any) -> Any:
