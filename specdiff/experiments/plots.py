@@ -7,6 +7,7 @@ need it); matplotlib is imported inside the functions with the Agg backend.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -38,9 +39,11 @@ def _save(fig, path: str | Path) -> list[str]:
     return out
 
 
-def plot_main_effects(analysis: Analysis, path: str | Path, response_label: str = "mean response") -> list[str]:
+def plot_main_effects(analysis: Analysis, path: str | Path, response_label: str = "mean response",
+                      level_labels: dict[str, Sequence[str]] | None = None) -> list[str]:
     """Main-effects plot: mean response (top row) and mean S/N (bottom row) per level, one panel per
-    factor, y shared along each row, grand means dashed. `response_label` should carry the unit of y."""
+    factor, y shared along each row, grand means dashed. `response_label` should carry the unit of y;
+    `level_labels` (factor -> names of its levels) labels the x ticks instead of the level numbers."""
     plt = _pyplot()
     factors = analysis.factors
     nf = len(factors)
@@ -57,8 +60,13 @@ def plot_main_effects(analysis: Analysis, path: str | Path, response_label: str 
                 ax.axhline(grand, color="0.5", ls="--", lw=0.7)
                 ax.set_xticks(np.arange(len(values)))
                 ax.set_xlim(-0.4, len(values) - 0.6)
+                names = (level_labels or {}).get(f)
                 if r == 0:
                     ax.set_title(f)
+                    if names is not None:
+                        ax.tick_params(labelbottom=False)
+                elif names is not None:
+                    ax.set_xticklabels([str(n) for n in names], rotation=35, ha="right")
                 else:
                     ax.set_xlabel("level")
                 if c == 0:

@@ -499,7 +499,8 @@ def _figures(study: Study, analysis, out: str) -> dict[str, str]:
     folder = os.path.join(out, "figures")
     figures = {
         "Main effects (mean response and S/N per level)":
-            plot_main_effects(analysis, os.path.join(folder, "main_effects"), response_label=study.response.metric)[0],
+            plot_main_effects(analysis, os.path.join(folder, "main_effects"), response_label=study.response.metric,
+                              level_labels={f.name: f.labels for f in study.factors})[0],
         "ANOVA contribution": plot_contribution(analysis, os.path.join(folder, "contribution"))[0],
     }
     for a, b in study.interactions:

@@ -42,3 +42,16 @@ def test_interaction(study, tmp_path):
     _check(plot_interaction(study, tmp_path / "sub" / "interaction", "A", "B"), tmp_path / "sub", "interaction")
     with pytest.raises(ValueError, match="unknown factor"):
         plot_interaction(study, tmp_path / "x", "A", "Z")
+
+
+def test_main_effects_names_the_levels(study, tmp_path, monkeypatch):
+    import specdiff.experiments.plots as plots
+
+    drawn = {}
+    monkeypatch.setattr(plots, "_save", lambda fig, path: drawn.setdefault("fig", fig) and [])
+    labels = {"A": ["tiny", "spectral"], "C": ["eps", "v"]}
+    plot_main_effects(study, tmp_path / "m", level_labels=labels)
+    bottom = drawn["fig"].axes[len(study.factors):]
+    ticks = [[t.get_text() for t in ax.get_xticklabels()] for ax in bottom]
+    assert ticks[0] == ["tiny", "spectral"] and ticks[3] == ["eps", "v"]
+    assert ticks[1] == ["0", "1"]  # factors without names keep the level numbers
