@@ -53,7 +53,8 @@ def load_cifar10(folder: str, split: str) -> tuple[np.ndarray, np.ndarray]:
             raise FileNotFoundError(
                 f"CIFAR-10 not found: expected {os.path.abspath(path)} (the folder {os.path.abspath(folder)} with "
                 f"data_batch_1..5 and test_batch); get the 'CIFAR-10 python version' (cifar-10-python.tar.gz) from "
-                f"{CIFAR10_URL} and extract it there (tar xzf cifar-10-python.tar.gz), or point data.root (root=) at the folder that holds it"
+                f"{CIFAR10_URL} and extract it there (tar xzf cifar-10-python.tar.gz), or point data.root (root=) at "
+                "the folder that holds it"
             )
         with open(path, "rb") as file:
             batch = pickle.load(file, encoding="bytes")
