@@ -126,7 +126,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     result = evaluate(args.generated, reference=args.reference, reference_dataset=args.reference_dataset,
                       metrics=metrics, num_reference=args.num_reference, device=args.device,
                       inception_weights=args.inception_weights, seed=args.seed, reference_root=args.reference_root,
-                      image_size=args.image_size, channels=args.channels)
+                      image_size=args.image_size, channels=args.channels,
+                      reference_options=_key_values(args.reference_option or [], "--reference-option"))
     out = args.output or os.path.join(args.generated, "metrics.json")
     write_metrics(result, out)
     if args.update_metadata:
@@ -137,6 +138,19 @@ def _evaluate(args: argparse.Namespace) -> int:
         print(f"note: {note}")
     print(f"wrote {out}")
     return 0
+
+
+def _key_values(items: list[str], flag: str) -> dict:
+    """``["a=1", "b=[1, 2]"]`` -> ``{"a": 1, "b": [1, 2]}`` (values read as YAML)."""
+    import yaml
+
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"{flag} must look like KEY=VALUE, got {item!r}")
+        out[key.strip()] = yaml.safe_load(value) if value.strip() else ""
+    return out
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -245,6 +259,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reference", help="folder of reference images")
     p.add_argument("--reference-dataset", help="dataset name (its test split), e.g. piecewise or cifar10")
     p.add_argument("--reference-root", help="data folder of --reference-dataset cifar10 / folder (default: ./data)")
+    p.add_argument("--reference-option", action="append", metavar="KEY=VALUE",
+                   help="an option of --reference-dataset, e.g. alpha=1.5 for random_field (repeatable)")
     p.add_argument("--num-reference", type=int, help="reference images to draw from --reference-dataset")
     p.add_argument("--image-size", type=int, help="resize every image to this size first")
     p.add_argument("--channels", type=int, choices=[1, 3], help="convert every image to 1 or 3 channels")

@@ -27,7 +27,8 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -115,7 +116,7 @@ def _sample_files(folder: str | os.PathLike) -> list[str] | None:
 
 
 def _load_reference_dataset(name: str, count: int, *, image_size: int, channels: int, seed: int,
-                            root: str | None) -> Tensor:
+                            root: str | None, options: Mapping[str, Any] | None = None) -> Tensor:
     try:
         from specdiff.data import build_dataset
     except ImportError as exc:
@@ -123,7 +124,7 @@ def _load_reference_dataset(name: str, count: int, *, image_size: int, channels:
                           f"{exc}") from exc
     where = {} if root is None else {"root": root}
     dataset = build_dataset(name, split="test", image_size=image_size, channels=channels, seed=seed, length=count,
-                            **where)
+                            **where, **dict(options or {}))
     count = min(count, len(dataset))
     if count == 0:
         raise ValueError(f"reference dataset {name!r} (split 'test') is empty")
@@ -158,6 +159,7 @@ def evaluate(
     inception_weights: str | None = None,
     seed: int = 0,
     reference_root: str | None = None,
+    reference_options: Mapping[str, Any] | None = None,
 ) -> dict:
     """Compares the images in folder ``generated`` with folder ``reference`` or with ``num_reference`` items (default:
     as many as generated) of ``specdiff.data.build_dataset(reference_dataset, split="test")``.
@@ -165,7 +167,9 @@ def evaluate(
     ``metrics``: names from :data:`METRICS` (default all, see the module doc for keys and pairing); ``image_size``
     resizes everything to a square size; ``channels`` converts to 1 or 3; ``inception_weights`` (or
     ``$SPECDIFF_INCEPTION_WEIGHTS``) enables Inception FID/KID; ``seed`` fixes KID's subsets and the dataset;
-    ``reference_root`` is the data folder of a ``cifar10`` or ``folder`` reference dataset.
+    ``reference_root`` is the data folder of a ``cifar10`` or ``folder`` reference dataset and
+    ``reference_options`` its family options (e.g. ``{"alpha": 1.5}`` for ``random_field``: the options the model
+    was trained with).
 
     Returns ``{"generated", "reference", "reference_dataset", "num_generated", "num_reference", "image_size",
     "channels", "paired", "metrics": {key: float | None}, "notes": [str], "feature_extractor": dict | None,
@@ -192,7 +196,7 @@ def evaluate(
                              "images, so pass image_size=")
         ref = _load_reference_dataset(reference_dataset, num_reference or len(gen), seed=seed,
                                       image_size=image_size or gen.shape[-1], channels=channels or gen.shape[1],
-                                      root=reference_root)
+                                      root=reference_root, options=reference_options)
         ref_names, ref_where = None, f"dataset {reference_dataset!r}"
     _check_compatible(gen, ref, gen_where, ref_where)
     paired = ref_names is not None and ref_names == gen_names
@@ -256,6 +260,7 @@ def evaluate(
         "generated": os.fspath(generated),
         "reference": None if reference is None else os.fspath(reference),
         "reference_dataset": reference_dataset,
+        "reference_options": dict(reference_options or {}) if reference_dataset is not None else None,
         "num_generated": len(gen),
         "num_reference": len(ref),
         "image_size": [int(h), int(w)],

@@ -261,3 +261,22 @@ def test_real_reference_dataset(tmp_path):
     assert good["num_reference"] == 12 and good["channels"] == 1
     assert good["metrics"]["spectral_distance_db"] < 0.5 < bad["metrics"]["spectral_distance_db"]
     assert good["metrics"]["fid_offline"] < 0.01 * bad["metrics"]["fid_offline"]
+
+
+def test_reference_dataset_options_reach_the_dataset(tmp_path):
+    from specdiff.data import build_dataset
+    from specdiff.data.images import save_image
+    from specdiff.eval import evaluate
+
+    steep = build_dataset("random_field", split="test", image_size=16, channels=1, alpha=3.0)
+    folder = tmp_path / "gen"
+    folder.mkdir()
+    for i in range(16):
+        save_image(steep[i], folder / f"{i:02d}.png")
+    kwargs = dict(reference_dataset="random_field", metrics=["spectral_distance"], num_reference=16)
+    same = evaluate(str(folder), reference_options={"alpha": 3.0}, **kwargs)
+    other = evaluate(str(folder), **kwargs)  # default alpha 2.0
+    assert same["reference_options"] == {"alpha": 3.0}
+    assert same["metrics"]["spectral_distance_db"] < 0.5 * other["metrics"]["spectral_distance_db"]
+    with pytest.raises(ValueError, match="alpah"):
+        evaluate(str(folder), reference_options={"alpah": 3.0}, **kwargs)

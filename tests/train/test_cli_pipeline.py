@@ -31,11 +31,12 @@ def test_train_sample_evaluate_report(tmp_path):
     assert (meta["sampler"], meta["eta"], meta["num_samples"]) == ("ddim", 0.5, 6)
 
     proc = cli("evaluate", "--generated", samples, "--reference-dataset", "random_field", "--num-reference", "8",
-               "--metrics", "fid,spectral_distance", "--update-metadata")
+               "--metrics", "fid,spectral_distance", "--update-metadata", "--reference-option", "alpha=2.5")
     assert proc.returncode == 0, proc.stderr
     metrics = json.load(open(os.path.join(samples, "metrics.json")))
     assert set(metrics["metrics"]) >= {"fid_offline", "spectral_distance_db"}
     assert metrics["num_generated"] == 6 and metrics["num_reference"] == 8
+    assert metrics["reference_options"] == {"alpha": 2.5}
     assert json.load(open(os.path.join(samples, "metadata.json")))["evaluation"]["metrics"] == metrics["metrics"]
 
     proc = cli("report", out)
