@@ -251,10 +251,6 @@ class Config:
     def sha256(self) -> str:
         return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()
 
-    def get(self, dotted: str) -> Any:
-        """The value at ``section.key`` (``model.<option>`` reads the model options)."""
-        section, _, key = dotted.partition(".")
-        return self.to_dict()[section][key]
 
 
 def _plain(value: Any) -> Any:
@@ -265,7 +261,6 @@ def _plain(value: Any) -> Any:
     return value
 
 
-_SECTION_TYPES = {f.name: f.type for f in dataclasses.fields(Config)}
 _SECTION_CLASSES = {
     "model": ModelConfig, "data": DataConfig, "diffusion": DiffusionConfig, "loss": LossConfig,
     "optim": OptimConfig, "training": TrainingConfig, "sampling": SamplingConfig,
@@ -305,13 +300,9 @@ def _coerce(key: str, value: Any, hint: Any) -> Any:
     return value
 
 
-def _hints(cls: type) -> dict[str, Any]:
-    return typing.get_type_hints(cls)
-
-
 def _build_section(section: str, raw: Mapping[str, Any]) -> Any:
     cls = _SECTION_CLASSES[section]
-    hints = _hints(cls)
+    hints = typing.get_type_hints(cls)
     names = [f.name for f in dataclasses.fields(cls)]
     if section == "model":
         return _build_model(raw)

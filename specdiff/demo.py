@@ -6,6 +6,7 @@ The full demo fits in about 5 minutes on 2 CPU cores; ``quick=True`` is a second
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import time
@@ -68,15 +69,16 @@ def run_demo(output_dir: str = "results/demo", *, steps: int | None = None, quic
     for model in models:
         config = demo_config(model, steps=steps, quick=quick)
         run = train(config, output_dir=output_dir, run_id=f"demo-{model}", progress=None)
-        t0 = time.perf_counter()
         samples = sample_run(run.run_dir, tag="demo", device=config.training.device)
-        sample_s = time.perf_counter() - t0
+        with open(os.path.join(samples, "metadata.json")) as f:
+            sample_s = json.load(f)["sampling_seconds"]
         result = evaluate(samples, reference_dataset=config.data.name, num_reference=max(config.sampling.num_samples,
                           256 if not quick else 8), metrics=["fid", "kid", "spectral_distance", "band_power"],
                           image_size=config.data.image_size, channels=config.data.channels, seed=0)
         write_metrics(result, os.path.join(samples, "metrics.json"))
         logs[model] = read_train_log(os.path.join(run.run_dir, "logs", "train.jsonl"))
-        rows.append({"model": model, "run": run, "samples": samples, "sample_s": sample_s, "eval": result})
+        rows.append({"model": model, "config": config, "run": run, "samples": samples, "sample_s": sample_s,
+                     "eval": result})
     figure = loss_curves(logs, os.path.join(output_dir, "figures", "loss_curves"))
     summary = os.path.join(output_dir, "summary.md")
     with open(summary, "w") as f:
@@ -90,8 +92,7 @@ def _fmt(value: Any, spec: str = ".4g") -> str:
 
 def _summary(output_dir: str, rows: list[dict], loss_png: str, seconds: float) -> str:
     rel = lambda p: os.path.relpath(p, output_dir)  # noqa: E731
-    first = rows[0]["run"].metrics
-    cfg = demo_config(rows[0]["model"])
+    first, cfg = rows[0]["run"].metrics, rows[0]["config"]
     lines = [
         "# specdiff demo",
         "",

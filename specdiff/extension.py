@@ -11,6 +11,8 @@ When the extension cannot be loaded the package still works on the reference pat
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import importlib
 import os
 import warnings
@@ -103,6 +105,21 @@ def use_kernel(op: str, device: torch.device) -> bool:
             + (f" ({_STATE.error})" if _STATE.error else "")
         )
     return False
+
+
+@contextlib.contextmanager
+def use_backend(name: str):
+    """Runs the block with the op backend ``name`` (``reference``, ``kernel`` or ``auto``) for the whole process,
+    as ``SPECDIFF_BACKEND`` would at import, then restores the previous one."""
+    global _STATE
+    if name not in BACKENDS:
+        raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {name!r}")
+    saved = _STATE
+    _STATE = dataclasses.replace(saved, backend=name)
+    try:
+        yield
+    finally:
+        _STATE = saved
 
 
 def reference_scope(op: str):

@@ -117,3 +117,14 @@ def test_info_cli_json():
     assert facts["ops"]["spectral_filter2d"]["cpu"] == extension.is_loaded()
     if extension.is_loaded():
         assert facts["cpu_isa"] in ("base", "avx2", "avx512") and facts["backend"] == "kernel"
+
+
+def test_use_backend_switches_the_routing_and_restores_it():
+    before = extension.backend()
+    with extension.use_backend("reference"):
+        assert extension.backend() == "reference"
+        assert not extension.use_kernel("spectral_filter2d", torch.device("cpu"))
+    assert extension.backend() == before
+    with pytest.raises(ValueError, match="backend must be one of auto, reference, kernel"):
+        with extension.use_backend("fast"):
+            pass

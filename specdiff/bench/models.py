@@ -8,35 +8,21 @@ switched with :func:`use_backend`, which swaps the process backend as ``SPECDIFF
 
 from __future__ import annotations
 
-import contextlib
 import copy
-import dataclasses
 import statistics
-import time
 from collections.abc import Callable, Iterable, Mapping
 
 import torch
 
 from specdiff import extension
+from specdiff.bench.ops import timer
+from specdiff.extension import use_backend
 
 BACKENDS = ("reference", "kernel")
 DEFAULT_MODELS = ("tiny_unet", "spectral_unet")
 # The standard comparison: batch 64 of 3x32x32 images, base width 32 (each model's other defaults).
 STANDARD = {"batch": 64, "channels": 3, "size": 32, "base_channels": 32}
 TINY = {"batch": 2, "channels": 3, "size": 8, "base_channels": 8}
-
-
-@contextlib.contextmanager
-def use_backend(name: str):
-    """Runs the block with the op backend ``name`` (``reference``, ``kernel`` or ``auto``), then restores it."""
-    if name not in extension.BACKENDS:
-        raise ValueError(f"backend must be one of {', '.join(extension.BACKENDS)}, got {name!r}")
-    saved = extension._STATE
-    extension._STATE = dataclasses.replace(saved, backend=name)
-    try:
-        yield
-    finally:
-        extension._STATE = saved
 
 
 def kernels_missing(device: torch.device | str = "cpu") -> list[str]:
@@ -111,15 +97,11 @@ def bench_models(
             replica = copy.deepcopy(model)
             pairs.append((name, backend, replica, make_step(replica, x0)))
 
+    run = timer(device)
+
     def timed(backend: str, step: Callable[[], None]) -> float:
         with use_backend(backend):
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
-            start = time.perf_counter()
-            step()
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
-            return time.perf_counter() - start
+            return run(step) * 1e-3
 
     times: dict[tuple[str, str], list[float]] = {(n, b): [] for n, b, _, _ in pairs}
     for i in range(warmup + steps):

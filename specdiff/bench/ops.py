@@ -11,7 +11,8 @@ import torch
 from specdiff.bench.cases import CASES, PASSES, STANDARD_SHAPES, kernel_available
 
 
-def _timer(device: torch.device) -> Callable[[Callable[[], object]], float]:
+def timer(device: torch.device) -> Callable[[Callable[[], object]], float]:
+    """``run(thunk)``: the milliseconds ``thunk()`` takes, the device synchronised before and after."""
     def run(thunk):
         if device.type == "cuda":
             torch.cuda.synchronize(device)
@@ -42,7 +43,7 @@ def bench_ops(
     unknown = [n for n in names if n not in CASES]
     if unknown:
         raise ValueError(f"unknown op(s) {', '.join(unknown)}; choose from {', '.join(CASES)}")
-    timed = _timer(device)
+    timed = timer(device)
     records = []
     for name in names:
         case = CASES[name]

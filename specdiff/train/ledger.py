@@ -16,10 +16,6 @@ LEDGER_FIELDS = (
 )
 
 
-def ledger_path(results_dir: str) -> str:
-    return os.path.join(results_dir, "summary.csv")
-
-
 def append_row(results_dir: str, row: Mapping[str, Any], fields: tuple[str, ...] = LEDGER_FIELDS,
                name: str = "summary.csv") -> None:
     """Appends one row under an exclusive ``flock`` (so concurrent writers never interleave), writing the header

@@ -38,9 +38,10 @@ def resolve_checkpoint(run_dir: str, checkpoint: str | None = None) -> str:
 
 
 def load_model(run_dir: str, checkpoint: str | None = None, *, ema: bool = True,
-               device: str | torch.device = "cpu") -> tuple[Config, nn.Module, str, int]:
-    """(config, model in eval mode with the EMA or raw weights, checkpoint path, step) of a run."""
-    config = load_run_config(run_dir)
+               device: str | torch.device = "cpu", config: Config | None = None) -> tuple[Config, nn.Module, str, int]:
+    """(config, model in eval mode with the EMA or raw weights, checkpoint path, step) of a run (``config``: the
+    run's config when the caller has already read it)."""
+    config = config or load_run_config(run_dir)
     path = resolve_checkpoint(run_dir, checkpoint)
     state = load_checkpoint(path)
     model = build_network(config)
@@ -91,7 +92,7 @@ def sample_run(
     options = sampler_options(cfg)
 
     dev = resolve_device(device)
-    config, model, ckpt_path, ckpt_step = load_model(run_dir, checkpoint, ema=cfg.use_ema, device=dev)
+    _, model, ckpt_path, ckpt_step = load_model(run_dir, checkpoint, ema=cfg.use_ema, device=dev, config=config)
     tag = tag or f"{cfg.sampler}-{cfg.steps}steps-{'ema' if cfg.use_ema else 'raw'}-seed{cfg.seed}-step{ckpt_step}"
     out = os.path.join(run_dir, "samples", tag)
     os.makedirs(out, exist_ok=True)
@@ -101,19 +102,20 @@ def sample_run(
     generator = torch.Generator(dev).manual_seed(cfg.seed)
     shape = (config.data.channels, config.data.image_size, config.data.image_size)
     images, files = [], []
-    start = time.perf_counter()
+    seconds = 0.0  # sampling only, not the PNG writing
     for first in range(0, cfg.num_samples, cfg.batch_size):
         n = min(cfg.batch_size, cfg.num_samples - first)
+        start = time.perf_counter()
         x_T = torch.randn((n, *shape), generator=generator, device=dev)
         x0 = sample(cfg.sampler, model, x_T, schedule, cfg.steps, prediction=config.diffusion.prediction,
                     spacing=cfg.spacing, noise_op=noise_op, generator=generator, clip_x0=cfg.clip_x0, **options)
         x0 = x0.clamp(-1, 1).cpu()
+        seconds += time.perf_counter() - start
         for i, img in enumerate(x0):
             name = f"sample_{first + i:03d}.png"
             save_image(img, os.path.join(out, name))
             files.append(name)
         images.append(x0)
-    seconds = time.perf_counter() - start
     save_image(make_grid(torch.cat(images)), os.path.join(out, "grid.png"))
 
     metadata: dict[str, Any] = {

@@ -561,15 +561,14 @@ def train(
         clock["wall_s"] += time.perf_counter() - wall_start
         metrics = _metrics(config, run_id, history, clock, model, status, device)
         if dist_info.main:
-            _finish(output_dir, run_dir, run_id, config, metrics, status, device)
-        bar.close()
+            _finish(output_dir, run_dir, run_id, config, metrics)
         raise
     finally:
         bar.close()
 
     metrics = _metrics(config, run_id, history, clock, model, status, device)
     if dist_info.main:
-        _finish(output_dir, run_dir, run_id, config, metrics, status, device)
+        _finish(output_dir, run_dir, run_id, config, metrics)
         logger.info("finished: final loss %.5f, %.1f img/s, loss drop/s %s", metrics["final_loss"],
                     metrics["images_per_second"], metrics["loss_drop_per_second"])
     return TrainResult(run_id, run_dir, metrics, status, checkpoints)
@@ -677,8 +676,7 @@ def _metrics(config: Config, run_id: str, history: dict[str, list[float]], clock
     }
 
 
-def _finish(output_dir: str, run_dir: str, run_id: str, config: Config, metrics: dict[str, Any], status: str,
-            device: torch.device) -> None:
+def _finish(output_dir: str, run_dir: str, run_id: str, config: Config, metrics: dict[str, Any]) -> None:
     atomic_write_json(os.path.join(run_dir, "metrics", f"{run_id}.json"), metrics)
     row = {k: metrics.get(k) for k in ("run_id", "status", "model", "dataset", "steps", "batch_size", "seed",
                                        "final_loss", "loss_drop_per_second", "images_per_second",

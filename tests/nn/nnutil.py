@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import pytest
 import torch
-from torch.utils._python_dispatch import TorchDispatchMode
+from recording import HOST_SYNC_OPS, RecordOps
 
-from specdiff.bench.models import kernels_missing, use_backend
+from specdiff.bench.models import kernels_missing
+from specdiff.extension import use_backend
 
 __all__ = ["HOST_SYNC_OPS", "RecordOps", "needs_kernels", "perturb_", "use_backend"]
 
 needs_kernels = pytest.mark.skipif(bool(kernels_missing()), reason=f"no CPU kernel for {kernels_missing()}")
-
-# What .item(), float(t), bool(t) / `if t:` and .tolist() dispatch to: each one waits for the device.
-HOST_SYNC_OPS = {"aten::_local_scalar_dense", "aten::is_nonzero", "aten::item", "aten::equal"}
 
 
 def perturb_(module: torch.nn.Module, seed: int = 0, scale: float = 0.1) -> torch.nn.Module:
@@ -24,22 +22,3 @@ def perturb_(module: torch.nn.Module, seed: int = 0, scale: float = 0.1) -> torc
         for p in module.parameters():
             p.add_(scale * torch.randn(p.shape, generator=gen, dtype=p.dtype))
     return module
-
-
-class RecordOps(TorchDispatchMode):
-    """Records the name of every op dispatched inside the ``with`` block."""
-
-    def __init__(self):
-        super().__init__()
-        self.names: list[str] = []
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        self.names.append(func.name())
-        return func(*args, **(kwargs or {}))
-
-    def count(self, name: str) -> int:
-        """Calls of op ``name`` (any overload)."""
-        return sum(n.split(".")[0] == name for n in self.names)
-
-    def host_syncs(self) -> list[str]:
-        return [n for n in self.names if n.split(".")[0] in HOST_SYNC_OPS]

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 
 import pytest
 import torch
+from recording import RecordOps
 
 from specdiff import extension
 
@@ -57,15 +57,7 @@ def cpu_isa(name: str):
         extension.set_cpu_isa(previous)
 
 
-@contextlib.contextmanager
-def backend(name: str):
-    """Temporarily switches the process backend (as SPECDIFF_BACKEND would at import)."""
-    saved = extension._STATE
-    extension._STATE = dataclasses.replace(saved, backend=name)
-    try:
-        yield
-    finally:
-        extension._STATE = saved
+backend = extension.use_backend  # the process-wide backend switch, as SPECDIFF_BACKEND at import
 
 
 def kernel_and_reference(fn, *args, **kwargs):
@@ -77,19 +69,9 @@ def kernel_and_reference(fn, *args, **kwargs):
     return k, r
 
 
-class _RecordOps(torch.utils._python_dispatch.TorchDispatchMode):
-    def __init__(self):
-        super().__init__()
-        self.names: list[str] = []
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        self.names.append(func.name())
-        return func(*args, **(kwargs or {}))
-
-
 def specdiff_ops_called(fn, *args, **kwargs) -> list[str]:
     """Names of the ``specdiff::`` ops that ``fn(*args, **kwargs)`` dispatches to."""
-    with _RecordOps() as rec:
+    with RecordOps() as rec:
         fn(*args, **kwargs)
     return [n for n in rec.names if n.startswith("specdiff::")]
 
