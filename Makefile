@@ -3,8 +3,8 @@
 # make bench  : run the op benchmark suite for real (BENCH_ARGS="--benchmark-autosave" to save a baseline,
 #               BENCH_ARGS="--benchmark-compare --benchmark-compare-fail=median:10%" to compare)
 # make gpu-check : on a machine with an NVIDIA GPU, nvcc and a CUDA build of torch (TORCH_SPEC below): build
-#                  the CUDA kernels, run the op tests and the CUDA op benchmark; the log goes to
-#                  results/gpu_check.txt, the timings to results/gpu_bench.json. Not part of `make test` / CI.
+#                  the CUDA kernels, run the op tests and the CUDA op benchmark (scripts/gpu_check.sh; the log
+#                  goes to results/gpu_check.txt, the timings to results/gpu_bench.{json,md}). Not in `make test` / CI.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -42,13 +42,7 @@ bench: build
 	LD_PRELOAD=$(TCMALLOC) $(PY) -m pytest benchmarks --benchmark-only --benchmark-group-by=group $(BENCH_ARGS)
 
 gpu-check: install
-	@$(PY) -c "import sys, torch; sys.exit(None if torch.cuda.is_available() else 'make gpu-check needs an NVIDIA GPU and a CUDA build of torch (set TORCH_SPEC)')"
-	SPECDIFF_FORCE_CUDA=1 $(PY) -m pip install --no-build-isolation -e .
-	mkdir -p results
-	{ $(PY) -c "import torch, specdiff.extension; print('torch', torch.__version__, 'CUDA', torch.version.cuda, torch.cuda.get_device_name()); assert torch.ops.specdiff._built_with_cuda(), 'specdiff._C was built without CUDA'" && \
-	  $(PY) -m pytest tests/ops -q $(PYTEST_ARGS) && \
-	  $(VENV)/bin/specdiff bench ops --device cuda --json results/gpu_bench.json; \
-	} > results/gpu_check.txt 2>&1; status=$$?; cat results/gpu_check.txt; exit $$status
+	PYTHON=$(PY) scripts/gpu_check.sh results
 
 clean:
 	rm -rf build build-cmake specdiff/_C*.so *.egg-info

@@ -28,10 +28,22 @@ __device__ __forceinline__ Cx<T> root(const Cx<T>* tw, int t) {
   return {w.re, Inv ? -w.im : w.im};
 }
 
-// One stage with a closed-form radix R in {2, 3, 4}:
+// o[u] = sum_r v_r exp(sgn 2 pi i r u / 4), sgn = -1 forward, +1 inverse.
+template <typename T>
+__device__ __forceinline__ void dft4(Cx<T> v0, Cx<T> v1, Cx<T> v2, Cx<T> v3, T sgn, Cx<T>* o) {
+  const Cx<T> a0 = cadd(v0, v2), a1 = csub(v0, v2), a2 = cadd(v1, v3);
+  const Cx<T> d = csub(v1, v3);
+  const Cx<T> a3 = {-sgn * d.im, sgn * d.re};  // (v1 - v3) i sgn
+  o[0] = cadd(a0, a2);
+  o[1] = cadd(a1, a3);
+  o[2] = csub(a0, a2);
+  o[3] = csub(a1, a3);
+}
+
+// One stage with a closed-form radix R in {2, 3, 4, 8}:
 // y[(j - k) R + k + u Ns] = sum_r x[j + r m] w_(Ns R)^(r k) exp(-+2 pi i r u / R),  m = n / R, k = j mod Ns.
 template <typename T, bool Inv, int R>
-__device__ void stage_small(const Cx<T>* __restrict__ x, Cx<T>* __restrict__ y, int count, int ld, int n, int Ns,
+__device__ __forceinline__ void stage_small(const Cx<T>* __restrict__ x, Cx<T>* __restrict__ y, int count, int ld, int n, int Ns,
                             const Cx<T>* tw) {
   const int m = n / R;
   const int L = n / (Ns * R);  // w_(Ns R)^e = tw[e L]
@@ -57,14 +69,24 @@ __device__ void stage_small(const Cx<T>* __restrict__ x, Cx<T>* __restrict__ y, 
       ys[0] = cadd(v[0], sum);
       ys[Ns] = cadd(mid, rot);
       ys[2 * Ns] = csub(mid, rot);
+    } else if constexpr (R == 4) {
+      Cx<T> o[4];
+      dft4<T>(v[0], v[1], v[2], v[3], sgn, o);
+#pragma unroll
+      for (int u = 0; u < 4; ++u) ys[u * Ns] = o[u];
     } else {
-      const Cx<T> a0 = cadd(v[0], v[2]), a1 = csub(v[0], v[2]), a2 = cadd(v[1], v[3]);
-      const Cx<T> d = csub(v[1], v[3]);
-      const Cx<T> a3 = {-sgn * d.im, sgn * d.re};  // (v1 - v3) i sgn
-      ys[0] = cadd(a0, a2);
-      ys[Ns] = cadd(a1, a3);
-      ys[2 * Ns] = csub(a0, a2);
-      ys[3 * Ns] = csub(a1, a3);
+      // 8 = 2 x 4: the 4-point DFTs of the even and odd inputs, combined with the eighth roots w^u.
+      Cx<T> e[4], o[4];
+      dft4<T>(v[0], v[2], v[4], v[6], sgn, e);
+      dft4<T>(v[1], v[3], v[5], v[7], sgn, o);
+      const T h = T(0.70710678118654752440);
+      const Cx<T> w[4] = {{T(1), T(0)}, {h, sgn * h}, {T(0), sgn}, {-h, sgn * h}};  // exp(sgn 2 pi i u / 8)
+#pragma unroll
+      for (int u = 0; u < 4; ++u) {
+        const Cx<T> t = u == 0 ? o[0] : cmul(o[u], w[u]);
+        ys[u * Ns] = cadd(e[u], t);
+        ys[(u + 4) * Ns] = csub(e[u], t);
+      }
     }
   }
 }
@@ -120,6 +142,32 @@ __device__ Cx<T>* fft_batch(const FftFactors& f, Cx<T>* a, Cx<T>* b, int count, 
     Ns *= R;
   }
   return a;
+}
+
+// fft_batch for a power-of-two length N known at compile time: radix-8 stages, then a 4 or a 2, unrolled,
+// with every index computation by a constant (shifts and masks instead of integer divisions).
+template <typename T, bool Inv, int N, int Ns = 1>
+__device__ __forceinline__ Cx<T>* fft_batch_pow2(Cx<T>* a, Cx<T>* b, int count, int ld, const Cx<T>* tw) {
+  static_assert(N >= 1 && (N & (N - 1)) == 0, "N must be a power of two");
+  if constexpr (Ns >= N) {
+    return a;
+  } else {
+    constexpr int R = (N / Ns) % 8 == 0 ? 8 : (N / Ns) % 4 == 0 ? 4 : 2;
+    stage_small<T, Inv, R>(a, b, count, ld, N, Ns, tw);
+    __syncthreads();
+    return fft_batch_pow2<T, Inv, N, Ns * R>(b, a, count, ld, tw);
+  }
+}
+
+// fft_batch of length f.n, through fft_batch_pow2 when the caller fixed it at compile time (N > 0, N == f.n).
+template <typename T, bool Inv, int N>
+__device__ __forceinline__ Cx<T>* fft_sized(const FftFactors& f, Cx<T>* a, Cx<T>* b, int count, int ld,
+                                            const Cx<T>* tw) {
+  if constexpr (N > 0) {
+    return fft_batch_pow2<T, Inv, N>(a, b, count, ld, tw);
+  } else {
+    return fft_batch<T, Inv>(f, a, b, count, ld, tw);
+  }
 }
 
 }  // namespace specdiff::cuda

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <cstdlib>
 #include <mutex>
 #include <unordered_map>
 
@@ -18,6 +19,12 @@ namespace {
 constexpr int kMaxFusedSide = 128;
 // Buffer bytes a block aims for when it can batch several small planes: a few blocks fit on an SM.
 constexpr int64_t kTargetBufferBytes = 32 * 1024;
+
+// Tuning overrides for benchmarking the launch plan (SPECDIFF_CUDA_MAX_FUSED_SIDE, SPECDIFF_CUDA_BUFFER_BYTES).
+int64_t tuning(const char* name, int64_t fallback) {
+  const char* v = std::getenv(name);
+  return v && *v ? std::atoll(v) : fallback;
+}
 // Blocks per SM a reduction aims for; each writes one partial result the host sums.
 constexpr int64_t kReduceBlocksPerSm = 4;
 
@@ -95,7 +102,9 @@ void set_src(RoundTripArgs& a, const at::Tensor& src) {
 }
 
 bool plan_roundtrip(RoundTripArgs& a, int acc_per_bin, bool reduce) {
-  if (std::max(a.H, a.W) > kMaxFusedSide) return false;
+  static const int64_t max_side = tuning("SPECDIFF_CUDA_MAX_FUSED_SIDE", kMaxFusedSide);
+  static const int64_t buffer_bytes = tuning("SPECDIFF_CUDA_BUFFER_BYTES", kTargetBufferBytes);
+  if (std::max(a.H, a.W) > max_side) return false;
   const DeviceLimits& limits = device_limits();
   const int real_bytes = a.dtype == Dtype::f64 ? 8 : 4;
   a.planes_per_block = 1;
@@ -104,7 +113,7 @@ bool plan_roundtrip(RoundTripArgs& a, int acc_per_bin, bool reduce) {
 
   const int64_t per_slice = a.planes_per_slice();
   const int64_t plane_bytes = a.nbuf() * a.plane_elems * 2 * real_bytes;
-  a.planes_per_block = static_cast<int>(std::clamp<int64_t>(kTargetBufferBytes / plane_bytes, 1, per_slice));
+  a.planes_per_block = static_cast<int>(std::clamp<int64_t>(buffer_bytes / plane_bytes, 1, per_slice));
   roundtrip_layout(a, acc_per_bin, real_bytes);
   while (a.planes_per_block > 1 && a.smem_bytes > limits.smem_per_block) {
     a.planes_per_block /= 2;

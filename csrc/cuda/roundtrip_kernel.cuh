@@ -12,7 +12,8 @@
 // The weight is a policy with
 //   begin(slice, acc)             per-block setup for the block's slice,
 //   apply(h, k, g, c, valid)      returns g times the weight of bin (h, k) and, for valid planes,
-//                                 accumulates the correlation c of that bin (see launch.h),
+//                                 accumulates the correlation c of that bin (see launch.h); a bin is
+//                                 always applied by the same thread,
 //   finish(scratch, slice, split, splits)   writes the block's partial reduction.
 #pragma once
 
@@ -20,7 +21,8 @@
 
 namespace specdiff::cuda {
 
-// An explicit weight tensor; the grad_weight reduction accumulates c per bin in shared memory.
+// An explicit weight tensor; the grad_weight reduction accumulates c per bin in shared memory, each bin
+// by the one thread that owns it.
 template <typename T>
 struct ExplicitWeight {
   const T* weight;
@@ -52,12 +54,12 @@ struct ExplicitWeight {
 
   __device__ Cx<T> apply(int h, int k, Cx<T> g, Cx<T> c, bool valid) {
     const int i = h * Wf + k;
-    if (partial && valid) {
+    if (partial && valid) {  // bin i belongs to this thread (roundtrip_kernel's weighting loop)
       if (complex) {
-        atomicAdd(&acc[2 * i], c.re);
-        atomicAdd(&acc[2 * i + 1], c.im);
+        acc[2 * i] += c.re;
+        acc[2 * i + 1] += c.im;
       } else {
-        atomicAdd(&acc[i], c.re);
+        acc[i] += c.re;
       }
     }
     const Cx<T> wv = complex ? Cx<T>{w[2 * i], conj ? -w[2 * i + 1] : w[2 * i + 1]} : Cx<T>{w[i], T(0)};
@@ -74,7 +76,7 @@ struct ExplicitWeight {
 
 // Rows 2hp and 2hp + 1 of a batch of planes -> complex rows z = a + i b, [P][Hp][W] (the index i).
 template <typename T, typename S>
-__device__ void load_row_pairs(const S* base, const int64_t* plane_off, const int64_t* stride, int count, int P,
+__device__ __forceinline__ void load_row_pairs(const S* base, const int64_t* plane_off, const int64_t* stride, int count, int P,
                                int H, int W, Cx<T>* z) {
   const int Hp = (H + 1) / 2;
   for (int i = threadIdx.x; i < P * Hp * W; i += blockDim.x) {
@@ -92,7 +94,7 @@ __device__ void load_row_pairs(const S* base, const int64_t* plane_off, const in
 
 // Transformed row pairs [P][Hp][W] -> the two real rows' half spectra, stored column-major [P][Wf][Hs].
 template <typename T>
-__device__ void split_row_pairs(const Cx<T>* z, Cx<T>* spec, int P, int H, int W) {
+__device__ __forceinline__ void split_row_pairs(const Cx<T>* z, Cx<T>* spec, int P, int H, int W) {
   const int Hp = (H + 1) / 2, Wf = W / 2 + 1, Hs = H | 1;
   for (int i = threadIdx.x; i < P * Hp * Wf; i += blockDim.x) {
     const int p = i / (Hp * Wf), rem = i - p * Hp * Wf, hp = rem / Wf, k = rem - hp * Wf;
@@ -107,7 +109,7 @@ __device__ void split_row_pairs(const Cx<T>* z, Cx<T>* spec, int P, int H, int W
 // Inverse of split_row_pairs before the inverse row FFTs: rows 2hp, 2hp + 1 of the spectrum -> z = A + i B
 // over all W bins, using Hermitian symmetry for k >= Wf and dropping Im at the DC and Nyquist columns.
 template <typename T>
-__device__ void merge_row_pairs(const Cx<T>* spec, Cx<T>* z, int P, int H, int W) {
+__device__ __forceinline__ void merge_row_pairs(const Cx<T>* spec, Cx<T>* z, int P, int H, int W) {
   const int Hp = (H + 1) / 2, Wf = W / 2 + 1, Hs = H | 1;
   for (int i = threadIdx.x; i < P * Hp * W; i += blockDim.x) {
     const int p = i / (Hp * W), rem = i - p * Hp * W, hp = rem / W, k = rem - hp * W;
@@ -128,7 +130,7 @@ __device__ void merge_row_pairs(const Cx<T>* spec, Cx<T>* z, int P, int H, int W
 }
 
 template <typename T, typename S>
-__device__ void store_row_pairs(const Cx<T>* z, S* out, const int64_t* plane_off, int count, int P, int H, int W) {
+__device__ __forceinline__ void store_row_pairs(const Cx<T>* z, S* out, const int64_t* plane_off, int count, int P, int H, int W) {
   const int Hp = (H + 1) / 2;
   for (int i = threadIdx.x; i < P * Hp * W; i += blockDim.x) {
     const int p = i / (Hp * W), rem = i - p * Hp * W, hp = rem / W, w = rem - hp * W;
@@ -140,24 +142,26 @@ __device__ void store_row_pairs(const Cx<T>* z, S* out, const int64_t* plane_off
 }
 
 // rfft2 of a batch of planes: returns the buffer (a or b) holding the unnormalized half spectra [P][Wf][Hs].
-template <typename T, typename S>
-__device__ Cx<T>* forward_spectra(const S* base, const int64_t* plane_off, const int64_t* stride, int count, int P,
+// KH, KW: H and W when fixed at compile time (powers of two), else 0.
+template <typename T, typename S, int KH, int KW>
+__device__ __forceinline__ Cx<T>* forward_spectra(const S* base, const int64_t* plane_off, const int64_t* stride, int count, int P,
                                   int H, int W, const FftFactors& fh, const FftFactors& fw, const Cx<T>* tw_h,
                                   const Cx<T>* tw_w, Cx<T>* a, Cx<T>* b) {
   load_row_pairs<T, S>(base, plane_off, stride, count, P, H, W, a);
   __syncthreads();
-  Cx<T>* rows = fft_batch<T, false>(fw, a, b, P * ((H + 1) / 2), W, tw_w);
+  Cx<T>* rows = fft_sized<T, false, KW>(fw, a, b, P * ((H + 1) / 2), W, tw_w);
   Cx<T>* spec = rows == a ? b : a;
   split_row_pairs<T>(rows, spec, P, H, W);
   __syncthreads();
-  return fft_batch<T, false>(fh, spec, rows, P * (W / 2 + 1), H | 1, tw_h);
+  return fft_sized<T, false, KH>(fh, spec, rows, P * (W / 2 + 1), H | 1, tw_h);
 }
 
-template <typename T, typename S, class Weight>
+// KH, KW: the plane size when the launcher fixed it at compile time (powers of two; 0 = any size).
+template <typename T, typename S, class Weight, int KH = 0, int KW = 0>
 __global__ void __launch_bounds__(kBlockThreads)
     roundtrip_kernel(const __grid_constant__ RoundTripArgs a, const __grid_constant__ FftFactors fh,
                      const __grid_constant__ FftFactors fw, const Weight weight) {
-  const int H = a.H, W = a.W, Wf = W / 2 + 1, Hs = H | 1, P = a.planes_per_block;
+  const int H = KH ? KH : a.H, W = KW ? KW : a.W, Wf = W / 2 + 1, Hs = H | 1, P = a.planes_per_block;
   const int64_t buffer = P * a.plane_elems;
   Cx<T>* buf[3] = {dynamic_smem<Cx<T>>(), dynamic_smem<Cx<T>>() + buffer, dynamic_smem<Cx<T>>() + 2 * buffer};
   Cx<T>* tw_w = dynamic_smem<Cx<T>>(a.smem_tw);
@@ -199,35 +203,38 @@ __global__ void __launch_bounds__(kBlockThreads)
     Cx<T>* free0 = buf[0];
     Cx<T>* free1 = buf[1];
     if (src) {
-      X = forward_spectra<T, S>(src, src_off, a.src_stride, count, P, H, W, fh, fw, tw_h, tw_w, buf[0], buf[1]);
+      X = forward_spectra<T, S, KH, KW>(src, src_off, a.src_stride, count, P, H, W, fh, fw, tw_h, tw_w, buf[0], buf[1]);
       free0 = X == buf[0] ? buf[1] : buf[0];
       free1 = buf[2];
     }
-    Cx<T>* G = forward_spectra<T, S>(in, in_off, a.in_stride, count, P, H, W, fh, fw, tw_h, tw_w, free0, free1);
+    Cx<T>* G = forward_spectra<T, S, KH, KW>(in, in_off, a.in_stride, count, P, H, W, fh, fw, tw_h, tw_w, free0, free1);
     Cx<T>* other = G == free0 ? free1 : free0;
     if (a.self_correlate) X = G;
 
-    for (int i = threadIdx.x; i < P * H * Wf; i += blockDim.x) {
-      const int p = i / (H * Wf), rem = i - p * H * Wf, h = rem / Wf, k = rem - h * Wf;
-      const int64_t e = static_cast<int64_t>(p * Wf + k) * Hs + h;
-      const Cx<T> g = G[e];
-      Cx<T> c{T(0), T(0)};
-      if (X) {
-        const Cx<T> x = X[e];
-        const T f = ((k == 0 || 2 * k == W) ? T(1) : T(2)) * scale;
-        c = {f * (g.re * x.re + g.im * x.im), f * (g.im * x.re - g.re * x.im)};
+    // A thread owns bins (h, k) and walks the batch's planes, so the weight's reduction needs no atomics.
+    for (int i = threadIdx.x; i < H * Wf; i += blockDim.x) {
+      const int h = i / Wf, k = i - h * Wf;
+      const T f = ((k == 0 || 2 * k == W) ? T(1) : T(2)) * scale;
+      for (int p = 0; p < P; ++p) {
+        const int64_t e = static_cast<int64_t>(p * Wf + k) * Hs + h;
+        const Cx<T> g = G[e];
+        Cx<T> c{T(0), T(0)};
+        if (X) {
+          const Cx<T> x = X[e];
+          c = {f * (g.re * x.re + g.im * x.im), f * (g.im * x.re - g.re * x.im)};
+        }
+        const Cx<T> y = wt.apply(h, k, g, c, p < count);
+        G[e] = {y.re * scale, y.im * scale};
       }
-      const Cx<T> y = wt.apply(h, k, g, c, p < count);
-      G[e] = {y.re * scale, y.im * scale};
     }
     __syncthreads();
 
     if (out) {
-      Cx<T>* cols = fft_batch<T, true>(fh, G, other, P * Wf, Hs, tw_h);
+      Cx<T>* cols = fft_sized<T, true, KH>(fh, G, other, P * Wf, Hs, tw_h);
       Cx<T>* rows = cols == G ? other : G;
       merge_row_pairs<T>(cols, rows, P, H, W);
       __syncthreads();
-      Cx<T>* res = fft_batch<T, true>(fw, rows, cols, P * ((H + 1) / 2), W, tw_w);
+      Cx<T>* res = fft_sized<T, true, KW>(fw, rows, cols, P * ((H + 1) / 2), W, tw_w);
       store_row_pairs<T, S>(res, out, out_off, count, P, H, W);
       __syncthreads();
     }

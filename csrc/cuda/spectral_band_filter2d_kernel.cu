@@ -2,8 +2,7 @@
 // spectral_band_mse and their backwards (host side: spectral_band_filter2d.cpp,
 // spectral_band_mse.cpp).
 #include "cuda/band_weight.cuh"
-#include "cuda/dispatch.cuh"
-#include "cuda/roundtrip_kernel.cuh"
+#include "cuda/roundtrip_launch.cuh"
 
 namespace specdiff::cuda {
 
@@ -11,8 +10,7 @@ void launch_band_roundtrip(const RoundTripArgs& args, const BandArgs& band, cuda
   dispatch_dtype(args.dtype, [&](auto t, auto s) {
     using T = decltype(t);
     using S = decltype(s);
-    launch_kernel(roundtrip_kernel<T, S, BandWeight<T>>, args.slices() * args.splits, args.smem_bytes, stream, args,
-                  fft_factors(args.H), fft_factors(args.W), BandWeight<T>(band, args.H, args.W));
+    launch_roundtrip<T, S>(args, BandWeight<T>(band, args.H, args.W), stream);
   });
 }
 

@@ -12,17 +12,55 @@ from specdiff.bench.cases import CASES, PASSES, STANDARD_SHAPES, kernel_availabl
 
 
 def timer(device: torch.device) -> Callable[[Callable[[], object]], float]:
-    """``run(thunk)``: the milliseconds ``thunk()`` takes, the device synchronised before and after."""
-    def run(thunk):
-        if device.type == "cuda":
+    """``run(thunk)``: the milliseconds ``thunk()`` takes, the device synchronised before and after.
+
+    On CUDA the thunk is timed with events over ``CUDA_INNER`` back-to-back calls (the mean is returned), so
+    the figure is device time when the thunk is a replayed CUDA graph (see ``cuda_graphed``).
+    """
+    if device.type == "cuda":
+        def run_cuda(thunk):
+            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
             torch.cuda.synchronize(device)
+            start.record()
+            for _ in range(CUDA_INNER):
+                thunk()
+            end.record()
+            end.synchronize()
+            return start.elapsed_time(end) / CUDA_INNER
+
+        return run_cuda
+
+    def run(thunk):
         start = time.perf_counter()
         thunk()
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
         return (time.perf_counter() - start) * 1e3
 
     return run
+
+
+CUDA_INNER = 10
+
+
+def cuda_graphed(thunk: Callable[[], object], warmup: int = 3) -> Callable[[], object] | None:
+    """``thunk`` captured in a CUDA graph (returns its replay), or None when it cannot be captured.
+
+    Replaying a graph removes the Python and launch overhead, which at these sizes is larger than the GPU
+    work of either path; what remains is the time the kernels themselves take.
+    """
+    stream = torch.cuda.Stream()
+    stream.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(stream):
+        for _ in range(warmup):
+            thunk()
+    torch.cuda.current_stream().wait_stream(stream)
+    graph = torch.cuda.CUDAGraph()
+    try:
+        with torch.cuda.graph(graph):
+            thunk()
+    except RuntimeError:
+        torch.cuda.synchronize()
+        return None
+    return graph.replay
 
 
 def bench_ops(
@@ -36,7 +74,8 @@ def bench_ops(
 ) -> list[dict]:
     """Times each (op, shape, pass) on both paths; the two alternate call by call so drift hits both alike.
 
-    Returns records ``{op, shape, dtype, device, pass, reference_ms, kernel_ms, speedup}`` (medians).
+    Returns records ``{op, shape, dtype, device, pass, reference_ms, kernel_ms, speedup, timing}`` (medians);
+    ``timing`` is ``wall`` on the CPU, ``cuda_graph`` (device time of replayed graphs) or ``eager`` on CUDA.
     """
     device = torch.device(device)
     names = list(ops) if ops is not None else list(CASES)
@@ -55,6 +94,12 @@ def bench_ops(
             thunks = case.build(tuple(shape), dtype, device)
             for pass_ in PASSES:
                 ref, ker = thunks[("reference", pass_)], thunks[("kernel", pass_)]
+                timing = "wall"
+                if device.type == "cuda":
+                    graphed = cuda_graphed(ref), cuda_graphed(ker)
+                    timing = "eager" if None in graphed else "cuda_graph"
+                    if timing == "cuda_graph":
+                        ref, ker = graphed
                 for _ in range(warmup):
                     ref()
                     ker()
@@ -72,6 +117,7 @@ def bench_ops(
                     "reference_ms": ref_ms,
                     "kernel_ms": ker_ms,
                     "speedup": ref_ms / ker_ms,
+                    "timing": timing,
                 }
                 records.append(record)
                 if log:
@@ -107,9 +153,14 @@ def format_markdown(records: list[dict]) -> str:
             if r is None:
                 cells += ["", "", ""]
                 continue
-            cells += [f"{r['reference_ms']:.2f}", f"{r['kernel_ms']:.2f}", f"**{r['speedup']:.2f}x**"]
+            cells += [_ms(r["reference_ms"]), _ms(r["kernel_ms"]), f"**{r['speedup']:.2f}x**"]
         lines.append(f"| {op} | {shape} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def _ms(ms: float) -> str:
+    """Milliseconds with two decimals, or four below 1 ms (GPU timings)."""
+    return f"{ms:.2f}" if ms >= 1 else f"{ms:.4f}"
 
 
 def plot_speedups(records: list[dict], path: str) -> None:

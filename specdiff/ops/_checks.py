@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import torch
 
 REAL_DTYPES = (torch.float32, torch.float64)
@@ -20,13 +22,29 @@ def check_image(x: torch.Tensor, name: str = "x") -> None:
         raise TypeError(f"{name} must be float32 or float64 (float16/bfloat16 on CUDA), got {x.dtype}")
 
 
-def autocast_float32(*tensors):
-    """Under autocast the spectral ops run in float32, like ``torch.fft``: reduced-precision inputs (and
-    optional tensors given as None) come back cast up; outside autocast they pass through unchanged."""
-    device = next((t.device.type for t in tensors if isinstance(t, torch.Tensor)), None)
-    if device is None or not torch.is_autocast_enabled(device):
-        return tensors
-    return tuple(t.float() if isinstance(t, torch.Tensor) and t.dtype in REDUCED_DTYPES else t for t in tensors)
+def float32_under_autocast(*, keep_dtype: bool = True):
+    """Decorates a public op ``op(x, ...)``: under autocast it runs in float32 with autocast off (half-precision
+    FFTs cover only powers of two, and a reduced-precision convolution inside would lose the op's accuracy).
+    float16/bfloat16 tensor arguments are cast up; the result is cast back to x's dtype when ``keep_dtype``
+    (images), and stays float32 otherwise (losses, as autocast does for ``mse_loss``). Outside autocast the op
+    is called unchanged."""
+
+    def decorate(op):
+        @functools.wraps(op)
+        def wrapper(x, *args, **kwargs):
+            if not (isinstance(x, torch.Tensor) and torch.is_autocast_enabled(x.device.type)):
+                return op(x, *args, **kwargs)
+
+            def up(t):
+                return t.float() if isinstance(t, torch.Tensor) and t.dtype in REDUCED_DTYPES else t
+
+            with torch.autocast(x.device.type, enabled=False):
+                out = op(up(x), *map(up, args), **{k: up(v) for k, v in kwargs.items()})
+            return out.to(x.dtype) if keep_dtype and x.dtype in REDUCED_DTYPES else out
+
+        return wrapper
+
+    return decorate
 
 
 def in_float32(reference, x: torch.Tensor, *args):

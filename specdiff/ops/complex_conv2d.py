@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from specdiff import extension
-from specdiff.ops._checks import autocast_float32
+from specdiff.ops._checks import float32_under_autocast
 from specdiff.ops._complex_conv import IntPair, check_complex_conv, io_memory_format, output_shape, pair
 
 extension.register_op("complex_conv2d", "complex_conv2d", "_complex_conv2d_backward")
@@ -41,6 +41,7 @@ def complex_conv2d_reference(
     return torch.cat([real, imag], dim=1)
 
 
+@float32_under_autocast()
 def complex_conv2d(
     x: torch.Tensor,
     weight_re: torch.Tensor,
@@ -71,7 +72,6 @@ def complex_conv2d(
         ``Tensor[B, 2*Cout, H', W']`` (real half first) with x's dtype; channels_last when x is.
         Differentiable in x, the weights and the biases.
     """
-    x, weight_re, weight_im, bias_re, bias_im = autocast_float32(x, weight_re, weight_im, bias_re, bias_im)
     stride, padding, dilation = pair(stride, "stride"), pair(padding, "padding"), pair(dilation, "dilation")
     check_complex_conv(
         x, weight_re, weight_im, bias_re, bias_im, stride, padding, dilation, [0, 0], groups, False
@@ -80,8 +80,7 @@ def complex_conv2d(
         return torch.ops.specdiff.complex_conv2d(
             x, weight_re, weight_im, bias_re, bias_im, stride, padding, dilation, groups
         )
-    # Under autocast F.conv2d would drop to reduced precision; the op runs in float32 on both paths.
-    with extension.reference_scope("complex_conv2d"), torch.autocast(x.device.type, enabled=False):
+    with extension.reference_scope("complex_conv2d"):
         return complex_conv2d_reference(
             x, weight_re, weight_im, bias_re, bias_im, stride, padding, dilation, groups
         )

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from specdiff import extension
-from specdiff.ops._checks import autocast_float32
+from specdiff.ops._checks import float32_under_autocast
 from specdiff.ops._complex_conv import IntPair, check_complex_conv, io_memory_format, output_shape, pair
 
 extension.register_op(
@@ -44,6 +44,7 @@ def complex_conv_transpose2d_reference(
     return torch.cat([real, imag], dim=1)
 
 
+@float32_under_autocast()
 def complex_conv_transpose2d(
     x: torch.Tensor,
     weight_re: torch.Tensor,
@@ -74,7 +75,6 @@ def complex_conv_transpose2d(
         ``H' = (H-1)*stride - 2*padding + dilation*(kh-1) + output_padding + 1``, x's dtype,
         channels_last when x is. Differentiable in x, the weights and the biases.
     """
-    x, weight_re, weight_im, bias_re, bias_im = autocast_float32(x, weight_re, weight_im, bias_re, bias_im)
     stride, padding = pair(stride, "stride"), pair(padding, "padding")
     output_padding, dilation = pair(output_padding, "output_padding"), pair(dilation, "dilation")
     check_complex_conv(
@@ -84,8 +84,7 @@ def complex_conv_transpose2d(
         return torch.ops.specdiff.complex_conv_transpose2d(
             x, weight_re, weight_im, bias_re, bias_im, stride, padding, output_padding, groups, dilation
         )
-    # Under autocast F.conv2d would drop to reduced precision; the op runs in float32 on both paths.
-    with extension.reference_scope("complex_conv_transpose2d"), torch.autocast(x.device.type, enabled=False):
+    with extension.reference_scope("complex_conv_transpose2d"):
         return complex_conv_transpose2d_reference(
             x, weight_re, weight_im, bias_re, bias_im, stride, padding, output_padding, groups, dilation
         )

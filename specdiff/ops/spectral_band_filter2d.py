@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from specdiff import extension
-from specdiff.ops._checks import autocast_float32, check_image, in_float32
+from specdiff.ops._checks import check_image, float32_under_autocast, in_float32
 from specdiff.ops.band import BandKind, Param, band_mask_reference, band_params, register_band_autograd
 from specdiff.ops.spectral_filter2d import spectral_filter2d_reference
 
@@ -18,6 +18,7 @@ def spectral_band_filter2d_reference(x, inner, outer, gain, temperature, kind):
     return spectral_filter2d_reference(x, band_mask_reference(height, width, inner, outer, gain, temperature, kind))
 
 
+@float32_under_autocast()
 def spectral_band_filter2d(
     x: torch.Tensor,
     *,
@@ -37,7 +38,6 @@ def spectral_band_filter2d(
     Returns:
         ``Tensor[B, C, H, W]``; differentiable in x, inner, outer and gain.
     """
-    (x,) = autocast_float32(x)
     check_image(x)
     inner, outer, gain = band_params(inner, outer, gain, temperature, kind, x.shape[0], x)
     if extension.use_kernel("spectral_band_filter2d", x.device):

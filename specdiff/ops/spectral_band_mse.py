@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from specdiff import extension
-from specdiff.ops._checks import autocast_float32, check_image, in_float32
+from specdiff.ops._checks import check_image, float32_under_autocast, in_float32
 from specdiff.ops.band import BandKind, Param, band_mask_reference, band_params, register_band_autograd
 
 extension.register_op("spectral_band_mse", "spectral_band_mse", "_spectral_band_mse_backward")
@@ -24,6 +24,7 @@ def spectral_band_mse_reference(residual, inner, outer, gain, temperature, kind)
     return (band * doubling * spectrum.abs().square()).sum(dim=(1, 2, 3)) / (channels * height * width)
 
 
+@float32_under_autocast(keep_dtype=False)
 def spectral_band_mse(
     residual: torch.Tensor,
     *,
@@ -39,7 +40,6 @@ def spectral_band_mse(
     error by frequency. Args as in :func:`specdiff.ops.spectral_band_filter2d`; ``residual`` is
     ``Tensor[B, C, H, W]``. Returns ``Tensor[B]``, differentiable in residual, inner, outer and gain.
     """
-    (residual,) = autocast_float32(residual)
     check_image(residual, "residual")
     inner, outer, gain = band_params(inner, outer, gain, temperature, kind, residual.shape[0], residual)
     if extension.use_kernel("spectral_band_mse", residual.device):

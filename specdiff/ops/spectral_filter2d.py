@@ -7,10 +7,10 @@ import torch
 from specdiff import extension
 from specdiff.ops._checks import (
     REDUCED_DTYPES,
-    autocast_float32,
     check_broadcastable,
     check_image,
     check_same_device,
+    float32_under_autocast,
     in_float32,
 )
 
@@ -36,6 +36,7 @@ def check_filter_weight(x: torch.Tensor, weight: torch.Tensor) -> None:
     check_broadcastable(weight, "weight", (b, c, h, w // 2 + 1), "[B, C, H, W//2+1]")
 
 
+@float32_under_autocast()
 def spectral_filter2d(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     """Filters each image plane in the frequency domain.
 
@@ -49,7 +50,6 @@ def spectral_filter2d(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     Returns:
         ``Tensor[B, C, H, W]`` (contiguous) with x's dtype. Differentiable in x and weight.
     """
-    x, weight = autocast_float32(x, weight)
     check_image(x)
     check_filter_weight(x, weight)
     if extension.use_kernel("spectral_filter2d", x.device):

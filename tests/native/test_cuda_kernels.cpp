@@ -70,8 +70,12 @@ void run_roundtrip(RoundTripArgs a, const Weight& weight, int acc_per_bin, Plan 
   a.planes_per_block = plan.planes_per_block;
   a.splits = plan.splits;
   roundtrip_layout(a, acc_per_bin, sizeof(T));
-  emu::launch(roundtrip_kernel<T, S, Weight>, a.slices() * a.splits, plan.threads, a.smem_bytes, a,
-              fft_factors(a.H), fft_factors(a.W), weight);
+  // The power-of-two specializations that launch_roundtrip (csrc/cuda/roundtrip_launch.cuh) picks on a GPU.
+  auto kernel = a.H == 16 && a.W == 16   ? roundtrip_kernel<T, S, Weight, 16, 16>
+                : a.H == 32 && a.W == 32 ? roundtrip_kernel<T, S, Weight, 32, 32>
+                                         : roundtrip_kernel<T, S, Weight>;
+  emu::launch(kernel, a.slices() * a.splits, plan.threads, a.smem_bytes, a, fft_factors(a.H), fft_factors(a.W),
+              weight);
 }
 
 // Images in a permuted (channels-last) layout, so the kernels' stride handling is exercised.
@@ -295,8 +299,10 @@ void test_band_spectrum(BandCase bc, int64_t H, int64_t W, int64_t splits) {
 
 int main() {
   at::manual_seed(0);
-  // Sizes: powers of two, odd, a 1-wide side, primes (13, 11: the direct-DFT stage), 5 * 4 and 3 * 4.
-  const std::vector<std::pair<int64_t, int64_t>> sizes = {{8, 8}, {5, 7}, {1, 6}, {7, 1}, {13, 11}, {12, 20}, {16, 15}};
+  // Sizes: powers of two (16 and 32 through the compile-time radix-8 kernels), odd, a 1-wide side, primes
+  // (13, 11: the direct-DFT stage), 5 * 4 and 3 * 4.
+  const std::vector<std::pair<int64_t, int64_t>> sizes = {{8, 8},   {5, 7},   {1, 6},   {7, 1},  {13, 11},
+                                                           {12, 20}, {16, 15}, {16, 16}, {32, 32}};
   for (auto [H, W] : sizes) test_explicit(H, W, 1, 1, false, {1, 1, 64});
   test_explicit(6, 10, 1, 2, true, {4, 2, 37});
   test_explicit(6, 10, 3, 1, true, {2, 1, 64});
@@ -304,6 +310,7 @@ int main() {
   test_explicit(4, 6, 1, 1, true, {4, 1, 128});
   test_explicit(4, 6, 1, 1, true, {2, 3, 16});
   test_explicit(32, 32, 1, 1, true, {1, 2, 256});
+  test_explicit(16, 16, 1, 2, true, {4, 2, 64});  // the last batch of a split has fewer planes than P
   test_reduced_precision<float>(at::kFloat, 1e-5);
   test_reduced_precision<__half>(at::kHalf, 2e-3);
   for (BandKind kind : {BandKind::radial, BandKind::bandpass}) {

@@ -26,7 +26,7 @@ pytestmark = pytest.mark.skipif(
 )
 CUDA_TOL = {torch.float32: 2e-5, torch.float64: 1e-10, torch.float16: 5e-3, torch.bfloat16: 3e-2}
 # Fused shared-memory path (<= 128 per side) and the cuFFT path beyond it; odd, prime, non-power-of-two.
-SIZES = [(1, 1), (5, 7), (13, 11), (17, 32), (32, 32), (33, 64), (64, 64), (100, 3), (129, 130), (256, 256)]
+SIZES = [(1, 1), (5, 7), (13, 11), (16, 16), (17, 32), (32, 32), (33, 64), (64, 64), (100, 3), (129, 130), (256, 256)]
 
 
 def cuda(t, dtype=None):
@@ -52,7 +52,7 @@ def test_spectral_filter2d_matches_reference(H, W, dtype):
 
 @pytest.mark.parametrize("weight_shape", ["W", "HW", "CHW", "B1HW", "BCHW"])
 @pytest.mark.parametrize("complex_weight", [False, True])
-@pytest.mark.parametrize("H,W", [(9, 14), (64, 64), (129, 130)])
+@pytest.mark.parametrize("H,W", [(9, 14), (16, 16), (32, 32), (64, 64), (129, 130)])
 def test_spectral_filter2d_gradients(H, W, complex_weight, weight_shape):
     B, C, Wf = 3, 4, W // 2 + 1
     shape = {"W": (Wf,), "HW": (H, Wf), "CHW": (C, H, Wf), "B1HW": (B, 1, H, Wf), "BCHW": (B, C, H, Wf)}[weight_shape]
@@ -76,7 +76,7 @@ def test_layouts(layout):
 
 @pytest.mark.parametrize("per_sample", [False, True])
 @pytest.mark.parametrize("kind", ["radial", "bandpass"])
-@pytest.mark.parametrize("H,W", [(5, 7), (32, 32), (64, 33), (129, 130)])
+@pytest.mark.parametrize("H,W", [(5, 7), (16, 16), (32, 32), (64, 33), (64, 64), (129, 130)])
 def test_band_ops_values_and_gradients(H, W, kind, per_sample):
     x = torch.randn(3, 2, H, W, dtype=torch.float64, requires_grad=True)
     spec = torch.fft.rfft2(x.detach(), norm="ortho").requires_grad_(True)
