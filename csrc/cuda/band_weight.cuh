@@ -44,7 +44,7 @@ struct BandWeight {
         factor(0),
         acc{} {}
 
-  __device__ void begin(int64_t slice, T*) {
+  __device__ void begin(int64_t slice, int64_t, int64_t, T*) {
     inner = inner_p[slice * inner_stride];
     outer = outer_p[slice * outer_stride];
     gain = gain_p[slice * gain_stride];
@@ -87,7 +87,7 @@ __global__ void __launch_bounds__(kBlockThreads)
   const int64_t begin = slice * per_slice + per_slice * split / a.splits;
   const int64_t end = slice * per_slice + per_slice * (split + 1) / a.splits;
   BandWeight<T> wt = band;
-  wt.begin(slice, nullptr);
+  wt.begin(slice, split, a.splits, nullptr);
   for (int64_t e = begin + threadIdx.x; e < end; e += blockDim.x) {
     const int k = static_cast<int>(e % Wf);
     const int h = static_cast<int>((e / Wf) % a.H);

@@ -70,8 +70,9 @@ struct RoundTripArgs {
   bool self_correlate;
   void* out;  // contiguous [B, C, H, W], or nullptr to skip the inverse transform
 
-  // Launch plan: the host picks planes_per_block and splits, roundtrip_layout the rest.
+  // Launch plan: the host picks planes_per_block, splits and acc_in_global, roundtrip_layout the rest.
   int planes_per_block;
+  bool acc_in_global;  // the grad_weight accumulator lives in the block's global partial row, not in shared memory
   int64_t splits;
   int64_t plane_elems;  // complex elements one plane takes in one buffer
   int64_t smem_tw, smem_acc, smem_offsets, smem_bytes;
@@ -83,7 +84,7 @@ struct RoundTripArgs {
 
 // Dynamic shared memory of the fused kernel (byte offsets): [nbuf ping-pong buffers of
 // planes_per_block * plane_elems complex][W + H roots of unity][acc_per_bin * H * Wf reals of grad_weight
-// accumulator][3 * planes_per_block plane offsets]. The buffers hold a batch of planes either as
+// accumulator, unless acc_in_global][3 * planes_per_block plane offsets]. The buffers hold a batch of planes either as
 // row pairs [P][ceil(H/2)][W] or as the column-major half spectrum [P][W/2+1][Hs] with Hs = H | 1 (odd,
 // so walking a row of the spectrum touches distinct banks); at the end they double as the scratch of
 // the block reduction (4 * kBlockThreads reals).
@@ -95,7 +96,8 @@ inline void roundtrip_layout(RoundTripArgs& a, int acc_per_bin, int real_bytes) 
       std::max<int64_t>(a.nbuf() * a.planes_per_block * a.plane_elems * cx, int64_t{4} * kBlockThreads * real_bytes);
   a.smem_tw = buffers;
   a.smem_acc = a.smem_tw + (H + W) * cx;
-  a.smem_offsets = (a.smem_acc + acc_per_bin * H * Wf * real_bytes + 7) / 8 * 8;
+  const int64_t acc_bytes = a.acc_in_global ? 0 : acc_per_bin * H * Wf * real_bytes;
+  a.smem_offsets = (a.smem_acc + acc_bytes + 7) / 8 * 8;
   a.smem_bytes = a.smem_offsets + 3 * int64_t{8} * a.planes_per_block;
 }
 

@@ -108,7 +108,13 @@ bool plan_roundtrip(RoundTripArgs& a, int acc_per_bin, bool reduce) {
   const DeviceLimits& limits = device_limits();
   const int real_bytes = a.dtype == Dtype::f64 ? 8 : 4;
   a.planes_per_block = 1;
+  a.acc_in_global = false;
   roundtrip_layout(a, acc_per_bin, real_bytes);
+  if (a.smem_bytes > limits.smem_per_block && acc_per_bin > 0) {
+    // Large planes: three plane buffers fill shared memory; the weight gradient accumulates in global memory.
+    a.acc_in_global = true;
+    roundtrip_layout(a, acc_per_bin, real_bytes);
+  }
   if (a.smem_bytes > limits.smem_per_block) return false;
 
   const int64_t per_slice = a.planes_per_slice();

@@ -10,7 +10,7 @@
 // both backends agree in the conventions that matter for non-Hermitian weights.
 //
 // The weight is a policy with
-//   begin(slice, acc)             per-block setup for the block's slice,
+//   begin(slice, split, splits, acc)  per-block setup for the block's slice (acc: shared scratch),
 //   apply(h, k, g, c, valid)      returns g times the weight of bin (h, k) and, for valid planes,
 //                                 accumulates the correlation c of that bin (see launch.h); a bin is
 //                                 always applied by the same thread,
@@ -21,32 +21,35 @@
 
 namespace specdiff::cuda {
 
-// An explicit weight tensor; the grad_weight reduction accumulates c per bin in shared memory, each bin
-// by the one thread that owns it.
+// An explicit weight tensor; the grad_weight reduction accumulates c per bin in shared memory (or, when
+// three plane buffers leave no room, in the block's own row of the global partial sums), each bin by the
+// one thread that owns it.
 template <typename T>
 struct ExplicitWeight {
   const T* weight;
   bool complex, conj;
   T* partial;
   int H, Wf;
+  bool acc_in_global;
   const T* w;  // the block's slice
   T* acc;
 
-  ExplicitWeight(const ExplicitWeightArgs& a, int H_, int W_)
+  ExplicitWeight(const ExplicitWeightArgs& a, const RoundTripArgs& r)
       : weight(static_cast<const T*>(a.weight)),
         complex(a.complex),
         conj(a.conj),
         partial(static_cast<T*>(a.grad_partial)),
-        H(H_),
-        Wf(W_ / 2 + 1),
+        H(r.H),
+        Wf(r.W / 2 + 1),
+        acc_in_global(r.acc_in_global),
         w(nullptr),
         acc(nullptr) {}
 
   __device__ int bin_values() const { return H * Wf * (complex ? 2 : 1); }
 
-  __device__ void begin(int64_t slice, T* acc_smem) {
+  __device__ void begin(int64_t slice, int64_t split, int64_t splits, T* acc_smem) {
     w = weight + slice * bin_values();
-    acc = acc_smem;
+    acc = acc_in_global && partial ? partial + (slice * splits + split) * bin_values() : acc_smem;
     if (partial) {
       for (int i = threadIdx.x; i < bin_values(); i += blockDim.x) acc[i] = T(0);
     }
@@ -67,7 +70,7 @@ struct ExplicitWeight {
   }
 
   __device__ void finish(T*, int64_t slice, int64_t split, int64_t splits) {
-    if (!partial) return;
+    if (!partial || acc_in_global) return;
     __syncthreads();
     T* dst = partial + (slice * splits + split) * bin_values();
     for (int i = threadIdx.x; i < bin_values(); i += blockDim.x) dst[i] = acc[i];
@@ -177,7 +180,7 @@ __global__ void __launch_bounds__(kBlockThreads)
   fill_roots(tw_h, H);
   const int64_t slice = blockIdx.x / a.splits, split = blockIdx.x % a.splits;
   Weight wt = weight;
-  wt.begin(slice, dynamic_smem<T>(a.smem_acc));
+  wt.begin(slice, split, a.splits, dynamic_smem<T>(a.smem_acc));
 
   // Plane m of the slice is (b, c) = (m / nc, m % nc) along the broadcast dims, the slice's own b or c otherwise.
   const int64_t nc = a.slices_c == 1 ? a.C : 1;

@@ -8,7 +8,7 @@ void launch_explicit_roundtrip(const RoundTripArgs& args, const ExplicitWeightAr
   dispatch_dtype(args.dtype, [&](auto t, auto s) {
     using T = decltype(t);
     using S = decltype(s);
-    launch_roundtrip<T, S>(args, ExplicitWeight<T>(weight, args.H, args.W), stream);
+    launch_roundtrip<T, S>(args, ExplicitWeight<T>(weight, args), stream);
   });
 }
 

@@ -63,6 +63,7 @@ struct Plan {
   int planes_per_block;
   int64_t splits;
   int threads;
+  bool acc_in_global = false;  // the grad_weight accumulator in global memory (large planes on a GPU)
 };
 
 template <typename T, typename S, class Weight>
@@ -89,7 +90,8 @@ void test_explicit(int64_t H, int64_t W, int64_t Bw, int64_t Cw, bool complex, P
   const std::string name = "explicit " + std::to_string(H) + "x" + std::to_string(W) + " group [" +
                            std::to_string(Bw) + "," + std::to_string(Cw) + "]" + (complex ? " complex" : " real") +
                            " P=" + std::to_string(plan.planes_per_block) + " splits=" +
-                           std::to_string(plan.splits) + " threads=" + std::to_string(plan.threads);
+                           std::to_string(plan.splits) + " threads=" + std::to_string(plan.threads) +
+                           (plan.acc_in_global ? " acc in global" : "");
   const at::Tensor x = image(B, C, H, W, at::kDouble);
   const at::Tensor g = image(B, C, H, W, at::kDouble);
   const at::Tensor wg = complex ? at::randn({Bw, Cw, H, Wf}, at::kComplexDouble) : at::randn({Bw, Cw, H, Wf}, at::kDouble);
@@ -98,7 +100,8 @@ void test_explicit(int64_t H, int64_t W, int64_t Bw, int64_t Cw, bool complex, P
   const at::Tensor y = at::empty({B, C, H, W}, at::kDouble);
   RoundTripArgs a = args_for(x, Bw, Cw);
   a.out = y.data_ptr();
-  run_roundtrip<double, double>(a, ExplicitWeight<double>({wdata.const_data_ptr(), complex, false, nullptr}, H, W), 0,
+  a.acc_in_global = plan.acc_in_global;
+  run_roundtrip<double, double>(a, ExplicitWeight<double>({wdata.const_data_ptr(), complex, false, nullptr}, a), 0,
                                 plan);
 
   const at::Tensor xl = x.clone().requires_grad_(), wl = wg.clone().requires_grad_();
@@ -113,7 +116,8 @@ void test_explicit(int64_t H, int64_t W, int64_t Bw, int64_t Cw, bool complex, P
   RoundTripArgs b = args_for(g, Bw, Cw);
   set_src(b, x);
   b.out = gx.data_ptr();
-  run_roundtrip<double, double>(b, ExplicitWeight<double>({wdata.const_data_ptr(), complex, true, partial.data_ptr()}, H, W),
+  b.acc_in_global = plan.acc_in_global;
+  run_roundtrip<double, double>(b, ExplicitWeight<double>({wdata.const_data_ptr(), complex, true, partial.data_ptr()}, b),
                                 complex ? 2 : 1, plan);
   expect_close(gx, xl.grad(), 1e-12, name + " grad_x");
   const at::Tensor gw = partial.sum(1).view(wdata.sizes());
@@ -130,7 +134,7 @@ void test_reduced_precision(at::ScalarType t, double tol) {
   const at::Tensor y = at::empty({B, C, H, W}, t);
   RoundTripArgs a = args_for(x, 1, C);
   a.out = y.data_ptr();
-  run_roundtrip<float, S>(a, ExplicitWeight<float>({wdata.const_data_ptr(), true, false, nullptr}, H, W), 0, {2, 1, 64});
+  run_roundtrip<float, S>(a, ExplicitWeight<float>({wdata.const_data_ptr(), true, false, nullptr}, a), 0, {2, 1, 64});
   const at::Tensor ref = irfft2(rfft2(x.to(at::kDouble)) * w.to(at::kComplexDouble), H, W);
   expect_close(y, ref, tol, std::string("explicit 12x10 storage ") + c10::toString(t));
 }
@@ -311,6 +315,8 @@ int main() {
   test_explicit(4, 6, 1, 1, true, {2, 3, 16});
   test_explicit(32, 32, 1, 1, true, {1, 2, 256});
   test_explicit(16, 16, 1, 2, true, {4, 2, 64});  // the last batch of a split has fewer planes than P
+  test_explicit(16, 16, 1, 2, true, {4, 2, 64, true});
+  test_explicit(9, 8, 3, 1, false, {2, 2, 32, true});
   test_reduced_precision<float>(at::kFloat, 1e-5);
   test_reduced_precision<__half>(at::kHalf, 2e-3);
   for (BandKind kind : {BandKind::radial, BandKind::bandpass}) {
