@@ -98,53 +98,13 @@ at::Tensor aten_forward(const at::Tensor& in, const PlaneWeight& w, bool conj_we
   return at::fft_irfft2(spec, at::IntArrayRef({H, W}), {-2, -1}, "ortho").contiguous();
 }
 
-// D of the half spectrum: 2 for the interior columns, 1 for DC and (even W) Nyquist.
-at::Tensor half_spectrum_doubling(int64_t W, const at::TensorOptions& opts) {
-  const int64_t Wf = W / 2 + 1;
-  at::Tensor d = at::full({Wf}, 2.0, opts);
-  d.index_put_({0}, 1.0);
-  if (W % 2 == 0) d.index_put_({Wf - 1}, 1.0);
-  return d;
-}
-
 at::Tensor aten_grad_weight(const at::Tensor& grad, const at::Tensor& x, const PlaneWeight& w) {
-  const int64_t W = x.size(3);
-  at::Tensor G = at::fft_rfft2(grad, c10::nullopt, {-2, -1}, "ortho");
-  at::Tensor X = at::fft_rfft2(x, c10::nullopt, {-2, -1}, "ortho");
-  at::Tensor gw = G * X.conj() * half_spectrum_doubling(W, G.options().dtype(x.scalar_type()));
-  const int64_t Bw = w.data.size(0), Cw = w.data.size(1);
-  std::vector<int64_t> dims;
-  if (Bw == 1) dims.push_back(0);
-  if (Cw == 1) dims.push_back(1);
-  if (!dims.empty()) gw = gw.sum(dims, /*keepdim=*/true);
-  gw = w.complex ? at::view_as_real(gw.resolve_conj()) : at::real(gw);
-  return gw.to(at::kDouble).contiguous();
+  const at::Tensor G = at::fft_rfft2(grad, c10::nullopt, {-2, -1}, "ortho");
+  const at::Tensor X = at::fft_rfft2(x, c10::nullopt, {-2, -1}, "ortho");
+  return spectra_grad_weight(G, X, w, x.size(3)).to(at::kDouble).contiguous();
 }
 
 }  // namespace
-
-PlaneWeight plane_weight(const at::Tensor& weight, const at::Tensor& x) {
-  check_real_image(x, "x");
-  check_same_device(x, "x", weight, "weight");
-  const int64_t B = x.size(0), C = x.size(1), H = x.size(2), Wf = x.size(3) / 2 + 1;
-  const bool complex = weight.is_complex();
-  const auto expect = complex ? c10::toComplexType(x.scalar_type()) : x.scalar_type();
-  TORCH_CHECK(weight.scalar_type() == expect || weight.scalar_type() == x.scalar_type(), "specdiff: weight must be ",
-              x.scalar_type(), " or ", c10::toComplexType(x.scalar_type()), " to match x, got ",
-              weight.scalar_type());
-  TORCH_CHECK(weight.dim() >= 1 && weight.dim() <= 4, "specdiff: weight must have 1 to 4 dims broadcastable to [B, C, H, W//2+1] = [",
-              B, ", ", C, ", ", H, ", ", Wf, "], got shape ", weight.sizes());
-  std::vector<int64_t> s(4 - weight.dim(), 1);
-  for (int64_t d : weight.sizes()) s.push_back(d);
-  const int64_t full[4] = {B, C, H, Wf};
-  for (int i = 0; i < 4; ++i) {
-    TORCH_CHECK(s[i] == 1 || s[i] == full[i], "specdiff: weight of shape ", weight.sizes(),
-                " is not broadcastable to [B, C, H, W//2+1] = [", B, ", ", C, ", ", H, ", ", Wf, "]");
-  }
-  at::Tensor w4 = weight.reshape(s).expand({s[0], s[1], H, Wf});
-  w4 = complex ? at::view_as_real(w4.resolve_conj().contiguous()).contiguous() : w4.contiguous();
-  return PlaneWeight{w4, complex};
-}
 
 at::Tensor roundtrip_forward(const at::Tensor& x, const PlaneWeight& w) {
   const int64_t H = x.size(2), W = x.size(3);

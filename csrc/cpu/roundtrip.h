@@ -6,17 +6,11 @@
 
 #include <tuple>
 
+#include "common/plane_weight.h"
+
 namespace specdiff::cpu {
 
-// A weight laid out per plane group: data is contiguous [Bw, Cw, H, Wf] (real, dtype of x) or
-// [Bw, Cw, H, Wf, 2] (complex as pairs), Bw in {1, B}, Cw in {1, C}.
-struct PlaneWeight {
-  at::Tensor data;
-  bool complex;
-};
-
-// Accepts weight broadcastable to [B, C, H, W//2+1] (rank 1..4) and returns its PlaneWeight.
-PlaneWeight plane_weight(const at::Tensor& weight, const at::Tensor& x);
+// PlaneWeight (common/plane_weight.h) in x's dtype.
 
 at::Tensor roundtrip_forward(const at::Tensor& x, const PlaneWeight& w);
 

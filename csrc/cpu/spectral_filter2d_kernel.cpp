@@ -8,21 +8,17 @@ namespace specdiff::cpu {
 
 namespace {
 
-at::Tensor spectral_filter2d_cpu(const at::Tensor& x, const at::Tensor& weight) {
-  return roundtrip_forward(x, plane_weight(weight, x));
+// The weight per plane group; real weights in x's dtype, complex ones in its complex counterpart.
+PlaneWeight cpu_plane_weight(const at::Tensor& weight, const at::Tensor& x) {
+  check_real_image(x, "x");
+  const at::ScalarType xt = x.scalar_type(), wt = weight.scalar_type();
+  TORCH_CHECK(wt == xt || wt == c10::toComplexType(xt), "specdiff: weight must be ", xt, " or ",
+              c10::toComplexType(xt), " to match x, got ", wt);
+  return plane_weight(weight, x, xt);
 }
 
-// Sums the float64 plane-group gradient over the dims weight broadcasts in, back to weight's shape.
-at::Tensor reduce_to_weight(const at::Tensor& acc, const PlaneWeight& pw, const at::Tensor& weight) {
-  at::Tensor g = pw.complex ? at::view_as_complex(acc) : acc;
-  std::vector<int64_t> s(4 - weight.dim(), 1);
-  for (int64_t d : weight.sizes()) s.push_back(d);
-  std::vector<int64_t> dims;
-  for (int i = 2; i < 4; ++i) {
-    if (s[i] == 1 && g.size(i) != 1) dims.push_back(i);
-  }
-  if (!dims.empty()) g = g.sum(dims, /*keepdim=*/true);
-  return g.reshape(weight.sizes()).to(weight.scalar_type());
+at::Tensor spectral_filter2d_cpu(const at::Tensor& x, const at::Tensor& weight) {
+  return roundtrip_forward(x, cpu_plane_weight(weight, x));
 }
 
 std::tuple<at::Tensor, at::Tensor> spectral_filter2d_backward_cpu(const at::Tensor& grad, const at::Tensor& x,
@@ -31,7 +27,7 @@ std::tuple<at::Tensor, at::Tensor> spectral_filter2d_backward_cpu(const at::Tens
   check_real_image(grad, "grad");
   TORCH_CHECK(grad.sizes() == x.sizes() && grad.scalar_type() == x.scalar_type(),
               "specdiff: grad must match x in shape and dtype");
-  const PlaneWeight pw = plane_weight(weight, x);
+  const PlaneWeight pw = cpu_plane_weight(weight, x);
   auto [gx, acc] = roundtrip_backward(grad, x, pw, mask[0], mask[1]);
   if (!mask[0]) gx = at::zeros(x.sizes(), x.options());
   at::Tensor gw = mask[1] ? reduce_to_weight(acc, pw, weight) : at::zeros(weight.sizes(), weight.options());

@@ -145,12 +145,6 @@ at::Tensor irfft2(const at::Tensor& spec, int64_t H, int64_t W) {
   return at::fft_irfft2(spec, at::IntArrayRef({H, W}), {-2, -1}, "ortho");
 }
 
-at::Tensor half_spectrum_doubling(int64_t W, const at::TensorOptions& options) {
-  at::Tensor d = at::full({W / 2 + 1}, 2.0, options);
-  d.index_put_({0}, 1.0);
-  if (W % 2 == 0) d.index_put_({W / 2}, 1.0);
-  return d;
-}
 
 at::Tensor dense(const at::Tensor& t) { return t.resolve_conj().resolve_neg().contiguous(); }
 

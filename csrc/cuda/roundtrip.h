@@ -30,8 +30,6 @@ int64_t reduction_splits(int64_t slices, int64_t work);
 // The cuFFT path: "ortho" transforms of the last two dims, in the compute dtype.
 at::Tensor rfft2(const at::Tensor& x);
 at::Tensor irfft2(const at::Tensor& spec, int64_t H, int64_t W);
-// D [W/2+1]: 2 for the interior columns of a half spectrum, 1 for DC and Nyquist.
-at::Tensor half_spectrum_doubling(int64_t W, const at::TensorOptions& options);
 
 // Resolves lazy conjugation / negation and makes t contiguous (kernels read raw memory).
 at::Tensor dense(const at::Tensor& t);

@@ -1,0 +1,30 @@
+// A filter weight broadcastable to the half spectrum [B, C, H, W//2+1], laid out per plane group; shared by
+// the CPU and CUDA implementations of spectral_filter2d.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+namespace specdiff {
+
+// data: contiguous [Bw, Cw, H, Wf] (real) or [Bw, Cw, H, Wf, 2] (complex as pairs), Bw in {1, B}, Cw in {1, C}.
+struct PlaneWeight {
+  at::Tensor data;
+  bool complex;
+};
+
+// Checks that weight (rank 1..4) broadcasts to [B, C, H, W//2+1] of x without growing and lays it out per plane
+// group in `real` (complex weights in its complex counterpart). Dtype rules are the caller's.
+PlaneWeight plane_weight(const at::Tensor& weight, const at::Tensor& x, at::ScalarType real);
+
+// D of the half spectrum: 2 for the interior columns, 1 for DC and (even W) Nyquist; shape [W/2+1].
+at::Tensor half_spectrum_doubling(int64_t W, const at::TensorOptions& options);
+
+// The weight gradient from the half spectra G of the upstream gradient and X of x ([B, C, H, Wf]):
+// D G conj(X) summed over the planes of each group, laid out like pw.data (in G's real dtype).
+at::Tensor spectra_grad_weight(const at::Tensor& G, const at::Tensor& X, const PlaneWeight& pw, int64_t W);
+
+// Sums a plane-group gradient (laid out like pw.data) over the dims the caller's weight broadcasts in, back
+// to weight's shape and dtype.
+at::Tensor reduce_to_weight(const at::Tensor& acc, const PlaneWeight& pw, const at::Tensor& weight);
+
+}  // namespace specdiff
