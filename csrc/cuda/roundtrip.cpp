@@ -20,7 +20,8 @@ constexpr int kMaxFusedSide = 128;
 // Buffer bytes a block aims for when it can batch several small planes: a few blocks fit on an SM.
 constexpr int64_t kTargetBufferBytes = 32 * 1024;
 
-// Tuning overrides for benchmarking the launch plan (SPECDIFF_CUDA_MAX_FUSED_SIDE, SPECDIFF_CUDA_BUFFER_BYTES).
+// Tuning overrides for benchmarking the launch plan (SPECDIFF_CUDA_MAX_FUSED_SIDE, SPECDIFF_CUDA_BUFFER_BYTES,
+// SPECDIFF_CUDA_FUSE_ANY_SIZE).
 int64_t tuning(const char* name, int64_t fallback) {
   const char* v = std::getenv(name);
   return v && *v ? std::atoll(v) : fallback;
@@ -104,7 +105,12 @@ void set_src(RoundTripArgs& a, const at::Tensor& src) {
 bool plan_roundtrip(RoundTripArgs& a, int acc_per_bin, bool reduce) {
   static const int64_t max_side = tuning("SPECDIFF_CUDA_MAX_FUSED_SIDE", kMaxFusedSide);
   static const int64_t buffer_bytes = tuning("SPECDIFF_CUDA_BUFFER_BYTES", kTargetBufferBytes);
-  if (std::max(a.H, a.W) > max_side) return false;
+  // Only the compile-time kernels (square power-of-two planes, roundtrip_launch.cuh) beat cuFFT on an H100;
+  // the any-size kernel measured 0.3x cuFFT at 100x100, so other sizes take the cuFFT path unless
+  // SPECDIFF_CUDA_FUSE_ANY_SIZE=1 (for re-measuring on other GPUs).
+  static const bool any_size = tuning("SPECDIFF_CUDA_FUSE_ANY_SIZE", 0) != 0;
+  const bool specialized = a.H == a.W && (a.H == 16 || a.H == 32 || a.H == 64 || a.H == 128);
+  if (!(specialized || any_size) || std::max(a.H, a.W) > max_side) return false;
   const DeviceLimits& limits = device_limits();
   const int real_bytes = a.dtype == Dtype::f64 ? 8 : 4;
   a.planes_per_block = 1;

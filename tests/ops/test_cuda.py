@@ -25,7 +25,8 @@ pytestmark = pytest.mark.skipif(
     reason="needs a GPU and specdiff._C built with CUDA",
 )
 CUDA_TOL = {torch.float32: 2e-5, torch.float64: 1e-10, torch.float16: 5e-3, torch.bfloat16: 3e-2}
-# Fused shared-memory path (<= 128 per side) and the cuFFT path beyond it; odd, prime, non-power-of-two.
+# The fused shared-memory path (square power-of-two planes 16-128) and the cuFFT path (every other size);
+# odd, prime, non-power-of-two.
 SIZES = [(1, 1), (5, 7), (13, 11), (16, 16), (17, 32), (32, 32), (33, 64), (64, 64), (100, 3), (129, 130), (256, 256)]
 
 
