@@ -35,7 +35,7 @@ def _extensions():
 
     sources = rel("csrc/*.cpp") + rel("csrc/ops/*.cpp") + rel("csrc/cpu/*.cpp") + rel("csrc/common/*.cpp")
     opt = ["-O0", "-g"] if debug else ["-O3"]
-    cxx = opt + ["-std=c++17", "-fopenmp", "-fno-math-errno", "-Wno-psabi", "-DSPECDIFF_WITH_CPU"]
+    cxx = opt + ["-std=c++17", "-fopenmp", "-fno-math-errno", "-fno-trapping-math", "-Wno-psabi", "-DSPECDIFF_WITH_CPU"]
     nvcc = opt + ["-std=c++17", "--expt-relaxed-constexpr", "-lineinfo"]
     define_macros = [("Py_LIMITED_API", "0x03090000")]
     kwargs = dict(

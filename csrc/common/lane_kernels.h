@@ -43,10 +43,21 @@ template <typename T>
 using RoundTripFn = void (*)(const FftPlanView<T>& plan_h, const FftPlanView<T>& plan_w,
                              const RoundTripBlock<T>& block);
 
+// Band weighting of one interleaved (re, im) half-spectrum plane of n bins: y[2j + i] = w[j] x[2j + i].
+template <typename T>
+using WeightPairsFn = void (*)(const T* w, const T* x, T* y, int64_t n);
+
+// sums[0..2] = sum_j Re(g_j conj(s_j)) d_j over one plane of n bins, d = (di, dout, dg).
+template <typename T>
+using PairCorrelationFn = void (*)(const T* g, const T* s, const T* di, const T* dout, const T* dg, int64_t n,
+                                   T* sums);
+
 template <typename T>
 struct LaneKernels {
   int lanes;  // planes per block: the ISA's vector width in elements of T
   RoundTripFn<T> roundtrip;
+  WeightPairsFn<T> weight_pairs;
+  PairCorrelationFn<T> pair_correlation;
 };
 
 #define SPECDIFF_DECLARE_ISA(ns)                    \

@@ -4,7 +4,11 @@
 #include <ATen/Dispatch.h>
 #include <ATen/Parallel.h>
 
+#include <algorithm>
 #include <cmath>
+#include <vector>
+
+#include "cpu/band_fill.h"
 
 namespace specdiff::cpu {
 
@@ -34,6 +38,8 @@ BandParams band_params(const at::Tensor& inner, const at::Tensor& outer, const a
 
 BandMask band_mask(const BandParams& p, int64_t H, int64_t W, bool derivatives) {
   const int64_t Wf = W / 2 + 1, G = p.groups;
+  // Rows h and H - h have the same |fy| and so the same band: fill rows 0..H/2 (vectorized), copy the rest.
+  const int64_t rows = H / 2 + 1;
   const auto opts = p.inner.options();
   BandMask m{at::empty({G, 1, H, Wf}, opts), at::Tensor(), at::Tensor(), at::Tensor()};
   if (derivatives) {
@@ -47,23 +53,24 @@ BandMask band_mask(const BandParams& p, int64_t H, int64_t W, bool derivatives) 
     const T* outer = p.outer.data_ptr<T>();
     const T* gain = p.gain.data_ptr<T>();
     const int64_t si = p.inner.dim(), so = p.outer.dim(), sg = p.gain.dim();  // 1 when per sample
-    T* w = m.w.data_ptr<T>();
-    T* di = derivatives ? m.d_inner.data_ptr<T>() : nullptr;
-    T* dout = derivatives ? m.d_outer.data_ptr<T>() : nullptr;
-    T* dg = derivatives ? m.d_gain.data_ptr<T>() : nullptr;
-    at::parallel_for(0, G * H, 16, [&](int64_t r0, int64_t r1) {
-      for (int64_t r = r0; r < r1; ++r) {
-        const int64_t g = r / H, h = r % H;
-        for (int64_t k = 0; k < Wf; ++k) {
-          const BandValue<T> v = band_value<T>(p.kind, band_rho<T>(h, k, H, W), inner[g * si], outer[g * so],
-                                               gain[g * sg], static_cast<T>(p.temperature));
-          const int64_t i = r * Wf + k;
-          w[i] = v.w;
-          if (derivatives) {
-            di[i] = v.d_inner;
-            dout[i] = v.d_outer;
-            dg[i] = v.d_gain;
-          }
+    std::vector<T> rho(rows * Wf);
+    for (int64_t h = 0; h < rows; ++h) {
+      for (int64_t k = 0; k < Wf; ++k) rho[h * Wf + k] = band_rho<T>(h, k, H, W);
+    }
+    std::vector<T*> tables = {m.w.data_ptr<T>()};
+    if (derivatives) {
+      tables.push_back(m.d_inner.data_ptr<T>());
+      tables.push_back(m.d_outer.data_ptr<T>());
+      tables.push_back(m.d_gain.data_ptr<T>());
+    }
+    at::parallel_for(0, G, 1, [&](int64_t g0, int64_t g1) {
+      for (int64_t g = g0; g < g1; ++g) {
+        const int64_t o = g * H * Wf;
+        band_fill<T>(p.kind, rho.data(), rows * Wf, inner[g * si], outer[g * so], gain[g * sg],
+                     static_cast<T>(p.temperature), tables[0] + o, derivatives ? tables[1] + o : nullptr,
+                     derivatives ? tables[2] + o : nullptr, derivatives ? tables[3] + o : nullptr);
+        for (T* t : tables) {
+          for (int64_t h = rows; h < H; ++h) std::copy_n(t + o + (H - h) * Wf, Wf, t + o + h * Wf);
         }
       }
     });

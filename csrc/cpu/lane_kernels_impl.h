@@ -424,10 +424,36 @@ void roundtrip(const FftPlanView<T>& ph, const FftPlanView<T>& pw, const RoundTr
   for (int64_t h = 0; h < H; h += 2) rows_inverse<T>(pw, blk.out, blk.count, H, W, h, S, a, b);
 }
 
+template <typename T>
+void weight_pairs(const T* __restrict w, const T* __restrict x, T* __restrict y, int64_t n) {
+  for (int64_t j = 0; j < n; ++j) {
+    y[2 * j] = w[j] * x[2 * j];
+    y[2 * j + 1] = w[j] * x[2 * j + 1];
+  }
+}
+
+template <typename T>
+void pair_correlation(const T* __restrict g, const T* __restrict s, const T* __restrict di, const T* __restrict dout,
+                      const T* __restrict dg, int64_t n, T* sums) {
+  T ai = 0, ao = 0, ag = 0;
+#pragma omp simd reduction(+ : ai, ao, ag)
+  for (int64_t j = 0; j < n; ++j) {
+    const T c = g[2 * j] * s[2 * j] + g[2 * j + 1] * s[2 * j + 1];
+    ai += c * di[j];
+    ao += c * dout[j];
+    ag += c * dg[j];
+  }
+  sums[0] = ai;
+  sums[1] = ao;
+  sums[2] = ag;
+}
+
 }  // namespace
 
-extern const LaneKernels<float> kernels_float{kLanes<float>, &roundtrip<float>};
-extern const LaneKernels<double> kernels_double{kLanes<double>, &roundtrip<double>};
+extern const LaneKernels<float> kernels_float{kLanes<float>, &roundtrip<float>, &weight_pairs<float>,
+                                              &pair_correlation<float>};
+extern const LaneKernels<double> kernels_double{kLanes<double>, &roundtrip<double>, &weight_pairs<double>,
+                                                &pair_correlation<double>};
 
 }  // namespace SPECDIFF_ISA
 }  // namespace specdiff
