@@ -19,7 +19,7 @@ TCMALLOC := $(firstword $(wildcard /usr/lib/x86_64-linux-gnu/libtcmalloc_minimal
 $(VENV)/.deps: pyproject.toml setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install $(TORCH_SPEC)
-	$(PY) -m pip install setuptools wheel ninja
+	$(PY) -m pip install "setuptools>=77" wheel ninja
 	# Dependencies and the editable install; the kernels are compiled by `build` (ninja, kept in build/ so
 	# later runs recompile only what changed). `pip install --no-build-isolation -e .` alone also compiles.
 	SPECDIFF_NO_EXT=1 $(PY) -m pip install --no-build-isolation -e ".[dev,photos]"
