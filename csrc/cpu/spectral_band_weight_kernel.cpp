@@ -3,11 +3,10 @@
 #include <ATen/Parallel.h>
 #include <torch/library.h>
 
-#include <algorithm>
-#include <cmath>
-#include <vector>
+#include <array>
+#include <string>
+#include <tuple>
 
-#include "common/band.h"
 #include "common/checks.h"
 #include "common/cpu_isa.h"
 #include "common/lane_kernels.h"

@@ -82,6 +82,11 @@ struct RoundTripArgs {
   SPECDIFF_HOST_DEVICE int nbuf() const { return src ? 3 : 2; }
 };
 
+// The plane sizes with a compile-time round-trip kernel (roundtrip_launch.cuh): square, side 16, 32, 64 or 128.
+inline bool has_fixed_size_kernel(int H, int W) {
+  return H == W && (H == 16 || H == 32 || H == 64 || H == 128);
+}
+
 // Dynamic shared memory of the fused kernel (byte offsets): [nbuf ping-pong buffers of
 // planes_per_block * plane_elems complex][W + H roots of unity][acc_per_bin * H * Wf reals of grad_weight
 // accumulator, unless acc_in_global][3 * planes_per_block plane offsets]. The buffers hold a batch of planes either as

@@ -19,6 +19,8 @@ namespace {
 constexpr int kMaxFusedSide = 128;
 // Buffer bytes a block aims for when it can batch several small planes: a few blocks fit on an SM.
 constexpr int64_t kTargetBufferBytes = 32 * 1024;
+// Blocks per SM a reduction aims for; each writes one partial result the host sums.
+constexpr int64_t kReduceBlocksPerSm = 4;
 
 // Tuning overrides for benchmarking the launch plan (SPECDIFF_CUDA_MAX_FUSED_SIDE, SPECDIFF_CUDA_BUFFER_BYTES,
 // SPECDIFF_CUDA_FUSE_ANY_SIZE).
@@ -26,8 +28,6 @@ int64_t tuning(const char* name, int64_t fallback) {
   const char* v = std::getenv(name);
   return v && *v ? std::atoll(v) : fallback;
 }
-// Blocks per SM a reduction aims for; each writes one partial result the host sums.
-constexpr int64_t kReduceBlocksPerSm = 4;
 
 struct DeviceLimits {
   int64_t smem_per_block;  // opt-in maximum of dynamic shared memory
@@ -109,8 +109,7 @@ bool plan_roundtrip(RoundTripArgs& a, int acc_per_bin, bool reduce) {
   // the any-size kernel measured 0.3x cuFFT at 100x100, so other sizes take the cuFFT path unless
   // SPECDIFF_CUDA_FUSE_ANY_SIZE=1 (for re-measuring on other GPUs).
   static const bool any_size = tuning("SPECDIFF_CUDA_FUSE_ANY_SIZE", 0) != 0;
-  const bool specialized = a.H == a.W && (a.H == 16 || a.H == 32 || a.H == 64 || a.H == 128);
-  if (!(specialized || any_size) || std::max(a.H, a.W) > max_side) return false;
+  if (!(has_fixed_size_kernel(a.H, a.W) || any_size) || std::max(a.H, a.W) > max_side) return false;
   const DeviceLimits& limits = device_limits();
   const int real_bytes = a.dtype == Dtype::f64 ? 8 : 4;
   a.planes_per_block = 1;
@@ -150,7 +149,6 @@ at::Tensor rfft2(const at::Tensor& x) {
 at::Tensor irfft2(const at::Tensor& spec, int64_t H, int64_t W) {
   return at::fft_irfft2(spec, at::IntArrayRef({H, W}), {-2, -1}, "ortho");
 }
-
 
 at::Tensor dense(const at::Tensor& t) { return t.resolve_conj().resolve_neg().contiguous(); }
 

@@ -6,13 +6,13 @@
 
 namespace specdiff::cuda {
 
-// Launches roundtrip_kernel<T, S, Weight, N, N> for square power-of-two planes N in {16, 32, 64, 128} (the
-// common sizes: constant index arithmetic and radix-8 stages), the any-size kernel otherwise.
+// Launches roundtrip_kernel<T, S, Weight, N, N> for the planes has_fixed_size_kernel names (constant index
+// arithmetic and radix-8 stages), the any-size kernel otherwise.
 template <typename T, typename S, class Weight>
 void launch_roundtrip(const RoundTripArgs& args, const Weight& weight, cudaStream_t stream) {
   const int64_t blocks = args.slices() * args.splits;
   const FftFactors fh = fft_factors(args.H), fw = fft_factors(args.W);
-  const int n = args.H == args.W ? args.H : 0;
+  const int n = has_fixed_size_kernel(args.H, args.W) ? args.H : 0;
   if (n == 16) {
     launch_kernel(roundtrip_kernel<T, S, Weight, 16, 16>, blocks, args.smem_bytes, stream, args, fh, fw, weight);
   } else if (n == 32) {
