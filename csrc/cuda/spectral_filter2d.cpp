@@ -35,14 +35,19 @@ PlaneWeight group_weight(const at::Tensor& weight, const at::Tensor& x) {
 // columns, so weighting them by (w[h] + conj w[-h]) / 2 there gives every C2R a Hermitian input whose
 // transform is that real part.
 at::Tensor spectrum_weight(const PlaneWeight& w, bool conj, int64_t W) {
-  const at::Tensor wc = w.complex ? at::view_as_complex(w.data) : w.data;
-  // The DC column, and for even W the Nyquist column (the last), as one strided view [.., H, 1 or 2].
+  // Real arithmetic on the [.., H, Wf(, 2)] layout, no conjugate or negative views: with a complex weight
+  // and a Python dispatch mode active (torch.compile's AOTAutograd), the lazy-conjugate form of this
+  // gave wrong values.
+  at::Tensor out = w.data.clone(at::MemoryFormat::Contiguous);
+  const at::Tensor sign = w.complex ? at::tensor({1.0, -1.0}, out.options()) : at::Tensor();
+  // The DC column, and for even W the Nyquist column (the last), as one strided view [.., H, 1 or 2(, 2)].
   const int64_t Wf = W / 2 + 1, step = W % 2 == 0 && Wf > 1 ? Wf - 1 : Wf;
-  const at::Tensor edges = wc.slice(3, 0, Wf, step);
-  const at::Tensor mirrored = at::roll(at::flip(edges, {2}), {1}, {2});  // edges[(-h) mod H]
-  at::Tensor out = wc.clone();
-  out.slice(3, 0, Wf, step).copy_(at::add(edges, mirrored.conj()).mul_(0.5));
-  return conj && w.complex ? out.conj() : out;
+  const at::Tensor edges = out.slice(3, 0, Wf, step);
+  at::Tensor mirrored = at::roll(at::flip(edges, {2}), {1}, {2});  // edges[(-h) mod H]
+  if (w.complex) mirrored = mirrored * sign;                         // conj
+  edges.copy_((edges + mirrored).mul_(0.5));
+  if (conj && w.complex) out.mul_(sign);
+  return w.complex ? at::view_as_complex(out) : out;
 }
 
 at::Tensor spectral_filter2d_cuda(const at::Tensor& x, const at::Tensor& weight) {
@@ -57,7 +62,9 @@ at::Tensor spectral_filter2d_cuda(const at::Tensor& x, const at::Tensor& weight)
     launch_explicit_roundtrip(a, {w.data.const_data_ptr(), w.complex, false, nullptr},
                               c10::cuda::getCurrentCUDAStream());
   } else {
-    out = irfft2(rfft2(x) * spectrum_weight(w, false, x.size(3)), x.size(2), x.size(3)).to(x.scalar_type());
+    // Copied into `out`: cuFFT's C2R result need not be contiguous, and the fake impl (what torch.compile
+    // plans with) promises a contiguous output; returning other strides gave wrong values under AOTAutograd.
+    out.copy_(irfft2(rfft2(x) * spectrum_weight(w, false, x.size(3)), x.size(2), x.size(3)));
   }
   return out;
 }
@@ -89,7 +96,7 @@ std::tuple<at::Tensor, at::Tensor> spectral_filter2d_backward_cuda(const at::Ten
       if (need_w) acc = partial.sum(1).view(w.data.sizes());
     } else {
       const at::Tensor G = rfft2(grad);
-      if (need_x) gx = irfft2(G * spectrum_weight(w, true, W), H, W).to(x.scalar_type());
+      if (need_x) gx.copy_(irfft2(G * spectrum_weight(w, true, W), H, W));  // contiguous, as the fake impl
       if (need_w) acc = spectra_grad_weight(G, rfft2(x), w, W);
     }
   }
