@@ -10,6 +10,7 @@
 #include <string>
 
 #include "common/checks.h"
+#include "cpu/complex_pointwise.h"
 
 namespace specdiff::cpu {
 
@@ -169,7 +170,7 @@ std::optional<at::Tensor> block_bias(const std::optional<at::Tensor>& br, const 
 // then re = k - u and im = k - v. The three run as ONE grouped convolution (3 * groups groups) on the stacked
 // operands [xr + xi | xi | xr] and weights [Wr | Wr + Wi | Wr - Wi].
 
-enum class Algorithm { automatic, block, gauss };
+enum class Algorithm { automatic, block, gauss, gemm };
 
 std::atomic<int>& algorithm_slot() {
   static std::atomic<int> slot{static_cast<int>(Algorithm::automatic)};
@@ -306,35 +307,56 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> gauss_bac
   return {gx, gwr, gwi, gbr, gbi};
 }
 
+// GEMMs (complex_pointwise.h) serve pointwise convolutions: 1x1 kernel, stride 1, no padding, not transposed, on
+// the contiguous layout (a channels_last x keeps oneDNN, whose layout is already one GEMM).
+bool is_pointwise(const at::Tensor& x, const at::Tensor& weight_re, const ComplexConvParams& p, at::MemoryFormat fmt) {
+  return !p.transposed && fmt == at::MemoryFormat::Contiguous && weight_re.size(2) == 1 && weight_re.size(3) == 1 &&
+         p.stride == std::vector<int64_t>{1, 1} && p.padding == std::vector<int64_t>{0, 0} &&
+         pointwise_available(x, 2 * std::max(x.size(1), 2 * weight_re.size(0)));
+}
+
 // The one predicate choosing the algorithm. Gauss's form saves a quarter of the multiply-adds but runs three
 // half-width convolutions and two elementwise passes; it wins once the half width is itself a full multiple of
 // oneDNN's 16-channel blocking. Measured (CPU, AVX-512, 2 threads, fwd+bwd time block/gauss): 1.13-1.35 for
 // C = 32, 48, 64, 80, 96, 128, 256 complex channels per group; 0.5-0.9 for C = 8, 16, 24, 33, 40; 1.0 for 56.
-bool use_gauss(const at::Tensor& x, const at::Tensor& weight_re, const ComplexConvParams& p) {
-  switch (static_cast<Algorithm>(algorithm_slot().load())) {
-    case Algorithm::block:
-      return false;
-    case Algorithm::gauss:
-      return true;
-    case Algorithm::automatic:
-      break;
-  }
+// Pointwise convolutions take the GEMM form under "auto" and "gemm"; the other convolutions under "gemm" take
+// the block form.
+Algorithm choose_algorithm(const at::Tensor& x, const at::Tensor& weight_re, const ComplexConvParams& p,
+                           at::MemoryFormat fmt) {
+  const auto forced = static_cast<Algorithm>(algorithm_slot().load());
+  if (forced == Algorithm::block || forced == Algorithm::gauss) return forced;
+  if (is_pointwise(x, weight_re, p, fmt)) return Algorithm::gemm;
+  if (forced == Algorithm::gemm) return Algorithm::block;
   // Gauss saves a quarter of the multiplies but pays for the stacked operands; that only wins when the
   // kernel has spatial extent (1x1 convolutions measured slower than even the 4-conv reference).
   const int64_t cin = x.size(1) / 2 / p.groups, cout = out_channels(weight_re, p) / p.groups;
   const bool spatial = weight_re.size(2) * weight_re.size(3) > 1;
-  return spatial && cin % 16 == 0 && cout % 16 == 0 && std::min(cin, cout) >= 32;
+  return spatial && cin % 16 == 0 && cout % 16 == 0 && std::min(cin, cout) >= 32 ? Algorithm::gauss
+                                                                                  : Algorithm::block;
 }
 
 const char* algorithm_name(Algorithm a) {
-  return a == Algorithm::block ? "block" : a == Algorithm::gauss ? "gauss" : "auto";
+  switch (a) {
+    case Algorithm::block:
+      return "block";
+    case Algorithm::gauss:
+      return "gauss";
+    case Algorithm::gemm:
+      return "gemm";
+    case Algorithm::automatic:
+      break;
+  }
+  return "auto";
 }
 
-// For tests and benchmarks: forces "block" or "gauss" ("auto": the predicate decides); returns the previous.
+// For tests and benchmarks: forces "block", "gauss" or "gemm" ("auto": the predicate decides); returns the previous.
 std::string set_algorithm_op(const std::string& name) {
-  TORCH_CHECK(name == "auto" || name == "block" || name == "gauss", "specdiff: unknown complex conv algorithm '",
-              name, "'; expected auto, block or gauss");
-  const Algorithm a = name == "block" ? Algorithm::block : name == "gauss" ? Algorithm::gauss : Algorithm::automatic;
+  TORCH_CHECK(name == "auto" || name == "block" || name == "gauss" || name == "gemm",
+              "specdiff: unknown complex conv algorithm '", name, "'; expected auto, block, gauss or gemm");
+  const Algorithm a = name == "block"   ? Algorithm::block
+                      : name == "gauss" ? Algorithm::gauss
+                      : name == "gemm"  ? Algorithm::gemm
+                                        : Algorithm::automatic;
   return algorithm_name(static_cast<Algorithm>(algorithm_slot().exchange(static_cast<int>(a))));
 }
 
@@ -386,7 +408,9 @@ at::Tensor complex_conv_forward(const at::Tensor& x, const at::Tensor& weight_re
                                 const ComplexConvParams& p) {
   check_complex_conv(x, weight_re, weight_im, bias_re, bias_im, p);
   const at::MemoryFormat fmt = io_memory_format(x);
-  if (use_gauss(x, weight_re, p)) return gauss_forward(x, weight_re, weight_im, bias_re, bias_im, p, fmt);
+  const Algorithm algorithm = choose_algorithm(x, weight_re, p, fmt);
+  if (algorithm == Algorithm::gemm) return pointwise_forward(x, weight_re, weight_im, bias_re, bias_im, p.groups);
+  if (algorithm == Algorithm::gauss) return gauss_forward(x, weight_re, weight_im, bias_re, bias_im, p, fmt);
   const int64_t g = p.groups;
   const at::Tensor y = at::convolution(to_group_major(x, g, fmt), block_weight(weight_re, weight_im, p, fmt),
                                        block_bias(bias_re, bias_im, out_channels(weight_re, p), x, g), p.stride,
@@ -403,7 +427,9 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> complex_c
   TORCH_CHECK(grad.sizes() == at::IntArrayRef(out) && grad.scalar_type() == x.scalar_type(), "specdiff: grad must be ",
               x.scalar_type(), " of the output's shape ", out, ", got ", grad.scalar_type(), " ", grad.sizes());
   const at::MemoryFormat fmt = io_memory_format(x);
-  if (use_gauss(x, weight_re, p)) return gauss_backward(grad, x, weight_re, weight_im, p, mask, fmt);
+  const Algorithm algorithm = choose_algorithm(x, weight_re, p, fmt);
+  if (algorithm == Algorithm::gemm) return pointwise_backward(grad, x, weight_re, weight_im, p.groups, mask);
+  if (algorithm == Algorithm::gauss) return gauss_backward(grad, x, weight_re, weight_im, p, mask, fmt);
   const int64_t g = p.groups, cout = out_channels(weight_re, p);
   const std::vector<int64_t> bias_sizes{2 * cout};
   auto [gx, gblk, gbias] = at::convolution_backward(

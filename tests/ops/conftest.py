@@ -13,9 +13,10 @@ def one_thread():
     torch.set_num_threads(previous)
 
 
-@pytest.fixture(params=["block", "gauss"])
+@pytest.fixture(params=["block", "gauss", "gemm"])
 def algorithm(request):
-    """Forces the complex conv kernel's algorithm (block-weight convolution or Gauss's form) for one test."""
+    """Forces the complex conv kernel's algorithm for one test: block-weight convolution, Gauss's form, or GEMMs
+    (pointwise convolutions on the contiguous layout; the others then take the block form)."""
     previous = torch.ops.specdiff._complex_conv_algorithm(request.param)
     yield request.param
     torch.ops.specdiff._complex_conv_algorithm(previous)

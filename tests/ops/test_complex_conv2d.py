@@ -27,6 +27,8 @@ CONFIGS = {
     "dilated": (2, 3, (3, 3), 1, 2, 2, 1, "none"),
     "mixed-3groups": (3, 6, (2, 3), (2, 1), (1, 0), (1, 2), 3, "im"),
     "depthwise": (4, 4, (3, 3), 1, 1, 1, 4, "both"),
+    "pointwise": (3, 5, (1, 1), 1, 0, 2, 1, "re"),
+    "pointwise-grouped": (4, 6, (1, 1), 1, 0, 1, 2, "both"),
 }
 LAYOUTS = ("contiguous", "channels_last", "permuted")
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -78,7 +80,7 @@ def test_kernel_matches_reference(config, size, layout, dtype, algorithm):
 
     weights = [wr.detach(), wi.detach()]
     if layout == "permuted":  # non-contiguous weights as well
-        weights = [w.transpose(2, 3).contiguous().transpose(2, 3) for w in weights]
+        weights = [w.permute(3, 2, 1, 0).contiguous().permute(3, 2, 1, 0) for w in weights]
         assert not weights[0].is_contiguous()
     leaves = [with_layout(x.detach(), layout), *weights]
     leaves += [None if b is None else b.detach() for b in (br, bi)]
@@ -108,21 +110,37 @@ def test_kernel_matches_reference(config, size, layout, dtype, algorithm):
         (40, 40, 1, 3, 2),
         (64, 64, 4, 3, 2),
         (16, 64, 1, 3, 2),
-        (64, 64, 1, 1, 2),
+        (64, 64, 1, 1, 0),
+        (16, 8, 2, 1, 0),
     ],
 )
 def test_auto_algorithm_choice(cin, cout, groups, k, operands):
-    """ONE real convolution either way: use_gauss picks Gauss's 3 stacked operands [xr + xi | xi | xr] over
+    """ONE real convolution (or none): the choice picks Gauss's 3 stacked operands [xr + xi | xi | xr] over
     the block weight's 2 [xr | xi] when the kernel is wider than 1x1 and the channels per group are multiples
-    of 16 and at least 32."""
+    of 16 and at least 32; a pointwise convolution on the contiguous layout runs as GEMMs (operands = 0)."""
     assert torch.ops.specdiff._complex_conv_algorithm("auto") == "auto"
     x = torch.randn(1, 2 * cin, 4, 4)
     w = torch.randn(2, cout, cin // groups, k, k)
     with torch.profiler.profile(record_shapes=True) as prof:
         kernel_op(x, w[0], w[1], None, None, 1, k // 2, 1, groups)
     convolutions = [e for e in prof.events() if e.name == "aten::convolution"]
-    assert len(convolutions) == 1
-    assert convolutions[0].input_shapes[0] == [1, operands * cin, 4, 4]
+    assert len(convolutions) == (1 if operands else 0)
+    if operands:
+        assert convolutions[0].input_shapes[0] == [1, operands * cin, 4, 4]
+
+
+@needs_kernel
+def test_pointwise_channels_last_keeps_onednn():
+    """A channels_last x is already one GEMM for oneDNN: the pointwise GEMM path (contiguous layout only)
+    stays out of it, and both give the reference's result."""
+    x = torch.randn(2, 64, 5, 3, dtype=torch.float64)
+    w = torch.randn(2, 16, 32, 1, 1, dtype=torch.float64)
+    expected = complex_conv2d_reference(x, w[0], w[1], None, None, 1, 0, 1, 1)
+    for layout, convolutions in (("contiguous", 0), ("channels_last", 1)):
+        with torch.profiler.profile() as prof:
+            y = kernel_op(with_layout(x, layout), w[0], w[1], None, None, 1, 0, 1, 1)
+        assert sum(e.name == "aten::convolution" for e in prof.events()) == convolutions
+        assert rel_err(y, expected) < 1e-12
 
 
 @needs_kernel
@@ -193,6 +211,25 @@ def test_gradcheck(path, request):
     )
     (x, wr, wi, bi), _ = gradcheck_inputs("channels_last")
     assert torch.autograd.gradcheck(lambda *t: fn(*t, torch.zeros_like(bi), bi, 1, 1, 1, 3), (x, wr, wi))
+
+
+@needs_kernel
+def test_pointwise_gradcheck_opcheck_compile():
+    """The GEMM path of pointwise convolutions (auto picks it for 1x1, stride 1, unpadded, contiguous x)."""
+    (x, wr, wi, br, bi), params = make_inputs(CONFIGS["pointwise-grouped"], (3, 4), torch.float64, batch=3)
+    leaves = tuple(t.requires_grad_() for t in (x, wr, wi, br, bi))
+    assert torch.autograd.gradcheck(lambda *t: complex_conv2d(*t, *params), leaves)
+    stride, padding, dilation, groups = [[1, 1], [0, 0], [1, 1], params[3]]
+    torch.library.opcheck(torch.ops.specdiff.complex_conv2d.default, (*leaves, stride, padding, dilation, groups))
+    grad = torch.randn(3, 12, 3, 4, dtype=torch.float64)
+    for mask in ([True, True, True], [False, True, False], [True, False, True]):
+        bwd_args = (grad, x.detach(), wr.detach(), wi.detach(), stride, padding, dilation, groups, mask)
+        torch.library.opcheck(torch.ops.specdiff._complex_conv2d_backward.default, bwd_args)
+
+    def fn(*t):
+        return complex_conv2d(*t, *params).square().sum()
+
+    torch.testing.assert_close(torch.compile(fn, fullgraph=True)(*leaves), fn(*leaves), rtol=1e-12, atol=0)
 
 
 @needs_kernel
@@ -333,7 +370,7 @@ def test_bad_device_message():
     dilation=st.tuples(st.integers(1, 2), st.integers(1, 2)),
     biases=st.sampled_from(["both", "re", "im", "none"]),
     channels_last=st.booleans(),
-    algorithm=st.sampled_from(["block", "gauss"]),
+    algorithm=st.sampled_from(["block", "gauss", "gemm"]),
 )
 def test_random_shapes_match_reference(
     batch,
