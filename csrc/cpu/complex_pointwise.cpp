@@ -82,6 +82,22 @@ void add_sub(int64_t n, const T* a, const T* b, T* sum, T* diff) {
   }
 }
 
+// sum = a + b over rows x P, and (when row_a is given) the row sums of a and b added to row_a, row_b.
+template <typename T>
+void add_rows(int64_t rows, int64_t P, const T* a, const T* b, T* sum, T* row_a, T* row_b) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const T *pa = a + r * P, *pb = b + r * P;
+    T* ps = sum + r * P;
+    T sa = 0, sb = 0;
+    for (int64_t p = 0; p < P; ++p) {
+      ps[p] = pa[p] + pb[p];
+      sa += pa[p];
+      sb += pb[p];
+    }
+    if (row_a) row_a[r] += sa, row_b[r] += sb;
+  }
+}
+
 // Runs f(item, thread) for item in [0, n): across threads with serial GEMMs when there is an item per thread,
 // else one item at a time with the GEMMs themselves threaded.
 template <typename F>
@@ -155,18 +171,22 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> pointwise
   // Per thread: grad_re + grad_im [co x P], x_re + x_im and x_re - x_im [ci x P]; K1, K2, K3 [cout x ci].
   at::Tensor scratch = at::empty({threads, (co + 2 * ci) * P}, x.options());
   at::Tensor acc = need_w ? at::zeros({threads, 3, cout, ci}, x.options()) : at::Tensor();
-  if (need_x || need_w) {
+  // Per thread: the bias gradients (row sums of grad's real and imaginary halves), [2 cout].
+  at::Tensor bias_acc = mask[2] ? at::zeros({threads, 2 * cout}, x.options()) : at::Tensor();
+  if (need_x || need_w || mask[2]) {
     AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "complex_pointwise_backward", [&] {
       const scalar_t *pg = grad.const_data_ptr<scalar_t>(), *px = x.const_data_ptr<scalar_t>();
       const scalar_t* pm = mh.const_data_ptr<scalar_t>();
       scalar_t *pgx = need_x ? gx.mutable_data_ptr<scalar_t>() : nullptr, *ps = scratch.mutable_data_ptr<scalar_t>();
       scalar_t* pacc = need_w ? acc.mutable_data_ptr<scalar_t>() : nullptr;
+      scalar_t* pbias = mask[2] ? bias_acc.mutable_data_ptr<scalar_t>() : nullptr;
       for_each_item(B * groups, [&](int64_t item, int thread) {
         const int64_t b = item / groups, g = item % groups;
         const scalar_t* gr = pg + (b * 2 * cout + g * co) * P;
         const scalar_t* gi = gr + cout * P;
         scalar_t* sg = ps + thread * (co + 2 * ci) * P;
-        add_sub<scalar_t>(co * P, gr, gi, sg, nullptr);
+        scalar_t* rows = pbias ? pbias + thread * 2 * cout + g * co : nullptr;
+        add_rows<scalar_t>(co, P, gr, gi, sg, rows, rows ? rows + cout : nullptr);
         if (need_x) {
           scalar_t* xr = pgx + (b * 2 * cin + g * ci) * P;
           const scalar_t* mg = pm + g * ci * co;
@@ -198,7 +218,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> pointwise
   }
   at::Tensor gbr, gbi;
   if (mask[2]) {
-    const at::Tensor sums = grad.view({B, 2 * cout, P}).sum({0, 2});
+    const at::Tensor sums = bias_acc.sum(0);
     gbr = sums.narrow(0, 0, cout).clone();
     gbi = sums.narrow(0, cout, cout).clone();
   } else {
