@@ -32,7 +32,7 @@ struct RoundTripBlock {
   bool weight_complex;
   bool weight_uniform;        // every lane points at the same weight slice
   bool conj_weight;           // backward uses conj(weight)
-  double* grad_weight[kMaxLanes];  // accumulators laid out like `weight`, or nullptr
+  double* grad_weight[kMaxLanes];  // accumulators column-major, [W/2+1][H] (x2 if complex), or nullptr
   T* scratch;                 // roundtrip_scratch_elems(H, W) elements, 64-byte aligned
 };
 
@@ -52,12 +52,38 @@ template <typename T>
 using PairCorrelationFn = void (*)(const T* g, const T* s, const T* di, const T* dout, const T* dg, int64_t n,
                                    T* sums);
 
+// complex_norm_act on one sample's channel: the real and imaginary planes xr, xi of n pixels, with
+// z = (c[0] xr + c[1]) + i (c[2] xi + c[3]) (batch norm and FiLM folded into one affine map per part) and
+// s = σ(|z|). Forward: y = z s.
+template <typename T>
+using NormActFn = void (*)(const T* xr, const T* xi, const T* c, int64_t n, T* yr, T* yi);
+
+// sums[0..3] = Σ gz_r, Σ gz_r (xr - mu[0]), Σ gz_i, Σ gz_i (xi - mu[1]) for gz = s g + z s (1 - s) Re(conj(z) g) / |z|
+// (the gradient of y = z s by z, given the upstream g); centred on the channel means, so float32 sums do not
+// cancel.
+template <typename T>
+using NormActSumsFn = void (*)(const T* xr, const T* xi, const T* gr, const T* gi, const T* c, const T* mu, int64_t n,
+                               T* sums);
+
+// gx_r = d[0] gz_r + d[1] xr + d[2], gx_i = d[3] gz_i + d[4] xi + d[5].
+template <typename T>
+using NormActBackwardFn = void (*)(const T* xr, const T* xi, const T* gr, const T* gi, const T* c, const T* d,
+                                   int64_t n, T* gxr, T* gxi);
+
+// out[0] = Σ (x - shift), out[1] = Σ (x - shift)^2 over n values.
+template <typename T>
+using MomentsFn = void (*)(const T* x, int64_t n, T shift, T* out);
+
 template <typename T>
 struct LaneKernels {
   int lanes;  // planes per block: the ISA's vector width in elements of T
   RoundTripFn<T> roundtrip;
   WeightPairsFn<T> weight_pairs;
   PairCorrelationFn<T> pair_correlation;
+  NormActFn<T> norm_act;
+  NormActSumsFn<T> norm_act_sums;
+  NormActBackwardFn<T> norm_act_backward;
+  MomentsFn<T> moments;
 };
 
 #define SPECDIFF_DECLARE_ISA(ns)                    \

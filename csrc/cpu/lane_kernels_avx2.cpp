@@ -1,6 +1,7 @@
 // Lane kernels compiled for the avx2 ISA (selected at run time by cpu_isa.cpp).
 #include <cmath>
 #include <cstdint>
+#include <limits>
 
 #include "common/lane_kernels.h"
 

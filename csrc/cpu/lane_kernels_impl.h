@@ -7,7 +7,9 @@
 // points for a block of planes is two arrays re[n], im[n] of V. The half spectrum of a block is stored
 // column-major, S[k][h] (k < W/2+1), so the column FFTs run on contiguous memory.
 //
-// No includes here: the including file includes <cmath>, <cstdint> and lane_kernels.h first.
+// The including file includes <cmath>, <cstdint> and lane_kernels.h first; simd_exp.h (internal linkage) is
+// included here, inside the ISA's target region.
+#include "cpu/simd_exp.h"
 
 namespace specdiff {
 namespace SPECDIFF_ISA {
@@ -380,14 +382,31 @@ void roundtrip(const FftPlanView<T>& ph, const FftPlanView<T>& pw, const RoundTr
     if (need_gw) {
       const Buf<T> Xk = blk.src_is_in ? G : fft_lanes<T, false>(ph, Buf<T>{X.re + k * H, X.im + k * H}, b);
       const T f = ((k == 0 || 2 * k == W) ? T(1) : T(2)) * scale;
-      const int64_t stride = blk.weight_complex ? 2 : 1;
-      for (int64_t h = 0; h < H; ++h) {
-        const V cr = f * (G.re[h] * Xk.re[h] + G.im[h] * Xk.im[h]);
-        const V ci = f * (G.im[h] * Xk.re[h] - G.re[h] * Xk.im[h]);
+      // P rows at a time, transposed in registers so each lane adds a contiguous run of its column k
+      // (grad_weight is column-major, [Wf][H], see RoundTripBlock) in loops the compiler vectorizes.
+      for (int64_t h0 = 0; h0 < H; h0 += P) {
+        const int nh = static_cast<int>(H - h0 < P ? H - h0 : P);
+        V cr[P], ci[P];
+        for (int j = 0; j < P; ++j) {
+          const int64_t h = h0 + (j < nh ? j : 0);
+          cr[j] = f * (G.re[h] * Xk.re[h] + G.im[h] * Xk.im[h]);
+          ci[j] = f * (G.im[h] * Xk.re[h] - G.re[h] * Xk.im[h]);
+        }
+        transpose_tile<T>(cr);
+        if (blk.weight_complex) transpose_tile<T>(ci);
         for (int l = 0; l < blk.count; ++l) {
-          double* gw = blk.grad_weight[l] + stride * (h * Wf + k);
-          gw[0] += cr[l];
-          if (blk.weight_complex) gw[1] += ci[l];
+          const T* re = reinterpret_cast<const T*>(&cr[l]);
+          const T* im = reinterpret_cast<const T*>(&ci[l]);
+          if (blk.weight_complex) {
+            double* gw = blk.grad_weight[l] + 2 * (k * H + h0);
+            for (int j = 0; j < nh; ++j) {
+              gw[2 * j] += re[j];
+              gw[2 * j + 1] += im[j];
+            }
+          } else {
+            double* gw = blk.grad_weight[l] + k * H + h0;
+            for (int j = 0; j < nh; ++j) gw[j] += re[j];
+          }
         }
       }
     }
@@ -448,12 +467,94 @@ void pair_correlation(const T* __restrict g, const T* __restrict s, const T* __r
   sums[2] = ag;
 }
 
+// ---- complex_norm_act (see NormActFn in lane_kernels.h)
+
+template <typename T>
+inline T sigmoid_of_modulus(T zr, T zi, T& r) {
+  r = std::sqrt(zr * zr + zi * zi);
+  return T(1) / (T(1) + cpu::simd_exp(-r));
+}
+
+// gz = s g + z s (1 - s) Re(conj(z) g) / |z|; the second term is 0 at z = 0, where |z| is clamped.
+template <typename T>
+inline void modulus_silu_grad(T zr, T zi, T gr, T gi, T& gzr, T& gzi) {
+  T r;
+  const T s = sigmoid_of_modulus(zr, zi, r);
+  const T tiny = std::numeric_limits<T>::min();
+  const T k = (zr * gr + zi * gi) * s * (T(1) - s) / (r > tiny ? r : tiny);
+  gzr = s * gr + zr * k;
+  gzi = s * gi + zi * k;
+}
+
+template <typename T>
+void norm_act(const T* __restrict xr, const T* __restrict xi, const T* c, int64_t n, T* __restrict yr,
+              T* __restrict yi) {
+  const T ar = c[0], kr = c[1], ai = c[2], ki = c[3];
+#pragma omp simd
+  for (int64_t j = 0; j < n; ++j) {
+    const T zr = ar * xr[j] + kr, zi = ai * xi[j] + ki;
+    T r;
+    const T s = sigmoid_of_modulus(zr, zi, r);
+    yr[j] = zr * s;
+    yi[j] = zi * s;
+  }
+}
+
+template <typename T>
+void norm_act_sums(const T* __restrict xr, const T* __restrict xi, const T* __restrict gr, const T* __restrict gi,
+                   const T* c, const T* mu, int64_t n, T* sums) {
+  const T ar = c[0], kr = c[1], ai = c[2], ki = c[3], mr = mu[0], mi = mu[1];
+  T sgr = 0, sxgr = 0, sgi = 0, sxgi = 0;
+#pragma omp simd reduction(+ : sgr, sxgr, sgi, sxgi)
+  for (int64_t j = 0; j < n; ++j) {
+    T gzr, gzi;
+    modulus_silu_grad(ar * xr[j] + kr, ai * xi[j] + ki, gr[j], gi[j], gzr, gzi);
+    sgr += gzr;
+    sxgr += gzr * (xr[j] - mr);
+    sgi += gzi;
+    sxgi += gzi * (xi[j] - mi);
+  }
+  sums[0] = sgr;
+  sums[1] = sxgr;
+  sums[2] = sgi;
+  sums[3] = sxgi;
+}
+
+template <typename T>
+void norm_act_backward(const T* __restrict xr, const T* __restrict xi, const T* __restrict gr, const T* __restrict gi,
+                       const T* c, const T* d, int64_t n, T* __restrict gxr, T* __restrict gxi) {
+  const T ar = c[0], kr = c[1], ai = c[2], ki = c[3];
+  const T d0 = d[0], d1 = d[1], d2 = d[2], d3 = d[3], d4 = d[4], d5 = d[5];
+#pragma omp simd
+  for (int64_t j = 0; j < n; ++j) {
+    T gzr, gzi;
+    modulus_silu_grad(ar * xr[j] + kr, ai * xi[j] + ki, gr[j], gi[j], gzr, gzi);
+    gxr[j] = d0 * gzr + d1 * xr[j] + d2;
+    gxi[j] = d3 * gzi + d4 * xi[j] + d5;
+  }
+}
+
+template <typename T>
+void moments(const T* __restrict x, int64_t n, T shift, T* out) {
+  T s1 = 0, s2 = 0;
+#pragma omp simd reduction(+ : s1, s2)
+  for (int64_t j = 0; j < n; ++j) {
+    const T v = x[j] - shift;
+    s1 += v;
+    s2 += v * v;
+  }
+  out[0] = s1;
+  out[1] = s2;
+}
+
 }  // namespace
 
-extern const LaneKernels<float> kernels_float{kLanes<float>, &roundtrip<float>, &weight_pairs<float>,
-                                              &pair_correlation<float>};
-extern const LaneKernels<double> kernels_double{kLanes<double>, &roundtrip<double>, &weight_pairs<double>,
-                                                &pair_correlation<double>};
+extern const LaneKernels<float> kernels_float{kLanes<float>,       &roundtrip<float>,     &weight_pairs<float>,
+                                              &pair_correlation<float>, &norm_act<float>, &norm_act_sums<float>,
+                                              &norm_act_backward<float>, &moments<float>};
+extern const LaneKernels<double> kernels_double{kLanes<double>,       &roundtrip<double>,     &weight_pairs<double>,
+                                                &pair_correlation<double>, &norm_act<double>, &norm_act_sums<double>,
+                                                &norm_act_backward<double>, &moments<double>};
 
 }  // namespace SPECDIFF_ISA
 }  // namespace specdiff

@@ -38,11 +38,11 @@ void run_lanes(const at::Tensor& in, const at::Tensor* src, const at::Tensor& ou
   const int64_t wplane = H * Wf * (w.complex ? 2 : 1);
   const T* wdata = w.data.data_ptr<T>();
   const bool need_gw = grad_weight_acc.defined();
-  // Planes sharing a weight slice accumulate into per-thread copies, summed at the end.
+  // Planes sharing a weight slice accumulate into per-thread copies, summed at the end. The kernel accumulates
+  // each slice column-major, [Wf][H] (x2 if complex), the order its column pass produces; transposed at the end.
   const bool shared = need_gw && Bw * Cw < N;
   const int64_t nthreads = at::get_num_threads();
-  at::Tensor acc = need_gw ? (shared ? at::zeros({nthreads, Bw * Cw * wplane}, grad_weight_acc.options())
-                                     : grad_weight_acc)
+  at::Tensor acc = need_gw ? at::zeros({shared ? nthreads : 1, Bw * Cw * wplane}, grad_weight_acc.options())
                            : at::Tensor();
   const T* in_ptr = in.data_ptr<T>();
   const T* src_ptr = src ? src->data_ptr<T>() : nullptr;
@@ -86,7 +86,12 @@ void run_lanes(const at::Tensor& in, const at::Tensor* src, const at::Tensor& ou
       kernels.roundtrip(ph, pw, blk);
     }
   });
-  if (shared) grad_weight_acc.copy_(acc.sum(0).view(grad_weight_acc.sizes()));
+  if (need_gw) {
+    const at::Tensor total = shared ? acc.sum(0) : acc[0];
+    std::vector<int64_t> columns{Bw * Cw, Wf, H}, rows{Bw * Cw, H, Wf};
+    if (w.complex) columns.push_back(2), rows.push_back(2);
+    grad_weight_acc.view(rows).copy_(total.view(columns).transpose(1, 2));
+  }
 }
 
 // ATen FFT path for sizes the lane FFT does not cover (large prime factors).

@@ -174,3 +174,42 @@ def _complex_conv_transpose2d(shape, dtype, device):
         )
 
     return _paths(reference, kernel, x, weight_re, weight_im)
+
+
+@register_case("complex_conv2d_1x1", "complex_conv2d")
+def _complex_conv2d_1x1(shape, dtype, device):
+    """Pointwise complex convolution C -> C with biases (SpectralUNet's channel mixing; the GEMM path)."""
+    from specdiff.ops.complex_conv2d import complex_conv2d_reference
+
+    b, c, h, w = shape
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(b, 2 * c, h, w, generator=gen, dtype=dtype).to(device)
+    weights = (torch.randn(2, c, c, 1, 1, generator=gen, dtype=dtype) / (2 * c) ** 0.5).to(device)
+    biases = torch.randn(2, c, generator=gen, dtype=dtype).to(device)
+
+    def kernel(x, weight_re, weight_im, bias_re, bias_im):
+        return torch.ops.specdiff.complex_conv2d(
+            x, weight_re, weight_im, bias_re, bias_im, [1, 1], [0, 0], [1, 1], 1
+        )
+
+    return _paths(complex_conv2d_reference, kernel, x, *weights, *biases)
+
+
+@register_case("complex_norm_act", "complex_norm_act")
+def _complex_norm_act(shape, dtype, device):
+    """Batch norm (batch statistics) + FiLM + modulus SiLU on [B, 2C, H, W], C = shape[1] complex channels."""
+    from specdiff.ops.complex_norm_act import complex_norm_act_reference
+
+    b, c, h, w = shape
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(b, 2 * c, h, w, generator=gen, dtype=dtype).to(device)
+    weight, bias = (1 + 0.1 * torch.randn(2, 2 * c, generator=gen, dtype=dtype)).to(device)
+    film = (0.1 * torch.randn(b, 3 * c, generator=gen, dtype=dtype)).to(device)
+
+    def reference(x, weight, bias, film):
+        return complex_norm_act_reference(x, weight, bias, film, None, None, True, 0.1, 1e-5)
+
+    def kernel(x, weight, bias, film):
+        return torch.ops.specdiff.complex_norm_act(x, weight, bias, None, None, film, 1e-5)[0]
+
+    return _paths(reference, kernel, x, weight, bias, film)

@@ -16,6 +16,7 @@ from torch import Tensor, nn
 
 from specdiff.ops.complex_conv2d import complex_conv2d
 from specdiff.ops.complex_conv_transpose2d import complex_conv_transpose2d
+from specdiff.ops.complex_norm_act import complex_film, complex_norm_act, modulus_silu  # noqa: F401 (re-export)
 
 
 def to_split(z: Tensor) -> Tensor:
@@ -49,16 +50,6 @@ def complex_modulus(x: Tensor) -> Tensor:
     b, c2, h, w = x.shape
     sq = x.reshape(b, 2, c2 // 2, h, w).square().sum(dim=1)
     return sq.clamp_min(torch.finfo(x.dtype).tiny).sqrt()
-
-
-def complex_film(x: Tensor, film: Tensor) -> Tensor:
-    """``z · (1 + s) + c`` in one pass: ``film`` is ``Tensor[B, 3C]`` = real scales ``s`` (one per complex channel,
-    both halves alike, so the phase is kept), then the complex shifts ``c`` (real parts, imaginary parts)."""
-    b, c2, h, w = x.shape
-    c = c2 // 2
-    scale = film[:, :c].reshape(b, 1, c, 1, 1)
-    shift = film[:, c:].reshape(b, 2, c, 1, 1)
-    return torch.addcmul(shift, x.reshape(b, 2, c, h, w), 1 + scale).reshape(b, c2, h, w)
 
 
 def complex_mul(x: Tensor, y: Tensor) -> Tensor:
@@ -159,32 +150,21 @@ class ComplexBatchNorm2d(nn.BatchNorm2d):
         super().__init__(2 * num_features, eps, momentum, affine, track_running_stats)
         self.complex_features = num_features
 
-
-class _ModulusSiLU(torch.autograd.Function):
-    """``z · σ(|z|)`` with a hand-written backward: 3 passes forward and 7 backward instead of autograd's ~15
-    (the activation is the largest backend-independent cost in the spectral models).
-
-    With ``s = σ(r)``, ``r = |z|``: ``∂L/∂z = s · g + z · s (1 - s) / r · Re(conj(z) g)``; the second term is
-    0 where ``r = 0`` (``Re(conj(z) g) = 0`` there), so ``r`` is clamped to the smallest normal number.
-    """
-
-    @staticmethod
-    def forward(ctx, x: Tensor) -> Tensor:
-        b, c2, h, w = x.shape
-        v = x.reshape(b, 2, c2 // 2, h, w)
-        r = torch.hypot(v[:, 0], v[:, 1]).unsqueeze(1)
-        s = torch.sigmoid(r)
-        ctx.save_for_backward(x, r, s)
-        return (v * s).reshape(b, c2, h, w)
-
-    @staticmethod
-    def backward(ctx, grad: Tensor) -> Tensor:
-        x, r, s = ctx.saved_tensors
-        b, c2, h, w = x.shape
-        v, g = x.reshape(b, 2, c2 // 2, h, w), grad.reshape(b, 2, c2 // 2, h, w)
-        dot = torch.addcmul(v[:, 0] * g[:, 0], v[:, 1], g[:, 1]).unsqueeze(1)  # Re(conj(z) g)
-        k = dot * (s * (1 - s) / r.clamp_min(torch.finfo(r.dtype).tiny))
-        return torch.addcmul(g * s, v, k).reshape(b, c2, h, w)
+    def norm_act(self, x: Tensor, film: Tensor | None = None) -> Tensor:
+        """``ComplexSiLU()(complex_film(self(x), film))`` (without ``film``: ``ComplexSiLU()(self(x))``) as ONE
+        fused :func:`~specdiff.ops.complex_norm_act.complex_norm_act` call; statistics, running-statistics
+        updates and ``num_batches_tracked`` exactly as ``self(x)``."""
+        self._check_input_dim(x)
+        factor = 0.0 if self.momentum is None else self.momentum
+        if self.training and self.track_running_stats and self.num_batches_tracked is not None:
+            self.num_batches_tracked.add_(1)
+            factor = 1.0 / float(self.num_batches_tracked) if self.momentum is None else self.momentum
+        batch_stats = self.training or (self.running_mean is None and self.running_var is None)
+        keep = not self.training or self.track_running_stats
+        return complex_norm_act(x, self.weight, self.bias, film=film,
+                                running_mean=self.running_mean if keep else None,
+                                running_var=self.running_var if keep else None,
+                                training=batch_stats, momentum=factor, eps=self.eps)
 
 
 class ComplexSiLU(nn.Module):
@@ -195,7 +175,7 @@ class ComplexSiLU(nn.Module):
     """
 
     def forward(self, x: Tensor) -> Tensor:
-        return _ModulusSiLU.apply(x)
+        return modulus_silu(x)
 
 
 class ComplexResBlock(nn.Module):
@@ -204,7 +184,8 @@ class ComplexResBlock(nn.Module):
     ``h = conv1(act(bn1(x)))``; ``h = bn2(h) · (1 + s) + c`` with a real per-channel scale ``s`` and a complex
     per-channel shift ``c`` from the embedding (FiLM, as ``use_scale_shift_norm`` in Nichol & Dhariwal 2021);
     ``out = skip(x) + conv2(act(h))``. ``skip`` is a 1x1 complex convolution when the width changes. ``conv2``
-    starts at zero, so the block starts as the identity (Goyal et al. 2017).
+    starts at zero, so the block starts as the identity (Goyal et al. 2017). Each norm-FiLM-activation chain is
+    one fused ``complex_norm_act`` call (:meth:`ComplexBatchNorm2d.norm_act`).
     """
 
     def __init__(self, in_channels: int, out_channels: int | None = None, emb_dim: int | None = None,
@@ -219,17 +200,17 @@ class ComplexResBlock(nn.Module):
         self.conv1 = ComplexConv2d(in_channels, out_channels, kernel_size, padding=pad)
         self.bn2 = ComplexBatchNorm2d(out_channels)
         self.conv2 = ComplexConv2d(out_channels, out_channels, kernel_size, padding=pad)
-        self.act = ComplexSiLU()
         self.emb = nn.Linear(emb_dim, 3 * out_channels) if emb_dim is not None else None
         self.skip = ComplexConv2d(in_channels, out_channels, 1) if in_channels != out_channels else None
         for p in (self.conv2.weight_re, self.conv2.weight_im, self.conv2.bias_re, self.conv2.bias_im):
             nn.init.zeros_(p)
 
     def forward(self, x: Tensor, emb: Tensor | None = None) -> Tensor:
-        h = self.bn2(self.conv1(self.act(self.bn1(x))))
+        h = self.conv1(self.bn1.norm_act(x))
+        film = None
         if self.emb is not None:
             if emb is None:
                 raise ValueError("this ComplexResBlock is time-conditioned (emb_dim is set): pass emb [B, emb_dim]")
-            h = complex_film(h, self.emb(F.silu(emb)).to(h.dtype))
-        h = self.conv2(self.act(h))
+            film = self.emb(F.silu(emb)).to(h.dtype)
+        h = self.conv2(self.bn2.norm_act(h, film))
         return (x if self.skip is None else self.skip(x)) + h

@@ -11,8 +11,6 @@ from specdiff.nn.complex import (
     ComplexBatchNorm2d,
     ComplexConv2d,
     ComplexConvTranspose2d,
-    ComplexSiLU,
-    complex_film,
     complex_modulus,
     complex_mul,
     complex_parts,
@@ -72,14 +70,13 @@ class FrequencyPatchHead(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, patch_size: int):
         super().__init__()
         self.norm = ComplexBatchNorm2d(in_channels)
-        self.act = ComplexSiLU()
         if patch_size == 1:
             self.conv = ComplexConv2d(in_channels, out_channels, 3, padding=1)
         else:
             self.conv = ComplexConvTranspose2d(in_channels, out_channels, patch_size, stride=patch_size)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.conv(self.act(self.norm(x)))
+        return self.conv(self.norm.norm_act(x))
 
 
 class AmplitudeResidual(nn.Module):
@@ -113,6 +110,8 @@ class FrequencyMixing(nn.Module):
     ``outer``, ``gain``), run as ONE fused :func:`~specdiff.ops.spectral_filter2d` call over the grid's planes.
 
     ``gain`` starts at zero (no mixing); the outer radii start spread over (0, 1], a range of kernel widths.
+    The layer is residual, ``z + mix(z)``, computed as ONE filter by ``1 + W`` (the filter is linear), so the sum
+    costs no extra pass forward or backward.
     """
 
     def __init__(self, channels: int, temperature: float = 10.0):
@@ -126,14 +125,15 @@ class FrequencyMixing(nn.Module):
         h, w = z.shape[-2:]
         params = (p.to(z.dtype) for p in (self.inner, self.outer, self.gain))
         band = band_mask_reference(h, w, *params, self.temperature, "bandpass").squeeze(1)  # [C, h, w//2+1]
-        return spectral_filter2d(z, torch.cat([band, band]))
+        return spectral_filter2d(z, 1 + torch.cat([band, band]))  # z + mix(z)
 
 
 class SpectralMixBlock(nn.Module):
     """The SpectralUNet block: channel mixing by 1x1 complex convolutions at each frequency, frequency mixing
     by :class:`FrequencyMixing`, time conditioning by FiLM (real scale, complex shift), pre-activation:
 
-    ``h = conv_a(act(bn1(x)))``; ``h = h + mix(h)``; ``h = bn2(h) · (1 + s) + c``; ``out = x + conv_b(act(h))``.
+    ``h = conv_a(act(bn1(x)))``; ``h = h + mix(h)`` (one filter); ``h = bn2(h) · (1 + s) + c``; ``out = x + conv_b(act(h))``;
+    each norm-FiLM-activation chain is one fused ``complex_norm_act`` call (:meth:`ComplexBatchNorm2d.norm_act`).
     ``conv_b`` starts at zero (the block starts as the identity).
     """
 
@@ -146,15 +146,13 @@ class SpectralMixBlock(nn.Module):
         self.bn2 = ComplexBatchNorm2d(channels)
         self.emb = nn.Linear(emb_dim, 3 * channels)
         self.conv_b = ComplexConv2d(channels, channels, 1)
-        self.act = ComplexSiLU()
         for p in (self.conv_b.weight_re, self.conv_b.weight_im, self.conv_b.bias_re, self.conv_b.bias_im):
             nn.init.zeros_(p)
 
     def forward(self, x: Tensor, emb: Tensor) -> Tensor:
-        h = self.conv_a(self.act(self.bn1(x)))
-        h = h + self.mix(h)
-        h = complex_film(self.bn2(h), self.emb(F.silu(emb)).to(h.dtype))
-        return x + self.conv_b(self.act(h))
+        h = self.conv_a(self.bn1.norm_act(x))
+        h = self.mix(h)  # h + frequency mixing of h
+        return x + self.conv_b(self.bn2.norm_act(h, self.emb(F.silu(emb)).to(h.dtype)))
 
 
 class PhaseMixing(nn.Module):

@@ -79,20 +79,26 @@ def test_same_state_dict_same_output_on_kernel_and_reference_backends(name, trai
 @needs_kernels
 @pytest.mark.parametrize("name", list(MODELS))
 def test_kernel_and_reference_gradients_agree(name):
+    """float32 gradients of both backends against the float64 reference: the kernel path may be at most twice
+    as far from exact as the float32 reference path (whose own error reaches 1e-3 on the FiLM / time-embedding
+    weights, long sums of cancelling terms), or within 1e-3 of the exact gradient."""
     model = perturb_(small(name), seed=2)
     x, t = inputs(h=16, w=12)
-    grads = {}
-    for backend in ("kernel", "reference"):
-        model.zero_grad()
+
+    def gradients(backend, dtype):
+        replica = copy.deepcopy(model).to(dtype)
         with use_backend(backend):
-            model(x, t).square().mean().backward()
-        grads[backend] = {k: p.grad.clone() for k, p in model.named_parameters()}
+            replica(x.to(dtype), t).square().mean().backward()
+        return {k: p.grad.double() for k, p in replica.named_parameters()}
+
+    exact = gradients("reference", torch.float64)
+    kernel, reference = gradients("kernel", torch.float32), gradients("reference", torch.float32)
     # Per tensor, relative to its own size, with a floor at the whole gradient's scale: biases in front of a
     # batch/group norm have a true gradient of 0, which float32 reproduces only up to rounding.
-    scale = torch.cat([g.flatten() for g in grads["reference"].values()]).norm()
-    for k, ref in grads["reference"].items():
-        err = (grads["kernel"][k] - ref).norm()
-        assert err <= 1e-3 * ref.norm() + 1e-5 * scale, (k, err.item(), ref.norm().item())
+    scale = torch.cat([g.flatten() for g in exact.values()]).norm()
+    for k, g in exact.items():
+        err, ref_err = (kernel[k] - g).norm(), (reference[k] - g).norm()
+        assert err <= max(2 * ref_err, 1e-3 * g.norm()) + 1e-5 * scale, (k, err.item(), ref_err.item())
 
 
 @pytest.mark.parametrize("name", list(MODELS))

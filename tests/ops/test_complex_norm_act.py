@@ -1,0 +1,243 @@
+"""complex_norm_act kernel vs its reference (F.batch_norm, complex_film, modulus SiLU): values, running
+statistics, gradients, gradcheck, opcheck, compile, every CPU ISA, the module method, bad input."""
+
+import re
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from oputil import TOL, backend, cpu_isa, cpu_isas, rel_err, with_layout
+
+from specdiff import extension
+from specdiff.nn.complex import ComplexBatchNorm2d, ComplexSiLU, complex_film
+from specdiff.ops.complex_norm_act import complex_norm_act, complex_norm_act_reference
+
+needs_kernel = pytest.mark.skipif(not extension.has_kernel("complex_norm_act", "cpu"), reason="no CPU kernel")
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+def make_inputs(batch=3, channels=4, hw=(5, 6), film=True, dtype=torch.float64, seed=0):
+    """x with per-channel offsets (the mean matters), affine parameters, FiLM and running statistics."""
+    gen = torch.Generator().manual_seed(seed)
+
+    def randn(*shape):
+        return torch.randn(*shape, generator=gen, dtype=torch.float64)
+
+    x = randn(batch, 2 * channels, *hw) * 2 + randn(1, 2 * channels, 1, 1) * 3
+    tensors = {
+        "x": x,
+        "weight": randn(2 * channels),
+        "bias": randn(2 * channels),
+        "film": randn(batch, 3 * channels) if film else None,
+        "running_mean": randn(2 * channels),
+        "running_var": torch.rand(2 * channels, generator=gen, dtype=torch.float64) + 0.5,
+    }
+    return {k: None if v is None else v.to(dtype) for k, v in tensors.items()}
+
+
+def run(path, inputs, training, grad_out=None, momentum=0.3):
+    """(y, running_mean, running_var, grads of x, weight, bias, film) on one path; inputs are not modified."""
+    leaves = {k: inputs[k].clone().requires_grad_() for k in ("x", "weight", "bias", "film") if inputs[k] is not None}
+    stats = {k: inputs[k].clone() for k in ("running_mean", "running_var")}
+    with backend(path):
+        y = complex_norm_act(leaves["x"], leaves["weight"], leaves["bias"], film=leaves.get("film"),
+                             training=training, momentum=momentum, **stats)
+    grad_out = torch.randn_like(y) if grad_out is None else grad_out.to(y.dtype)
+    grads = torch.autograd.grad(y, list(leaves.values()), grad_out)
+    return y, stats["running_mean"], stats["running_var"], grads
+
+
+@needs_kernel
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("layout", ["contiguous", "channels_last", "permuted"])
+@pytest.mark.parametrize("film", [True, False], ids=["film", "nofilm"])
+@pytest.mark.parametrize("training", [True, False], ids=["train", "eval"])
+@pytest.mark.parametrize("hw", [(5, 6), (1, 7), (16, 9)])
+def test_kernel_matches_reference(dtype, layout, film, training, hw):
+    inputs = make_inputs(hw=hw, film=film, dtype=dtype)
+    inputs["x"] = with_layout(inputs["x"], layout)
+    exact = run("reference", {k: None if v is None else v.double() for k, v in inputs.items()}, training)
+    upstream = torch.randn(exact[0].shape, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    exact = run("reference", {k: None if v is None else v.double() for k, v in inputs.items()}, training, upstream)
+    got = run("kernel", inputs, training, upstream)
+    assert got[0].dtype == dtype and got[0].is_contiguous()
+    assert rel_err(got[0], exact[0]) < TOL[dtype]
+    for g, e in zip(got[1:3], exact[1:3], strict=True):  # running statistics, updated (training) or kept
+        assert rel_err(g, e) < TOL[dtype]
+    if not training:
+        assert torch.equal(got[1], inputs["running_mean"])
+    for g, e in zip(got[3], exact[3], strict=True):
+        assert g.shape == e.shape and rel_err(g, e) < 10 * TOL[dtype]
+
+
+@needs_kernel
+@pytest.mark.parametrize("isa", cpu_isas())
+def test_every_cpu_isa(isa):
+    inputs = make_inputs(batch=2, channels=3, hw=(7, 19))
+    upstream = torch.randn(2, 6, 7, 19, dtype=torch.float64)
+    exact = run("reference", inputs, True, upstream)
+    with cpu_isa(isa):
+        got = run("kernel", inputs, True, upstream)
+    assert rel_err(got[0], exact[0]) < 1e-12
+    for g, e in zip(got[3], exact[3], strict=True):
+        assert rel_err(g, e) < 1e-11
+
+
+@needs_kernel
+def test_gradient_at_zero_is_finite():
+    """z = 0 after norm and FiLM (bias 0, constant input): modulus SiLU's gradient there is σ(0) = 1/2."""
+    x = torch.zeros(2, 2, 3, 3, dtype=torch.float64, requires_grad=True)
+    weight, bias = torch.ones(2, dtype=torch.float64), torch.zeros(2, dtype=torch.float64)
+    y = complex_norm_act(x, weight, bias, running_mean=torch.zeros(2, dtype=torch.float64),
+                         running_var=torch.ones(2, dtype=torch.float64) - 1e-5, training=False)
+    (g,) = torch.autograd.grad(y.sum(), x)
+    assert torch.isfinite(g).all() and torch.allclose(g, torch.full_like(g, 0.5))
+
+
+@needs_kernel
+@pytest.mark.parametrize("film", [True, False], ids=["film", "nofilm"])
+@pytest.mark.parametrize("training", [True, False], ids=["train", "eval"])
+def test_gradcheck(film, training):
+    inputs = make_inputs(batch=2, channels=2, hw=(3, 4), film=film)
+    leaves = [inputs[k].requires_grad_() for k in ("x", "weight", "bias")]
+    if film:
+        leaves.append(inputs["film"].requires_grad_())
+
+    def fn(x, weight, bias, film=None):
+        return complex_norm_act(x, weight, bias, film=film, running_mean=inputs["running_mean"].clone(),
+                                running_var=inputs["running_var"].clone(), training=training)
+
+    assert torch.autograd.gradcheck(fn, tuple(leaves))
+
+
+@needs_kernel
+@pytest.mark.parametrize("batch_stats", [True, False], ids=["batch", "fixed"])
+@pytest.mark.parametrize("film", [True, False], ids=["film", "nofilm"])
+def test_opcheck(batch_stats, film):
+    inputs = make_inputs(batch=2, channels=3, hw=(4, 5), film=film, dtype=torch.float32)
+    x, weight, bias = (inputs[k].requires_grad_() for k in ("x", "weight", "bias"))
+    f = inputs["film"].requires_grad_() if film else None
+    stats = (None, None) if batch_stats else (inputs["running_mean"], inputs["running_var"])
+    torch.library.opcheck(torch.ops.specdiff.complex_norm_act.default, (x, weight, bias, *stats, f, 1e-5))
+    y, mean, var = torch.ops.specdiff.complex_norm_act(x, weight, bias, *stats, f, 1e-5)
+    args = (torch.randn_like(y), x.detach(), weight.detach(), bias.detach(), mean, var,
+            None if f is None else f.detach(), 1e-5, batch_stats, [True, True, film])
+    torch.library.opcheck(torch.ops.specdiff._complex_norm_act_backward.default, args)
+
+
+@needs_kernel
+def test_torch_compile_fullgraph_parity():
+    inputs = make_inputs(dtype=torch.float32)
+
+    def fn(x, weight, bias, film):
+        return complex_norm_act(x, weight, bias, film=film).square().sum()
+
+    leaves = [inputs[k].requires_grad_() for k in ("x", "weight", "bias", "film")]
+    eager = fn(*leaves)
+    compiled = torch.compile(fn, fullgraph=True)(*leaves)
+    assert rel_err(compiled, eager) < 1e-6
+    for a, b in zip(torch.autograd.grad(compiled, leaves), torch.autograd.grad(eager, leaves), strict=True):
+        assert rel_err(a, b) < 1e-5
+
+
+@needs_kernel
+@pytest.mark.parametrize("momentum", [0.1, None])
+@pytest.mark.parametrize("track_running_stats", [True, False])
+def test_module_norm_act_equals_norm_film_silu(momentum, track_running_stats):
+    """ComplexBatchNorm2d.norm_act (one fused op) == ComplexSiLU(complex_film(bn(x))): outputs, gradients, running
+    statistics and num_batches_tracked, over two training steps and one evaluation."""
+    torch.manual_seed(0)
+    fused = ComplexBatchNorm2d(3, momentum=momentum, track_running_stats=track_running_stats).double()
+    with torch.no_grad():
+        fused.weight.uniform_(0.5, 1.5)
+        fused.bias.uniform_(-0.5, 0.5)
+    plain = ComplexBatchNorm2d(3, momentum=momentum, track_running_stats=track_running_stats).double()
+    plain.load_state_dict(fused.state_dict())
+    for train in (True, True, False):
+        fused.train(train)
+        plain.train(train)
+        x = (torch.randn(4, 6, 5, 5, dtype=torch.float64) + 1).requires_grad_()
+        film = torch.randn(4, 9, dtype=torch.float64)
+        with backend("kernel"):
+            y = fused.norm_act(x, film)
+        expected = ComplexSiLU()(complex_film(plain(x), film))
+        assert rel_err(y, expected) < 1e-12
+        g, e = (torch.autograd.grad(t, x, torch.ones_like(t))[0] for t in (y, expected))
+        assert rel_err(g, e) < 1e-11
+        for (name, a), b in zip(fused.state_dict().items(), plain.state_dict().values(), strict=True):
+            assert torch.allclose(a.double(), b.double(), rtol=1e-12, atol=1e-14), name
+
+
+@needs_kernel
+@settings(max_examples=15, deadline=None)
+@given(
+    batch=st.integers(1, 3),
+    channels=st.integers(1, 4),
+    hw=st.tuples(st.integers(1, 9), st.integers(1, 9)),
+    film=st.booleans(),
+    training=st.booleans(),
+)
+def test_random_shapes_match_reference(batch, channels, hw, film, training):
+    if training and batch * hw[0] * hw[1] == 1:
+        return  # batch statistics need more than one value per channel (test_bad_input covers the error)
+    inputs = make_inputs(batch=batch, channels=channels, hw=hw, film=film)
+    upstream = torch.randn(batch, 2 * channels, *hw, dtype=torch.float64)
+    exact, got = run("reference", inputs, training, upstream), run("kernel", inputs, training, upstream)
+    assert rel_err(got[0], exact[0]) < 1e-10
+    for g, e in zip(got[3], exact[3], strict=True):
+        assert rel_err(g, e) < 1e-9
+
+
+def bad(**changes):
+    inputs = make_inputs(dtype=torch.float32)
+    args = {"x": inputs["x"], "weight": inputs["weight"], "bias": inputs["bias"], "film": inputs["film"]}
+    args.update(changes)
+    return args
+
+
+BAD_INPUTS = {
+    "x-rank": (bad(x=torch.randn(8, 5, 6)), "x must be a 4-D tensor"),
+    "x-integer": (bad(x=torch.ones(3, 8, 5, 6, dtype=torch.int64)), "x must be float32 or float64"),
+    "x-odd-channels": (bad(x=torch.randn(3, 7, 5, 6)), "x must have an even channel count"),
+    "weight-shape": (bad(weight=torch.ones(4)), "weight must be a 1-D tensor [2C] = [8]"),
+    "film-shape": (bad(film=torch.ones(3, 8)), "film must be a tensor [B, 3C] = [3, 12]"),
+    "running-mean-alone": (bad(running_mean=torch.zeros(8), training=False), "running_mean and running_var must be"),
+}
+
+
+@pytest.mark.parametrize("path", ["kernel", "reference"])
+@pytest.mark.parametrize("case", BAD_INPUTS, ids=list(BAD_INPUTS))
+def test_bad_input(case, path):
+    if path == "kernel" and not extension.has_kernel("complex_norm_act", "cpu"):
+        pytest.skip("no CPU kernel")
+    args, message = BAD_INPUTS[case]
+    with backend(path), pytest.raises((ValueError, TypeError), match="^" + re.escape(message)):
+        complex_norm_act(**args)
+
+
+@needs_kernel
+def test_kernel_errors_name_the_argument():
+    """The C++ checks, reached by calling the op directly."""
+    x, w = torch.randn(2, 4, 3, 3), torch.ones(4)
+    op = torch.ops.specdiff.complex_norm_act
+    with pytest.raises(RuntimeError, match=re.escape("film must be [B, 3C] = [2, 6]")):
+        op(x, w, w, None, None, torch.ones(2, 4), 1e-5)
+    with pytest.raises(RuntimeError, match="mean and var must be given together"):
+        op(x, w, w, w, None, None, 1e-5)
+    with pytest.raises(RuntimeError, match="batch statistics need more than 1 value per channel"):
+        op(torch.randn(1, 4, 1, 1), w, w, None, None, None, 1e-5)
+    with pytest.raises(RuntimeError, match="eps must be a finite number >= 0"):
+        op(x, w, w, None, None, None, -1.0)
+
+
+def test_reference_is_the_composition():
+    """The specification itself, against complex arithmetic done by hand on one value."""
+    inputs = make_inputs(batch=2, channels=1, hw=(2, 2))
+    x, weight, bias, film = (inputs[k] for k in ("x", "weight", "bias", "film"))
+    y = complex_norm_act_reference(x, weight, bias, film, None, None, True, 0.1, 1e-5)
+    mean, var = x.mean((0, 2, 3)), x.var((0, 2, 3), unbiased=False)
+    h = (x[1, :, 0, 1] - mean) / torch.sqrt(var + 1e-5) * weight + bias
+    z = complex(h[0], h[1]) * (1 + film[1, 0].item()) + complex(film[1, 1], film[1, 2])
+    expected = z / (1 + torch.exp(-torch.tensor(abs(z))).item())
+    assert torch.allclose(y[1, :, 0, 1], torch.tensor([expected.real, expected.imag], dtype=torch.float64))
