@@ -34,6 +34,11 @@ struct RoundTripBlock {
   bool conj_weight;           // backward uses conj(weight)
   double* grad_weight[kMaxLanes];  // accumulators column-major, [W/2+1][H] (x2 if complex), or nullptr
   T* scratch;                 // roundtrip_scratch_elems(H, W) elements, 64-byte aligned
+  // Per-lane (non-uniform) weights in lane layout, [H][Wf] (then the imaginary parts if complex), 64-byte
+  // aligned, or nullptr to gather them bin by bin. weight_lanes_ready: it already holds this block's weights
+  // (the caller passes the same weight slices as for the previous block).
+  T* weight_lanes;
+  bool weight_lanes_ready;
 };
 
 // Elements of scratch one thread needs for a block of size H x W.

@@ -376,6 +376,21 @@ void roundtrip(const FftPlanView<T>& ph, const FftPlanView<T>& pw, const RoundTr
   }
   const T scale = T(1) / static_cast<T>(H * W);
   const bool need_out = blk.out[0] != nullptr;
+  // Per-lane weights: moved into lane layout once (unit-stride rows as register tiles), instead of P scalar
+  // loads per bin; kept across blocks that use the same weight slices.
+  const V *wl_re = nullptr, *wl_im = nullptr;
+  if (need_out && !blk.weight_uniform && blk.weight_lanes) {
+    V* wl = reinterpret_cast<V*>(blk.weight_lanes);
+    if (!blk.weight_lanes_ready) {
+      const int64_t sw = blk.weight_complex ? 2 : 1;
+      for (int64_t h = 0; h < H; ++h) {
+        gather_row<T>(blk.weight, h * Wf * sw, sw, Wf, wl + h * Wf);
+        if (blk.weight_complex) gather_row<T>(blk.weight, h * Wf * sw + 1, sw, Wf, wl + nS + h * Wf);
+      }
+    }
+    wl_re = wl;
+    wl_im = blk.weight_complex ? wl + nS : nullptr;
+  }
   for (int64_t k = 0; k < Wf; ++k) {
     const Buf<T> col{S.re + k * H, S.im + k * H};
     const Buf<T> G = fft_lanes<T, false>(ph, col, a);
@@ -419,6 +434,9 @@ void roundtrip(const FftPlanView<T>& ph, const FftPlanView<T>& pw, const RoundTr
         const T* w0 = blk.weight[0];
         wr = V{} + (blk.weight_complex ? w0[2 * off] : w0[off]) * scale;
         wi = V{} + (blk.weight_complex ? w0[2 * off + 1] * scale * wsign : T(0));
+      } else if (wl_re) {
+        wr = wl_re[off] * scale;
+        wi = wl_im ? wl_im[off] * (scale * wsign) : V{};
       } else {
         for (int l = 0; l < P; ++l) {
           const T* wl = blk.weight[l];

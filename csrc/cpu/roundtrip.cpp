@@ -49,9 +49,17 @@ void run_lanes(const at::Tensor& in, const at::Tensor* src, const at::Tensor& ou
   T* out_ptr = out.defined() ? out.data_ptr<T>() : nullptr;
   double* acc_ptr = need_gw ? acc.data_ptr<double>() : nullptr;
 
+  // With whole channel groups per block (C a multiple of P) and weights per channel, blocks run channel group
+  // by channel group, so consecutive blocks on a thread use the same weight slices and keep their lane layout.
+  const bool by_group = C % P == 0 && Cw > 1 && Bw == 1;
+  const auto first_plane = [&](int64_t blkno) { return by_group ? blkno % B * C + blkno / B * P : blkno * P; };
+
   at::parallel_for(0, nblocks, 1, [&](int64_t b0, int64_t b1) {
     const int64_t nscratch = roundtrip_scratch_elems(H, W, P);
     std::unique_ptr<T[]> scratch(new T[nscratch]);
+    const int64_t nlanes_w = H * Wf * (w.complex ? 2 : 1) * P;
+    std::unique_ptr<T[]> weight_lanes(new T[nlanes_w + 64 / sizeof(T)]);
+    const T* previous[kMaxLanes] = {};
     double* acc_base = need_gw ? acc_ptr + (shared ? at::get_thread_num() * Bw * Cw * wplane : 0) : nullptr;
     RoundTripBlock<T> blk{};
     blk.H = H;
@@ -68,8 +76,10 @@ void run_lanes(const at::Tensor& in, const at::Tensor* src, const at::Tensor& ou
     // Align the scratch to 64 bytes so each lane vector is one cache line.
     const auto addr = reinterpret_cast<uintptr_t>(scratch.get());
     blk.scratch = scratch.get() + ((64 - addr % 64) % 64) / sizeof(T);
+    const auto waddr = reinterpret_cast<uintptr_t>(weight_lanes.get());
+    blk.weight_lanes = weight_lanes.get() + ((64 - waddr % 64) % 64) / sizeof(T);
     for (int64_t blkno = b0; blkno < b1; ++blkno) {
-      const int64_t n0 = blkno * P;
+      const int64_t n0 = first_plane(blkno);
       blk.count = static_cast<int>(std::min<int64_t>(P, N - n0));
       for (int l = 0; l < P; ++l) {
         const int64_t n = n0 + (l < blk.count ? l : 0);
@@ -83,7 +93,11 @@ void run_lanes(const at::Tensor& in, const at::Tensor* src, const at::Tensor& ou
       }
       blk.weight_uniform = true;
       for (int l = 1; l < P; ++l) blk.weight_uniform = blk.weight_uniform && blk.weight[l] == blk.weight[0];
+      blk.weight_lanes_ready = !blk.weight_uniform;
+      for (int l = 0; l < P; ++l) blk.weight_lanes_ready = blk.weight_lanes_ready && previous[l] == blk.weight[l];
       kernels.roundtrip(ph, pw, blk);
+      // The lane layout is (re)built only for non-uniform weights on a pass with an output.
+      for (int l = 0; l < P; ++l) previous[l] = blk.weight_uniform || !blk.out[0] ? nullptr : blk.weight[l];
     }
   });
   if (need_gw) {
