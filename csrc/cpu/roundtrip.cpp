@@ -49,11 +49,6 @@ void run_lanes(const at::Tensor& in, const at::Tensor* src, const at::Tensor& ou
   T* out_ptr = out.defined() ? out.data_ptr<T>() : nullptr;
   double* acc_ptr = need_gw ? acc.data_ptr<double>() : nullptr;
 
-  // With whole channel groups per block (C a multiple of P) and weights per channel, blocks run channel group
-  // by channel group, so consecutive blocks on a thread use the same weight slices and keep their lane layout.
-  const bool by_group = C % P == 0 && Cw > 1 && Bw == 1;
-  const auto first_plane = [&](int64_t blkno) { return by_group ? blkno % B * C + blkno / B * P : blkno * P; };
-
   at::parallel_for(0, nblocks, 1, [&](int64_t b0, int64_t b1) {
     const int64_t nscratch = roundtrip_scratch_elems(H, W, P);
     std::unique_ptr<T[]> scratch(new T[nscratch]);
@@ -79,7 +74,7 @@ void run_lanes(const at::Tensor& in, const at::Tensor* src, const at::Tensor& ou
     const auto waddr = reinterpret_cast<uintptr_t>(weight_lanes.get());
     blk.weight_lanes = weight_lanes.get() + ((64 - waddr % 64) % 64) / sizeof(T);
     for (int64_t blkno = b0; blkno < b1; ++blkno) {
-      const int64_t n0 = first_plane(blkno);
+      const int64_t n0 = blkno * P;
       blk.count = static_cast<int>(std::min<int64_t>(P, N - n0));
       for (int l = 0; l < P; ++l) {
         const int64_t n = n0 + (l < blk.count ? l : 0);

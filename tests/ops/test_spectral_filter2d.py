@@ -73,9 +73,9 @@ def test_every_cpu_isa(isa, dtype):
 @pytest.mark.parametrize("complex_weight", [False, True])
 @pytest.mark.parametrize("weight_kind", ["CHW", "BCHW", "1C1W"])
 def test_per_channel_weights_in_lane_layout(isa, complex_weight, weight_kind):
-    """32 channels (whole lane groups for every vector width): blocks run channel group by channel group and keep
-    the per-lane weights in lane layout across blocks (per-channel weights), or rebuild them every block
-    (per-sample weights); values and both gradients against the reference, for every ISA."""
+    """Per-lane weights in lane layout: kept across consecutive blocks with the same weight slices, rebuilt when
+    they change (32 channels: whole lane groups for every vector width, per-channel or per-sample weights);
+    values and both gradients against the reference, for every ISA."""
     B, C, H, W = 3, 32, 6, 40
     x, w = make((B, C, H, W), WEIGHT_SHAPES[weight_kind](B, C, H, W // 2 + 1), complex_weight)
     x.requires_grad_(True)
