@@ -104,7 +104,8 @@ const LaneKernels<double>& lane_kernels<double>() {
 int64_t roundtrip_scratch_elems(int64_t H, int64_t W, int lanes_per_vector) {
   const int64_t Wf = W / 2 + 1;
   const int64_t rows = H > W ? H : W;
-  return (4 * Wf * H + 4 * rows) * lanes_per_vector + 64;
+  const int64_t staged = W < lanes_per_vector ? H * W : 0;  // whole-plane staging of short rows (roundtrip)
+  return (4 * Wf * H + 4 * rows + staged) * lanes_per_vector + 64;
 }
 
 namespace {

@@ -287,15 +287,23 @@ inline void scatter_row(const typename VecOf<T>::type* src, T* const* out, int c
 // Rows h0 and h0+1 (when < H) of the block's planes -> column-major half spectrum S[k][h].
 // Two real rows ride in one complex FFT as z = a + i b; A[k] = (Z[k] + conj Z[-k]) / 2 and
 // B[k] = (Z[k] - conj Z[-k]) / 2i separate them (any W, odd included).
+// `staged`: the block's planes already in lane layout, [H][W] (see roundtrip), or nullptr to gather the rows.
 template <typename T>
 inline void rows_forward(const FftPlanView<T>& pw, const T* const* planes, int64_t sh, int64_t sw, int64_t H,
-                         int64_t W, int64_t h0, Buf<T> S, Buf<T> a, Buf<T> b) {
+                         int64_t W, int64_t h0, Buf<T> S, Buf<T> a, Buf<T> b,
+                         const typename VecOf<T>::type* staged) {
   using V = typename VecOf<T>::type;
   constexpr int P = kLanes<T>;
   const bool pair = h0 + 1 < H;
+  if (staged) {
+    for (int64_t w = 0; w < W; ++w) {
+      a.re[w] = staged[h0 * W + w];
+      a.im[w] = pair ? staged[(h0 + 1) * W + w] : V{};
+    }
+  }
   // The lanes read P separate plane streams, too many for the hardware prefetcher: fetch the next
   // row pair of every plane while this one is transformed.
-  if (h0 + 2 < H) {
+  if (!staged && h0 + 2 < H) {
     const int64_t rows = h0 + 3 < H ? 2 : 1;
     const int64_t span = ((W - 1) * sw + 1) * static_cast<int64_t>(sizeof(T));
     for (int l = 0; l < P; ++l) {
@@ -305,11 +313,13 @@ inline void rows_forward(const FftPlanView<T>& pw, const T* const* planes, int64
       }
     }
   }
-  gather_row<T>(planes, h0 * sh, sw, W, a.re);
-  if (pair) {
-    gather_row<T>(planes, (h0 + 1) * sh, sw, W, a.im);
-  } else {
-    for (int64_t w = 0; w < W; ++w) a.im[w] = V{};
+  if (!staged) {
+    gather_row<T>(planes, h0 * sh, sw, W, a.re);
+    if (pair) {
+      gather_row<T>(planes, (h0 + 1) * sh, sw, W, a.im);
+    } else {
+      for (int64_t w = 0; w < W; ++w) a.im[w] = V{};
+    }
   }
   const Buf<T> z = fft_lanes<T, false>(pw, a, b);
   const int64_t Wf = W / 2 + 1;
@@ -327,9 +337,11 @@ inline void rows_forward(const FftPlanView<T>& pw, const T* const* planes, int64
 
 // Inverse of rows_forward for rows h0, h0+1: the complex-to-real transform along W, which (like
 // pocketfft and MKL) ignores the imaginary parts of the DC and Nyquist bins.
+// `staged`: rows go into this lane-layout [H][W] buffer (scattered to the planes by the caller), else
+// straight to the output planes.
 template <typename T>
 inline void rows_inverse(const FftPlanView<T>& pw, T* const* out, int count, int64_t H, int64_t W, int64_t h0,
-                         Buf<T> S, Buf<T> a, Buf<T> b) {
+                         Buf<T> S, Buf<T> a, Buf<T> b, typename VecOf<T>::type* staged) {
   using V = typename VecOf<T>::type;
   const bool pair = h0 + 1 < H;
   const int64_t Wf = W / 2 + 1;
@@ -351,6 +363,13 @@ inline void rows_inverse(const FftPlanView<T>& pw, T* const* out, int count, int
     a.im[k] = Br - Ai;
   }
   const Buf<T> z = fft_lanes<T, true>(pw, a, b);
+  if (staged) {
+    for (int64_t w = 0; w < W; ++w) {
+      staged[h0 * W + w] = z.re[w];
+      if (pair) staged[(h0 + 1) * W + w] = z.im[w];
+    }
+    return;
+  }
   scatter_row<T>(z.re, out, count, h0 * W, W);
   if (pair) scatter_row<T>(z.im, out, count, (h0 + 1) * W, W);
 }
@@ -369,11 +388,17 @@ void roundtrip(const FftPlanView<T>& ph, const FftPlanView<T>& pw, const RoundTr
   V* r = s + (need_gw ? 4 : 2) * nS;
   const Buf<T> a{r, r + nrow};
   const Buf<T> b{r + 2 * nrow, r + 3 * nrow};
+  // Rows shorter than a register tile would move lane by lane: whole contiguous planes move as tiles instead,
+  // through a lane-layout copy of the block (roundtrip_scratch_elems reserves it).
+  V* stage = W < P ? r + 4 * nrow : nullptr;
+  const auto forward_rows = [&](const T* const* planes, int64_t sh, int64_t sw, Buf<T> dst) {
+    const bool tiles = stage && sh == W && sw == 1;
+    if (tiles) gather_row<T>(planes, 0, 1, H * W, stage);
+    for (int64_t h = 0; h < H; h += 2) rows_forward<T>(pw, planes, sh, sw, H, W, h, dst, a, b, tiles ? stage : nullptr);
+  };
 
-  for (int64_t h = 0; h < H; h += 2) rows_forward<T>(pw, blk.in, blk.in_sh, blk.in_sw, H, W, h, S, a, b);
-  if (need_gw && !blk.src_is_in) {
-    for (int64_t h = 0; h < H; h += 2) rows_forward<T>(pw, blk.src, blk.src_sh, blk.src_sw, H, W, h, X, a, b);
-  }
+  forward_rows(blk.in, blk.in_sh, blk.in_sw, S);
+  if (need_gw && !blk.src_is_in) forward_rows(blk.src, blk.src_sh, blk.src_sw, X);
   const T scale = T(1) / static_cast<T>(H * W);
   const bool need_out = blk.out[0] != nullptr;
   // Per-lane weights: moved into lane layout once (unit-stride rows as register tiles), instead of P scalar
@@ -458,7 +483,8 @@ void roundtrip(const FftPlanView<T>& ph, const FftPlanView<T>& pw, const RoundTr
     }
   }
   if (!need_out) return;
-  for (int64_t h = 0; h < H; h += 2) rows_inverse<T>(pw, blk.out, blk.count, H, W, h, S, a, b);
+  for (int64_t h = 0; h < H; h += 2) rows_inverse<T>(pw, blk.out, blk.count, H, W, h, S, a, b, stage);
+  if (stage) scatter_row<T>(stage, blk.out, blk.count, 0, H * W);
 }
 
 template <typename T>
