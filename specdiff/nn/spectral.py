@@ -132,8 +132,9 @@ class SpectralMixBlock(nn.Module):
     """The SpectralUNet block: channel mixing by 1x1 complex convolutions at each frequency, frequency mixing
     by :class:`FrequencyMixing`, time conditioning by FiLM (real scale, complex shift), pre-activation:
 
-    ``h = conv_a(act(bn1(x)))``; ``h = h + mix(h)`` (one filter); ``h = bn2(h) · (1 + s) + c``; ``out = x + conv_b(act(h))``;
-    each norm-FiLM-activation chain is one fused ``complex_norm_act`` call (:meth:`ComplexBatchNorm2d.norm_act`).
+    ``h = conv_a(act(bn1(x)))``; ``h = h + mix(h)`` (one filter); ``h = bn2(h) · (1 + s) + c``;
+    ``out = x + conv_b(act(h))``; each norm-FiLM-activation chain is one fused ``complex_norm_act`` call
+    (:meth:`ComplexBatchNorm2d.norm_act`).
     ``conv_b`` starts at zero (the block starts as the identity).
     """
 

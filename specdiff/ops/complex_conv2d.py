@@ -2,8 +2,9 @@
 
 The kernel runs ONE real convolution instead of the four of :func:`complex_conv2d_reference`: with the block
 weight ``[[Wr, -Wi], [Wi, Wr]]`` (arranged per group), or, for wide layers, Gauss's 3-multiplication form as
-one grouped convolution of ``[xr + xi | xi | xr]`` by ``[Wr | Wr + Wi | Wr - Wi]`` (``use_gauss`` in
-csrc/cpu/complex_conv.cpp picks per shape).
+one grouped convolution of ``[xr + xi | xi | xr]`` by ``[Wr | Wr + Wi | Wr - Wi]``. Pointwise convolutions (1x1,
+stride 1, unpadded) on contiguous x run as per-sample BLAS GEMMs with Gauss's three products instead
+(csrc/cpu/complex_pointwise.cpp). ``choose_algorithm`` in csrc/cpu/complex_conv.cpp picks per shape.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ non-Hermitian spectrum differently from pocketfft, and the kernels follow pocket
 
 import pytest
 import torch
-from oputil import LAYOUTS, band_args, rel_err, with_layout
+from oputil import LAYOUTS, band_args, rel_err, specdiff_ops_called, with_layout
 
 from specdiff import extension
 from specdiff.ops import (
@@ -28,6 +28,24 @@ CUDA_TOL = {torch.float32: 2e-5, torch.float64: 1e-10, torch.float16: 5e-3, torc
 # The fused shared-memory path (square power-of-two planes 16-128) and the cuFFT path (every other size);
 # odd, prime, non-power-of-two.
 SIZES = [(1, 1), (5, 7), (13, 11), (16, 16), (17, 32), (32, 32), (33, 64), (64, 64), (100, 3), (129, 130), (256, 256)]
+
+
+@pytest.fixture(autouse=True)
+def kernel_backend():
+    """The kernels themselves, for every size: under the default auto backend spectral_filter2d sends CUDA sizes
+    without a fused kernel to the reference path (test_auto_routes_unfused_sizes_to_the_reference)."""
+    with extension.use_backend("kernel"):
+        yield
+
+
+def test_auto_routes_unfused_sizes_to_the_reference():
+    w = cuda(torch.rand(3, 65))
+    with extension.use_backend("auto"):
+        for (h, width), fused in (((64, 64), True), ((32, 64), False), ((6, 7), False), ((128, 128), True)):
+            x = cuda(torch.randn(2, 3, h, width))
+            weight = w[:, None, : width // 2 + 1].expand(3, h, width // 2 + 1).contiguous()
+            called = specdiff_ops_called(spectral_filter2d, x, weight)
+            assert called == (["specdiff::spectral_filter2d"] if fused else []), (h, width, called)
 
 
 def cuda(t, dtype=None):
