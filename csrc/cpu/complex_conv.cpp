@@ -370,6 +370,8 @@ void check_complex_conv(const at::Tensor& x, const at::Tensor& weight_re, const 
   check_real_image(x, "x");
   TORCH_CHECK(x.size(1) % 2 == 0, "specdiff: x must have an even channel count on the split layout [B, 2*Cin, H, W] ",
               "(real half first), got ", x.size(1), " channels");
+  TORCH_CHECK(x.size(1) > 0, "specdiff: x must have at least one complex channel on the split layout ",
+              "[B, 2*Cin, H, W], got 0 channels");
   check_params(p);
   const int64_t cin = x.size(1) / 2;
   check_same_device(x, "x", weight_re, "weight_re");
@@ -395,6 +397,8 @@ void check_complex_conv(const at::Tensor& x, const at::Tensor& weight_re, const 
                 "), got shape ", weight_re.sizes());
   }
   const int64_t cout = out_channels(weight_re, p);
+  TORCH_CHECK(cout > 0, "specdiff: weight_re ", weight_layout(p), " gives no output channels, got shape ",
+              weight_re.sizes());
   check_bias(bias_re, "bias_re", x, cout);
   check_bias(bias_im, "bias_im", x, cout);
   const std::vector<int64_t> out = output_size(x, weight_re, p);

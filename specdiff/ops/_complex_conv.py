@@ -103,6 +103,10 @@ def check_complex_conv(
             "x must have an even channel count on the split layout [B, 2*Cin, H, W] (real half first), "
             f"got {x.shape[1]} channels"
         )
+    if x.shape[1] == 0:
+        raise ValueError(
+            "x must have at least one complex channel on the split layout [B, 2*Cin, H, W], got 0 channels"
+        )
     if not isinstance(groups, int) or isinstance(groups, bool) or groups < 1:
         raise ValueError(f"groups must be a positive integer, got {groups!r}")
     for name, values, low in (("stride", stride, 1), ("dilation", dilation, 1), ("padding", padding, 0)):
@@ -143,6 +147,10 @@ def check_complex_conv(
                 f"(x has 2*Cin={x.shape[1]} channels, groups={groups}), got shape {tuple(weight_re.shape)}"
             )
     cout = out_channels(weight_re, groups, transposed)
+    if cout == 0:
+        raise ValueError(
+            f"weight_re {weight_layout(transposed)} gives no output channels, got shape {tuple(weight_re.shape)}"
+        )
     _check_bias(bias_re, "bias_re", x, cout)
     _check_bias(bias_im, "bias_im", x, cout)
     shape = output_shape(x, weight_re, stride, padding, dilation, output_padding, groups, transposed)

@@ -308,6 +308,14 @@ BAD_INPUTS = {
     "x-integer": (bad(x=torch.ones(2, 8, 7, 5, dtype=torch.int64)), "x must be float32 or float64"),
     "x-half": (bad(x=torch.ones(2, 8, 7, 5, dtype=torch.float16)), "x must be float32 or float64"),
     "x-odd-channels": (bad(x=torch.randn(2, 7, 7, 5)), "x must have an even channel count"),
+    "x-no-channels": (
+        bad(x=torch.randn(2, 0, 7, 5), weight_re=torch.randn(6, 0, 1, 1), weight_im=torch.randn(6, 0, 1, 1), groups=1),
+        "x must have at least one complex channel",
+    ),
+    "no-output-channels": (
+        bad(weight_re=torch.randn(0, 2, 3, 2), weight_im=torch.randn(0, 2, 3, 2), bias_re=None),
+        "weight_re [Cout, Cin/groups, kh, kw] gives no output channels",
+    ),
     "weight-im-shape": (bad(weight_im=torch.randn(6, 2, 3, 3)), "weight_im must have weight_re's shape"),
     "weight-re-rank": (bad(weight_re=torch.randn(6, 2, 3)), "weight_re must be a 4-D tensor"),
     "weight-re-dtype": (
