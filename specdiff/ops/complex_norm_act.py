@@ -83,6 +83,8 @@ def _check(x, weight, bias, film, running_mean, running_var, eps) -> None:
             f"x must have an even channel count on the split layout [B, 2C, H, W] (real half first), got {x.shape[1]}"
         )
     c2 = x.shape[1]
+    if c2 == 0:
+        raise ValueError("x must have at least one complex channel on the split layout [B, 2C, H, W], got 0 channels")
     for name, t in (("weight", weight), ("bias", bias), ("running_mean", running_mean), ("running_var", running_var)):
         if t is None:
             continue
@@ -129,6 +131,11 @@ def complex_norm_act(
     """
     _check(x, weight, bias, film, running_mean, running_var, eps)
     batch_stats = training or running_mean is None
+    if batch_stats and x.numel() // x.shape[1] <= 1:
+        raise ValueError(
+            f"batch statistics need more than 1 value per channel, got x of shape {tuple(x.shape)}; "
+            "pass running_mean and running_var with training=False to normalize by them"
+        )
     if not extension.use_kernel("complex_norm_act", x.device):
         with extension.reference_scope("complex_norm_act"):
             return complex_norm_act_reference(
