@@ -3,7 +3,6 @@
 #pragma once
 
 #include <cstdint>
-#include <cstring>
 
 #include "common/band.h"
 #include "cpu/simd_exp.h"

@@ -312,7 +312,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> gauss_bac
 bool is_pointwise(const at::Tensor& x, const at::Tensor& weight_re, const ComplexConvParams& p, at::MemoryFormat fmt) {
   return !p.transposed && fmt == at::MemoryFormat::Contiguous && weight_re.size(2) == 1 && weight_re.size(3) == 1 &&
          p.stride == std::vector<int64_t>{1, 1} && p.padding == std::vector<int64_t>{0, 0} &&
-         pointwise_available(x, 2 * std::max(x.size(1), 2 * weight_re.size(0)));
+         pointwise_available(x.scalar_type(), x.size(2) * x.size(3), std::max(x.size(1) / 2, weight_re.size(0)));
 }
 
 // The one predicate choosing the algorithm. Gauss's form saves a quarter of the multiply-adds but runs three

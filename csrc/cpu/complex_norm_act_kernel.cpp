@@ -62,6 +62,18 @@ struct Channel {
   T w[2], b[2], mu[2], istd[2];
 };
 
+// The constants of complex channel c from the per-real-channel vectors ([2C]: real parts, then imaginary).
+template <typename T>
+Channel<T> channel_of(int64_t c, int64_t C, const T* w, const T* b, const T* mean, const T* var, double eps) {
+  Channel<T> ch;
+  for (int q = 0; q < 2; ++q) {
+    const int64_t k = q * C + c;
+    ch.w[q] = w[k], ch.b[q] = b[k], ch.mu[q] = mean[k];
+    ch.istd[q] = static_cast<T>(1.0 / std::sqrt(static_cast<double>(var[k]) + eps));
+  }
+  return ch;
+}
+
 // (1 + s, shift_re, shift_im) of sample b, channel c.
 template <typename T>
 std::array<T, 3> film_of(const T* film, int64_t b, int64_t c, int64_t C) {
@@ -105,21 +117,17 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> complex_norm_act_cpu(const at::Te
     T *pmean = mean.mutable_data_ptr<T>(), *pvar = var.mutable_data_ptr<T>(), *py = y.mutable_data_ptr<T>();
     at::parallel_for(0, C, 1, [&](int64_t begin, int64_t end) {
       for (int64_t c = begin; c < end; ++c) {
-        Channel<T> ch;
-        for (int q = 0; q < 2; ++q) {
+        for (int q = 0; batch && q < 2; ++q) {  // two passes over the channel's planes (cached): mean, moments
           const int64_t k = q * C + c;
-          if (batch) {  // two passes over the channel's planes (cached): the mean, then the centred moments
-            T m[2];
-            double s = 0, s1 = 0, s2 = 0;
-            for (int64_t b = 0; b < B; ++b) kernels.moments(px + (b * 2 * C + k) * P, P, T(0), m), s += m[0];
-            const T mu = static_cast<T>(s / N);
-            for (int64_t b = 0; b < B; ++b) kernels.moments(px + (b * 2 * C + k) * P, P, mu, m), s1 += m[0], s2 += m[1];
-            pmean[k] = static_cast<T>(mu + s1 / N);
-            pvar[k] = static_cast<T>(std::max(0.0, (s2 - s1 * s1 / N) / N));
-          }
-          ch.w[q] = pw[k], ch.b[q] = pb[k], ch.mu[q] = pmean[k];
-          ch.istd[q] = static_cast<T>(1.0 / std::sqrt(static_cast<double>(pvar[k]) + eps));
+          T m[2];
+          double s = 0, s1 = 0, s2 = 0;
+          for (int64_t b = 0; b < B; ++b) kernels.moments(px + (b * 2 * C + k) * P, P, T(0), m), s += m[0];
+          const T mu = static_cast<T>(s / N);
+          for (int64_t b = 0; b < B; ++b) kernels.moments(px + (b * 2 * C + k) * P, P, mu, m), s1 += m[0], s2 += m[1];
+          pmean[k] = static_cast<T>(mu + s1 / N);
+          pvar[k] = static_cast<T>(std::max(0.0, (s2 - s1 * s1 / N) / N));
         }
+        const Channel<T> ch = channel_of(c, C, pw, pb, pmean, pvar, eps);
         for (int64_t b = 0; b < B; ++b) {
           const std::array<T, 4> coef = affine_of(ch, film_of(pf, b, c, C));
           const int64_t re = (b * 2 * C + c) * P, im = re + C * P;
@@ -159,12 +167,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> complex_norm_act_back
     at::parallel_for(0, C, 1, [&](int64_t begin, int64_t end) {
       std::vector<T> sums(4 * B);
       for (int64_t c = begin; c < end; ++c) {
-        Channel<T> ch;
-        for (int q = 0; q < 2; ++q) {
-          const int64_t k = q * C + c;
-          ch.w[q] = pw[k], ch.b[q] = pb[k], ch.mu[q] = pmean[k];
-          ch.istd[q] = static_cast<T>(1.0 / std::sqrt(static_cast<double>(pvar[k]) + eps));
-        }
+        const Channel<T> ch = channel_of(c, C, pw, pb, pmean, pvar, eps);
         // Pass 1: per sample, sums of gz and gz (x - mu) per part (gz: the gradient at z).
         for (int64_t b = 0; b < B; ++b) {
           const std::array<T, 4> coef = affine_of(ch, film_of(pf, b, c, C));

@@ -119,12 +119,13 @@ at::Tensor gauss_combinations(const at::Tensor& mr, const at::Tensor& mi) {
 
 }  // namespace
 
-bool pointwise_available(const at::Tensor& x, int64_t channels) {
-  const bool blas = x.scalar_type() == at::kFloat   ? blas_gemm<float>() != nullptr
-                    : x.scalar_type() == at::kDouble ? blas_gemm<double>() != nullptr
-                                                     : false;
-  // BLAS takes 32-bit sizes and leading dimensions.
-  return blas && x.size(2) * x.size(3) * std::max<int64_t>(channels, 1) < std::numeric_limits<int>::max();
+bool pointwise_available(at::ScalarType dtype, int64_t pixels, int64_t channels) {
+  const bool blas = dtype == at::kFloat    ? blas_gemm<float>() != nullptr
+                    : dtype == at::kDouble ? blas_gemm<double>() != nullptr
+                                           : false;
+  // BLAS takes 32-bit sizes and leading dimensions: the pixels per plane and the channels per group.
+  constexpr int64_t most = std::numeric_limits<int>::max();
+  return blas && pixels <= most && channels <= most;
 }
 
 at::Tensor pointwise_forward(const at::Tensor& x_in, const at::Tensor& weight_re, const at::Tensor& weight_im,
@@ -135,7 +136,8 @@ at::Tensor pointwise_forward(const at::Tensor& x_in, const at::Tensor& weight_re
   const int64_t ci = cin / groups, co = cout / groups;
   at::Tensor y = at::empty({B, 2 * cout, x.size(2), x.size(3)}, x.options());
   const at::Tensor m = gauss_combinations(weight_re.reshape({cout, ci}), weight_im.reshape({cout, ci}));
-  const at::Tensor br = bias_re ? bias_re->contiguous() : at::Tensor(), bi = bias_im ? bias_im->contiguous() : at::Tensor();
+  const at::Tensor br = bias_re ? bias_re->contiguous() : at::Tensor();
+  const at::Tensor bi = bias_im ? bias_im->contiguous() : at::Tensor();
   at::Tensor scratch = at::empty({at::get_num_threads(), ci * P}, x.options());
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "complex_pointwise_forward", [&] {
     const scalar_t *px = x.const_data_ptr<scalar_t>(), *pm = m.const_data_ptr<scalar_t>();

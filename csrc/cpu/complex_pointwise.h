@@ -10,9 +10,9 @@
 
 namespace specdiff::cpu {
 
-// Whether this torch exports a BLAS for x's dtype and the sizes fit its 32-bit arguments (channels: the larger
-// of the input and output channel counts).
-bool pointwise_available(const at::Tensor& x, int64_t channels);
+// Whether this torch exports a BLAS for dtype and the sizes fit its 32-bit arguments (pixels: H * W of a plane;
+// channels: the larger of the complex input and output channel counts).
+bool pointwise_available(at::ScalarType dtype, int64_t pixels, int64_t channels);
 
 // y[b, g] = W_g x[b, g] + bias per (sample, group): x [B, 2*Cin, H, W] contiguous, weights [Cout, Cin/groups, 1, 1].
 at::Tensor pointwise_forward(const at::Tensor& x, const at::Tensor& weight_re, const at::Tensor& weight_im,

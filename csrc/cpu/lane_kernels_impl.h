@@ -7,7 +7,7 @@
 // points for a block of planes is two arrays re[n], im[n] of V. The half spectrum of a block is stored
 // column-major, S[k][h] (k < W/2+1), so the column FFTs run on contiguous memory.
 //
-// The including file includes <cmath>, <cstdint> and lane_kernels.h first; simd_exp.h (internal linkage) is
+// The including file includes <cmath>, <cstdint>, <limits> and lane_kernels.h first; simd_exp.h (internal linkage) is
 // included here, inside the ISA's target region.
 #include "cpu/simd_exp.h"
 

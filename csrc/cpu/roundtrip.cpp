@@ -52,8 +52,10 @@ void run_lanes(const at::Tensor& in, const at::Tensor* src, const at::Tensor& ou
   at::parallel_for(0, nblocks, 1, [&](int64_t b0, int64_t b1) {
     const int64_t nscratch = roundtrip_scratch_elems(H, W, P);
     std::unique_ptr<T[]> scratch(new T[nscratch]);
-    const int64_t nlanes_w = H * Wf * (w.complex ? 2 : 1) * P;
-    std::unique_ptr<T[]> weight_lanes(new T[nlanes_w + 64 / sizeof(T)]);
+    // Lane-layout weights (see RoundTripBlock), only where lanes can have different weights and there is an output.
+    const bool lane_weights = out.defined() && Bw * Cw > 1;
+    const int64_t nlanes_w = lane_weights ? H * Wf * (w.complex ? 2 : 1) * P + 64 / sizeof(T) : 0;
+    std::unique_ptr<T[]> weight_lanes(lane_weights ? new T[nlanes_w] : nullptr);
     const T* previous[kMaxLanes] = {};
     double* acc_base = need_gw ? acc_ptr + (shared ? at::get_thread_num() * Bw * Cw * wplane : 0) : nullptr;
     RoundTripBlock<T> blk{};
@@ -71,8 +73,10 @@ void run_lanes(const at::Tensor& in, const at::Tensor* src, const at::Tensor& ou
     // Align the scratch to 64 bytes so each lane vector is one cache line.
     const auto addr = reinterpret_cast<uintptr_t>(scratch.get());
     blk.scratch = scratch.get() + ((64 - addr % 64) % 64) / sizeof(T);
-    const auto waddr = reinterpret_cast<uintptr_t>(weight_lanes.get());
-    blk.weight_lanes = weight_lanes.get() + ((64 - waddr % 64) % 64) / sizeof(T);
+    if (lane_weights) {
+      const auto waddr = reinterpret_cast<uintptr_t>(weight_lanes.get());
+      blk.weight_lanes = weight_lanes.get() + ((64 - waddr % 64) % 64) / sizeof(T);
+    }
     for (int64_t blkno = b0; blkno < b1; ++blkno) {
       const int64_t n0 = blkno * P;
       blk.count = static_cast<int>(std::min<int64_t>(P, N - n0));

@@ -57,8 +57,7 @@ def run(path, inputs, training, grad_out=None, momentum=0.3):
 def test_kernel_matches_reference(dtype, layout, film, training, hw):
     inputs = make_inputs(hw=hw, film=film, dtype=dtype)
     inputs["x"] = with_layout(inputs["x"], layout)
-    exact = run("reference", {k: None if v is None else v.double() for k, v in inputs.items()}, training)
-    upstream = torch.randn(exact[0].shape, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    upstream = torch.randn(inputs["x"].shape, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
     exact = run("reference", {k: None if v is None else v.double() for k, v in inputs.items()}, training, upstream)
     got = run("kernel", inputs, training, upstream)
     assert got[0].dtype == dtype and got[0].is_contiguous()
@@ -68,7 +67,7 @@ def test_kernel_matches_reference(dtype, layout, film, training, hw):
     if not training:
         assert torch.equal(got[1], inputs["running_mean"])
     for g, e in zip(got[3], exact[3], strict=True):
-        assert g.shape == e.shape and rel_err(g, e) < 10 * TOL[dtype]
+        assert g.shape == e.shape and rel_err(g, e) < TOL[dtype]
 
 
 @needs_kernel
