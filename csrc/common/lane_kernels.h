@@ -48,14 +48,16 @@ template <typename T>
 using RoundTripFn = void (*)(const FftPlanView<T>& plan_h, const FftPlanView<T>& plan_w,
                              const RoundTripBlock<T>& block);
 
-// Band weighting of one interleaved (re, im) half-spectrum plane of n bins: y[2j + i] = w[j] x[2j + i].
+// Band weighting, on interleaved (re, im) values with a pair-expanded table (each bin's weight twice):
+// y[j] = w[j] x[j] for j < m. stream: write y with streaming stores (for outputs larger than the caches).
 template <typename T>
-using WeightPairsFn = void (*)(const T* w, const T* x, T* y, int64_t n);
+using BandScaleFn = void (*)(const T* w, const T* x, T* y, int64_t m, bool stream);
 
-// sums[0..2] = sum_j Re(g_j conj(s_j)) d_j over one plane of n bins, d = (di, dout, dg).
+// Its backward over one plane: y[j] = w[j] g[j] (skipped when y is nullptr) and acc[j] += g[j] s[j], the
+// per-bin correlation Re(g conj(s)) = acc[2k] + acc[2k + 1] that the band parameters' gradients reduce.
 template <typename T>
-using PairCorrelationFn = void (*)(const T* g, const T* s, const T* di, const T* dout, const T* dg, int64_t n,
-                                   T* sums);
+using BandScaleCorrelateFn = void (*)(const T* w, const T* g, const T* s, T* y, T* acc, int64_t m,
+                                      bool stream);
 
 // complex_norm_act on one sample's channel: the real and imaginary planes xr, xi of n pixels, with
 // z = (c[0] xr + c[1]) + i (c[2] xi + c[3]) (batch norm and FiLM folded into one affine map per part) and
@@ -83,8 +85,8 @@ template <typename T>
 struct LaneKernels {
   int lanes;  // planes per block: the ISA's vector width in elements of T
   RoundTripFn<T> roundtrip;
-  WeightPairsFn<T> weight_pairs;
-  PairCorrelationFn<T> pair_correlation;
+  BandScaleFn<T> band_scale;
+  BandScaleCorrelateFn<T> band_scale_correlate;
   NormActFn<T> norm_act;
   NormActSumsFn<T> norm_act_sums;
   NormActBackwardFn<T> norm_act_backward;

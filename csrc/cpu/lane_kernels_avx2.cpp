@@ -1,7 +1,12 @@
 // Lane kernels compiled for the avx2 ISA (selected at run time by cpu_isa.cpp).
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 #include "common/lane_kernels.h"
 

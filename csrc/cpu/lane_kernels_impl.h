@@ -7,8 +7,8 @@
 // points for a block of planes is two arrays re[n], im[n] of V. The half spectrum of a block is stored
 // column-major, S[k][h] (k < W/2+1), so the column FFTs run on contiguous memory.
 //
-// The including file includes <cmath>, <cstdint>, <limits> and lane_kernels.h first; simd_exp.h (internal linkage) is
-// included here, inside the ISA's target region.
+// The including file includes <algorithm>, <cmath>, <cstdint>, <limits>, <immintrin.h> (x86-64) and
+// lane_kernels.h first; simd_exp.h (internal linkage) is included here, inside the ISA's target region.
 #include "cpu/simd_exp.h"
 
 namespace specdiff {
@@ -487,28 +487,91 @@ void roundtrip(const FftPlanView<T>& ph, const FftPlanView<T>& pw, const RoundTr
   if (stage) scatter_row<T>(stage, blk.out, blk.count, 0, H * W);
 }
 
+// ---- band weighting (see BandScaleFn in lane_kernels.h)
+
+// Stores v at p (aligned to the vector size) past the caches: streaming stores skip reading the line first,
+// which makes a pass that writes a large tensor a third cheaper.
 template <typename T>
-void weight_pairs(const T* __restrict w, const T* __restrict x, T* __restrict y, int64_t n) {
-  for (int64_t j = 0; j < n; ++j) {
-    y[2 * j] = w[j] * x[2 * j];
-    y[2 * j + 1] = w[j] * x[2 * j + 1];
+inline void stream_vector(T* p, typename VecOf<T>::type v) {
+#if defined(__x86_64__) && SPECDIFF_VEC_BYTES == 64
+  if constexpr (sizeof(T) == 4) _mm512_stream_ps(reinterpret_cast<float*>(p), reinterpret_cast<__m512>(v));
+  else _mm512_stream_pd(reinterpret_cast<double*>(p), reinterpret_cast<__m512d>(v));
+#elif defined(__x86_64__) && SPECDIFF_VEC_BYTES == 32
+  if constexpr (sizeof(T) == 4) _mm256_stream_ps(reinterpret_cast<float*>(p), reinterpret_cast<__m256>(v));
+  else _mm256_stream_pd(reinterpret_cast<double*>(p), reinterpret_cast<__m256d>(v));
+#elif defined(__x86_64__) && SPECDIFF_VEC_BYTES == 16
+  if constexpr (sizeof(T) == 4) _mm_stream_ps(reinterpret_cast<float*>(p), reinterpret_cast<__m128>(v));
+  else _mm_stream_pd(reinterpret_cast<double*>(p), reinterpret_cast<__m128d>(v));
+#else
+  __builtin_memcpy(p, &v, sizeof(v));
+#endif
+}
+
+inline void stream_fence() {
+#if defined(__x86_64__)
+  _mm_sfence();
+#endif
+}
+
+// y[j] = w[j] x[j] and, when acc is given, acc[j] += x[j] s[j], for j in [j0, j1): the scalar ends.
+template <typename T>
+inline void band_scale_scalar(const T* __restrict w, const T* __restrict x, const T* __restrict s, T* __restrict y,
+                              T* __restrict acc, int64_t j0, int64_t j1) {
+  for (int64_t j = j0; j < j1; ++j) {
+    if (y) y[j] = w[j] * x[j];
+    if (acc) acc[j] += x[j] * s[j];
   }
 }
 
+// The streaming form of band_scale / band_scale_correlate: y (never nullptr here) is written with streaming
+// stores from its first vector-aligned element on.
 template <typename T>
-void pair_correlation(const T* __restrict g, const T* __restrict s, const T* __restrict di, const T* __restrict dout,
-                      const T* __restrict dg, int64_t n, T* sums) {
-  T ai = 0, ao = 0, ag = 0;
-#pragma omp simd reduction(+ : ai, ao, ag)
-  for (int64_t j = 0; j < n; ++j) {
-    const T c = g[2 * j] * s[2 * j] + g[2 * j + 1] * s[2 * j + 1];
-    ai += c * di[j];
-    ao += c * dout[j];
-    ag += c * dg[j];
+void band_scale_stream(const T* __restrict w, const T* __restrict x, const T* __restrict s, T* __restrict y,
+                       T* __restrict acc, int64_t m) {
+  using V = typename VecOf<T>::type;
+  constexpr int P = kLanes<T>;
+  const int64_t misaligned = static_cast<int64_t>(reinterpret_cast<uintptr_t>(y) % SPECDIFF_VEC_BYTES);
+  const int64_t head = std::min<int64_t>(m, misaligned == 0 ? 0 : (SPECDIFF_VEC_BYTES - misaligned) / sizeof(T));
+  band_scale_scalar(w, x, s, y, acc, 0, head);
+  int64_t j = head;
+  for (; j + P <= m; j += P) {
+    V vw, vx;
+    __builtin_memcpy(&vw, w + j, sizeof(V));
+    __builtin_memcpy(&vx, x + j, sizeof(V));
+    stream_vector<T>(y + j, vw * vx);
+    if (acc) {
+      V vs, va;
+      __builtin_memcpy(&vs, s + j, sizeof(V));
+      __builtin_memcpy(&va, acc + j, sizeof(V));
+      va += vx * vs;
+      __builtin_memcpy(acc + j, &va, sizeof(V));
+    }
   }
-  sums[0] = ai;
-  sums[1] = ao;
-  sums[2] = ag;
+  band_scale_scalar(w, x, s, y, acc, j, m);
+  stream_fence();
+}
+
+template <typename T>
+void band_scale(const T* __restrict w, const T* __restrict x, T* __restrict y, int64_t m, bool stream) {
+  if (stream) return band_scale_stream<T>(w, x, nullptr, y, nullptr, m);
+#pragma omp simd
+  for (int64_t j = 0; j < m; ++j) y[j] = w[j] * x[j];
+}
+
+template <typename T>
+void band_scale_correlate(const T* __restrict w, const T* __restrict g, const T* __restrict s, T* __restrict y,
+                          T* __restrict acc, int64_t m, bool stream) {
+  if (y == nullptr) {
+#pragma omp simd
+    for (int64_t j = 0; j < m; ++j) acc[j] += g[j] * s[j];
+    return;
+  }
+  if (stream) return band_scale_stream<T>(w, g, s, y, acc, m);
+#pragma omp simd
+  for (int64_t j = 0; j < m; ++j) {
+    y[j] = w[j] * g[j];
+    acc[j] += g[j] * s[j];
+  }
 }
 
 // ---- complex_norm_act (see NormActFn in lane_kernels.h)
@@ -593,11 +656,13 @@ void moments(const T* __restrict x, int64_t n, T shift, T* out) {
 
 }  // namespace
 
-extern const LaneKernels<float> kernels_float{kLanes<float>,       &roundtrip<float>,     &weight_pairs<float>,
-                                              &pair_correlation<float>, &norm_act<float>, &norm_act_sums<float>,
+extern const LaneKernels<float> kernels_float{kLanes<float>,          &roundtrip<float>,
+                                              &band_scale<float>,     &band_scale_correlate<float>,
+                                              &norm_act<float>,       &norm_act_sums<float>,
                                               &norm_act_backward<float>, &moments<float>};
-extern const LaneKernels<double> kernels_double{kLanes<double>,       &roundtrip<double>,     &weight_pairs<double>,
-                                                &pair_correlation<double>, &norm_act<double>, &norm_act_sums<double>,
+extern const LaneKernels<double> kernels_double{kLanes<double>,          &roundtrip<double>,
+                                                &band_scale<double>,     &band_scale_correlate<double>,
+                                                &norm_act<double>,       &norm_act_sums<double>,
                                                 &norm_act_backward<double>, &moments<double>};
 
 }  // namespace SPECDIFF_ISA

@@ -7,7 +7,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from oputil import SIZES, TOL, backend, band_args, needs_cpu_kernels, rel_err, specdiff_ops_called
+from oputil import SIZES, TOL, backend, band_args, cpu_isa, cpu_isas, needs_cpu_kernels, rel_err, specdiff_ops_called
 
 from specdiff.ops import frequency_radius, spectral_band_weight, spectral_band_weight_reference
 
@@ -58,6 +58,43 @@ def test_gradients_to_spectrum_and_band(kind, per_sample):
     for a, b, t in zip(out, ref, inputs, strict=True):
         assert a.shape == t.shape
         assert rel_err(a, torch.zeros_like(a) if b is None else b) < 1e-12
+
+
+def _grads_vs_reference(spec, params, temperature, width, tol):
+    """Kernel gradients (spectrum, inner, outer, gain) at spec's precision against the float64 reference's."""
+    real = torch.float32 if spec.dtype == torch.complex64 else torch.float64
+    s = spec.detach().requires_grad_(True)
+    p = [t.detach().to(real).requires_grad_(True) for t in params]
+    s64 = spec.detach().to(torch.complex128).requires_grad_(True)
+    p64 = [t.detach().double().requires_grad_(True) for t in params]
+    gen = torch.Generator().manual_seed(1)
+    g = torch.randn(spec.shape, generator=gen, dtype=torch.complex128)
+    out = torch.ops.specdiff.spectral_band_weight(s, *p, temperature, width, "bandpass")
+    ref = spectral_band_weight_reference(s64, *p64, temperature, width, "bandpass")
+    assert rel_err(out, ref) < tol
+    got = torch.autograd.grad(out, (s, *p), g.to(spec.dtype))
+    want = torch.autograd.grad(ref, (s64, *p64), g)
+    for a, b in zip(got, want, strict=True):
+        assert rel_err(a, b) < tol
+
+
+@pytest.mark.parametrize("per_sample", [False, True])
+def test_band_gradients_over_many_planes(per_sample):
+    # 3 x 70 planes: the per-bin correlations are reduced in runs of at most 64 planes of one sample (and across
+    # samples when the band is shared), split between threads.
+    _grads_vs_reference(spectrum(3, 70, 5, 6), band_args(3, per_sample), 6.0, 6, 1e-12)
+
+
+@pytest.mark.parametrize("isa", cpu_isas())
+@pytest.mark.parametrize("dtype", [torch.complex64, torch.complex128])
+def test_large_outputs_take_the_streaming_path(dtype, isa):
+    # Outputs of 8 MiB and more are written with streaming stores (each ISA has its own); 129 x 67 planes start
+    # off the vector alignment, so the scalar ends run too.
+    B = 2 if dtype == torch.complex64 else 1
+    spec = spectrum(B, 64, 129, 133).to(dtype)
+    assert spec.nbytes >= 8 << 20
+    with cpu_isa(isa):
+        _grads_vs_reference(spec, band_args(B, True), 9.0, 133, TOL[torch.float32 if B == 2 else torch.float64])
 
 
 @pytest.mark.parametrize("path", ["kernel", "reference"])
