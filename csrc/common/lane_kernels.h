@@ -39,6 +39,13 @@ struct RoundTripBlock {
   // (the caller passes the same weight slices as for the previous block).
   T* weight_lanes;
   bool weight_lanes_ready;
+  // Consecutive blocks whose lanes add into the same grad_weight slices (a weight shared over the batch) sum
+  // their terms here first, in lane layout, [Wf][H] (then the imaginary parts if complex), 64-byte aligned;
+  // the run's last block adds the sums into grad_weight. nullptr: add each block's terms directly.
+  // grad_lanes_start: this block starts the run (stores instead of adding); grad_lanes_flush: it ends it.
+  T* grad_lanes;
+  bool grad_lanes_start;
+  bool grad_lanes_flush;
 };
 
 // Elements of scratch one thread needs for a block of size H x W.

@@ -422,15 +422,35 @@ void roundtrip(const FftPlanView<T>& ph, const FftPlanView<T>& pw, const RoundTr
     if (need_gw) {
       const Buf<T> Xk = blk.src_is_in ? G : fft_lanes<T, false>(ph, Buf<T>{X.re + k * H, X.im + k * H}, b);
       const T f = ((k == 0 || 2 * k == W) ? T(1) : T(2)) * scale;
+      // This block's terms of grad_weight's column k, lane by lane: f G conj(X) (real part only for a real weight).
+      const auto term = [&](int64_t h, V& cr, V& ci) {
+        cr = f * (G.re[h] * Xk.re[h] + G.im[h] * Xk.im[h]);
+        ci = f * (G.im[h] * Xk.re[h] - G.re[h] * Xk.im[h]);
+      };
+      // A run of blocks with the same weight slices sums its terms in lane layout first (see RoundTripBlock).
+      V* lr = blk.grad_lanes ? reinterpret_cast<V*>(blk.grad_lanes) + k * H : nullptr;
+      V* li = lr && blk.weight_complex ? lr + nS : nullptr;
+      if (lr) {
+        for (int64_t h = 0; h < H; ++h) {
+          V cr, ci;
+          term(h, cr, ci);
+          lr[h] = blk.grad_lanes_start ? cr : lr[h] + cr;
+          if (li) li[h] = blk.grad_lanes_start ? ci : li[h] + ci;
+        }
+      }
       // P rows at a time, transposed in registers so each lane adds a contiguous run of its column k
       // (grad_weight is column-major, [Wf][H], see RoundTripBlock) in loops the compiler vectorizes.
-      for (int64_t h0 = 0; h0 < H; h0 += P) {
+      for (int64_t h0 = 0; (!lr || blk.grad_lanes_flush) && h0 < H; h0 += P) {
         const int nh = static_cast<int>(H - h0 < P ? H - h0 : P);
         V cr[P], ci[P];
         for (int j = 0; j < P; ++j) {
           const int64_t h = h0 + (j < nh ? j : 0);
-          cr[j] = f * (G.re[h] * Xk.re[h] + G.im[h] * Xk.im[h]);
-          ci[j] = f * (G.im[h] * Xk.re[h] - G.re[h] * Xk.im[h]);
+          if (lr) {
+            cr[j] = lr[h];
+            ci[j] = li ? li[h] : V{};
+          } else {
+            term(h, cr[j], ci[j]);
+          }
         }
         transpose_tile<T>(cr);
         if (blk.weight_complex) transpose_tile<T>(ci);

@@ -16,6 +16,9 @@ namespace specdiff::cpu {
 
 namespace {
 
+// Blocks whose grad_weight terms are summed in lane layout before they are added into the float64 accumulators.
+constexpr int64_t kMaxGradRun = 16;
+
 // The lane FFT covers sizes whose prime factors are <= kMaxRadix; other sizes take ATen's FFT.
 bool use_lane_fft(int64_t H, int64_t W) { return fft_size_supported(H) && fft_size_supported(W); }
 
@@ -56,6 +59,10 @@ void run_lanes(const at::Tensor& in, const at::Tensor* src, const at::Tensor& ou
     const bool lane_weights = out.defined() && Bw * Cw > 1;
     const int64_t nlanes_w = lane_weights ? H * Wf * (w.complex ? 2 : 1) * P + 64 / sizeof(T) : 0;
     std::unique_ptr<T[]> weight_lanes(lane_weights ? new T[nlanes_w] : nullptr);
+    // Lane-layout sums of grad_weight terms over runs of blocks that share their weight slices (RoundTripBlock).
+    const int64_t nlanes_g = need_gw ? H * Wf * (w.complex ? 2 : 1) * P + 64 / sizeof(T) : 0;
+    std::unique_ptr<T[]> grad_lanes(need_gw ? new T[nlanes_g] : nullptr);
+    int64_t run = 0;  // blocks summed into grad_lanes so far
     const T* previous[kMaxLanes] = {};
     double* acc_base = need_gw ? acc_ptr + (shared ? at::get_thread_num() * Bw * Cw * wplane : 0) : nullptr;
     RoundTripBlock<T> blk{};
@@ -77,6 +84,21 @@ void run_lanes(const at::Tensor& in, const at::Tensor* src, const at::Tensor& ou
       const auto waddr = reinterpret_cast<uintptr_t>(weight_lanes.get());
       blk.weight_lanes = weight_lanes.get() + ((64 - waddr % 64) % 64) / sizeof(T);
     }
+    if (need_gw) {
+      const auto gaddr = reinterpret_cast<uintptr_t>(grad_lanes.get());
+      blk.grad_lanes = grad_lanes.get() + ((64 - gaddr % 64) % 64) / sizeof(T);
+    }
+    T* const grad_lanes_base = blk.grad_lanes;
+    // The weight slice of plane n = b C + c.
+    const auto wslice = [&](int64_t n) { return (Bw > 1 ? n / C : 0) * Cw + (Cw > 1 ? n % C : 0); };
+    // True when block blkno is full and its lanes add into the same grad_weight slices as blk's.
+    const auto same_slices = [&](int64_t blkno) {
+      if (std::min<int64_t>(P, N - blkno * P) != P) return false;
+      for (int l = 0; l < P; ++l) {
+        if (acc_base + wslice(blkno * P + l) * wplane != blk.grad_weight[l]) return false;
+      }
+      return true;
+    };
     for (int64_t blkno = b0; blkno < b1; ++blkno) {
       const int64_t n0 = blkno * P;
       blk.count = static_cast<int>(std::min<int64_t>(P, N - n0));
@@ -86,9 +108,17 @@ void run_lanes(const at::Tensor& in, const at::Tensor* src, const at::Tensor& ou
         blk.in[l] = in_ptr + b * in.stride(0) + c * in.stride(1);
         blk.src[l] = src ? src_ptr + b * src->stride(0) + c * src->stride(1) : nullptr;
         blk.out[l] = out_ptr ? out_ptr + n * H * W : nullptr;
-        const int64_t wslice = (Bw > 1 ? b : 0) * Cw + (Cw > 1 ? c : 0);
-        blk.weight[l] = wdata + wslice * wplane;
-        blk.grad_weight[l] = acc_base ? acc_base + wslice * wplane : nullptr;
+        blk.weight[l] = wdata + wslice(n) * wplane;
+        blk.grad_weight[l] = acc_base ? acc_base + wslice(n) * wplane : nullptr;
+      }
+      if (need_gw) {
+        // Runs hold only full blocks (a partial block's spare lanes repeat lane 0) and at most kMaxGradRun blocks,
+        // whose float sums stay as accurate as the per-block terms.
+        const bool next = blk.count == P && run + 1 < kMaxGradRun && blkno + 1 < b1 && same_slices(blkno + 1);
+        blk.grad_lanes = run > 0 || next ? grad_lanes_base : nullptr;
+        blk.grad_lanes_start = run == 0;
+        blk.grad_lanes_flush = !next;
+        run = next ? run + 1 : 0;
       }
       blk.weight_uniform = true;
       for (int l = 1; l < P; ++l) blk.weight_uniform = blk.weight_uniform && blk.weight[l] == blk.weight[0];

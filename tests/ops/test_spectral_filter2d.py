@@ -90,6 +90,28 @@ def test_per_channel_weights_in_lane_layout(isa, complex_weight, weight_kind):
         assert rel_err(a, b) < 1e-12
 
 
+@pytest.mark.parametrize("isa", cpu_isas())
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("complex_weight", [False, True])
+@pytest.mark.parametrize("weight_kind", ["HW", "CHW", "1C1W", "B1HW"])
+def test_weight_gradient_summed_over_runs_of_blocks(isa, dtype, complex_weight, weight_kind):
+    """Consecutive blocks adding into the same weight slices (2 channels: every block of every vector width
+    holds the same channel pattern) sum their terms in lane layout before the float64 accumulators, in runs split
+    between threads; 35 samples leave a partial last block, which adds on its own. Per-sample weights never
+    form runs."""
+    B, C, H, W = 35, 2, 6, 10
+    x, w = make((B, C, H, W), WEIGHT_SHAPES[weight_kind](B, C, H, W // 2 + 1), complex_weight)
+    g = torch.randn(B, C, H, W, dtype=torch.float64)
+    x.requires_grad_(True)
+    w.requires_grad_(True)
+    expected = torch.autograd.grad(spectral_filter2d_reference(x, w), (x, w), g)
+    xd, wd = (as_dtype(t.detach(), dtype).requires_grad_(True) for t in (x, w))
+    with cpu_isa(isa):
+        got = torch.autograd.grad(kernel(xd, wd), (xd, wd), g.to(dtype))
+    for a, b in zip(got, expected, strict=True):
+        assert rel_err(a, b) < (TOL[dtype] if dtype == torch.float32 else 1e-12)
+
+
 WEIGHT_SHAPES = {
     "W": lambda B, C, H, Wf: (Wf,),
     "HW": lambda B, C, H, Wf: (H, Wf),
