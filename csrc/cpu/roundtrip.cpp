@@ -5,6 +5,7 @@
 #include <ATen/Parallel.h>
 
 #include <memory>
+#include <numeric>
 #include <vector>
 
 #include "common/checks.h"
@@ -18,6 +19,9 @@ namespace {
 
 // Blocks whose grad_weight terms are summed in lane layout before they are added into the float64 accumulators.
 constexpr int64_t kMaxGradRun = 16;
+
+// Per-thread memory for per-channel weights kept in lane layout (one slot per channel pattern of a block).
+constexpr int64_t kMaxLaneWeightBytes = int64_t{2} << 20;
 
 // The lane FFT covers sizes whose prime factors are <= kMaxRadix; other sizes take ATen's FFT.
 bool use_lane_fft(int64_t H, int64_t W) { return fft_size_supported(H) && fft_size_supported(W); }
@@ -55,10 +59,19 @@ void run_lanes(const at::Tensor& in, const at::Tensor* src, const at::Tensor& ou
   at::parallel_for(0, nblocks, 1, [&](int64_t b0, int64_t b1) {
     const int64_t nscratch = roundtrip_scratch_elems(H, W, P);
     std::unique_ptr<T[]> scratch(new T[nscratch]);
-    // Lane-layout weights (see RoundTripBlock), only where lanes can have different weights and there is an output.
+    // Lane-layout weights (see RoundTripBlock), only where lanes can have different weights and there is an
+    // output. Weights that vary by channel only: a full block's lane slices depend only on its first plane's
+    // channel n0 % C (a multiple of g), so each of those C/g patterns gets a slot, built once per thread (the
+    // partial last block rebuilds its slot and leaves it invalid). Otherwise one slot, kept while consecutive
+    // blocks use the same slices.
     const bool lane_weights = out.defined() && Bw * Cw > 1;
-    const int64_t nlanes_w = lane_weights ? H * Wf * (w.complex ? 2 : 1) * P + 64 / sizeof(T) : 0;
-    std::unique_ptr<T[]> weight_lanes(lane_weights ? new T[nlanes_w] : nullptr);
+    const int64_t slot_elems = H * Wf * (w.complex ? 2 : 1) * P;
+    const int64_t g = std::gcd<int64_t>(P, C);
+    const bool by_channel = lane_weights && Bw == 1 &&
+                            C / g * slot_elems * static_cast<int64_t>(sizeof(T)) <= kMaxLaneWeightBytes;
+    const int64_t slots = by_channel ? C / g : 1;
+    std::unique_ptr<T[]> weight_lanes(lane_weights ? new T[slots * slot_elems + 64 / sizeof(T)] : nullptr);
+    std::vector<char> built(by_channel ? slots : 0, 0);
     // Lane-layout sums of grad_weight terms over runs of blocks that share their weight slices (RoundTripBlock).
     const int64_t nlanes_g = need_gw ? H * Wf * (w.complex ? 2 : 1) * P + 64 / sizeof(T) : 0;
     std::unique_ptr<T[]> grad_lanes(need_gw ? new T[nlanes_g] : nullptr);
@@ -84,6 +97,7 @@ void run_lanes(const at::Tensor& in, const at::Tensor* src, const at::Tensor& ou
       const auto waddr = reinterpret_cast<uintptr_t>(weight_lanes.get());
       blk.weight_lanes = weight_lanes.get() + ((64 - waddr % 64) % 64) / sizeof(T);
     }
+    T* const weight_lanes_base = blk.weight_lanes;
     if (need_gw) {
       const auto gaddr = reinterpret_cast<uintptr_t>(grad_lanes.get());
       blk.grad_lanes = grad_lanes.get() + ((64 - gaddr % 64) % 64) / sizeof(T);
@@ -122,8 +136,16 @@ void run_lanes(const at::Tensor& in, const at::Tensor* src, const at::Tensor& ou
       }
       blk.weight_uniform = true;
       for (int l = 1; l < P; ++l) blk.weight_uniform = blk.weight_uniform && blk.weight[l] == blk.weight[0];
-      blk.weight_lanes_ready = !blk.weight_uniform;
-      for (int l = 0; l < P; ++l) blk.weight_lanes_ready = blk.weight_lanes_ready && previous[l] == blk.weight[l];
+      if (by_channel) {
+        const bool full = blk.count == P;
+        const int64_t slot = (n0 % C) / g;
+        blk.weight_lanes = weight_lanes_base + slot * slot_elems;
+        blk.weight_lanes_ready = full && built[slot];
+        built[slot] = full;
+      } else {
+        blk.weight_lanes_ready = !blk.weight_uniform;
+        for (int l = 0; l < P; ++l) blk.weight_lanes_ready = blk.weight_lanes_ready && previous[l] == blk.weight[l];
+      }
       kernels.roundtrip(ph, pw, blk);
       // The lane layout is (re)built only for non-uniform weights on a pass with an output.
       for (int l = 0; l < P; ++l) previous[l] = blk.weight_uniform || !blk.out[0] ? nullptr : blk.weight[l];

@@ -76,18 +76,35 @@ def test_per_channel_weights_in_lane_layout(isa, complex_weight, weight_kind):
     """Per-lane weights in lane layout: kept across consecutive blocks with the same weight slices, rebuilt when
     they change (32 channels: whole lane groups for every vector width, per-channel or per-sample weights);
     values and both gradients against the reference, for every ISA."""
-    B, C, H, W = 3, 32, 6, 40
+    _check_per_channel_weights(isa, torch.float64, complex_weight, weight_kind, 3, 32, 6, 40)
+
+
+@pytest.mark.parametrize("isa", cpu_isas())
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("complex_weight", [False, True])
+@pytest.mark.parametrize("weight_kind", ["CHW", "1C1W"])
+def test_per_channel_weight_patterns_cached_per_thread(isa, dtype, complex_weight, weight_kind):
+    """Per-channel weights: every block whose first channel is the same reuses that pattern's lane layout, built
+    once per thread (6 channels: the blocks' first channels cycle through several patterns for every vector
+    width); 11 samples leave a partial last block, which rebuilds its pattern."""
+    _check_per_channel_weights(isa, dtype, complex_weight, weight_kind, 11, 6, 5, 36)
+
+
+def _check_per_channel_weights(isa, dtype, complex_weight, weight_kind, B, C, H, W):
+    """Kernel values and both gradients at `dtype` against the float64 reference."""
     x, w = make((B, C, H, W), WEIGHT_SHAPES[weight_kind](B, C, H, W // 2 + 1), complex_weight)
     x.requires_grad_(True)
     w.requires_grad_(True)
     g = torch.randn(B, C, H, W, dtype=torch.float64)
     expected = spectral_filter2d_reference(x, w)
+    xd, wd = (as_dtype(t.detach(), dtype).requires_grad_(True) for t in (x, w))
     with cpu_isa(isa):
-        y = kernel(x, w)
-        got = torch.autograd.grad(y, (x, w), g)
-    assert rel_err(y, expected) < 1e-12
+        y = kernel(xd, wd)
+        got = torch.autograd.grad(y, (xd, wd), g.to(dtype))
+    tol = TOL[dtype] if dtype == torch.float32 else 1e-12
+    assert rel_err(y, expected) < tol
     for a, b in zip(got, torch.autograd.grad(expected, (x, w), g), strict=True):
-        assert rel_err(a, b) < 1e-12
+        assert rel_err(a, b) < tol
 
 
 @pytest.mark.parametrize("isa", cpu_isas())
