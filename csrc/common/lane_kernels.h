@@ -34,9 +34,9 @@ struct RoundTripBlock {
   bool conj_weight;           // backward uses conj(weight)
   double* grad_weight[kMaxLanes];  // accumulators column-major, [W/2+1][H] (x2 if complex), or nullptr
   T* scratch;                 // roundtrip_scratch_elems(H, W) elements, 64-byte aligned
-  // Per-lane (non-uniform) weights in lane layout, [H][Wf] (then the imaginary parts if complex), 64-byte
-  // aligned, or nullptr to gather them bin by bin. weight_lanes_ready: it already holds this block's weights
-  // (the caller passes the same weight slices as for the previous block).
+  // Per-lane (non-uniform) weights in lane layout, [H][Wf] (then the imaginary parts if complex), aligned to
+  // the vector size, or nullptr to gather them bin by bin. weight_lanes_ready: it already holds this block's
+  // weights (the caller built them there for an earlier block with the same weight slices).
   T* weight_lanes;
   bool weight_lanes_ready;
   // Consecutive blocks whose lanes add into the same grad_weight slices (a weight shared over the batch) sum
