@@ -88,6 +88,19 @@ using NormActBackwardFn = void (*)(const T* xr, const T* xi, const T* gr, const 
 template <typename T>
 using MomentsFn = void (*)(const T* x, int64_t n, T shift, T* out);
 
+// Gauss's operands of a complex convolution (complex_conv.cpp) for pixels [p0, p1) of one sample: from the split
+// planes in = [re | im], [2C][P], to three channels_last parts [P][C]: (re + im, im, re), or with backward_input
+// (re, re - im, re + im). Register-tile transposes.
+template <typename T>
+using GaussSplitFn = void (*)(const T* in, int64_t C, int64_t P, int64_t p0, int64_t p1, bool backward_input,
+                              T* o0, T* o1, T* o2);
+
+// Its way back for pixels [p0, p1): from channels_last k, u, v, [P][C], to the split planes out = [k - u | k - v],
+// [2C][P].
+template <typename T>
+using GaussMergeFn = void (*)(const T* k, const T* u, const T* v, int64_t C, int64_t P, int64_t p0, int64_t p1,
+                              T* out);
+
 template <typename T>
 struct LaneKernels {
   int lanes;  // planes per block: the ISA's vector width in elements of T
@@ -98,6 +111,8 @@ struct LaneKernels {
   NormActSumsFn<T> norm_act_sums;
   NormActBackwardFn<T> norm_act_backward;
   MomentsFn<T> moments;
+  GaussSplitFn<T> gauss_split;
+  GaussMergeFn<T> gauss_merge;
 };
 
 #define SPECDIFF_DECLARE_ISA(ns)                    \

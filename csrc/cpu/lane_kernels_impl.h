@@ -676,14 +676,112 @@ void moments(const T* __restrict x, int64_t n, T shift, T* out) {
 
 }  // namespace
 
+// ---- Gauss's operands and their way back (see GaussSplitFn in lane_kernels.h)
+
+template <typename T>
+inline void gauss_parts(bool backward_input, T re, T im, T& a, T& b, T& c) {
+  if (backward_input) {
+    a = re, b = re - im, c = re + im;
+  } else {
+    a = re + im, b = im, c = re;
+  }
+}
+
+template <typename T>
+void gauss_split(const T* __restrict in, int64_t C, int64_t P, int64_t p0, int64_t p1, bool backward_input,
+                 T* __restrict o0, T* __restrict o1, T* __restrict o2) {
+  using V = typename VecOf<T>::type;
+  constexpr int L = kLanes<T>;
+  const T* in_im = in + C * P;
+  int64_t c0 = 0;
+  for (; c0 + L <= C; c0 += L) {  // whole L x L tiles: L channel rows in, L pixel rows of L channels out
+    int64_t p = p0;
+    for (; p + L <= p1; p += L) {
+      V re[L], im[L];
+      for (int j = 0; j < L; ++j) {
+        __builtin_memcpy(&re[j], in + (c0 + j) * P + p, sizeof(V));
+        __builtin_memcpy(&im[j], in_im + (c0 + j) * P + p, sizeof(V));
+      }
+      transpose_tile<T>(re);
+      transpose_tile<T>(im);
+      for (int q = 0; q < L; ++q) {
+        V a, b, c;
+        if (backward_input) {
+          a = re[q], b = re[q] - im[q], c = re[q] + im[q];
+        } else {
+          a = re[q] + im[q], b = im[q], c = re[q];
+        }
+        const int64_t dst = (p + q) * C + c0;
+        __builtin_memcpy(o0 + dst, &a, sizeof(V));
+        __builtin_memcpy(o1 + dst, &b, sizeof(V));
+        __builtin_memcpy(o2 + dst, &c, sizeof(V));
+      }
+    }
+    for (; p < p1; ++p) {
+      for (int64_t c = c0; c < c0 + L; ++c) {
+        gauss_parts(backward_input, in[c * P + p], in_im[c * P + p], o0[p * C + c], o1[p * C + c], o2[p * C + c]);
+      }
+    }
+  }
+  for (int64_t p = p0; p < p1; ++p) {  // the last C % L channels
+    for (int64_t c = c0; c < C; ++c) {
+      gauss_parts(backward_input, in[c * P + p], in_im[c * P + p], o0[p * C + c], o1[p * C + c], o2[p * C + c]);
+    }
+  }
+}
+
+template <typename T>
+void gauss_merge(const T* __restrict k, const T* __restrict u, const T* __restrict v, int64_t C, int64_t P,
+                 int64_t p0, int64_t p1, T* __restrict out) {
+  using V = typename VecOf<T>::type;
+  constexpr int L = kLanes<T>;
+  T* out_im = out + C * P;
+  int64_t c0 = 0;
+  for (; c0 + L <= C; c0 += L) {
+    int64_t p = p0;
+    for (; p + L <= p1; p += L) {
+      V re[L], im[L];
+      for (int q = 0; q < L; ++q) {
+        V vk, vu, vv;
+        const int64_t src = (p + q) * C + c0;
+        __builtin_memcpy(&vk, k + src, sizeof(V));
+        __builtin_memcpy(&vu, u + src, sizeof(V));
+        __builtin_memcpy(&vv, v + src, sizeof(V));
+        re[q] = vk - vu;
+        im[q] = vk - vv;
+      }
+      transpose_tile<T>(re);
+      transpose_tile<T>(im);
+      for (int j = 0; j < L; ++j) {
+        __builtin_memcpy(out + (c0 + j) * P + p, &re[j], sizeof(V));
+        __builtin_memcpy(out_im + (c0 + j) * P + p, &im[j], sizeof(V));
+      }
+    }
+    for (; p < p1; ++p) {
+      for (int64_t c = c0; c < c0 + L; ++c) {
+        out[c * P + p] = k[p * C + c] - u[p * C + c];
+        out_im[c * P + p] = k[p * C + c] - v[p * C + c];
+      }
+    }
+  }
+  for (int64_t p = p0; p < p1; ++p) {
+    for (int64_t c = c0; c < C; ++c) {
+      out[c * P + p] = k[p * C + c] - u[p * C + c];
+      out_im[c * P + p] = k[p * C + c] - v[p * C + c];
+    }
+  }
+}
+
 extern const LaneKernels<float> kernels_float{kLanes<float>,          &roundtrip<float>,
                                               &band_scale<float>,     &band_scale_correlate<float>,
                                               &norm_act<float>,       &norm_act_sums<float>,
-                                              &norm_act_backward<float>, &moments<float>};
+                                              &norm_act_backward<float>, &moments<float>,
+                                              &gauss_split<float>,    &gauss_merge<float>};
 extern const LaneKernels<double> kernels_double{kLanes<double>,          &roundtrip<double>,
                                                 &band_scale<double>,     &band_scale_correlate<double>,
                                                 &norm_act<double>,       &norm_act_sums<double>,
-                                                &norm_act_backward<double>, &moments<double>};
+                                                &norm_act_backward<double>, &moments<double>,
+                                                &gauss_split<double>,    &gauss_merge<double>};
 
 }  // namespace SPECDIFF_ISA
 }  // namespace specdiff

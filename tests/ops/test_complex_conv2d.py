@@ -10,7 +10,7 @@ import pytest
 import torch
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
-from oputil import rel_err, with_layout
+from oputil import cpu_isa, cpu_isas, rel_err, with_layout
 
 from specdiff import extension
 from specdiff.ops.complex_conv2d import complex_conv2d, complex_conv2d_reference
@@ -100,6 +100,39 @@ def test_kernel_matches_reference(config, size, layout, dtype, algorithm):
 
 
 @needs_kernel
+@pytest.mark.parametrize("isa", cpu_isas())
+@pytest.mark.parametrize("hw", [(7, 9), (20, 17)], ids=["63px", "340px"])
+@pytest.mark.parametrize("layout", ["contiguous", "channels_last"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["f32", "f64"])
+def test_gauss_operands_every_isa(isa, hw, layout, dtype):
+    """Gauss's form moves x, the upstream gradient and the results between the split layout and its
+    channels_last operands with register-tile transposes (lane kernels): 20 in and 18 out channels fill whole
+    tiles and leave edge channels for every vector width, 63 and 340 pixels leave edge pixels, and 340 pixels
+    split into two tasks. Values and all gradients against the float64 reference, for every ISA."""
+    cin, cout, batch = 20, 18, 2
+    gen = torch.Generator().manual_seed(3)
+    x = torch.randn(batch, 2 * cin, *hw, generator=gen, dtype=torch.float64)
+    wr, wi = torch.randn(2, cout, cin, 3, 3, generator=gen, dtype=torch.float64) / 9
+    br, bi = torch.randn(2, cout, generator=gen, dtype=torch.float64)
+    leaves64 = [t.clone().requires_grad_() for t in (x, wr, wi, br, bi)]
+    expected = complex_conv2d_reference(*leaves64, 1, 1, 1, 1)
+    upstream = torch.randn(expected.shape, generator=gen, dtype=torch.float64)
+    want = torch.autograd.grad(expected, leaves64, upstream)
+    leaves = [with_layout(x.to(dtype), layout), *(t.to(dtype) for t in (wr, wi, br, bi))]
+    leaves = [t.requires_grad_() for t in leaves]
+    previous = torch.ops.specdiff._complex_conv_algorithm("gauss")
+    try:
+        with cpu_isa(isa):
+            y = kernel_op(*leaves, 1, 1, 1, 1)
+            got = torch.autograd.grad(y, leaves, upstream.to(dtype))
+    finally:
+        torch.ops.specdiff._complex_conv_algorithm(previous)
+    assert rel_err(y, expected) < TOL[dtype]
+    for g, w in zip(got, want, strict=True):
+        assert rel_err(g, w) < TOL[dtype]
+
+
+@needs_kernel
 @pytest.mark.parametrize(
     ("cin", "cout", "groups", "k", "operands"),
     [
@@ -108,25 +141,27 @@ def test_kernel_matches_reference(config, size, layout, dtype, algorithm):
         (64, 64, 2, 3, 3),
         (8, 8, 1, 3, 2),
         (40, 40, 1, 3, 2),
-        (64, 64, 4, 3, 2),
-        (16, 64, 1, 3, 2),
+        (64, 64, 4, 3, 3),
+        (48, 48, 2, 3, 2),
+        (16, 64, 1, 3, 3),
+        (16, 24, 1, 3, 2),
         (64, 64, 1, 1, 0),
         (16, 8, 2, 1, 0),
     ],
 )
 def test_auto_algorithm_choice(cin, cout, groups, k, operands):
-    """ONE real convolution (or none): the choice picks Gauss's 3 stacked operands [xr + xi | xi | xr] over
-    the block weight's 2 [xr | xi] when the kernel is wider than 1x1 and the channels per group are multiples
-    of 16 and at least 32; a pointwise convolution on the contiguous layout runs as GEMMs (operands = 0)."""
+    """The choice, seen in the real convolutions run: Gauss's three products (3 convolutions on cin channels:
+    xr + xi, xi, xr) when the kernel is wider than 1x1 and the channels per group are multiples of 16; else ONE
+    convolution with the block weight on [xr | xi] (2 * cin channels); a pointwise convolution on the contiguous
+    layout runs as GEMMs (no convolution)."""
     assert torch.ops.specdiff._complex_conv_algorithm("auto") == "auto"
     x = torch.randn(1, 2 * cin, 4, 4)
     w = torch.randn(2, cout, cin // groups, k, k)
     with torch.profiler.profile(record_shapes=True) as prof:
         kernel_op(x, w[0], w[1], None, None, 1, k // 2, 1, groups)
     convolutions = [e for e in prof.events() if e.name == "aten::convolution"]
-    assert len(convolutions) == (1 if operands else 0)
-    if operands:
-        assert convolutions[0].input_shapes[0] == [1, operands * cin, 4, 4]
+    expected = {3: [[1, cin, 4, 4]] * 3, 2: [[1, 2 * cin, 4, 4]], 0: []}[operands]
+    assert [e.input_shapes[0] for e in convolutions] == expected
 
 
 @needs_kernel
