@@ -186,8 +186,19 @@ std::atomic<int>& algorithm_slot() {
 
 using Triple = std::array<at::Tensor, 3>;
 
-// Pixels per task of the layout-changing passes.
-constexpr int64_t kPixelChunk = 256;
+// Runs fn(b, p0, p1) over every sample b and range of at most 256 of its P pixels, in parallel: the tasks of the
+// layout-changing passes.
+template <typename F>
+void for_pixel_chunks(int64_t B, int64_t P, const F& fn) {
+  constexpr int64_t kChunk = 256;
+  const int64_t chunks = (P + kChunk - 1) / kChunk;
+  at::parallel_for(0, B * chunks, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t task = begin; task < end; ++task) {
+      const int64_t b = task / chunks, p0 = task % chunks * kChunk;
+      fn(b, p0, std::min(P, p0 + kChunk));
+    }
+  });
+}
 
 // Gauss's operands from a split-layout t = [re | im] (contiguous or channels_last), each [B, C, H, W] in
 // channels_last: [re + im, im, re] (the forward's inputs, and the backward's upstream gradients), or
@@ -206,23 +217,16 @@ Triple gauss_operands(const at::Tensor& t_in, bool backward_input) {
     const T* in = t.const_data_ptr<T>();
     T* o[3] = {out[0].mutable_data_ptr<T>(), out[1].mutable_data_ptr<T>(), out[2].mutable_data_ptr<T>()};
     const GaussSplitFn<T> split = lane_kernels<T>().gauss_split;
-    const int64_t chunks = (P + kPixelChunk - 1) / kPixelChunk;
-    at::parallel_for(0, B * chunks, 1, [&](int64_t begin, int64_t end) {
-      for (int64_t task = begin; task < end; ++task) {
-        const int64_t b = task / chunks, p0 = task % chunks * kPixelChunk, p1 = std::min(P, p0 + kPixelChunk);
-        const int64_t base = b * P * C;
-        if (!cl) {
-          split(in + 2 * base, C, P, p0, p1, backward_input, o[0] + base, o[1] + base, o[2] + base);
-          continue;
-        }
-        for (int64_t p = p0; p < p1; ++p) {  // channels_last in and out: pixel by pixel
-          const T *re = in + 2 * base + 2 * p * C, *im = re + C;
-          T *a = o[0] + base + p * C, *d = o[1] + base + p * C, *e = o[2] + base + p * C;
-          if (backward_input) {
-            for (int64_t c = 0; c < C; ++c) a[c] = re[c], d[c] = re[c] - im[c], e[c] = re[c] + im[c];
-          } else {
-            for (int64_t c = 0; c < C; ++c) a[c] = re[c] + im[c], d[c] = im[c], e[c] = re[c];
-          }
+    for_pixel_chunks(B, P, [&](int64_t b, int64_t p0, int64_t p1) {
+      const int64_t base = b * P * C;
+      if (!cl) return split(in + 2 * base, C, P, p0, p1, backward_input, o[0] + base, o[1] + base, o[2] + base);
+      for (int64_t p = p0; p < p1; ++p) {  // channels_last in and out: pixel by pixel
+        const T *re = in + 2 * base + 2 * p * C, *im = re + C;
+        T *a = o[0] + base + p * C, *d = o[1] + base + p * C, *e = o[2] + base + p * C;
+        if (backward_input) {
+          for (int64_t c = 0; c < C; ++c) a[c] = re[c], d[c] = re[c] - im[c], e[c] = re[c] + im[c];
+        } else {
+          for (int64_t c = 0; c < C; ++c) a[c] = re[c] + im[c], d[c] = im[c], e[c] = re[c];
         }
       }
     });
@@ -243,20 +247,13 @@ at::Tensor gauss_combine(const Triple& kuv, at::MemoryFormat fmt) {
     const T *pk = k.const_data_ptr<T>(), *pu = u.const_data_ptr<T>(), *pv = v.const_data_ptr<T>();
     T* po = out.mutable_data_ptr<T>();
     const GaussMergeFn<T> merge = lane_kernels<T>().gauss_merge;
-    const int64_t chunks = (P + kPixelChunk - 1) / kPixelChunk;
-    at::parallel_for(0, B * chunks, 1, [&](int64_t begin, int64_t end) {
-      for (int64_t task = begin; task < end; ++task) {
-        const int64_t b = task / chunks, p0 = task % chunks * kPixelChunk, p1 = std::min(P, p0 + kPixelChunk);
-        const int64_t base = b * P * C;
-        if (!cl) {
-          merge(pk + base, pu + base, pv + base, C, P, p0, p1, po + 2 * base);
-          continue;
-        }
-        for (int64_t p = p0; p < p1; ++p) {
-          const int64_t src = base + p * C;
-          T *re = po + 2 * base + 2 * p * C, *im = re + C;
-          for (int64_t c = 0; c < C; ++c) re[c] = pk[src + c] - pu[src + c], im[c] = pk[src + c] - pv[src + c];
-        }
+    for_pixel_chunks(B, P, [&](int64_t b, int64_t p0, int64_t p1) {
+      const int64_t base = b * P * C;
+      if (!cl) return merge(pk + base, pu + base, pv + base, C, P, p0, p1, po + 2 * base);
+      for (int64_t p = p0; p < p1; ++p) {  // channels_last in and out: pixel by pixel
+        const int64_t src = base + p * C;
+        T *re = po + 2 * base + 2 * p * C, *im = re + C;
+        for (int64_t c = 0; c < C; ++c) re[c] = pk[src + c] - pu[src + c], im[c] = pk[src + c] - pv[src + c];
       }
     });
   });
