@@ -271,8 +271,10 @@ at::Tensor gauss_forward(const at::Tensor& x, const at::Tensor& wr, const at::Te
                          const std::optional<at::Tensor>& br, const std::optional<at::Tensor>& bi,
                          const ComplexConvParams& p, at::MemoryFormat fmt) {
   // re = k - u + br, im = k - v + bi: the biases enter u and v negated.
-  const std::optional<at::Tensor> bias[3] = {std::nullopt, br.has_value() ? std::optional<at::Tensor>(-*br) : std::nullopt,
-                                             bi.has_value() ? std::optional<at::Tensor>(-*bi) : std::nullopt};
+  const auto negated = [](const std::optional<at::Tensor>& b) {
+    return b.has_value() ? std::optional<at::Tensor>(-*b) : std::nullopt;
+  };
+  const std::optional<at::Tensor> bias[3] = {std::nullopt, negated(br), negated(bi)};
   const Triple xs = gauss_operands(x, false), ws = gauss_weights(wr, wi, false);
   Triple kuv;
   for (int j = 0; j < 3; ++j) {
@@ -293,9 +295,9 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> gauss_bac
   const int64_t cin = x.size(1) / 2, cout = grad.size(1) / 2;
   const Triple gs = gauss_operands(grad, false), ws = gauss_weights(wr, wi, true);
   // Without weight gradients only the input's shape matters.
+  const auto cl = at::MemoryFormat::ChannelsLast;
   const at::Tensor shape_only =
-      mask[1] ? at::Tensor()
-              : at::empty({x.size(0), cin, x.size(2), x.size(3)}, x.options().memory_format(at::MemoryFormat::ChannelsLast));
+      mask[1] ? at::Tensor() : at::empty({x.size(0), cin, x.size(2), x.size(3)}, x.options().memory_format(cl));
   const Triple xs = mask[1] ? gauss_operands(x, true) : Triple{shape_only, shape_only, shape_only};
   const std::vector<int64_t> bias_sizes{cout};
   Triple m, n, gb;
