@@ -328,9 +328,9 @@ bool is_pointwise(const at::Tensor& x, const at::Tensor& weight_re, const Comple
 
 // The one predicate choosing the algorithm. Gauss's form saves a quarter of the multiply-adds but runs three
 // half-width convolutions and two elementwise passes; it wins once the half width is itself a full multiple of
-// oneDNN's 16-channel blocking. Measured (CPU, AVX-512, 2 threads, fwd+bwd time block/gauss, 3x3): 1.09-1.27 for
-// C = 48, 64, 128 complex channels per group; 0.93-1.04 for C = 32 and 1.01-1.09 for C = 16 (16x32x32 to
-// 8x128x128 images, both layouts); 0.70-0.92 for C = 8, 24, 40.
+// oneDNN's 16-channel blocking. Measured (CPU, AVX-512, 2 threads, fwd+bwd time block/gauss, 3x3): 1.12-1.30 for
+// C = 48, 64, 128 complex channels per group; 1.04-1.15 for C = 32 and 1.01-1.06 for C = 16 (16x32x32 to
+// 8x128x128 images, both layouts); 0.50-0.91 for C = 8, 24, 40.
 // Pointwise convolutions take the GEMM form under "auto" and "gemm"; the other convolutions under "gemm" take
 // the block form.
 Algorithm choose_algorithm(const at::Tensor& x, const at::Tensor& weight_re, const ComplexConvParams& p,
@@ -339,8 +339,8 @@ Algorithm choose_algorithm(const at::Tensor& x, const at::Tensor& weight_re, con
   if (forced == Algorithm::block || forced == Algorithm::gauss) return forced;
   if (is_pointwise(x, weight_re, p, fmt)) return Algorithm::gemm;
   if (forced == Algorithm::gemm) return Algorithm::block;
-  // Gauss saves a quarter of the multiplies but pays for the stacked operands; that only wins when the
-  // kernel has spatial extent (1x1 convolutions measured slower than even the 4-conv reference).
+  // Gauss saves a quarter of the multiplies but pays for its operand and combining passes; that only wins when
+  // the kernel has spatial extent (1x1 convolutions measured slower than even the 4-conv reference).
   const int64_t cin = x.size(1) / 2 / p.groups, cout = out_channels(weight_re, p) / p.groups;
   const bool spatial = weight_re.size(2) * weight_re.size(3) > 1;
   return spatial && cin % 16 == 0 && cout % 16 == 0 ? Algorithm::gauss : Algorithm::block;

@@ -509,8 +509,8 @@ void roundtrip(const FftPlanView<T>& ph, const FftPlanView<T>& pw, const RoundTr
 
 // ---- band weighting (see BandScaleFn in lane_kernels.h)
 
-// Stores v at p (aligned to the vector size) past the caches: streaming stores skip reading the line first,
-// which makes a pass that writes a large tensor a third cheaper.
+// Stores v at p (aligned to the vector size) past the caches: a streaming store does not read the line it
+// writes first.
 template <typename T>
 inline void stream_vector(T* p, typename VecOf<T>::type v) {
 #if defined(__x86_64__) && SPECDIFF_VEC_BYTES == 64
@@ -687,47 +687,50 @@ inline void gauss_parts(bool backward_input, T re, T im, T& a, T& b, T& c) {
   }
 }
 
+// The pixels [p0, p1) of channels [0, C) split into whole L x L tiles, handed to tile(c0, p), and the rest (the
+// pixels past the last whole tile, then the last C % L channels), handed element by element to one(c, p).
+template <int L, typename Tile, typename One>
+inline void for_tiles(int64_t C, int64_t p0, int64_t p1, const Tile& tile, const One& one) {
+  const int64_t cend = C / L * L, pend = p0 + (p1 - p0) / L * L;
+  for (int64_t c0 = 0; c0 < cend; c0 += L) {
+    for (int64_t p = p0; p < pend; p += L) tile(c0, p);
+  }
+  for (int64_t p = pend; p < p1; ++p) {
+    for (int64_t c = 0; c < cend; ++c) one(c, p);
+  }
+  for (int64_t p = p0; p < p1; ++p) {
+    for (int64_t c = cend; c < C; ++c) one(c, p);
+  }
+}
+
 template <typename T>
 void gauss_split(const T* __restrict in, int64_t C, int64_t P, int64_t p0, int64_t p1, bool backward_input,
                  T* __restrict o0, T* __restrict o1, T* __restrict o2) {
   using V = typename VecOf<T>::type;
   constexpr int L = kLanes<T>;
   const T* in_im = in + C * P;
-  int64_t c0 = 0;
-  for (; c0 + L <= C; c0 += L) {  // whole L x L tiles: L channel rows in, L pixel rows of L channels out
-    int64_t p = p0;
-    for (; p + L <= p1; p += L) {
-      V re[L], im[L];
-      for (int j = 0; j < L; ++j) {
-        __builtin_memcpy(&re[j], in + (c0 + j) * P + p, sizeof(V));
-        __builtin_memcpy(&im[j], in_im + (c0 + j) * P + p, sizeof(V));
-      }
-      transpose_tile<T>(re);
-      transpose_tile<T>(im);
-      for (int q = 0; q < L; ++q) {
-        V a, b, c;
-        if (backward_input) {
-          a = re[q], b = re[q] - im[q], c = re[q] + im[q];
-        } else {
-          a = re[q] + im[q], b = im[q], c = re[q];
-        }
-        const int64_t dst = (p + q) * C + c0;
-        __builtin_memcpy(o0 + dst, &a, sizeof(V));
-        __builtin_memcpy(o1 + dst, &b, sizeof(V));
-        __builtin_memcpy(o2 + dst, &c, sizeof(V));
-      }
+  // A tile: L channel rows in, transposed in registers, L pixel rows of L channels out.
+  const auto tile = [&](int64_t c0, int64_t p) {
+    V re[L], im[L];
+    for (int j = 0; j < L; ++j) {
+      __builtin_memcpy(&re[j], in + (c0 + j) * P + p, sizeof(V));
+      __builtin_memcpy(&im[j], in_im + (c0 + j) * P + p, sizeof(V));
     }
-    for (; p < p1; ++p) {
-      for (int64_t c = c0; c < c0 + L; ++c) {
-        gauss_parts(backward_input, in[c * P + p], in_im[c * P + p], o0[p * C + c], o1[p * C + c], o2[p * C + c]);
-      }
+    transpose_tile<T>(re);
+    transpose_tile<T>(im);
+    for (int q = 0; q < L; ++q) {
+      V a, b, c;
+      gauss_parts(backward_input, re[q], im[q], a, b, c);
+      const int64_t dst = (p + q) * C + c0;
+      __builtin_memcpy(o0 + dst, &a, sizeof(V));
+      __builtin_memcpy(o1 + dst, &b, sizeof(V));
+      __builtin_memcpy(o2 + dst, &c, sizeof(V));
     }
-  }
-  for (int64_t p = p0; p < p1; ++p) {  // the last C % L channels
-    for (int64_t c = c0; c < C; ++c) {
-      gauss_parts(backward_input, in[c * P + p], in_im[c * P + p], o0[p * C + c], o1[p * C + c], o2[p * C + c]);
-    }
-  }
+  };
+  const auto one = [&](int64_t c, int64_t p) {
+    gauss_parts(backward_input, in[c * P + p], in_im[c * P + p], o0[p * C + c], o1[p * C + c], o2[p * C + c]);
+  };
+  for_tiles<L>(C, p0, p1, tile, one);
 }
 
 template <typename T>
@@ -736,40 +739,29 @@ void gauss_merge(const T* __restrict k, const T* __restrict u, const T* __restri
   using V = typename VecOf<T>::type;
   constexpr int L = kLanes<T>;
   T* out_im = out + C * P;
-  int64_t c0 = 0;
-  for (; c0 + L <= C; c0 += L) {
-    int64_t p = p0;
-    for (; p + L <= p1; p += L) {
-      V re[L], im[L];
-      for (int q = 0; q < L; ++q) {
-        V vk, vu, vv;
-        const int64_t src = (p + q) * C + c0;
-        __builtin_memcpy(&vk, k + src, sizeof(V));
-        __builtin_memcpy(&vu, u + src, sizeof(V));
-        __builtin_memcpy(&vv, v + src, sizeof(V));
-        re[q] = vk - vu;
-        im[q] = vk - vv;
-      }
-      transpose_tile<T>(re);
-      transpose_tile<T>(im);
-      for (int j = 0; j < L; ++j) {
-        __builtin_memcpy(out + (c0 + j) * P + p, &re[j], sizeof(V));
-        __builtin_memcpy(out_im + (c0 + j) * P + p, &im[j], sizeof(V));
-      }
+  const auto tile = [&](int64_t c0, int64_t p) {
+    V re[L], im[L];
+    for (int q = 0; q < L; ++q) {
+      V vk, vu, vv;
+      const int64_t src = (p + q) * C + c0;
+      __builtin_memcpy(&vk, k + src, sizeof(V));
+      __builtin_memcpy(&vu, u + src, sizeof(V));
+      __builtin_memcpy(&vv, v + src, sizeof(V));
+      re[q] = vk - vu;
+      im[q] = vk - vv;
     }
-    for (; p < p1; ++p) {
-      for (int64_t c = c0; c < c0 + L; ++c) {
-        out[c * P + p] = k[p * C + c] - u[p * C + c];
-        out_im[c * P + p] = k[p * C + c] - v[p * C + c];
-      }
+    transpose_tile<T>(re);
+    transpose_tile<T>(im);
+    for (int j = 0; j < L; ++j) {
+      __builtin_memcpy(out + (c0 + j) * P + p, &re[j], sizeof(V));
+      __builtin_memcpy(out_im + (c0 + j) * P + p, &im[j], sizeof(V));
     }
-  }
-  for (int64_t p = p0; p < p1; ++p) {
-    for (int64_t c = c0; c < C; ++c) {
-      out[c * P + p] = k[p * C + c] - u[p * C + c];
-      out_im[c * P + p] = k[p * C + c] - v[p * C + c];
-    }
-  }
+  };
+  const auto one = [&](int64_t c, int64_t p) {
+    out[c * P + p] = k[p * C + c] - u[p * C + c];
+    out_im[c * P + p] = k[p * C + c] - v[p * C + c];
+  };
+  for_tiles<L>(C, p0, p1, tile, one);
 }
 
 extern const LaneKernels<float> kernels_float{kLanes<float>,          &roundtrip<float>,

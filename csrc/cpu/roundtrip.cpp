@@ -72,9 +72,10 @@ void run_lanes(const at::Tensor& in, const at::Tensor* src, const at::Tensor& ou
     const int64_t slots = by_channel ? C / g : 1;
     std::unique_ptr<T[]> weight_lanes(lane_weights ? new T[slots * slot_elems + 64 / sizeof(T)] : nullptr);
     std::vector<char> built(by_channel ? slots : 0, 0);
-    // Lane-layout sums of grad_weight terms over runs of blocks that share their weight slices (RoundTripBlock).
-    const int64_t nlanes_g = need_gw ? H * Wf * (w.complex ? 2 : 1) * P + 64 / sizeof(T) : 0;
-    std::unique_ptr<T[]> grad_lanes(need_gw ? new T[nlanes_g] : nullptr);
+    // Lane-layout sums of grad_weight terms over runs of blocks that share their weight slices (RoundTripBlock);
+    // blocks can share slices only when planes do.
+    const bool runs = need_gw && shared;
+    std::unique_ptr<T[]> grad_lanes(runs ? new T[slot_elems + 64 / sizeof(T)] : nullptr);
     int64_t run = 0;  // blocks summed into grad_lanes so far
     const T* previous[kMaxLanes] = {};
     double* acc_base = need_gw ? acc_ptr + (shared ? at::get_thread_num() * Bw * Cw * wplane : 0) : nullptr;
@@ -98,7 +99,7 @@ void run_lanes(const at::Tensor& in, const at::Tensor* src, const at::Tensor& ou
       blk.weight_lanes = weight_lanes.get() + ((64 - waddr % 64) % 64) / sizeof(T);
     }
     T* const weight_lanes_base = blk.weight_lanes;
-    if (need_gw) {
+    if (runs) {
       const auto gaddr = reinterpret_cast<uintptr_t>(grad_lanes.get());
       blk.grad_lanes = grad_lanes.get() + ((64 - gaddr % 64) % 64) / sizeof(T);
     }
@@ -125,7 +126,7 @@ void run_lanes(const at::Tensor& in, const at::Tensor* src, const at::Tensor& ou
         blk.weight[l] = wdata + wslice(n) * wplane;
         blk.grad_weight[l] = acc_base ? acc_base + wslice(n) * wplane : nullptr;
       }
-      if (need_gw) {
+      if (runs) {
         // Runs hold only full blocks (a partial block's spare lanes repeat lane 0) and at most kMaxGradRun blocks,
         // whose float sums stay as accurate as the per-block terms.
         const bool next = blk.count == P && run + 1 < kMaxGradRun && blkno + 1 < b1 && same_slices(blkno + 1);

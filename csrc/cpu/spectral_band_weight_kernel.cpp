@@ -42,8 +42,8 @@ constexpr int64_t kCorrelationRun = 64;
 // Outputs of at least 8 MiB (a quarter of a 32 MiB last-level cache, as on the machine the benchmarks ran on)
 // are written with streaming stores: their pass's working set (input and output, and in the backward a second
 // input) does not stay in the cache anyway, and skipping the read-for-ownership of each output line made
-// forward+backward 10-20% faster at the 8-18 MB standard shapes. At 4.7 MB streaming made it slower: smaller
-// outputs are written through the cache, where the next op finds them.
+// forward+backward 0-9% faster at the 8-18 MB standard shapes (in-process A/B; 8-9% at 18 MB). At 4.7 MB
+// streaming made it slower: smaller outputs are written through the cache, where the next op finds them.
 constexpr int64_t kStreamMinBytes = int64_t{8} << 20;
 
 at::Tensor spectral_band_weight_cpu(const at::Tensor& spec, const at::Tensor& inner, const at::Tensor& outer,
