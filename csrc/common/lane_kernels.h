@@ -101,6 +101,32 @@ template <typename T>
 using GaussMergeFn = void (*)(const T* k, const T* u, const T* v, int64_t C, int64_t P, int64_t p0, int64_t p1,
                               T* out);
 
+// The pixels [p0, p1) of one sample from C planes [C][P] to channels_last [P][C], and back. Register-tile
+// transposes.
+template <typename T>
+using RelayoutFn = void (*)(const T* in, int64_t C, int64_t P, int64_t p0, int64_t p1, T* out);
+
+// Winograd's F(4x4, 3x3) complex convolution, stride 1 (cpu/lane_winograd.h), over the blocks of tiles
+// [block0, block1): one 4x4 output tile per (sample, tile row, tile column), tile_block tiles per block.
+template <typename T>
+struct WinogradConv {
+  const T* x;        // channels_last split input [B][H][W][2C]: the real channels, then the imaginary
+  const T* u;        // transformed weights [36][3][C][Cout]: G g G^T of Wr, Wi - Wr, Wr + Wi
+  const T* bias_re;  // [Cout], or nullptr
+  const T* bias_im;
+  T* y;              // channels_last split output [B][OH][OW][2Cout]
+  int64_t B, H, W, C, Cout, OH, OW, pad_h, pad_w;
+  int64_t tile_block;  // a multiple of LaneKernels::winograd_rows
+};
+
+// scratch: winograd_scratch_elems(C, Cout, tile_block) elements per thread. C and Cout multiples of lanes.
+template <typename T>
+using WinogradConvFn = void (*)(const WinogradConv<T>& conv, int64_t block0, int64_t block1, T* scratch);
+
+inline int64_t winograd_scratch_elems(int64_t C, int64_t Cout, int64_t tile_block) {
+  return 36 * tile_block * (3 * C + 2 * Cout);
+}
+
 template <typename T>
 struct LaneKernels {
   int lanes;  // planes per block: the ISA's vector width in elements of T
@@ -113,6 +139,10 @@ struct LaneKernels {
   MomentsFn<T> moments;
   GaussSplitFn<T> gauss_split;
   GaussMergeFn<T> gauss_merge;
+  RelayoutFn<T> planes_to_channels_last;
+  RelayoutFn<T> channels_last_to_planes;
+  int winograd_rows;  // the GEMM micro-kernel's rows
+  WinogradConvFn<T> winograd_conv;
 };
 
 #define SPECDIFF_DECLARE_ISA(ns)                    \

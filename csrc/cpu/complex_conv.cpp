@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <memory>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -177,7 +178,7 @@ std::optional<at::Tensor> block_bias(const std::optional<at::Tensor>& br, const 
 // 32x128x16x16, 16x32x64x64, 8x16x128x128 as B x C x H x W): 240 | 111 | 77 | 40 ms separate, against
 // 264 | 117 | 75 | 54 grouped (the previous form) and 283 | 132 | 77 | 44 for the block weight.
 
-enum class Algorithm { automatic, block, gauss, gemm };
+enum class Algorithm { automatic, block, gauss, gemm, winograd };
 
 std::atomic<int>& algorithm_slot() {
   static std::atomic<int> slot{static_cast<int>(Algorithm::automatic)};
@@ -318,6 +319,144 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> gauss_bac
   return {gx, gwr, gwi, gbr, gbi};
 }
 
+// t in channels_last; from the contiguous layout through the lane kernels' register-tile transposes.
+at::Tensor to_channels_last(const at::Tensor& t_in) {
+  const auto cl = at::MemoryFormat::ChannelsLast;
+  if (t_in.is_contiguous(cl) || !t_in.is_contiguous()) return t_in.contiguous(cl);
+  at::Tensor out = at::empty(t_in.sizes(), t_in.options().memory_format(cl));
+  const int64_t B = t_in.size(0), C = t_in.size(1), P = t_in.size(2) * t_in.size(3);
+  AT_DISPATCH_FLOATING_TYPES(t_in.scalar_type(), "complex_conv_to_channels_last", [&] {
+    using T = scalar_t;
+    const T* in = t_in.const_data_ptr<T>();
+    T* o = out.mutable_data_ptr<T>();
+    const RelayoutFn<T> fn = lane_kernels<T>().planes_to_channels_last;
+    for_pixel_chunks(B, P, [&](int64_t b, int64_t p0, int64_t p1) { fn(in + b * C * P, C, P, p0, p1, o + b * C * P); });
+  });
+  return out;
+}
+
+// A channels_last t in the contiguous layout.
+at::Tensor from_channels_last(const at::Tensor& t) {
+  at::Tensor out = at::empty(t.sizes(), t.options());
+  const int64_t B = t.size(0), C = t.size(1), P = t.size(2) * t.size(3);
+  AT_DISPATCH_FLOATING_TYPES(t.scalar_type(), "complex_conv_from_channels_last", [&] {
+    using T = scalar_t;
+    const T* in = t.const_data_ptr<T>();
+    T* o = out.mutable_data_ptr<T>();
+    const RelayoutFn<T> fn = lane_kernels<T>().channels_last_to_planes;
+    for_pixel_chunks(B, P, [&](int64_t b, int64_t p0, int64_t p1) { fn(in + b * C * P, C, P, p0, p1, o + b * C * P); });
+  });
+  return out;
+}
+
+// Winograd's F(4x4, 3x3) (lane_winograd.h) serves 3x3 convolutions of stride 1, no dilation, one group, padding
+// at most 2 (so that the input's gradient, the same convolution with the flipped conjugate-transposed weight and
+// padding 2 - p, is one too), and channels in whole vectors.
+bool winograd_fits(const at::Tensor& x, const at::Tensor& weight_re, const ComplexConvParams& p) {
+  const auto small = [](int64_t v) { return v >= 0 && v <= 2; };
+  return !p.transposed && p.groups == 1 && weight_re.size(2) == 3 && weight_re.size(3) == 3 &&
+         p.stride == std::vector<int64_t>{1, 1} && p.dilation == std::vector<int64_t>{1, 1} && small(p.padding[0]) &&
+         small(p.padding[1]) && x.size(1) / 2 % 16 == 0 && weight_re.size(0) % 16 == 0;
+}
+
+// The 4x4 output tiles Winograd's form computes.
+int64_t winograd_tiles(const at::Tensor& x, const ComplexConvParams& p) {
+  const auto tiles = [](int64_t out) { return (out + 3) / 4; };
+  return x.size(0) * tiles(x.size(2) + 2 * p.padding[0] - 2) * tiles(x.size(3) + 2 * p.padding[1] - 2);
+}
+
+// The transformed weights [36][3][Cin][Cout] of WinogradConv: G g G^T of Wr, Wi - Wr and Wr + Wi, each 3x3 g.
+at::Tensor winograd_weights(const at::Tensor& wr_in, const at::Tensor& wi_in) {
+  const at::Tensor wr = wr_in.contiguous(), wi = wi_in.contiguous();
+  const int64_t cout = wr.size(0), cin = wr.size(1);
+  at::Tensor u = at::empty({36, 3, cin, cout}, wr.options());
+  AT_DISPATCH_FLOATING_TYPES(wr.scalar_type(), "complex_conv_winograd_weights", [&] {
+    using T = scalar_t;
+    const T *pr = wr.const_data_ptr<T>(), *pi = wi.const_data_ptr<T>();
+    T* pu = u.mutable_data_ptr<T>();
+    // G's rows applied to (g0, g1, g2), for a run of kRun output channels at once.
+    constexpr int64_t kRun = 16;
+    using Run = std::array<T, kRun>;
+    const auto g6 = [](const Run& g0, const Run& g1, const Run& g2, Run* o, int s) {
+      for (int64_t c = 0; c < kRun; ++c) {
+        o[0][c] = g0[c] / 4;
+        o[s][c] = -(g0[c] + g1[c] + g2[c]) / 6;
+        o[2 * s][c] = -(g0[c] - g1[c] + g2[c]) / 6;
+        o[3 * s][c] = g0[c] / 24 + g1[c] / 12 + g2[c] / 6;
+        o[4 * s][c] = g0[c] / 24 - g1[c] / 12 + g2[c] / 6;
+        o[5 * s][c] = g2[c];
+      }
+    };
+    // Each (input channel, run of output channels) writes whole rows of kRun values to the 36 positions: one
+    // value at a time, the 36 rows (3 Cin Cout apart) would evict each other from L1.
+    const int64_t runs = (cout + kRun - 1) / kRun;
+    at::parallel_for(0, cin * runs, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t task = begin; task < end; ++task) {
+        const int64_t ci = task / runs, co0 = task % runs * kRun, n = std::min(kRun, cout - co0);
+        for (int j = 0; j < 3; ++j) {
+          Run g[9]{}, t[18], o[36];
+          for (int64_t c = 0; c < n; ++c) {
+            const int64_t at = ((co0 + c) * cin + ci) * 9;
+            for (int e = 0; e < 9; ++e) {
+              const T r = pr[at + e], i = pi[at + e];
+              g[e][c] = j == 0 ? r : j == 1 ? i - r : r + i;
+            }
+          }
+          for (int c = 0; c < 3; ++c) g6(g[c], g[3 + c], g[6 + c], t + c, 3);  // G g: [6][3]
+          for (int r = 0; r < 6; ++r) g6(t[3 * r], t[3 * r + 1], t[3 * r + 2], o + 6 * r, 1);  // (G g) G^T
+          for (int xi = 0; xi < 36; ++xi) std::copy_n(o[xi].data(), n, pu + ((xi * 3 + j) * cin + ci) * cout + co0);
+        }
+      }
+    });
+  });
+  return u;
+}
+
+// The complex convolution of the split-layout x by Wr + i Wi through WinogradConv; the result in fmt.
+at::Tensor winograd_conv(const at::Tensor& x_in, const at::Tensor& wr, const at::Tensor& wi,
+                         const std::optional<at::Tensor>& br, const std::optional<at::Tensor>& bi, int64_t pad_h,
+                         int64_t pad_w, at::MemoryFormat fmt) {
+  const at::Tensor x = to_channels_last(x_in);
+  const int64_t B = x.size(0), C = x.size(1) / 2, H = x.size(2), W = x.size(3), cout = wr.size(0);
+  const int64_t OH = H + 2 * pad_h - 2, OW = W + 2 * pad_w - 2;
+  at::Tensor y = at::empty({B, 2 * cout, OH, OW}, x.options().memory_format(at::MemoryFormat::ChannelsLast));
+  const at::Tensor u = winograd_weights(wr, wi);
+  const at::Tensor bre = br.has_value() ? br->contiguous() : at::Tensor();
+  const at::Tensor bim = bi.has_value() ? bi->contiguous() : at::Tensor();
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "complex_conv_winograd", [&] {
+    using T = scalar_t;
+    const LaneKernels<T>& k = lane_kernels<T>();
+    // A block's operands and products stay within about 512 KiB (L2).
+    const int64_t per_tile = winograd_scratch_elems(C, cout, 1) * static_cast<int64_t>(sizeof(T));
+    const int64_t rows = k.winograd_rows;
+    // (Measured: 1 to 8 micro-kernel heights per block are within the noise of each other.)
+    const int64_t tile_block = std::max<int64_t>(1, (512 << 10) / per_tile / rows) * rows;
+    const int64_t tiles = B * ((OH + 3) / 4) * ((OW + 3) / 4), blocks = (tiles + tile_block - 1) / tile_block;
+    WinogradConv<T> conv{x.const_data_ptr<T>(), u.const_data_ptr<T>(),
+                         bre.defined() ? bre.const_data_ptr<T>() : nullptr,
+                         bim.defined() ? bim.const_data_ptr<T>() : nullptr,
+                         y.mutable_data_ptr<T>(), B, H, W, C, cout, OH, OW, pad_h, pad_w, tile_block};
+    at::parallel_for(0, blocks, 1, [&](int64_t b0, int64_t b1) {
+      std::unique_ptr<T[]> scratch(new T[winograd_scratch_elems(C, cout, tile_block)]);
+      k.winograd_conv(conv, b0, b1, scratch.get());
+    });
+  });
+  return fmt == at::MemoryFormat::ChannelsLast ? y : from_channels_last(y);
+}
+
+// The input's gradient through Winograd: the convolution of grad by the flipped conjugate transpose of the weight,
+// padding 2 - p; the weights' and biases' gradients through Gauss's form.
+std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> winograd_backward(
+    const at::Tensor& grad, const at::Tensor& x, const at::Tensor& wr, const at::Tensor& wi,
+    const ComplexConvParams& p, std::array<bool, 3> mask, at::MemoryFormat fmt) {
+  auto [gx, gwr, gwi, gbr, gbi] = gauss_backward(grad, x, wr, wi, p, {false, mask[1], mask[2]}, fmt);
+  if (mask[0]) {
+    const at::Tensor fr = wr.flip({2, 3}).transpose(0, 1), fi = wi.flip({2, 3}).transpose(0, 1).neg();
+    gx = winograd_conv(grad, fr, fi, std::nullopt, std::nullopt, 2 - p.padding[0], 2 - p.padding[1], fmt);
+  }
+  return {gx, gwr, gwi, gbr, gbi};
+}
+
 // GEMMs (complex_pointwise.h) serve pointwise convolutions: 1x1 kernel, stride 1, no padding, not transposed, on
 // the contiguous layout (a channels_last x keeps oneDNN, whose layout is already one GEMM).
 bool is_pointwise(const at::Tensor& x, const at::Tensor& weight_re, const ComplexConvParams& p, at::MemoryFormat fmt) {
@@ -331,16 +470,22 @@ bool is_pointwise(const at::Tensor& x, const at::Tensor& weight_re, const Comple
 // oneDNN's 16-channel blocking. Measured (CPU, AVX-512, 2 threads, fwd+bwd time block/gauss, 3x3): 1.12-1.30 for
 // C = 48, 64, 128 complex channels per group; 1.04-1.15 for C = 32 and 1.01-1.06 for C = 16 (16x32x32 to
 // 8x128x128 images, both layouts); 0.50-0.91 for C = 8, 24, 40.
+// Winograd's form, where it fits, does 1/4 of Gauss's multiply-adds but transforms the weights on every call
+// (twice with the input's gradient) and pays per block of tiles for streaming them; it wins from about 64 output
+// tiles. Measured (fwd+bwd time gauss/winograd, 2 threads): 1.11-1.61 from 128 tiles (C = 16 to 128, 8x8 to
+// 64x64 images), 0.95-1.47 at 64 tiles, 0.40-0.92 for 1 to 18 tiles.
 // Pointwise convolutions take the GEMM form under "auto" and "gemm"; the other convolutions under "gemm" take
-// the block form.
+// the block form. A forced "winograd" takes Gauss's form where Winograd's does not fit.
 Algorithm choose_algorithm(const at::Tensor& x, const at::Tensor& weight_re, const ComplexConvParams& p,
                            at::MemoryFormat fmt) {
   const auto forced = static_cast<Algorithm>(algorithm_slot().load());
   if (forced == Algorithm::block || forced == Algorithm::gauss) return forced;
+  if (forced == Algorithm::winograd) return winograd_fits(x, weight_re, p) ? forced : Algorithm::gauss;
   if (is_pointwise(x, weight_re, p, fmt)) return Algorithm::gemm;
   if (forced == Algorithm::gemm) return Algorithm::block;
   // Gauss saves a quarter of the multiplies but pays for its operand and combining passes; that only wins when
   // the kernel has spatial extent (1x1 convolutions measured slower than even the 4-conv reference).
+  if (winograd_fits(x, weight_re, p) && winograd_tiles(x, p) >= 64) return Algorithm::winograd;
   const int64_t cin = x.size(1) / 2 / p.groups, cout = out_channels(weight_re, p) / p.groups;
   const bool spatial = weight_re.size(2) * weight_re.size(3) > 1;
   return spatial && cin % 16 == 0 && cout % 16 == 0 ? Algorithm::gauss : Algorithm::block;
@@ -354,6 +499,8 @@ const char* algorithm_name(Algorithm a) {
       return "gauss";
     case Algorithm::gemm:
       return "gemm";
+    case Algorithm::winograd:
+      return "winograd";
     case Algorithm::automatic:
       break;
   }
@@ -362,12 +509,13 @@ const char* algorithm_name(Algorithm a) {
 
 // For tests and benchmarks: forces "block", "gauss" or "gemm" ("auto": the predicate decides); returns the previous.
 std::string set_algorithm_op(const std::string& name) {
-  TORCH_CHECK(name == "auto" || name == "block" || name == "gauss" || name == "gemm",
-              "specdiff: unknown complex conv algorithm '", name, "'; expected auto, block, gauss or gemm");
-  const Algorithm a = name == "block"   ? Algorithm::block
-                      : name == "gauss" ? Algorithm::gauss
-                      : name == "gemm"  ? Algorithm::gemm
-                                        : Algorithm::automatic;
+  TORCH_CHECK(name == "auto" || name == "block" || name == "gauss" || name == "gemm" || name == "winograd",
+              "specdiff: unknown complex conv algorithm '", name, "'; expected auto, block, gauss, gemm or winograd");
+  const Algorithm a = name == "block"      ? Algorithm::block
+                      : name == "gauss"    ? Algorithm::gauss
+                      : name == "gemm"     ? Algorithm::gemm
+                      : name == "winograd" ? Algorithm::winograd
+                                           : Algorithm::automatic;
   return algorithm_name(static_cast<Algorithm>(algorithm_slot().exchange(static_cast<int>(a))));
 }
 
@@ -426,6 +574,9 @@ at::Tensor complex_conv_forward(const at::Tensor& x, const at::Tensor& weight_re
   const Algorithm algorithm = choose_algorithm(x, weight_re, p, fmt);
   if (algorithm == Algorithm::gemm) return pointwise_forward(x, weight_re, weight_im, bias_re, bias_im, p.groups);
   if (algorithm == Algorithm::gauss) return gauss_forward(x, weight_re, weight_im, bias_re, bias_im, p, fmt);
+  if (algorithm == Algorithm::winograd) {
+    return winograd_conv(x, weight_re, weight_im, bias_re, bias_im, p.padding[0], p.padding[1], fmt);
+  }
   const int64_t g = p.groups;
   const at::Tensor y = at::convolution(to_group_major(x, g, fmt), block_weight(weight_re, weight_im, p, fmt),
                                        block_bias(bias_re, bias_im, out_channels(weight_re, p), x, g), p.stride,
@@ -445,6 +596,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> complex_c
   const Algorithm algorithm = choose_algorithm(x, weight_re, p, fmt);
   if (algorithm == Algorithm::gemm) return pointwise_backward(grad, x, weight_re, weight_im, p.groups, mask);
   if (algorithm == Algorithm::gauss) return gauss_backward(grad, x, weight_re, weight_im, p, mask, fmt);
+  if (algorithm == Algorithm::winograd) return winograd_backward(grad, x, weight_re, weight_im, p, mask, fmt);
   const int64_t g = p.groups, cout = out_channels(weight_re, p);
   const std::vector<int64_t> bias_sizes{2 * cout};
   auto [gx, gblk, gbias] = at::convolution_backward(

@@ -764,16 +764,51 @@ void gauss_merge(const T* __restrict k, const T* __restrict u, const T* __restri
   for_tiles<L>(C, p0, p1, tile, one);
 }
 
+// Plane stacks to channels_last and back (see PlanesToChannelsLastFn in lane_kernels.h).
+template <typename T>
+void planes_to_channels_last(const T* __restrict in, int64_t C, int64_t P, int64_t p0, int64_t p1,
+                             T* __restrict out) {
+  using V = typename VecOf<T>::type;
+  constexpr int L = kLanes<T>;
+  const auto tile = [&](int64_t c0, int64_t p) {
+    V r[L];
+    for (int j = 0; j < L; ++j) __builtin_memcpy(&r[j], in + (c0 + j) * P + p, sizeof(V));
+    transpose_tile<T>(r);
+    for (int q = 0; q < L; ++q) __builtin_memcpy(out + (p + q) * C + c0, &r[q], sizeof(V));
+  };
+  for_tiles<L>(C, p0, p1, tile, [&](int64_t c, int64_t p) { out[p * C + c] = in[c * P + p]; });
+}
+
+template <typename T>
+void channels_last_to_planes(const T* __restrict in, int64_t C, int64_t P, int64_t p0, int64_t p1,
+                             T* __restrict out) {
+  using V = typename VecOf<T>::type;
+  constexpr int L = kLanes<T>;
+  const auto tile = [&](int64_t c0, int64_t p) {
+    V r[L];
+    for (int q = 0; q < L; ++q) __builtin_memcpy(&r[q], in + (p + q) * C + c0, sizeof(V));
+    transpose_tile<T>(r);
+    for (int j = 0; j < L; ++j) __builtin_memcpy(out + (c0 + j) * P + p, &r[j], sizeof(V));
+  };
+  for_tiles<L>(C, p0, p1, tile, [&](int64_t c, int64_t p) { out[c * P + p] = in[p * C + c]; });
+}
+
+#include "cpu/lane_winograd.h"
+
 extern const LaneKernels<float> kernels_float{kLanes<float>,          &roundtrip<float>,
                                               &band_scale<float>,     &band_scale_correlate<float>,
                                               &norm_act<float>,       &norm_act_sums<float>,
                                               &norm_act_backward<float>, &moments<float>,
-                                              &gauss_split<float>,    &gauss_merge<float>};
+                                              &gauss_split<float>,    &gauss_merge<float>,
+                                              &planes_to_channels_last<float>, &channels_last_to_planes<float>,
+                                              kWinoRows,              &winograd_conv<float>};
 extern const LaneKernels<double> kernels_double{kLanes<double>,          &roundtrip<double>,
                                                 &band_scale<double>,     &band_scale_correlate<double>,
                                                 &norm_act<double>,       &norm_act_sums<double>,
                                                 &norm_act_backward<double>, &moments<double>,
-                                                &gauss_split<double>,    &gauss_merge<double>};
+                                                &gauss_split<double>,    &gauss_merge<double>,
+                                                &planes_to_channels_last<double>, &channels_last_to_planes<double>,
+                                                kWinoRows,               &winograd_conv<double>};
 
 }  // namespace SPECDIFF_ISA
 }  // namespace specdiff

@@ -29,6 +29,7 @@ CONFIGS = {
     "depthwise": (4, 4, (3, 3), 1, 1, 1, 4, "both"),
     "pointwise": (3, 5, (1, 1), 1, 0, 2, 1, "re"),
     "pointwise-grouped": (4, 6, (1, 1), 1, 0, 1, 2, "both"),
+    "3x3-wide": (16, 32, (3, 3), 1, (2, 0), 1, 1, "both"),  # Winograd's form fits
 }
 LAYOUTS = ("contiguous", "channels_last", "permuted")
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -133,34 +134,100 @@ def test_gauss_operands_every_isa(isa, hw, layout, dtype):
 
 
 @needs_kernel
+@pytest.mark.parametrize("isa", cpu_isas())
+@pytest.mark.parametrize("layout", ["contiguous", "channels_last"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["f32", "f64"])
+def test_winograd_every_isa(isa, layout, dtype):
+    """Winograd's F(4x4, 3x3): 5 samples of 17x13 pixels with padding (1, 2) give 17x15 outputs, so 20 tiles
+    per sample with partial tiles at the bottom and right edges; their 100 tiles fill several blocks of the
+    fused transform-GEMM-transform loop and leave a partial last block, at every ISA's micro-kernel height.
+    The input's gradient is the same kernel on the upstream gradient (padding (1, 0)). Values and all
+    gradients against the float64 reference."""
+    cin, cout, batch = 16, 32, 5
+    gen = torch.Generator().manual_seed(5)
+    x = torch.randn(batch, 2 * cin, 17, 13, generator=gen, dtype=torch.float64)
+    wr, wi = torch.randn(2, cout, cin, 3, 3, generator=gen, dtype=torch.float64) / 12
+    br, bi = torch.randn(2, cout, generator=gen, dtype=torch.float64)
+    leaves64 = [t.clone().requires_grad_() for t in (x, wr, wi, br, bi)]
+    expected = complex_conv2d_reference(*leaves64, 1, (1, 2), 1, 1)
+    upstream = torch.randn(expected.shape, generator=gen, dtype=torch.float64)
+    want = torch.autograd.grad(expected, leaves64, upstream)
+    leaves = [with_layout(x.to(dtype), layout), *(t.to(dtype) for t in (wr, wi, br, bi))]
+    leaves = [t.requires_grad_() for t in leaves]
+    previous = torch.ops.specdiff._complex_conv_algorithm("winograd")
+    try:
+        with cpu_isa(isa), torch.profiler.profile() as prof:
+            y = kernel_op(*leaves, 1, (1, 2), 1, 1)
+            got = torch.autograd.grad(y, leaves, upstream.to(dtype))
+    finally:
+        torch.ops.specdiff._complex_conv_algorithm(previous)
+    # No convolution forward or for the input's gradient; Gauss's three for the weights' gradients.
+    assert sum(e.name == "aten::convolution" for e in prof.events()) == 0
+    assert sum(e.name == "aten::convolution_backward" for e in prof.events()) == 3
+    assert y.shape == expected.shape and rel_err(y, expected) < TOL[dtype]
+    for g, w in zip(got, want, strict=True):
+        assert rel_err(g, w) < TOL[dtype]
+
+
+@needs_kernel
+def test_winograd_gradcheck_opcheck_compile():
+    gen = torch.Generator().manual_seed(6)
+    x = torch.randn(1, 32, 3, 5, generator=gen, dtype=torch.float64)
+    wr, wi = torch.randn(2, 16, 16, 3, 3, generator=gen, dtype=torch.float64)
+    bi = torch.randn(16, generator=gen, dtype=torch.float64)
+    leaves = tuple(t.requires_grad_() for t in (x, wr, wi, bi))
+    previous = torch.ops.specdiff._complex_conv_algorithm("winograd")
+    try:
+        assert torch.autograd.gradcheck(lambda *t: complex_conv2d(*t[:3], None, t[3], 1, 2, 1, 1), leaves)
+        stride, padding, dilation = [1, 1], [2, 0], [1, 1]
+        torch.library.opcheck(
+            torch.ops.specdiff.complex_conv2d.default, (*leaves[:3], None, bi, stride, padding, dilation, 1)
+        )
+        grad = torch.randn(1, 32, 5, 3, generator=gen, dtype=torch.float64)
+        bwd_args = (grad, x.detach(), wr.detach(), wi.detach(), stride, padding, dilation, 1, [True, True, True])
+        torch.library.opcheck(torch.ops.specdiff._complex_conv2d_backward.default, bwd_args)
+
+        def fn(*t):
+            return complex_conv2d(*t[:3], None, t[3], 1, (2, 0), 1, 1).square().sum()
+
+        torch.testing.assert_close(torch.compile(fn, fullgraph=True)(*leaves), fn(*leaves), rtol=1e-12, atol=0)
+    finally:
+        torch.ops.specdiff._complex_conv_algorithm(previous)
+
+
+@needs_kernel
 @pytest.mark.parametrize(
-    ("cin", "cout", "groups", "k", "operands"),
+    ("cin", "cout", "groups", "k", "batch", "operands"),
     [
-        (32, 32, 1, 3, 3),
-        (32, 48, 1, 3, 3),
-        (64, 64, 2, 3, 3),
-        (8, 8, 1, 3, 2),
-        (40, 40, 1, 3, 2),
-        (64, 64, 4, 3, 3),
-        (48, 48, 2, 3, 2),
-        (16, 64, 1, 3, 3),
-        (16, 24, 1, 3, 2),
-        (64, 64, 1, 1, 0),
-        (16, 8, 2, 1, 0),
+        (32, 32, 1, 3, 4, 0),
+        (32, 32, 1, 3, 3, 3),
+        (32, 48, 1, 3, 4, 0),
+        (64, 64, 2, 3, 4, 3),
+        (8, 8, 1, 3, 4, 2),
+        (40, 40, 1, 3, 4, 2),
+        (64, 64, 4, 3, 1, 3),
+        (48, 48, 2, 3, 1, 2),
+        (16, 64, 1, 3, 4, 0),
+        (16, 24, 1, 3, 4, 2),
+        (32, 32, 1, 5, 4, 3),
+        (64, 64, 1, 1, 1, 0),
+        (16, 8, 2, 1, 1, 0),
     ],
 )
-def test_auto_algorithm_choice(cin, cout, groups, k, operands):
-    """The choice, seen in the real convolutions run: Gauss's three products (3 convolutions on cin channels:
-    xr + xi, xi, xr) when the kernel is wider than 1x1 and the channels per group are multiples of 16; else ONE
-    convolution with the block weight on [xr | xi] (2 * cin channels); a pointwise convolution on the contiguous
-    layout runs as GEMMs (no convolution)."""
+def test_auto_algorithm_choice(cin, cout, groups, k, batch, operands):
+    """The choice, seen in the real convolutions run: Winograd's form (no convolution) for 3x3 kernels with one
+    group and channels in multiples of 16, from 64 output tiles (4 samples of 16x16 pixels; 3 samples are 48
+    tiles); Gauss's three products (3 convolutions on cin channels: xr + xi, xi, xr) for the other kernels wider
+    than 1x1 whose channels per group are multiples of 16; else ONE convolution with the block weight on
+    [xr | xi] (2 * cin channels); a pointwise convolution on the contiguous layout runs as GEMMs (no
+    convolution)."""
     assert torch.ops.specdiff._complex_conv_algorithm("auto") == "auto"
-    x = torch.randn(1, 2 * cin, 4, 4)
+    x = torch.randn(batch, 2 * cin, 16, 16)
     w = torch.randn(2, cout, cin // groups, k, k)
     with torch.profiler.profile(record_shapes=True) as prof:
         kernel_op(x, w[0], w[1], None, None, 1, k // 2, 1, groups)
     convolutions = [e for e in prof.events() if e.name == "aten::convolution"]
-    expected = {3: [[1, cin, 4, 4]] * 3, 2: [[1, 2 * cin, 4, 4]], 0: []}[operands]
+    expected = {3: [[batch, cin, 16, 16]] * 3, 2: [[batch, 2 * cin, 16, 16]], 0: []}[operands]
     assert [e.input_shapes[0] for e in convolutions] == expected
 
 
@@ -452,6 +519,39 @@ def test_random_shapes_match_reference(
         got = torch.autograd.grad(y, leaves, upstream)
     finally:
         torch.ops.specdiff._complex_conv_algorithm(previous)
+    assert y.shape == expected.shape and rel_err(y, expected) < 1e-10
+    for g, w in zip(got, torch.autograd.grad(expected, leaves, upstream), strict=True):
+        assert rel_err(g, w) < 1e-10
+
+
+@needs_kernel
+@settings(max_examples=20, deadline=None)
+@given(
+    batch=st.integers(1, 3),
+    cin=st.sampled_from([16, 32]),
+    cout=st.sampled_from([16, 48]),
+    hw=st.tuples(st.integers(1, 11), st.integers(1, 11)),
+    padding=st.tuples(st.integers(0, 2), st.integers(0, 2)),
+    biases=st.sampled_from(["both", "re", "im", "none"]),
+    channels_last=st.booleans(),
+)
+def test_winograd_random_shapes_match_reference(batch, cin, cout, hw, padding, biases, channels_last):
+    """Winograd's form on any image it fits: outputs from 1x1 up, tiles cut by both edges."""
+    assume(all(s + 2 * p >= 3 for s, p in zip(hw, padding, strict=True)))
+    config = (cin, cout, (3, 3), 1, padding, 1, 1, biases)
+    (x, wr, wi, br, bi), params = make_inputs(config, hw, torch.float64, batch=batch)
+    x = with_layout(x, "channels_last" if channels_last else "contiguous")
+    leaves = [t.requires_grad_() for t in (x, wr, wi, br, bi) if t is not None]
+    expected = complex_conv2d_reference(x, wr, wi, br, bi, *params)
+    upstream = torch.randn_like(expected)
+    previous = torch.ops.specdiff._complex_conv_algorithm("winograd")
+    try:
+        with torch.profiler.profile() as prof:
+            y = kernel_op(x, wr, wi, br, bi, *params)
+        got = torch.autograd.grad(y, leaves, upstream)
+    finally:
+        torch.ops.specdiff._complex_conv_algorithm(previous)
+    assert not any(e.name == "aten::convolution" for e in prof.events())
     assert y.shape == expected.shape and rel_err(y, expected) < 1e-10
     for g, w in zip(got, torch.autograd.grad(expected, leaves, upstream), strict=True):
         assert rel_err(g, w) < 1e-10
