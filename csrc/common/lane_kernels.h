@@ -127,6 +127,18 @@ inline int64_t winograd_scratch_elems(int64_t C, int64_t Cout, int64_t tile_bloc
   return 36 * tile_block * (3 * C + 2 * Cout);
 }
 
+// The weights' gradient of that convolution (conv.u, conv.bias_*, conv.y unused) from the channels_last split
+// upstream gradient grad [B][OH][OW][2Cout], over the blocks [block0, block1): adds conj(V)^T dM per tile position
+// into acc [36][2][C][Cout] (the real parts, then the imaginary), before G^T . G. Scratch:
+// winograd_grad_scratch_elems(C, Cout, tile_block) elements.
+template <typename T>
+using WinogradWeightGradFn = void (*)(const WinogradConv<T>& conv, const T* grad, int64_t block0, int64_t block1,
+                                      T* scratch, T* acc);
+
+inline int64_t winograd_grad_scratch_elems(int64_t C, int64_t Cout, int64_t tile_block) {
+  return 36 * tile_block * 3 * (C + Cout);
+}
+
 template <typename T>
 struct LaneKernels {
   int lanes;  // planes per block: the ISA's vector width in elements of T
@@ -143,6 +155,8 @@ struct LaneKernels {
   RelayoutFn<T> channels_last_to_planes;
   int winograd_rows;  // the GEMM micro-kernel's rows
   WinogradConvFn<T> winograd_conv;
+  int winograd_grad_rows;  // the weight gradient's micro-kernel rows (a divisor of 16)
+  WinogradWeightGradFn<T> winograd_weight_grad;
 };
 
 #define SPECDIFF_DECLARE_ISA(ns)                    \

@@ -444,15 +444,99 @@ at::Tensor winograd_conv(const at::Tensor& x_in, const at::Tensor& wr, const at:
   return fmt == at::MemoryFormat::ChannelsLast ? y : from_channels_last(y);
 }
 
+// The weights' gradients (grad Wr, grad Wi) of the Winograd convolution of x (channels_last split) with
+// padding (pad_h, pad_w), from the channels_last split upstream gradient: per-thread sums of conj(V)^T dM over
+// blocks of tiles (WinogradWeightGradFn), added up and taken back through G^T . G.
+std::pair<at::Tensor, at::Tensor> winograd_weight_grad(const at::Tensor& x, const at::Tensor& grad, int64_t pad_h,
+                                                       int64_t pad_w) {
+  const int64_t B = x.size(0), C = x.size(1) / 2, H = x.size(2), W = x.size(3);
+  const int64_t cout = grad.size(1) / 2, OH = grad.size(2), OW = grad.size(3);
+  const int64_t threads = at::get_num_threads(), per_thread = 36 * 2 * C * cout;
+  // Each thread's sums, zeroed by the thread on its first block; `used` marks the threads that had one.
+  const at::Tensor acc = at::empty({threads, per_thread}, x.options());
+  std::vector<char> used(threads, 0);
+  at::Tensor gw[2] = {at::empty({cout, C, 3, 3}, x.options()), at::empty({cout, C, 3, 3}, x.options())};
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "complex_conv_winograd_weight_grad", [&] {
+    using T = scalar_t;
+    const LaneKernels<T>& k = lane_kernels<T>();
+    // Tiles are the GEMMs' reduction here: long blocks (up to 1 MiB of scratch) keep the accumulators' traffic
+    // small.
+    const int64_t per_tile = winograd_grad_scratch_elems(C, cout, 1) * static_cast<int64_t>(sizeof(T));
+    const int64_t tile_block = std::max<int64_t>(16, (1 << 20) / per_tile);
+    const int64_t tiles = B * ((OH + 3) / 4) * ((OW + 3) / 4), blocks = (tiles + tile_block - 1) / tile_block;
+    const WinogradConv<T> conv{x.const_data_ptr<T>(), nullptr, nullptr, nullptr, nullptr, B, H, W, C, cout, OH, OW,
+                               pad_h, pad_w, tile_block};
+    const T* g = grad.const_data_ptr<T>();
+    T* sums = acc.mutable_data_ptr<T>();
+    at::parallel_for(0, blocks, 1, [&](int64_t b0, int64_t b1) {
+      const int thread = at::get_thread_num();
+      T* mine = sums + thread * per_thread;
+      if (!used[thread]) std::fill(mine, mine + per_thread, T(0));
+      used[thread] = 1;
+      std::unique_ptr<T[]> scratch(new T[winograd_grad_scratch_elems(C, cout, tile_block)]);
+      k.winograd_weight_grad(conv, g, b0, b1, scratch.get(), mine);
+    });
+    // Per (part, input channel, run of output channels): the threads' sums D [6][6], then G^T D G [3][3].
+    T* out[2] = {gw[0].mutable_data_ptr<T>(), gw[1].mutable_data_ptr<T>()};
+    const auto gt6 = [](const T* d, int s, T* r, int rs) {  // r = G^T d for 6 values d[0], d[s], ...
+      const T p12 = d[s] + d[2 * s], p34 = d[3 * s] + d[4 * s];
+      r[0] = d[0] / 4 - p12 / 6 + p34 / 24;
+      r[rs] = (d[2 * s] - d[s]) / 6 + (d[3 * s] - d[4 * s]) / 12;
+      r[2 * rs] = (p34 - p12) / 6 + d[5 * s];
+    };
+    constexpr int64_t kRun = 16;
+    const int64_t runs = (cout + kRun - 1) / kRun;
+    at::parallel_for(0, 2 * C * runs, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t task = begin; task < end; ++task) {
+        const int64_t part = task / (C * runs), ci = task / runs % C, co0 = task % runs * kRun;
+        const int64_t n = std::min(kRun, cout - co0);
+        T d[36][kRun] = {};
+        for (int64_t t = 0; t < threads; ++t) {
+          if (!used[t]) continue;
+          for (int xi = 0; xi < 36; ++xi) {
+            const T* src = sums + t * per_thread + ((xi * 2 + part) * C + ci) * cout + co0;
+            for (int64_t c = 0; c < n; ++c) d[xi][c] += src[c];
+          }
+        }
+        for (int64_t c = 0; c < n; ++c) {
+          T e[36], m[18], w9[9];
+          for (int xi = 0; xi < 36; ++xi) e[xi] = d[xi][c];
+          for (int j = 0; j < 6; ++j) gt6(e + j, 6, m + j, 6);          // G^T D: [3][6]
+          for (int a = 0; a < 3; ++a) gt6(m + 6 * a, 1, w9 + 3 * a, 1);  // (G^T D) G: [3][3]
+          std::copy_n(w9, 9, out[part] + ((co0 + c) * C + ci) * 9);
+        }
+      }
+    });
+  });
+  return {gw[0], gw[1]};
+}
+
 // The input's gradient through Winograd: the convolution of grad by the flipped conjugate transpose of the weight,
-// padding 2 - p; the weights' and biases' gradients through Gauss's form.
+// padding 2 - p; the weights' gradients through winograd_weight_grad; the biases' as sums of grad.
 std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> winograd_backward(
     const at::Tensor& grad, const at::Tensor& x, const at::Tensor& wr, const at::Tensor& wi,
     const ComplexConvParams& p, std::array<bool, 3> mask, at::MemoryFormat fmt) {
-  auto [gx, gwr, gwi, gbr, gbi] = gauss_backward(grad, x, wr, wi, p, {false, mask[1], mask[2]}, fmt);
+  const int64_t cout = wr.size(0);
+  const at::Tensor g = to_channels_last(grad);
+  at::Tensor gx, gwr, gwi, gbr, gbi;
   if (mask[0]) {
     const at::Tensor fr = wr.flip({2, 3}).transpose(0, 1), fi = wi.flip({2, 3}).transpose(0, 1).neg();
-    gx = winograd_conv(grad, fr, fi, std::nullopt, std::nullopt, 2 - p.padding[0], 2 - p.padding[1], fmt);
+    gx = winograd_conv(g, fr, fi, std::nullopt, std::nullopt, 2 - p.padding[0], 2 - p.padding[1], fmt);
+  } else {
+    gx = at::zeros(x.sizes(), x.options().memory_format(fmt));
+  }
+  if (mask[1]) {
+    std::tie(gwr, gwi) = winograd_weight_grad(to_channels_last(x), g, p.padding[0], p.padding[1]);
+  } else {
+    gwr = at::zeros(wr.sizes(), wr.options());
+    gwi = at::zeros(wr.sizes(), wr.options());
+  }
+  if (mask[2]) {
+    gbr = grad.narrow(1, 0, cout).sum({0, 2, 3});
+    gbi = grad.narrow(1, cout, cout).sum({0, 2, 3});
+  } else {
+    gbr = at::zeros({cout}, x.options());
+    gbi = at::zeros({cout}, x.options());
   }
   return {gx, gwr, gwi, gbr, gbi};
 }
@@ -471,9 +555,10 @@ bool is_pointwise(const at::Tensor& x, const at::Tensor& weight_re, const Comple
 // C = 48, 64, 128 complex channels per group; 1.04-1.15 for C = 32 and 1.01-1.06 for C = 16 (16x32x32 to
 // 8x128x128 images, both layouts); 0.50-0.91 for C = 8, 24, 40.
 // Winograd's form, where it fits, does 1/4 of Gauss's multiply-adds but transforms the weights on every call
-// (twice with the input's gradient) and pays per block of tiles for streaming them; it wins from about 64 output
-// tiles. Measured (fwd+bwd time gauss/winograd, 2 threads): 1.11-1.61 from 128 tiles (C = 16 to 128, 8x8 to
-// 64x64 images), 0.95-1.47 at 64 tiles, 0.40-0.92 for 1 to 18 tiles.
+// (twice with the input's gradient), pays per block of tiles for streaming them, and per thread for the weight
+// gradient's sums; it wins from about 64 output tiles. Measured (fwd+bwd time gauss/winograd, 2 threads):
+// 1.42-2.38 from 128 tiles (C = 16 to 128, 8x8 to 64x64 images), 1.36-1.85 at 64 tiles; 0.31-0.83 at 1 to 16
+// tiles, 1.16 at 18.
 // Pointwise convolutions take the GEMM form under "auto" and "gemm"; the other convolutions under "gemm" take
 // the block form. A forced "winograd" takes Gauss's form where Winograd's does not fit.
 Algorithm choose_algorithm(const at::Tensor& x, const at::Tensor& weight_re, const ComplexConvParams& p,

@@ -801,14 +801,16 @@ extern const LaneKernels<float> kernels_float{kLanes<float>,          &roundtrip
                                               &norm_act_backward<float>, &moments<float>,
                                               &gauss_split<float>,    &gauss_merge<float>,
                                               &planes_to_channels_last<float>, &channels_last_to_planes<float>,
-                                              kWinoRows,              &winograd_conv<float>};
+                                              kWinoRows,              &winograd_conv<float>,
+                                              kWinoGradRows,          &winograd_weight_grad<float>};
 extern const LaneKernels<double> kernels_double{kLanes<double>,          &roundtrip<double>,
                                                 &band_scale<double>,     &band_scale_correlate<double>,
                                                 &norm_act<double>,       &norm_act_sums<double>,
                                                 &norm_act_backward<double>, &moments<double>,
                                                 &gauss_split<double>,    &gauss_merge<double>,
                                                 &planes_to_channels_last<double>, &channels_last_to_planes<double>,
-                                                kWinoRows,               &winograd_conv<double>};
+                                                kWinoRows,               &winograd_conv<double>,
+                                                kWinoGradRows,           &winograd_weight_grad<double>};
 
 }  // namespace SPECDIFF_ISA
 }  // namespace specdiff
