@@ -764,33 +764,32 @@ void gauss_merge(const T* __restrict k, const T* __restrict u, const T* __restri
   for_tiles<L>(C, p0, p1, tile, one);
 }
 
-// Plane stacks to channels_last and back (see PlanesToChannelsLastFn in lane_kernels.h).
-template <typename T>
-void planes_to_channels_last(const T* __restrict in, int64_t C, int64_t P, int64_t p0, int64_t p1,
-                             T* __restrict out) {
+// Plane stacks [C][P] to channels_last [P][C] and back (see RelayoutFn in lane_kernels.h): a tile loads L rows
+// along one layout's contiguous axis, transposes them and stores L rows along the other's.
+template <typename T, bool ToChannelsLast>
+void relayout(const T* __restrict in, int64_t C, int64_t P, int64_t p0, int64_t p1, T* __restrict out) {
   using V = typename VecOf<T>::type;
   constexpr int L = kLanes<T>;
+  const auto planes_at = [&](int64_t c, int64_t p) { return c * P + p; };
+  const auto cl_at = [&](int64_t c, int64_t p) { return p * C + c; };
   const auto tile = [&](int64_t c0, int64_t p) {
     V r[L];
-    for (int j = 0; j < L; ++j) __builtin_memcpy(&r[j], in + (c0 + j) * P + p, sizeof(V));
+    for (int i = 0; i < L; ++i) {
+      __builtin_memcpy(&r[i], in + (ToChannelsLast ? planes_at(c0 + i, p) : cl_at(c0, p + i)), sizeof(V));
+    }
     transpose_tile<T>(r);
-    for (int q = 0; q < L; ++q) __builtin_memcpy(out + (p + q) * C + c0, &r[q], sizeof(V));
+    for (int i = 0; i < L; ++i) {
+      __builtin_memcpy(out + (ToChannelsLast ? cl_at(c0, p + i) : planes_at(c0 + i, p)), &r[i], sizeof(V));
+    }
   };
-  for_tiles<L>(C, p0, p1, tile, [&](int64_t c, int64_t p) { out[p * C + c] = in[c * P + p]; });
-}
-
-template <typename T>
-void channels_last_to_planes(const T* __restrict in, int64_t C, int64_t P, int64_t p0, int64_t p1,
-                             T* __restrict out) {
-  using V = typename VecOf<T>::type;
-  constexpr int L = kLanes<T>;
-  const auto tile = [&](int64_t c0, int64_t p) {
-    V r[L];
-    for (int q = 0; q < L; ++q) __builtin_memcpy(&r[q], in + (p + q) * C + c0, sizeof(V));
-    transpose_tile<T>(r);
-    for (int j = 0; j < L; ++j) __builtin_memcpy(out + (c0 + j) * P + p, &r[j], sizeof(V));
+  const auto one = [&](int64_t c, int64_t p) {
+    if (ToChannelsLast) {
+      out[cl_at(c, p)] = in[planes_at(c, p)];
+    } else {
+      out[planes_at(c, p)] = in[cl_at(c, p)];
+    }
   };
-  for_tiles<L>(C, p0, p1, tile, [&](int64_t c, int64_t p) { out[c * P + p] = in[p * C + c]; });
+  for_tiles<L>(C, p0, p1, tile, one);
 }
 
 #include "cpu/lane_winograd.h"
@@ -800,7 +799,7 @@ extern const LaneKernels<float> kernels_float{kLanes<float>,          &roundtrip
                                               &norm_act<float>,       &norm_act_sums<float>,
                                               &norm_act_backward<float>, &moments<float>,
                                               &gauss_split<float>,    &gauss_merge<float>,
-                                              &planes_to_channels_last<float>, &channels_last_to_planes<float>,
+                                              &relayout<float, true>,  &relayout<float, false>,
                                               kWinoRows,              &winograd_conv<float>,
                                               kWinoGradRows,          &winograd_weight_grad<float>};
 extern const LaneKernels<double> kernels_double{kLanes<double>,          &roundtrip<double>,
@@ -808,7 +807,7 @@ extern const LaneKernels<double> kernels_double{kLanes<double>,          &roundt
                                                 &norm_act<double>,       &norm_act_sums<double>,
                                                 &norm_act_backward<double>, &moments<double>,
                                                 &gauss_split<double>,    &gauss_merge<double>,
-                                                &planes_to_channels_last<double>, &channels_last_to_planes<double>,
+                                                &relayout<double, true>,  &relayout<double, false>,
                                                 kWinoRows,               &winograd_conv<double>,
                                                 kWinoGradRows,           &winograd_weight_grad<double>};
 

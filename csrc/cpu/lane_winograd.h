@@ -6,6 +6,8 @@
 // 144. Per tile position xi the products over channels are GEMMs, [tiles, Cin] x [Cin, Cout]; with Gauss's form
 // (three real GEMMs for one complex product) that is 3/16 of the reference's four direct convolutions.
 // A block of `tile_block` tiles is transformed, multiplied and transformed back while its operands stay in L2.
+// The weights' gradient is the adjoint per position, dU = conj(V)^T dM with dM = A dY A^T of the upstream
+// gradient tiles: GEMMs reducing over the tiles of a block into per-thread sums (the caller applies G^T . G).
 
 // The rows of the GEMM micro-kernel (its register tile is kWinoRows x 2 vectors): what fits the ISA's registers.
 constexpr int kWinoRows = SPECDIFF_VEC_BYTES == 64 ? 12 : 6;
