@@ -445,16 +445,13 @@ at::Tensor winograd_conv(const at::Tensor& x_in, const at::Tensor& wr, const at:
 }
 
 // The weights' gradients (grad Wr, grad Wi) of the Winograd convolution of x (channels_last split) with
-// padding (pad_h, pad_w), from the channels_last split upstream gradient: per-thread sums of conj(V)^T dM over
-// blocks of tiles (WinogradWeightGradFn), added up and taken back through G^T . G.
+// padding (pad_h, pad_w), from the channels_last split upstream gradient: sums of conj(V)^T dM over blocks of
+// tiles (WinogradWeightGradFn), one per thread's share of the blocks, added up and taken back through G^T . G.
 std::pair<at::Tensor, at::Tensor> winograd_weight_grad(const at::Tensor& x, const at::Tensor& grad, int64_t pad_h,
                                                        int64_t pad_w) {
   const int64_t B = x.size(0), C = x.size(1) / 2, H = x.size(2), W = x.size(3);
   const int64_t cout = grad.size(1) / 2, OH = grad.size(2), OW = grad.size(3);
-  const int64_t threads = at::get_num_threads(), per_thread = 36 * 2 * C * cout;
-  // Each thread's sums, zeroed by the thread on its first block; `used` marks the threads that had one.
-  const at::Tensor acc = at::empty({threads, per_thread}, x.options());
-  std::vector<char> used(threads, 0);
+  const int64_t per_part = 36 * 2 * C * cout;
   at::Tensor gw[2] = {at::empty({cout, C, 3, 3}, x.options()), at::empty({cout, C, 3, 3}, x.options())};
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "complex_conv_winograd_weight_grad", [&] {
     using T = scalar_t;
@@ -467,16 +464,19 @@ std::pair<at::Tensor, at::Tensor> winograd_weight_grad(const at::Tensor& x, cons
     const WinogradConv<T> conv{x.const_data_ptr<T>(), nullptr, nullptr, nullptr, nullptr, B, H, W, C, cout, OH, OW,
                                pad_h, pad_w, tile_block};
     const T* g = grad.const_data_ptr<T>();
-    T* sums = acc.mutable_data_ptr<T>();
-    at::parallel_for(0, blocks, 1, [&](int64_t b0, int64_t b1) {
-      const int thread = at::get_thread_num();
-      T* mine = sums + thread * per_thread;
-      if (!used[thread]) std::fill(mine, mine + per_thread, T(0));
-      used[thread] = 1;
+    // One part of the blocks per thread, each with its own sums (zeroed by the thread that fills them): the
+    // result does not depend on which thread ran what.
+    const int64_t parts = std::min<int64_t>(at::get_num_threads(), blocks);
+    std::unique_ptr<T[]> sums(new T[parts * per_part]);
+    at::parallel_for(0, parts, 1, [&](int64_t q0, int64_t q1) {
       std::unique_ptr<T[]> scratch(new T[winograd_grad_scratch_elems(C, cout, tile_block)]);
-      k.winograd_weight_grad(conv, g, b0, b1, scratch.get(), mine);
+      for (int64_t q = q0; q < q1; ++q) {
+        T* mine = sums.get() + q * per_part;
+        std::fill(mine, mine + per_part, T(0));
+        k.winograd_weight_grad(conv, g, q * blocks / parts, (q + 1) * blocks / parts, scratch.get(), mine);
+      }
     });
-    // Per (part, input channel, run of output channels): the threads' sums D [6][6], then G^T D G [3][3].
+    // Per (part, input channel, run of output channels): the parts' sums D [6][6], then G^T D G [3][3].
     T* out[2] = {gw[0].mutable_data_ptr<T>(), gw[1].mutable_data_ptr<T>()};
     const auto gt6 = [](const T* d, int s, T* r, int rs) {  // r = G^T d for 6 values d[0], d[s], ...
       const T p12 = d[s] + d[2 * s], p34 = d[3 * s] + d[4 * s];
@@ -491,10 +491,9 @@ std::pair<at::Tensor, at::Tensor> winograd_weight_grad(const at::Tensor& x, cons
         const int64_t part = task / (C * runs), ci = task / runs % C, co0 = task % runs * kRun;
         const int64_t n = std::min(kRun, cout - co0);
         T d[36][kRun] = {};
-        for (int64_t t = 0; t < threads; ++t) {
-          if (!used[t]) continue;
+        for (int64_t q = 0; q < parts; ++q) {
           for (int xi = 0; xi < 36; ++xi) {
-            const T* src = sums + t * per_thread + ((xi * 2 + part) * C + ci) * cout + co0;
+            const T* src = sums.get() + q * per_part + ((xi * 2 + part) * C + ci) * cout + co0;
             for (int64_t c = 0; c < n; ++c) d[xi][c] += src[c];
           }
         }
