@@ -555,9 +555,10 @@ bool is_pointwise(const at::Tensor& x, const at::Tensor& weight_re, const Comple
 // 8x128x128 images, both layouts); 0.50-0.91 for C = 8, 24, 40.
 // Winograd's form, where it fits, does 1/4 of Gauss's multiply-adds but transforms the weights on every call
 // (twice with the input's gradient), pays per block of tiles for streaming them, and per thread for the weight
-// gradient's sums; it wins from about 64 output tiles. Measured (fwd+bwd time gauss/winograd, 2 threads):
-// 1.42-2.38 from 128 tiles (C = 16 to 128, 8x8 to 64x64 images), 1.36-1.85 at 64 tiles; 0.31-0.83 at 1 to 16
-// tiles, 1.16 at 18.
+// gradient's sums; it wins from about 64 output tiles, up to 128 x 128 channels. Measured (fwd+bwd time
+// gauss/winograd, 2 threads): 1.42-2.38 from 128 tiles (C = 16 to 128, 8x8 to 64x64 images), 1.36-1.85 at 64
+// tiles; 0.31-0.83 at 1 to 16 tiles, 1.16 at 18. Wider, the transformed weights (36 x 3 Cin Cout values) no
+// longer stay in cache across a block's 12 tiles: 0.98-1.05 at C = 256 and 0.74 at 512 (64 and 128 tiles).
 // Pointwise convolutions take the GEMM form under "auto" and "gemm"; the other convolutions under "gemm" take
 // the block form. A forced "winograd" takes Gauss's form where Winograd's does not fit.
 Algorithm choose_algorithm(const at::Tensor& x, const at::Tensor& weight_re, const ComplexConvParams& p,
@@ -569,7 +570,9 @@ Algorithm choose_algorithm(const at::Tensor& x, const at::Tensor& weight_re, con
   if (forced == Algorithm::gemm) return Algorithm::block;
   // Gauss saves a quarter of the multiplies but pays for its operand and combining passes; that only wins when
   // the kernel has spatial extent (1x1 convolutions measured slower than even the 4-conv reference).
-  if (winograd_fits(x, weight_re, p) && winograd_tiles(x, p) >= 64) return Algorithm::winograd;
+  if (winograd_fits(x, weight_re, p) && winograd_tiles(x, p) >= 64 && x.size(1) / 2 * weight_re.size(0) <= 128 * 128) {
+    return Algorithm::winograd;
+  }
   const int64_t cin = x.size(1) / 2 / p.groups, cout = out_channels(weight_re, p) / p.groups;
   const bool spatial = weight_re.size(2) * weight_re.size(3) > 1;
   return spatial && cin % 16 == 0 && cout % 16 == 0 ? Algorithm::gauss : Algorithm::block;

@@ -232,6 +232,8 @@ def test_winograd_gradcheck_opcheck_compile():
         (16, 64, 1, 3, 4, 0),
         (16, 24, 1, 3, 4, 2),
         (32, 32, 1, 5, 4, 3),
+        (256, 64, 1, 3, 4, 0),
+        (256, 128, 1, 3, 4, 3),
         (64, 64, 1, 1, 1, 0),
         (16, 8, 2, 1, 1, 0),
     ],
@@ -239,7 +241,7 @@ def test_winograd_gradcheck_opcheck_compile():
 def test_auto_algorithm_choice(cin, cout, groups, k, batch, operands):
     """The choice, seen in the real convolutions run: Winograd's form (no convolution) for 3x3 kernels with one
     group and channels in multiples of 16, from 64 output tiles (4 samples of 16x16 pixels; 3 samples are 48
-    tiles); Gauss's three products (3 convolutions on cin channels: xr + xi, xi, xr) for the other kernels wider
+    tiles), up to Cin x Cout = 128 x 128 (256 x 64 is Winograd's, 256 x 128 Gauss's); Gauss's three products (3 convolutions on cin channels: xr + xi, xi, xr) for the other kernels wider
     than 1x1 whose channels per group are multiples of 16; else ONE convolution with the block weight on
     [xr | xi] (2 * cin channels); a pointwise convolution on the contiguous layout runs as GEMMs (no
     convolution)."""
