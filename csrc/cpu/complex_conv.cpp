@@ -412,6 +412,20 @@ at::Tensor winograd_weights(const at::Tensor& wr_in, const at::Tensor& wi_in) {
   return u;
 }
 
+// Tiles per block of the Winograd kernels, a multiple of rows: `fit` (what keeps a block's scratch in L2) or, for
+// convolutions of at least 256 x 128 channels, enough tiles to share the transformed weights (36 x 3 Cin Cout
+// values streamed per block in the forward, as many sums per thread in the weights' gradient): Cin Cout / 1024,
+// up to 64, but no more than a thread's share of the tiles. Measured fwd+bwd (2 threads, in one process):
+// 8x256x16x16 61-67 ms with these blocks against 86 with the fit (Gauss: 101), 16x512x16x16 418-428 against 782
+// (Gauss: 774-791); at 128 x 128 channels they were 1-10% slower than the fit.
+int64_t winograd_tile_block(int64_t cin, int64_t cout, int64_t tiles, int64_t fit, int64_t rows) {
+  const int64_t threads = at::get_num_threads();
+  const int64_t wide = cin * cout >= 256 * 128 ? std::min<int64_t>(64, cin * cout / 1024) : 0;
+  const int64_t share = std::min(wide, (tiles + threads - 1) / threads);
+  if (share <= fit) return std::max<int64_t>(1, fit / rows) * rows;
+  return (share + rows - 1) / rows * rows;  // rounded up: the threads' blocks stay even
+}
+
 // The complex convolution of the split-layout x by Wr + i Wi through WinogradConv; the result in fmt.
 at::Tensor winograd_conv(const at::Tensor& x_in, const at::Tensor& wr, const at::Tensor& wi,
                          const std::optional<at::Tensor>& br, const std::optional<at::Tensor>& bi, int64_t pad_h,
@@ -426,12 +440,10 @@ at::Tensor winograd_conv(const at::Tensor& x_in, const at::Tensor& wr, const at:
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "complex_conv_winograd", [&] {
     using T = scalar_t;
     const LaneKernels<T>& k = lane_kernels<T>();
-    // A block's operands and products stay within about 512 KiB (L2).
     const int64_t per_tile = winograd_scratch_elems(C, cout, 1) * static_cast<int64_t>(sizeof(T));
-    const int64_t rows = k.winograd_rows;
-    // (Measured: 1 to 8 micro-kernel heights per block are within the noise of each other.)
-    const int64_t tile_block = std::max<int64_t>(1, (512 << 10) / per_tile / rows) * rows;
-    const int64_t tiles = B * ((OH + 3) / 4) * ((OW + 3) / 4), blocks = (tiles + tile_block - 1) / tile_block;
+    const int64_t tiles = B * ((OH + 3) / 4) * ((OW + 3) / 4);
+    const int64_t tile_block = winograd_tile_block(C, cout, tiles, (512 << 10) / per_tile, k.winograd_rows);
+    const int64_t blocks = (tiles + tile_block - 1) / tile_block;
     WinogradConv<T> conv{x.const_data_ptr<T>(), u.const_data_ptr<T>(),
                          bre.defined() ? bre.const_data_ptr<T>() : nullptr,
                          bim.defined() ? bim.const_data_ptr<T>() : nullptr,
@@ -456,11 +468,12 @@ std::pair<at::Tensor, at::Tensor> winograd_weight_grad(const at::Tensor& x, cons
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "complex_conv_winograd_weight_grad", [&] {
     using T = scalar_t;
     const LaneKernels<T>& k = lane_kernels<T>();
-    // Tiles are the GEMMs' reduction here: long blocks (up to 1 MiB of scratch) keep the accumulators' traffic
-    // small.
+    // Tiles are the GEMMs' reduction here: long blocks (at least 16 tiles, up to 1 MiB of scratch) keep the
+    // accumulators' traffic small.
     const int64_t per_tile = winograd_grad_scratch_elems(C, cout, 1) * static_cast<int64_t>(sizeof(T));
-    const int64_t tile_block = std::max<int64_t>(16, (1 << 20) / per_tile);
-    const int64_t tiles = B * ((OH + 3) / 4) * ((OW + 3) / 4), blocks = (tiles + tile_block - 1) / tile_block;
+    const int64_t tiles = B * ((OH + 3) / 4) * ((OW + 3) / 4);
+    const int64_t tile_block = winograd_tile_block(C, cout, tiles, std::max<int64_t>(16, (1 << 20) / per_tile), 1);
+    const int64_t blocks = (tiles + tile_block - 1) / tile_block;
     const WinogradConv<T> conv{x.const_data_ptr<T>(), nullptr, nullptr, nullptr, nullptr, B, H, W, C, cout, OH, OW,
                                pad_h, pad_w, tile_block};
     const T* g = grad.const_data_ptr<T>();
@@ -555,10 +568,11 @@ bool is_pointwise(const at::Tensor& x, const at::Tensor& weight_re, const Comple
 // 8x128x128 images, both layouts); 0.50-0.91 for C = 8, 24, 40.
 // Winograd's form, where it fits, does 1/4 of Gauss's multiply-adds but transforms the weights on every call
 // (twice with the input's gradient), pays per block of tiles for streaming them, and per thread for the weight
-// gradient's sums; it wins from about 64 output tiles, up to 128 x 128 channels. Measured (fwd+bwd time
-// gauss/winograd, 2 threads): 1.42-2.38 from 128 tiles (C = 16 to 128, 8x8 to 64x64 images), 1.36-1.85 at 64
-// tiles; 0.31-0.83 at 1 to 16 tiles, 1.16 at 18. Wider, the transformed weights (36 x 3 Cin Cout values) no
-// longer stay in cache across a block's 12 tiles: 0.98-1.05 at C = 256 and 0.74 at 512 (64 and 128 tiles).
+// gradient's sums; it wins from about 64 output tiles. Measured (fwd+bwd time gauss/winograd, 2 threads):
+// 1.42-2.38 from 128 tiles (C = 16 to 128, 8x8 to 64x64 images), 1.36-1.85 at 64 tiles; 0.31-0.83 at 1 to 16
+// tiles, 1.16 at 18; C = 256 and 512 (with winograd_tile_block's longer blocks): 1.56-1.94 from 128 tiles,
+// 1.16-1.22 at 64. Wider than 512 x 512 channels is not measured (its transformed weights alone would take
+// 36 x 3 Cin Cout values), so it keeps Gauss's form.
 // Pointwise convolutions take the GEMM form under "auto" and "gemm"; the other convolutions under "gemm" take
 // the block form. A forced "winograd" takes Gauss's form where Winograd's does not fit.
 Algorithm choose_algorithm(const at::Tensor& x, const at::Tensor& weight_re, const ComplexConvParams& p,
@@ -570,7 +584,7 @@ Algorithm choose_algorithm(const at::Tensor& x, const at::Tensor& weight_re, con
   if (forced == Algorithm::gemm) return Algorithm::block;
   // Gauss saves a quarter of the multiplies but pays for its operand and combining passes; that only wins when
   // the kernel has spatial extent (1x1 convolutions measured slower than even the 4-conv reference).
-  if (winograd_fits(x, weight_re, p) && winograd_tiles(x, p) >= 64 && x.size(1) / 2 * weight_re.size(0) <= 128 * 128) {
+  if (winograd_fits(x, weight_re, p) && winograd_tiles(x, p) >= 64 && x.size(1) / 2 * weight_re.size(0) <= 512 * 512) {
     return Algorithm::winograd;
   }
   const int64_t cin = x.size(1) / 2 / p.groups, cout = out_channels(weight_re, p) / p.groups;

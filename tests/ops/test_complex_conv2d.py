@@ -168,6 +168,38 @@ def test_winograd_every_isa(isa, layout, dtype):
         assert rel_err(g, w) < TOL[dtype]
 
 
+@pytest.fixture(scope="module")
+def wide_case():
+    """256 -> 128 complex channels, 5 samples of 12x12 (45 tiles), and its float64 reference with gradients."""
+    gen = torch.Generator().manual_seed(8)
+    x = torch.randn(5, 512, 12, 12, generator=gen, dtype=torch.float64)
+    wr, wi = torch.randn(2, 128, 256, 3, 3, generator=gen, dtype=torch.float64) / 48
+    leaves64 = [t.clone().requires_grad_() for t in (x, wr, wi)]
+    expected = complex_conv2d_reference(*leaves64, None, None, 1, 1, 1, 1)
+    upstream = torch.randn(expected.shape, generator=gen, dtype=torch.float64)
+    return (x, wr, wi), expected, upstream, torch.autograd.grad(expected, leaves64, upstream)
+
+
+@needs_kernel
+@pytest.mark.parametrize("isa", cpu_isas())
+def test_winograd_wide_blocks(isa, wide_case):
+    """Wide convolutions take longer blocks than their L2 fit (winograd_tile_block): 256 x 128 channels give
+    blocks of 32 to 36 tiles, so the 45 tiles of the forward, of the input's gradient and of the weights'
+    gradient each make a whole block and a partial one, at every ISA's micro-kernel height."""
+    (x, wr, wi), expected, upstream, want = wide_case
+    leaves = [t.float().requires_grad_() for t in (x, wr, wi)]
+    previous = torch.ops.specdiff._complex_conv_algorithm("winograd")
+    try:
+        with cpu_isa(isa):
+            y = kernel_op(*leaves, None, None, 1, 1, 1, 1)
+            got = torch.autograd.grad(y, leaves, upstream.float())
+    finally:
+        torch.ops.specdiff._complex_conv_algorithm(previous)
+    assert rel_err(y, expected) < 1e-5
+    for g, w in zip(got, want, strict=True):
+        assert rel_err(g, w) < 1e-5
+
+
 @needs_kernel
 def test_winograd_float32_over_many_tiles():
     """float32 over 256 tiles (4 samples of 32x32, 32 channels), the weights' gradient summing all of them in
@@ -232,8 +264,8 @@ def test_winograd_gradcheck_opcheck_compile():
         (16, 64, 1, 3, 4, 0),
         (16, 24, 1, 3, 4, 2),
         (32, 32, 1, 5, 4, 3),
-        (256, 64, 1, 3, 4, 0),
-        (256, 128, 1, 3, 4, 3),
+        (256, 128, 1, 3, 4, 0),
+        (528, 512, 1, 3, 4, 3),
         (64, 64, 1, 1, 1, 0),
         (16, 8, 2, 1, 1, 0),
     ],
@@ -241,7 +273,7 @@ def test_winograd_gradcheck_opcheck_compile():
 def test_auto_algorithm_choice(cin, cout, groups, k, batch, operands):
     """The choice, seen in the real convolutions run: Winograd's form (no convolution) for 3x3 kernels with one
     group and channels in multiples of 16, from 64 output tiles (4 samples of 16x16 pixels; 3 samples are 48
-    tiles), up to Cin x Cout = 128 x 128 (256 x 64 is Winograd's, 256 x 128 Gauss's); Gauss's three products (3 convolutions on cin channels: xr + xi, xi, xr) for the other kernels wider
+    tiles), up to Cin x Cout = 512 x 512 (528 x 512 is Gauss's); Gauss's three products (3 convolutions on cin channels: xr + xi, xi, xr) for the other kernels wider
     than 1x1 whose channels per group are multiples of 16; else ONE convolution with the block weight on
     [xr | xi] (2 * cin channels); a pointwise convolution on the contiguous layout runs as GEMMs (no
     convolution)."""
