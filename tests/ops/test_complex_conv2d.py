@@ -1,5 +1,6 @@
 """complex_conv2d kernel vs its 4-real-convolution reference; grads, opcheck, compile, fallback, errors."""
 
+import contextlib
 import importlib
 import os
 import re
@@ -100,6 +101,44 @@ def test_kernel_matches_reference(config, size, layout, dtype, algorithm):
         assert g.shape == w.shape and rel_err(g, w) < TOL[dtype]
 
 
+def problem64(batch, cin, cout, hw, padding, seed, biases=True):
+    """A 3x3 convolution problem in float64: the inputs (x, wr, wi, br, bi; biases None without), the reference's
+    output, an upstream gradient and the reference's gradients of every input."""
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(batch, 2 * cin, *hw, generator=gen, dtype=torch.float64)
+    wr, wi = torch.randn(2, cout, cin, 3, 3, generator=gen, dtype=torch.float64) / (3 * cin**0.5)
+    br, bi = torch.randn(2, cout, generator=gen, dtype=torch.float64) if biases else (None, None)
+    inputs = (x, wr, wi, br, bi)
+    leaves64 = [t.clone().requires_grad_() for t in inputs if t is not None]
+    expected = complex_conv2d_reference(*leaves64, *([] if biases else [None, None]), 1, padding, 1, 1)
+    upstream = torch.randn(expected.shape, generator=gen, dtype=torch.float64)
+    return inputs, expected, upstream, torch.autograd.grad(expected, leaves64, upstream)
+
+
+def check_kernel(problem, algorithm, dtype, padding, layout="contiguous", isa=None):
+    """The kernel under a forced algorithm (and ISA) against the float64 problem: values and every gradient
+    within TOL[dtype]. Returns the profiler's events of the forward and backward."""
+    inputs, expected, upstream, want = problem
+    leaves = [None if t is None else t.to(dtype) for t in inputs]
+    leaves[0] = with_layout(leaves[0], layout)
+    leaves = [None if t is None else t.requires_grad_() for t in leaves]
+    previous = torch.ops.specdiff._complex_conv_algorithm(algorithm)
+    try:
+        with cpu_isa(isa) if isa else contextlib.nullcontext(), torch.profiler.profile() as prof:
+            y = kernel_op(*leaves, 1, padding, 1, 1)
+            got = torch.autograd.grad(y, [t for t in leaves if t is not None], upstream.to(dtype))
+    finally:
+        torch.ops.specdiff._complex_conv_algorithm(previous)
+    assert y.shape == expected.shape and rel_err(y, expected) < TOL[dtype]
+    for g, w in zip(got, want, strict=True):
+        assert rel_err(g, w) < TOL[dtype]
+    return prof.events()
+
+
+def ran_a_convolution(events) -> bool:
+    return any(e.name in ("aten::convolution", "aten::convolution_backward") for e in events)
+
+
 @needs_kernel
 @pytest.mark.parametrize("isa", cpu_isas())
 @pytest.mark.parametrize("hw", [(7, 9), (20, 17)], ids=["63px", "340px"])
@@ -110,27 +149,7 @@ def test_gauss_operands_every_isa(isa, hw, layout, dtype):
     channels_last operands with register-tile transposes (lane kernels): 20 in and 18 out channels fill whole
     tiles and leave edge channels for every vector width, 63 and 340 pixels leave edge pixels, and 340 pixels
     split into two tasks. Values and all gradients against the float64 reference, for every ISA."""
-    cin, cout, batch = 20, 18, 2
-    gen = torch.Generator().manual_seed(3)
-    x = torch.randn(batch, 2 * cin, *hw, generator=gen, dtype=torch.float64)
-    wr, wi = torch.randn(2, cout, cin, 3, 3, generator=gen, dtype=torch.float64) / 9
-    br, bi = torch.randn(2, cout, generator=gen, dtype=torch.float64)
-    leaves64 = [t.clone().requires_grad_() for t in (x, wr, wi, br, bi)]
-    expected = complex_conv2d_reference(*leaves64, 1, 1, 1, 1)
-    upstream = torch.randn(expected.shape, generator=gen, dtype=torch.float64)
-    want = torch.autograd.grad(expected, leaves64, upstream)
-    leaves = [with_layout(x.to(dtype), layout), *(t.to(dtype) for t in (wr, wi, br, bi))]
-    leaves = [t.requires_grad_() for t in leaves]
-    previous = torch.ops.specdiff._complex_conv_algorithm("gauss")
-    try:
-        with cpu_isa(isa):
-            y = kernel_op(*leaves, 1, 1, 1, 1)
-            got = torch.autograd.grad(y, leaves, upstream.to(dtype))
-    finally:
-        torch.ops.specdiff._complex_conv_algorithm(previous)
-    assert rel_err(y, expected) < TOL[dtype]
-    for g, w in zip(got, want, strict=True):
-        assert rel_err(g, w) < TOL[dtype]
+    check_kernel(problem64(2, 20, 18, hw, 1, seed=3), "gauss", dtype, 1, layout, isa)
 
 
 @needs_kernel
@@ -142,85 +161,34 @@ def test_winograd_every_isa(isa, layout, dtype):
     per sample with partial tiles at the bottom and right edges; their 140 tiles fill several blocks of the
     fused transform-GEMM-transform loops and leave a partial last block, at every ISA's micro-kernel height.
     The input's gradient is the same kernel on the upstream gradient (padding (1, 0)); the weights' gradient
-    reduces over the same tiles and blocks. Values and all gradients against the float64 reference."""
-    cin, cout, batch = 16, 32, 7
-    gen = torch.Generator().manual_seed(5)
-    x = torch.randn(batch, 2 * cin, 17, 13, generator=gen, dtype=torch.float64)
-    wr, wi = torch.randn(2, cout, cin, 3, 3, generator=gen, dtype=torch.float64) / 12
-    br, bi = torch.randn(2, cout, generator=gen, dtype=torch.float64)
-    leaves64 = [t.clone().requires_grad_() for t in (x, wr, wi, br, bi)]
-    expected = complex_conv2d_reference(*leaves64, 1, (1, 2), 1, 1)
-    upstream = torch.randn(expected.shape, generator=gen, dtype=torch.float64)
-    want = torch.autograd.grad(expected, leaves64, upstream)
-    leaves = [with_layout(x.to(dtype), layout), *(t.to(dtype) for t in (wr, wi, br, bi))]
-    leaves = [t.requires_grad_() for t in leaves]
-    previous = torch.ops.specdiff._complex_conv_algorithm("winograd")
-    try:
-        with cpu_isa(isa), torch.profiler.profile() as prof:
-            y = kernel_op(*leaves, 1, (1, 2), 1, 1)
-            got = torch.autograd.grad(y, leaves, upstream.to(dtype))
-    finally:
-        torch.ops.specdiff._complex_conv_algorithm(previous)
-    # No convolution, forward or backward.
-    assert not any(e.name in ("aten::convolution", "aten::convolution_backward") for e in prof.events())
-    assert y.shape == expected.shape and rel_err(y, expected) < TOL[dtype]
-    for g, w in zip(got, want, strict=True):
-        assert rel_err(g, w) < TOL[dtype]
+    reduces over the same tiles and blocks. Values and all gradients against the float64 reference; no
+    convolution runs, forward or backward."""
+    events = check_kernel(problem64(7, 16, 32, (17, 13), (1, 2), seed=5), "winograd", dtype, (1, 2), layout, isa)
+    assert not ran_a_convolution(events)
 
 
 @pytest.fixture(scope="module")
-def wide_case():
-    """256 -> 128 complex channels, 5 samples of 12x12 (45 tiles), and its float64 reference with gradients."""
-    gen = torch.Generator().manual_seed(8)
-    x = torch.randn(5, 512, 12, 12, generator=gen, dtype=torch.float64)
-    wr, wi = torch.randn(2, 128, 256, 3, 3, generator=gen, dtype=torch.float64) / 48
-    leaves64 = [t.clone().requires_grad_() for t in (x, wr, wi)]
-    expected = complex_conv2d_reference(*leaves64, None, None, 1, 1, 1, 1)
-    upstream = torch.randn(expected.shape, generator=gen, dtype=torch.float64)
-    return (x, wr, wi), expected, upstream, torch.autograd.grad(expected, leaves64, upstream)
+def wide_problem():
+    """256 -> 128 complex channels, 5 samples of 12x12 (45 tiles), no biases."""
+    return problem64(5, 256, 128, (12, 12), 1, seed=8, biases=False)
 
 
 @needs_kernel
 @pytest.mark.parametrize("isa", cpu_isas())
-def test_winograd_wide_blocks(isa, wide_case):
+def test_winograd_wide_blocks(isa, wide_problem):
     """Wide convolutions take longer blocks than their L2 fit (winograd_tile_block): 256 x 128 channels give
     blocks of 32 to 36 tiles, so the 45 tiles of the forward, of the input's gradient and of the weights'
     gradient each make a whole block and a partial one, at every ISA's micro-kernel height."""
-    (x, wr, wi), expected, upstream, want = wide_case
-    leaves = [t.float().requires_grad_() for t in (x, wr, wi)]
-    previous = torch.ops.specdiff._complex_conv_algorithm("winograd")
-    try:
-        with cpu_isa(isa):
-            y = kernel_op(*leaves, None, None, 1, 1, 1, 1)
-            got = torch.autograd.grad(y, leaves, upstream.float())
-    finally:
-        torch.ops.specdiff._complex_conv_algorithm(previous)
-    assert rel_err(y, expected) < 1e-5
-    for g, w in zip(got, want, strict=True):
-        assert rel_err(g, w) < 1e-5
+    check_kernel(wide_problem, "winograd", torch.float32, 1, isa=isa)
 
 
 @needs_kernel
 def test_winograd_float32_over_many_tiles():
     """float32 over 256 tiles (4 samples of 32x32, 32 channels), the weights' gradient summing all of them in
-    float32: values and gradients still within 1e-5 of the float64 reference."""
-    gen = torch.Generator().manual_seed(7)
-    x = torch.randn(4, 64, 32, 32, generator=gen, dtype=torch.float64)
-    wr, wi = torch.randn(2, 32, 32, 3, 3, generator=gen, dtype=torch.float64) / 24
-    br, bi = torch.randn(2, 32, generator=gen, dtype=torch.float64)
-    leaves64 = [t.clone().requires_grad_() for t in (x, wr, wi, br, bi)]
-    expected = complex_conv2d_reference(*leaves64, 1, 1, 1, 1)
-    upstream = torch.randn(expected.shape, generator=gen, dtype=torch.float64)
-    want = torch.autograd.grad(expected, leaves64, upstream)
-    leaves = [t.float().requires_grad_() for t in (x, wr, wi, br, bi)]
-    assert torch.ops.specdiff._complex_conv_algorithm("auto") == "auto"  # auto takes Winograd's form here
-    with torch.profiler.profile() as prof:
-        y = kernel_op(*leaves, 1, 1, 1, 1)
-        got = torch.autograd.grad(y, leaves, upstream.float())
-    assert not any(e.name in ("aten::convolution", "aten::convolution_backward") for e in prof.events())
-    assert rel_err(y, expected) < 1e-5
-    for g, w in zip(got, want, strict=True):
-        assert rel_err(g, w) < 1e-5
+    float32: values and gradients still within 1e-5 of the float64 reference; auto takes Winograd's form."""
+    assert torch.ops.specdiff._complex_conv_algorithm("auto") == "auto"
+    events = check_kernel(problem64(4, 32, 32, (32, 32), 1, seed=7), "auto", torch.float32, 1)
+    assert not ran_a_convolution(events)
 
 
 @needs_kernel
@@ -273,10 +241,10 @@ def test_winograd_gradcheck_opcheck_compile():
 def test_auto_algorithm_choice(cin, cout, groups, k, batch, operands):
     """The choice, seen in the real convolutions run: Winograd's form (no convolution) for 3x3 kernels with one
     group and channels in multiples of 16, from 64 output tiles (4 samples of 16x16 pixels; 3 samples are 48
-    tiles), up to Cin x Cout = 512 x 512 (528 x 512 is Gauss's); Gauss's three products (3 convolutions on cin channels: xr + xi, xi, xr) for the other kernels wider
-    than 1x1 whose channels per group are multiples of 16; else ONE convolution with the block weight on
-    [xr | xi] (2 * cin channels); a pointwise convolution on the contiguous layout runs as GEMMs (no
-    convolution)."""
+    tiles), up to Cin x Cout = 512 x 512 (528 x 512 is Gauss's); Gauss's three products (3 convolutions on cin
+    channels: xr + xi, xi, xr) for the other kernels wider than 1x1 whose channels per group are multiples of
+    16; else ONE convolution with the block weight on [xr | xi] (2 * cin channels); a pointwise convolution on
+    the contiguous layout runs as GEMMs (no convolution)."""
     assert torch.ops.specdiff._complex_conv_algorithm("auto") == "auto"
     x = torch.randn(batch, 2 * cin, 16, 16)
     w = torch.randn(2, cout, cin // groups, k, k)
