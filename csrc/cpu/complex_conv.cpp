@@ -478,8 +478,10 @@ std::pair<at::Tensor, at::Tensor> winograd_weight_grad(const at::Tensor& x, cons
                                pad_h, pad_w, tile_block};
     const T* g = grad.const_data_ptr<T>();
     // One part of the blocks per thread, each with its own sums (zeroed by the thread that fills them): the
-    // result does not depend on which thread ran what.
-    const int64_t parts = std::min<int64_t>(at::get_num_threads(), blocks);
+    // result does not depend on which thread ran what. The sums take 72 Cin Cout values per part (19 MB at
+    // 256 x 256 channels in float32), so many threads share fewer parts: at most 256 MiB of them, but 2 parts.
+    const int64_t budget = std::max<int64_t>(2, (int64_t{256} << 20) / (per_part * static_cast<int64_t>(sizeof(T))));
+    const int64_t parts = std::min<int64_t>({at::get_num_threads(), blocks, budget});
     std::unique_ptr<T[]> sums(new T[parts * per_part]);
     at::parallel_for(0, parts, 1, [&](int64_t q0, int64_t q1) {
       std::unique_ptr<T[]> scratch(new T[winograd_grad_scratch_elems(C, cout, tile_block)]);

@@ -167,6 +167,19 @@ def test_winograd_every_isa(isa, layout, dtype):
     assert not ran_a_convolution(events)
 
 
+@needs_kernel
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["f32", "f64"])
+def test_winograd_threads(dtype):
+    """3 threads: the 140 tiles make 6 forward blocks and 3 weight-gradient blocks, so three parts of the blocks
+    keep their own sums, which are added up afterwards."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(3)
+    try:
+        check_kernel(problem64(7, 16, 32, (17, 13), (1, 2), seed=9), "winograd", dtype, (1, 2))
+    finally:
+        torch.set_num_threads(previous)
+
+
 @pytest.fixture(scope="module")
 def wide_problem():
     """256 -> 128 complex channels, 5 samples of 12x12 (45 tiles), no biases."""
