@@ -116,7 +116,7 @@ struct WinogradConv {
   const T* bias_im;
   T* y;              // channels_last split output [B][OH][OW][2Cout]
   int64_t B, H, W, C, Cout, OH, OW, pad_h, pad_w;
-  int64_t tile_block;  // a multiple of LaneKernels::winograd_rows
+  int64_t tile_block;  // the forward's: a multiple of LaneKernels::winograd_rows
 };
 
 // scratch: winograd_scratch_elems(C, Cout, tile_block) elements per thread. C and Cout multiples of lanes.
@@ -155,7 +155,6 @@ struct LaneKernels {
   RelayoutFn<T> channels_last_to_planes;
   int winograd_rows;  // the GEMM micro-kernel's rows
   WinogradConvFn<T> winograd_conv;
-  int winograd_grad_rows;  // the weight gradient's micro-kernel rows (a divisor of 16)
   WinogradWeightGradFn<T> winograd_weight_grad;
 };
 

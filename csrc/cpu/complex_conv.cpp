@@ -319,34 +319,27 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> gauss_bac
   return {gx, gwr, gwi, gbr, gbi};
 }
 
-// t in channels_last; from the contiguous layout through the lane kernels' register-tile transposes.
-at::Tensor to_channels_last(const at::Tensor& t_in) {
-  const auto cl = at::MemoryFormat::ChannelsLast;
-  if (t_in.is_contiguous(cl) || !t_in.is_contiguous()) return t_in.contiguous(cl);
-  at::Tensor out = at::empty(t_in.sizes(), t_in.options().memory_format(cl));
-  const int64_t B = t_in.size(0), C = t_in.size(1), P = t_in.size(2) * t_in.size(3);
-  AT_DISPATCH_FLOATING_TYPES(t_in.scalar_type(), "complex_conv_to_channels_last", [&] {
+// t (contiguous) in channels_last, or (channels_last) back in the contiguous layout: one pass of the lane
+// kernels' register-tile transposes.
+at::Tensor relayout(const at::Tensor& t, bool to_channels_last) {
+  at::Tensor out = at::empty(t.sizes(), t.options().memory_format(to_channels_last ? at::MemoryFormat::ChannelsLast
+                                                                                   : at::MemoryFormat::Contiguous));
+  const int64_t B = t.size(0), C = t.size(1), P = t.size(2) * t.size(3);
+  AT_DISPATCH_FLOATING_TYPES(t.scalar_type(), "complex_conv_relayout", [&] {
     using T = scalar_t;
-    const T* in = t_in.const_data_ptr<T>();
+    const T* in = t.const_data_ptr<T>();
     T* o = out.mutable_data_ptr<T>();
-    const RelayoutFn<T> fn = lane_kernels<T>().planes_to_channels_last;
+    const RelayoutFn<T> fn =
+        to_channels_last ? lane_kernels<T>().planes_to_channels_last : lane_kernels<T>().channels_last_to_planes;
     for_pixel_chunks(B, P, [&](int64_t b, int64_t p0, int64_t p1) { fn(in + b * C * P, C, P, p0, p1, o + b * C * P); });
   });
   return out;
 }
 
-// A channels_last t in the contiguous layout.
-at::Tensor from_channels_last(const at::Tensor& t) {
-  at::Tensor out = at::empty(t.sizes(), t.options());
-  const int64_t B = t.size(0), C = t.size(1), P = t.size(2) * t.size(3);
-  AT_DISPATCH_FLOATING_TYPES(t.scalar_type(), "complex_conv_from_channels_last", [&] {
-    using T = scalar_t;
-    const T* in = t.const_data_ptr<T>();
-    T* o = out.mutable_data_ptr<T>();
-    const RelayoutFn<T> fn = lane_kernels<T>().channels_last_to_planes;
-    for_pixel_chunks(B, P, [&](int64_t b, int64_t p0, int64_t p1) { fn(in + b * C * P, C, P, p0, p1, o + b * C * P); });
-  });
-  return out;
+// t in channels_last: through relayout from the contiguous layout, else through ATen.
+at::Tensor to_channels_last(const at::Tensor& t) {
+  const auto cl = at::MemoryFormat::ChannelsLast;
+  return t.is_contiguous(cl) || !t.is_contiguous() ? t.contiguous(cl) : relayout(t, true);
 }
 
 // Winograd's F(4x4, 3x3) (lane_winograd.h) serves 3x3 convolutions of stride 1, no dilation, one group, padding
@@ -359,11 +352,8 @@ bool winograd_fits(const at::Tensor& x, const at::Tensor& weight_re, const Compl
          small(p.padding[1]) && x.size(1) / 2 % 16 == 0 && weight_re.size(0) % 16 == 0;
 }
 
-// The 4x4 output tiles Winograd's form computes.
-int64_t winograd_tiles(const at::Tensor& x, const ComplexConvParams& p) {
-  const auto tiles = [](int64_t out) { return (out + 3) / 4; };
-  return x.size(0) * tiles(x.size(2) + 2 * p.padding[0] - 2) * tiles(x.size(3) + 2 * p.padding[1] - 2);
-}
+// The 4x4 tiles of B outputs of OH x OW pixels (Winograd's form computes whole tiles).
+int64_t winograd_tiles(int64_t B, int64_t OH, int64_t OW) { return B * ((OH + 3) / 4) * ((OW + 3) / 4); }
 
 // The transformed weights [36][3][Cin][Cout] of WinogradConv: G g G^T of Wr, Wi - Wr and Wr + Wi, each 3x3 g.
 at::Tensor winograd_weights(const at::Tensor& wr_in, const at::Tensor& wi_in) {
@@ -441,7 +431,7 @@ at::Tensor winograd_conv(const at::Tensor& x_in, const at::Tensor& wr, const at:
     using T = scalar_t;
     const LaneKernels<T>& k = lane_kernels<T>();
     const int64_t per_tile = winograd_scratch_elems(C, cout, 1) * static_cast<int64_t>(sizeof(T));
-    const int64_t tiles = B * ((OH + 3) / 4) * ((OW + 3) / 4);
+    const int64_t tiles = winograd_tiles(B, OH, OW);
     const int64_t tile_block = winograd_tile_block(C, cout, tiles, (512 << 10) / per_tile, k.winograd_rows);
     const int64_t blocks = (tiles + tile_block - 1) / tile_block;
     WinogradConv<T> conv{x.const_data_ptr<T>(), u.const_data_ptr<T>(),
@@ -453,7 +443,7 @@ at::Tensor winograd_conv(const at::Tensor& x_in, const at::Tensor& wr, const at:
       k.winograd_conv(conv, b0, b1, scratch.get());
     });
   });
-  return fmt == at::MemoryFormat::ChannelsLast ? y : from_channels_last(y);
+  return fmt == at::MemoryFormat::ChannelsLast ? y : relayout(y, false);
 }
 
 // The weights' gradients (grad Wr, grad Wi) of the Winograd convolution of x (channels_last split) with
@@ -471,7 +461,7 @@ std::pair<at::Tensor, at::Tensor> winograd_weight_grad(const at::Tensor& x, cons
     // Tiles are the GEMMs' reduction here: long blocks (at least 16 tiles, up to 1 MiB of scratch) keep the
     // accumulators' traffic small.
     const int64_t per_tile = winograd_grad_scratch_elems(C, cout, 1) * static_cast<int64_t>(sizeof(T));
-    const int64_t tiles = B * ((OH + 3) / 4) * ((OW + 3) / 4);
+    const int64_t tiles = winograd_tiles(B, OH, OW);
     const int64_t tile_block = winograd_tile_block(C, cout, tiles, std::max<int64_t>(16, (1 << 20) / per_tile), 1);
     const int64_t blocks = (tiles + tile_block - 1) / tile_block;
     const WinogradConv<T> conv{x.const_data_ptr<T>(), nullptr, nullptr, nullptr, nullptr, B, H, W, C, cout, OH, OW,
@@ -584,11 +574,12 @@ Algorithm choose_algorithm(const at::Tensor& x, const at::Tensor& weight_re, con
   if (forced == Algorithm::winograd) return winograd_fits(x, weight_re, p) ? forced : Algorithm::gauss;
   if (is_pointwise(x, weight_re, p, fmt)) return Algorithm::gemm;
   if (forced == Algorithm::gemm) return Algorithm::block;
+  if (winograd_fits(x, weight_re, p)) {
+    const int64_t tiles = winograd_tiles(x.size(0), x.size(2) + 2 * p.padding[0] - 2, x.size(3) + 2 * p.padding[1] - 2);
+    if (tiles >= 64 && x.size(1) / 2 * weight_re.size(0) <= 512 * 512) return Algorithm::winograd;
+  }
   // Gauss saves a quarter of the multiplies but pays for its operand and combining passes; that only wins when
   // the kernel has spatial extent (1x1 convolutions measured slower than even the 4-conv reference).
-  if (winograd_fits(x, weight_re, p) && winograd_tiles(x, p) >= 64 && x.size(1) / 2 * weight_re.size(0) <= 512 * 512) {
-    return Algorithm::winograd;
-  }
   const int64_t cin = x.size(1) / 2 / p.groups, cout = out_channels(weight_re, p) / p.groups;
   const bool spatial = weight_re.size(2) * weight_re.size(3) > 1;
   return spatial && cin % 16 == 0 && cout % 16 == 0 ? Algorithm::gauss : Algorithm::block;
@@ -610,7 +601,8 @@ const char* algorithm_name(Algorithm a) {
   return "auto";
 }
 
-// For tests and benchmarks: forces "block", "gauss" or "gemm" ("auto": the predicate decides); returns the previous.
+// For tests and benchmarks: forces "block", "gauss", "gemm" or "winograd" ("auto": the predicate decides); returns
+// the previous.
 std::string set_algorithm_op(const std::string& name) {
   TORCH_CHECK(name == "auto" || name == "block" || name == "gauss" || name == "gemm" || name == "winograd",
               "specdiff: unknown complex conv algorithm '", name, "'; expected auto, block, gauss, gemm or winograd");

@@ -801,7 +801,7 @@ extern const LaneKernels<float> kernels_float{kLanes<float>,          &roundtrip
                                               &gauss_split<float>,    &gauss_merge<float>,
                                               &relayout<float, true>,  &relayout<float, false>,
                                               kWinoRows,              &winograd_conv<float>,
-                                              kWinoGradRows,          &winograd_weight_grad<float>};
+                                              &winograd_weight_grad<float>};
 extern const LaneKernels<double> kernels_double{kLanes<double>,          &roundtrip<double>,
                                                 &band_scale<double>,     &band_scale_correlate<double>,
                                                 &norm_act<double>,       &norm_act_sums<double>,
@@ -809,7 +809,7 @@ extern const LaneKernels<double> kernels_double{kLanes<double>,          &roundt
                                                 &gauss_split<double>,    &gauss_merge<double>,
                                                 &relayout<double, true>,  &relayout<double, false>,
                                                 kWinoRows,               &winograd_conv<double>,
-                                                kWinoGradRows,           &winograd_weight_grad<double>};
+                                                &winograd_weight_grad<double>};
 
 }  // namespace SPECDIFF_ISA
 }  // namespace specdiff

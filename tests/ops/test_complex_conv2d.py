@@ -154,15 +154,16 @@ def test_gauss_operands_every_isa(isa, hw, layout, dtype):
 
 @needs_kernel
 @pytest.mark.parametrize("isa", cpu_isas())
-@pytest.mark.parametrize("layout", ["contiguous", "channels_last"])
+@pytest.mark.parametrize("layout", ["contiguous", "channels_last", "permuted"])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["f32", "f64"])
 def test_winograd_every_isa(isa, layout, dtype):
     """Winograd's F(4x4, 3x3): 7 samples of 17x13 pixels with padding (1, 2) give 17x15 outputs, so 20 tiles
     per sample with partial tiles at the bottom and right edges; their 140 tiles fill several blocks of the
     fused transform-GEMM-transform loops and leave a partial last block, at every ISA's micro-kernel height.
     The input's gradient is the same kernel on the upstream gradient (padding (1, 0)); the weights' gradient
-    reduces over the same tiles and blocks. Values and all gradients against the float64 reference; no
-    convolution runs, forward or backward."""
+    reduces over the same tiles and blocks. Contiguous and channels_last x skip ATen's copies (the permuted one
+    takes them). Values and all gradients against the float64 reference; no convolution runs, forward or
+    backward."""
     events = check_kernel(problem64(7, 16, 32, (17, 13), (1, 2), seed=5), "winograd", dtype, (1, 2), layout, isa)
     assert not ran_a_convolution(events)
 
@@ -372,18 +373,30 @@ def test_pointwise_gradcheck_opcheck_compile():
 
 
 @needs_kernel
-def test_backward_output_mask_and_needs_input_grad(algorithm):
-    (x, wr, wi, br, bi), params = make_inputs(CONFIGS["3x3-same"], (6, 5), torch.float64)
-    y = kernel_op(x, wr, wi, br, bi, *params)
+@pytest.mark.parametrize(
+    ("algorithm", "config"),
+    [("block", "3x3-same"), ("gauss", "3x3-same"), ("gemm", "3x3-same"), ("winograd", "3x3-wide")],
+    indirect=["algorithm"],
+)
+def test_backward_output_mask_and_needs_input_grad(algorithm, config):
+    (x, wr, wi, br, bi), params = make_inputs(CONFIGS[config], (6, 5), torch.float64)
+    with torch.profiler.profile() as prof:
+        y = kernel_op(x, wr, wi, br, bi, *params)
+    assert ran_a_convolution(prof.events()) == (algorithm != "winograd")
     grad = torch.randn_like(y)
-    stride, padding, dilation, groups = [[1, 1], [1, 1], [1, 1], 1]
+    pair = lambda v: [v, v] if isinstance(v, int) else list(v)  # noqa: E731
+    stride, padding, dilation, groups = pair(params[0]), pair(params[1]), pair(params[2]), params[3]
     backward = torch.ops.specdiff._complex_conv2d_backward
     full = backward(grad, x, wr, wi, stride, padding, dilation, groups, [True, True, True])
     only_x = backward(grad, x, wr, wi, stride, padding, dilation, groups, [True, False, False])
     torch.testing.assert_close(only_x[0], full[0], rtol=0, atol=0)
     assert all(t.abs().max() == 0 for t in only_x[1:]) and all(t.abs().max() > 0 for t in full[1:])
-    torch.testing.assert_close(full[3], grad[:, :4].sum((0, 2, 3)))
-    torch.testing.assert_close(full[4], grad[:, 4:].sum((0, 2, 3)))
+    cout = wr.size(0)
+    torch.testing.assert_close(full[3], grad[:, :cout].sum((0, 2, 3)))
+    torch.testing.assert_close(full[4], grad[:, cout:].sum((0, 2, 3)))
+    only_w = backward(grad, x, wr, wi, stride, padding, dilation, groups, [False, True, False])
+    assert only_w[0].abs().max() == 0
+    torch.testing.assert_close(only_w[1:3], full[1:3], rtol=0, atol=0)
 
     x.requires_grad_()
     kernel_op(x, wr, wi, br, bi, *params).backward(grad)
