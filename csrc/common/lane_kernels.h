@@ -55,16 +55,19 @@ template <typename T>
 using RoundTripFn = void (*)(const FftPlanView<T>& plan_h, const FftPlanView<T>& plan_w,
                              const RoundTripBlock<T>& block);
 
-// Band weighting, on interleaved (re, im) values with a pair-expanded table (each bin's weight twice):
-// y[j] = w[j] x[j] for j < m. stream: write y with streaming stores (for outputs larger than the caches).
+// Band weighting, on interleaved (re, im) values with a pair-expanded table (each bin's weight twice), of
+// `planes` consecutive planes of m values that share the table: y[i m + j] = w[j] x[i m + j] for j < m.
+// stream: write y with streaming stores (for outputs larger than the caches), fenced once at the end.
 template <typename T>
-using BandScaleFn = void (*)(const T* w, const T* x, T* y, int64_t m, bool stream);
+using BandScaleFn = void (*)(const T* w, const T* x, T* y, int64_t m, int64_t planes, bool stream);
 
-// Its backward over one plane: y[j] = w[j] g[j] (skipped when y is nullptr) and acc[j] += g[j] s[j], the
-// per-bin correlation Re(g conj(s)) = acc[2k] + acc[2k + 1] that the band parameters' gradients reduce.
+// Its backward over those planes: y[i m + j] = w[j] g[i m + j] (skipped when y is nullptr), and the band
+// parameters' gradients: sums[k] += sum over i, j of g[i m + j] s[i m + j] d[k][j] for k < 3, where d are the
+// pair-expanded derivative tables of the band (d inner, d outer, d gain): with interleaved values,
+// g[2b] s[2b] + g[2b + 1] s[2b + 1] is the bin's correlation Re(g conj(s)).
 template <typename T>
-using BandScaleCorrelateFn = void (*)(const T* w, const T* g, const T* s, T* y, T* acc, int64_t m,
-                                      bool stream);
+using BandScaleCorrelateFn = void (*)(const T* w, const T* const* d, const T* g, const T* s, T* y, int64_t m,
+                                      int64_t planes, bool stream, double* sums);
 
 // complex_norm_act on one sample's channel: the real and imaginary planes xr, xi of n pixels, with
 // z = (c[0] xr + c[1]) + i (c[2] xi + c[3]) (batch norm and FiLM folded into one affine map per part) and

@@ -36,16 +36,18 @@ BandParams band_params(const at::Tensor& inner, const at::Tensor& outer, const a
   return p;
 }
 
-BandMask band_mask(const BandParams& p, int64_t H, int64_t W, bool derivatives) {
+BandMask band_mask(const BandParams& p, int64_t H, int64_t W, bool derivatives, bool pairs) {
   const int64_t Wf = W / 2 + 1, G = p.groups;
   // Rows h and H - h have the same |fy| and so the same band: fill rows 0..H/2 (vectorized), copy the rest.
   const int64_t rows = H / 2 + 1;
+  const int64_t per_group = (pairs ? 2 : 1) * H * Wf;
   const auto opts = p.inner.options();
-  BandMask m{at::empty({G, 1, H, Wf}, opts), at::Tensor(), at::Tensor(), at::Tensor()};
+  const auto shape = pairs ? std::vector<int64_t>{G, 1, H, Wf, 2} : std::vector<int64_t>{G, 1, H, Wf};
+  BandMask m{at::empty(shape, opts), at::Tensor(), at::Tensor(), at::Tensor()};
   if (derivatives) {
-    m.d_inner = at::empty({G, 1, H, Wf}, opts);
-    m.d_outer = at::empty({G, 1, H, Wf}, opts);
-    m.d_gain = at::empty({G, 1, H, Wf}, opts);
+    m.d_inner = at::empty(shape, opts);
+    m.d_outer = at::empty(shape, opts);
+    m.d_gain = at::empty(shape, opts);
   }
   AT_DISPATCH_FLOATING_TYPES(opts.dtype().toScalarType(), "band_mask", [&] {
     using T = scalar_t;
@@ -65,12 +67,15 @@ BandMask band_mask(const BandParams& p, int64_t H, int64_t W, bool derivatives) 
     }
     at::parallel_for(0, G, 1, [&](int64_t g0, int64_t g1) {
       for (int64_t g = g0; g < g1; ++g) {
-        const int64_t o = g * H * Wf;
+        const int64_t o = g * per_group;
         band_fill<T>(p.kind, rho.data(), rows * Wf, inner[g * si], outer[g * so], gain[g * sg],
                      static_cast<T>(p.temperature), tables[0] + o, derivatives ? tables[1] + o : nullptr,
                      derivatives ? tables[2] + o : nullptr, derivatives ? tables[3] + o : nullptr);
         for (T* t : tables) {
           for (int64_t h = rows; h < H; ++h) std::copy_n(t + o + (H - h) * Wf, Wf, t + o + h * Wf);
+          if (pairs) {  // in place from the end: value k moves to 2k and 2k + 1, never over one not yet moved
+            for (int64_t k = H * Wf - 1; k >= 0; --k) t[o + 2 * k] = t[o + 2 * k + 1] = t[o + k];
+          }
         }
       }
     });

@@ -22,11 +22,12 @@ struct BandParams {
 BandParams band_params(const at::Tensor& inner, const at::Tensor& outer, const at::Tensor& gain,
                        double temperature, const std::string& kind, int64_t batch, at::ScalarType dtype);
 
-// mask, d mask/d inner, d outer, d gain as [groups, 1, H, W//2+1] tensors of the parameters' dtype.
+// mask, d mask/d inner, d outer, d gain as [groups, 1, H, W//2+1] tensors of the parameters' dtype; with
+// `pairs`, [groups, 1, H, W//2+1, 2]: each value twice, to weight interleaved (re, im) values.
 struct BandMask {
   at::Tensor w, d_inner, d_outer, d_gain;
 };
-BandMask band_mask(const BandParams& p, int64_t H, int64_t W, bool derivatives);
+BandMask band_mask(const BandParams& p, int64_t H, int64_t W, bool derivatives, bool pairs = false);
 
 // Parameter gradients from grad_mask [G, 1, H, Wf] (G = groups or B), reduced to each parameter's shape;
 // zeros where output_mask says the gradient is not needed.

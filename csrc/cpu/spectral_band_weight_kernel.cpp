@@ -27,17 +27,19 @@ void check_spectrum(const at::Tensor& spec, int64_t width, const char* name) {
               " columns but width ", width, " needs width//2+1 = ", width / 2 + 1);
 }
 
-// The band table (band_mask: [groups, 1, H, Wf], computed in the op from the true FFT frequencies) is
+// The band table (band_mask: [groups, 1, H, Wf], computed in the op from the true FFT frequencies) comes
 // expanded to (re, im) pairs, so weighting a plane of interleaved values is one unit-stride multiply
 // (band_scale). The backward reads the upstream gradient and the spectrum once: band_scale_correlate
-// writes the spectrum's gradient and adds Re(g conj(s)) per bin into a per-thread accumulator, which is
-// reduced with the band's derivative tables (in float64) once per run of planes of one sample.
+// writes the spectrum's gradient and sums Re(g conj(s)) times the band's (pair-expanded) derivative tables,
+// in registers and then in float64, into one row of sums per run of planes that share a table.
 
-// The pair-expanded mask, [groups, H, Wf, 2] contiguous.
-at::Tensor pair_table(const at::Tensor& w) { return w.unsqueeze(-1).expand({-1, -1, -1, -1, 2}).contiguous(); }
+// The band table of a plane: one per sample when a parameter is per sample (groups = B), else one.
+int64_t group_of(int64_t plane, int64_t C, int64_t groups) { return groups == 1 ? 0 : plane / C; }
 
-// Planes whose correlations add up in the working precision before they are reduced in float64.
-constexpr int64_t kCorrelationRun = 64;
+// The end of the run of planes from `first` that share a band table, within [first, end).
+int64_t run_end(int64_t first, int64_t end, int64_t C, int64_t groups) {
+  return groups == 1 ? end : std::min(end, (first / C + 1) * C);
+}
 
 // Outputs of at least 8 MiB (a quarter of a 32 MiB last-level cache, as on the machine the benchmarks ran on)
 // are written with streaming stores: their pass's working set (input and output, and in the backward a second
@@ -56,7 +58,7 @@ at::Tensor spectral_band_weight_cpu(const at::Tensor& spec, const at::Tensor& in
   const at::Tensor s = at::view_as_real(spec.resolve_conj().contiguous());
   at::Tensor out = at::empty_like(s);
   const int64_t m = 2 * H * Wf;  // reals per plane
-  const at::Tensor table = pair_table(band_mask(p, H, width, false).w);
+  const at::Tensor table = band_mask(p, H, width, false, true).w;
   AT_DISPATCH_FLOATING_TYPES(real, "spectral_band_weight", [&] {
     using T = scalar_t;
     const T* src = s.data_ptr<T>();
@@ -65,8 +67,9 @@ at::Tensor spectral_band_weight_cpu(const at::Tensor& spec, const at::Tensor& in
     const BandScaleFn<T> band_scale = lane_kernels<T>().band_scale;
     const bool stream = out.nbytes() >= kStreamMinBytes;
     at::parallel_for(0, B * C, 1, [&](int64_t p0, int64_t p1) {
-      for (int64_t plane = p0; plane < p1; ++plane) {
-        band_scale(w + (p.groups == 1 ? 0 : plane / C) * m, src + plane * m, dst + plane * m, m, stream);
+      for (int64_t first = p0, end; first < p1; first = end) {
+        end = run_end(first, p1, C, p.groups);
+        band_scale(w + group_of(first, C, p.groups) * m, src + first * m, dst + first * m, m, end - first, stream);
       }
     });
   });
@@ -88,49 +91,33 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> spectral_band_weight_
   // d loss / d (inner, outer, gain) of each run of planes, stored at the run's first plane and reduced
   // afterwards: no atomics.
   at::Tensor partial = at::zeros({B * C, 3}, spec.options().dtype(at::kDouble));
-  const int64_t n = H * Wf, m = 2 * n;
-  const BandMask bm = band_mask(p, H, width, need_params);
-  const at::Tensor table = pair_table(bm.w);
+  const int64_t m = 2 * H * Wf;
+  const BandMask bm = band_mask(p, H, width, need_params, true);
   AT_DISPATCH_FLOATING_TYPES(real, "_spectral_band_weight_backward", [&] {
     using T = scalar_t;
     const T* sp = s.data_ptr<T>();
     const T* gp = g.data_ptr<T>();
     T* out = mask[0] ? gs.data_ptr<T>() : nullptr;
     double* sums = partial.data_ptr<double>();
-    const T* w = table.data_ptr<T>();
+    const T* w = bm.w.data_ptr<T>();
     const T* d[3] = {need_params ? bm.d_inner.data_ptr<T>() : nullptr,
                      need_params ? bm.d_outer.data_ptr<T>() : nullptr, need_params ? bm.d_gain.data_ptr<T>() : nullptr};
     const LaneKernels<T>& kernels = lane_kernels<T>();
     const bool stream = mask[0] && gs.nbytes() >= kStreamMinBytes;
-    auto group = [&](int64_t plane) { return p.groups == 1 ? int64_t{0} : plane / C; };
     at::parallel_for(0, B * C, 1, [&](int64_t p0, int64_t p1) {
-      std::vector<T> acc(need_params ? m : 0, T(0));
-      // Reduces the accumulated correlations of the run starting at `first` with the derivative tables.
-      auto flush = [&](int64_t first) {
-        const int64_t o = group(first) * n;
-        double r[3] = {0, 0, 0};
-        for (int64_t k = 0; k < n; ++k) {
-          const double c = static_cast<double>(acc[2 * k]) + static_cast<double>(acc[2 * k + 1]);
-          for (int i = 0; i < 3; ++i) r[i] += c * static_cast<double>(d[i][o + k]);
+      for (int64_t first = p0, end; first < p1; first = end) {
+        end = run_end(first, p1, C, p.groups);
+        const int64_t group = group_of(first, C, p.groups);
+        T* y = out ? out + first * m : nullptr;
+        if (need_params) {
+          // The run's sums go to its first plane's row of `partial`: no atomics.
+          const T* dg[3] = {d[0] + group * m, d[1] + group * m, d[2] + group * m};
+          kernels.band_scale_correlate(w + group * m, dg, gp + first * m, sp + first * m, y, m, end - first, stream,
+                                       sums + 3 * first);
+        } else if (y) {
+          kernels.band_scale(w + group * m, gp + first * m, y, m, end - first, stream);
         }
-        for (int i = 0; i < 3; ++i) sums[3 * first + i] = r[i];
-        std::fill(acc.begin(), acc.end(), T(0));
-      };
-      int64_t first = p0;
-      for (int64_t plane = p0; plane < p1; ++plane) {
-        const T* wp = w + group(plane) * m;
-        T* y = out ? out + plane * m : nullptr;
-        if (!need_params) {
-          if (y) kernels.band_scale(wp, gp + plane * m, y, m, stream);
-          continue;
-        }
-        if (plane != first && (group(plane) != group(first) || plane - first == kCorrelationRun)) {
-          flush(first);
-          first = plane;
-        }
-        kernels.band_scale_correlate(wp, gp + plane * m, sp + plane * m, y, acc.data(), m, stream);
       }
-      if (need_params) flush(first);
     });
   });
   const at::Tensor per_sample = partial.view({B, C, 3}).sum(1);  // [B, 3]

@@ -80,9 +80,24 @@ def _grads_vs_reference(spec, params, temperature, width, tol):
 
 @pytest.mark.parametrize("per_sample", [False, True])
 def test_band_gradients_over_many_planes(per_sample):
-    # 3 x 70 planes: the per-bin correlations are reduced in runs of at most 64 planes of one sample (and across
-    # samples when the band is shared), split between threads.
+    # 3 x 70 planes: the parameters' sums run over the planes of one sample (over all samples when the band is
+    # shared), split between threads.
     _grads_vs_reference(spectrum(3, 70, 5, 6), band_args(3, per_sample), 6.0, 6, 1e-12)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_band_gradients_without_the_spectrum_gradient(dtype):
+    # Only the band's parameters need gradients: the backward writes no spectrum gradient, it only sums.
+    cdtype = torch.complex64 if dtype == torch.float32 else torch.complex128
+    spec = spectrum(3, 5, 17, 40)
+    params = band_args(3, per_sample=True, requires_grad=True)
+    g = torch.randn(spec.shape, generator=torch.Generator().manual_seed(2), dtype=spec.dtype)
+    want = torch.autograd.grad(spectral_band_weight_reference(spec, *params, 6.0, 40, "bandpass"), params, g)
+    p = [t.detach().to(dtype).requires_grad_(True) for t in params]
+    out = torch.ops.specdiff.spectral_band_weight(spec.to(cdtype), *p, 6.0, 40, "bandpass")
+    got = torch.autograd.grad(out, p, g.to(cdtype))
+    for a, b in zip(got, want, strict=True):
+        assert rel_err(a, b) < TOL[dtype]
 
 
 @pytest.mark.parametrize("isa", cpu_isas())
