@@ -105,7 +105,7 @@ int64_t roundtrip_scratch_elems(int64_t H, int64_t W, int lanes_per_vector) {
   const int64_t Wf = W / 2 + 1;
   const int64_t rows = H > W ? H : W;
   const int64_t staged = W < lanes_per_vector ? H * W : 0;  // whole-plane staging of short rows (roundtrip)
-  return (4 * Wf * H + 4 * rows + staged) * lanes_per_vector + 64;
+  return (4 * Wf * (H + 1) + 4 * rows + staged) * lanes_per_vector + 64;  // columns H + 1 apart at most
 }
 
 namespace {

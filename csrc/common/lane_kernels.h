@@ -51,6 +51,14 @@ struct RoundTripBlock {
 // Elements of scratch one thread needs for a block of size H x W.
 int64_t roundtrip_scratch_elems(int64_t H, int64_t W, int lanes_per_vector);
 
+// The distance, in lane vectors of `vector_bytes`, between the columns of the round trip's spectra in its
+// scratch. The row passes write and read one bin of every column; columns a multiple of 2 KiB apart put those
+// bins in one or two of the 64 sets of a 4 KiB-periodic L1, where they evict each other, so such columns get
+// one vector more (at most H + 1: roundtrip_scratch_elems reserves that).
+inline int64_t roundtrip_column_stride(int64_t H, int64_t vector_bytes) {
+  return (H * vector_bytes) % 2048 == 0 ? H + 1 : H;
+}
+
 template <typename T>
 using RoundTripFn = void (*)(const FftPlanView<T>& plan_h, const FftPlanView<T>& plan_w,
                              const RoundTripBlock<T>& block);

@@ -290,7 +290,7 @@ inline void scatter_row(const typename VecOf<T>::type* src, T* const* out, int c
 // `staged`: the block's planes already in lane layout, [H][W] (see roundtrip), or nullptr to gather the rows.
 template <typename T>
 inline void rows_forward(const FftPlanView<T>& pw, const T* const* planes, int64_t sh, int64_t sw, int64_t H,
-                         int64_t W, int64_t h0, Buf<T> S, Buf<T> a, Buf<T> b,
+                         int64_t W, int64_t h0, Buf<T> S, int64_t ld, Buf<T> a, Buf<T> b,
                          const typename VecOf<T>::type* staged) {
   using V = typename VecOf<T>::type;
   constexpr int P = kLanes<T>;
@@ -326,11 +326,11 @@ inline void rows_forward(const FftPlanView<T>& pw, const T* const* planes, int64
   for (int64_t k = 0; k < Wf; ++k) {
     const int64_t mk = (W - k) % W;
     const V zkr = z.re[k], zki = z.im[k], zmr = z.re[mk], zmi = z.im[mk];
-    S.re[k * H + h0] = T(0.5) * (zkr + zmr);
-    S.im[k * H + h0] = T(0.5) * (zki - zmi);
+    S.re[k * ld + h0] = T(0.5) * (zkr + zmr);
+    S.im[k * ld + h0] = T(0.5) * (zki - zmi);
     if (pair) {
-      S.re[k * H + h0 + 1] = T(0.5) * (zki + zmi);
-      S.im[k * H + h0 + 1] = T(0.5) * (zmr - zkr);
+      S.re[k * ld + h0 + 1] = T(0.5) * (zki + zmi);
+      S.im[k * ld + h0 + 1] = T(0.5) * (zmr - zkr);
     }
   }
 }
@@ -341,24 +341,24 @@ inline void rows_forward(const FftPlanView<T>& pw, const T* const* planes, int64
 // straight to the output planes.
 template <typename T>
 inline void rows_inverse(const FftPlanView<T>& pw, T* const* out, int count, int64_t H, int64_t W, int64_t h0,
-                         Buf<T> S, Buf<T> a, Buf<T> b, typename VecOf<T>::type* staged) {
+                         Buf<T> S, int64_t ld, Buf<T> a, Buf<T> b, typename VecOf<T>::type* staged) {
   using V = typename VecOf<T>::type;
   const bool pair = h0 + 1 < H;
   const int64_t Wf = W / 2 + 1;
   const int64_t h1 = pair ? h0 + 1 : h0;
   for (int64_t k = 0; k < Wf; ++k) {
     const bool edge = k == 0 || 2 * k == W;
-    const V Ar = S.re[k * H + h0], Ai = edge ? V{} : S.im[k * H + h0];
-    const V Br = pair ? S.re[k * H + h1] : V{};
-    const V Bi = (pair && !edge) ? S.im[k * H + h1] : V{};
+    const V Ar = S.re[k * ld + h0], Ai = edge ? V{} : S.im[k * ld + h0];
+    const V Br = pair ? S.re[k * ld + h1] : V{};
+    const V Bi = (pair && !edge) ? S.im[k * ld + h1] : V{};
     a.re[k] = Ar - Bi;
     a.im[k] = Ai + Br;
   }
   for (int64_t k = Wf; k < W; ++k) {
     const int64_t mk = W - k;
-    const V Ar = S.re[mk * H + h0], Ai = S.im[mk * H + h0];
-    const V Br = pair ? S.re[mk * H + h1] : V{};
-    const V Bi = pair ? S.im[mk * H + h1] : V{};
+    const V Ar = S.re[mk * ld + h0], Ai = S.im[mk * ld + h0];
+    const V Br = pair ? S.re[mk * ld + h1] : V{};
+    const V Bi = pair ? S.im[mk * ld + h1] : V{};
     a.re[k] = Ar + Bi;
     a.im[k] = Br - Ai;
   }
@@ -379,7 +379,9 @@ void roundtrip(const FftPlanView<T>& ph, const FftPlanView<T>& pw, const RoundTr
   using V = typename VecOf<T>::type;
   constexpr int P = kLanes<T>;
   const int64_t H = blk.H, W = blk.W, Wf = W / 2 + 1;
-  const int64_t nS = Wf * H;
+  const int64_t ld = roundtrip_column_stride(H, sizeof(V));
+  const int64_t nS = Wf * ld;  // the spectra in the scratch: columns ld apart
+  const int64_t nW = Wf * H;   // the weight and grad_weight lane buffers: columns H apart
   const int64_t nrow = H > W ? H : W;
   V* s = reinterpret_cast<V*>(blk.scratch);
   const Buf<T> S{s, s + nS};
@@ -394,7 +396,9 @@ void roundtrip(const FftPlanView<T>& ph, const FftPlanView<T>& pw, const RoundTr
   const auto forward_rows = [&](const T* const* planes, int64_t sh, int64_t sw, Buf<T> dst) {
     const bool tiles = stage && sh == W && sw == 1;
     if (tiles) gather_row<T>(planes, 0, 1, H * W, stage);
-    for (int64_t h = 0; h < H; h += 2) rows_forward<T>(pw, planes, sh, sw, H, W, h, dst, a, b, tiles ? stage : nullptr);
+    for (int64_t h = 0; h < H; h += 2) {
+      rows_forward<T>(pw, planes, sh, sw, H, W, h, dst, ld, a, b, tiles ? stage : nullptr);
+    }
   };
 
   forward_rows(blk.in, blk.in_sh, blk.in_sw, S);
@@ -410,17 +414,17 @@ void roundtrip(const FftPlanView<T>& ph, const FftPlanView<T>& pw, const RoundTr
       const int64_t sw = blk.weight_complex ? 2 : 1;
       for (int64_t h = 0; h < H; ++h) {
         gather_row<T>(blk.weight, h * Wf * sw, sw, Wf, wl + h * Wf);
-        if (blk.weight_complex) gather_row<T>(blk.weight, h * Wf * sw + 1, sw, Wf, wl + nS + h * Wf);
+        if (blk.weight_complex) gather_row<T>(blk.weight, h * Wf * sw + 1, sw, Wf, wl + nW + h * Wf);
       }
     }
     wl_re = wl;
-    wl_im = blk.weight_complex ? wl + nS : nullptr;
+    wl_im = blk.weight_complex ? wl + nW : nullptr;
   }
   for (int64_t k = 0; k < Wf; ++k) {
-    const Buf<T> col{S.re + k * H, S.im + k * H};
+    const Buf<T> col{S.re + k * ld, S.im + k * ld};
     const Buf<T> G = fft_lanes<T, false>(ph, col, a);
     if (need_gw) {
-      const Buf<T> Xk = blk.src_is_in ? G : fft_lanes<T, false>(ph, Buf<T>{X.re + k * H, X.im + k * H}, b);
+      const Buf<T> Xk = blk.src_is_in ? G : fft_lanes<T, false>(ph, Buf<T>{X.re + k * ld, X.im + k * ld}, b);
       const T f = ((k == 0 || 2 * k == W) ? T(1) : T(2)) * scale;
       // This block's terms of grad_weight's column k, lane by lane: f G conj(X) (real part only for a real weight).
       const auto term = [&](int64_t h, V& cr, V& ci) {
@@ -429,7 +433,7 @@ void roundtrip(const FftPlanView<T>& ph, const FftPlanView<T>& pw, const RoundTr
       };
       // A run of blocks with the same weight slices sums its terms in lane layout first (see RoundTripBlock).
       V* lr = blk.grad_lanes ? reinterpret_cast<V*>(blk.grad_lanes) + k * H : nullptr;
-      V* li = lr && blk.weight_complex ? lr + nS : nullptr;
+      V* li = lr && blk.weight_complex ? lr + nW : nullptr;
       if (lr) {
         for (int64_t h = 0; h < H; ++h) {
           V cr, ci;
@@ -503,7 +507,7 @@ void roundtrip(const FftPlanView<T>& ph, const FftPlanView<T>& pw, const RoundTr
     }
   }
   if (!need_out) return;
-  for (int64_t h = 0; h < H; h += 2) rows_inverse<T>(pw, blk.out, blk.count, H, W, h, S, a, b, stage);
+  for (int64_t h = 0; h < H; h += 2) rows_inverse<T>(pw, blk.out, blk.count, H, W, h, S, ld, a, b, stage);
   if (stage) scatter_row<T>(stage, blk.out, blk.count, 0, H * W);
 }
 

@@ -90,6 +90,16 @@ def test_per_channel_weight_patterns_cached_per_thread(isa, dtype, complex_weigh
     _check_per_channel_weights(isa, dtype, complex_weight, weight_kind, 11, 6, 5, 36)
 
 
+@pytest.mark.parametrize("isa", cpu_isas())
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("complex_weight", [False, True])
+def test_padded_spectrum_columns(isa, dtype, complex_weight):
+    """128 rows span a multiple of 2 KiB of lane vectors for every ISA and dtype, so the spectra's columns sit one
+    vector further apart in the scratch than the weight's and its gradient's lane buffers (per-channel weights
+    shared over the batch use both)."""
+    _check_per_channel_weights(isa, dtype, complex_weight, "CHW", 3, 16, 128, 10)
+
+
 def _check_per_channel_weights(isa, dtype, complex_weight, weight_kind, B, C, H, W):
     """Kernel values and both gradients at `dtype` against the float64 reference."""
     x, w = make((B, C, H, W), WEIGHT_SHAPES[weight_kind](B, C, H, W // 2 + 1), complex_weight)
