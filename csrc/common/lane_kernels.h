@@ -28,6 +28,7 @@ struct RoundTripBlock {
   int64_t src_sh, src_sw;
   bool src_is_in;             // src and in are the same planes: transform once
   T* out[kMaxLanes];          // contiguous [H][W] output planes, or nullptr to skip the inverse
+  bool stream_out;            // write out with streaming stores where aligned (outputs larger than the caches)
   const T* weight[kMaxLanes]; // [H][Wf] real or [H][Wf][2] complex (interleaved) per lane
   bool weight_complex;
   bool weight_uniform;        // every lane points at the same weight slice

@@ -240,6 +240,30 @@ inline Buf<T> fft_lanes(const FftPlanView<T>& p, Buf<T> a, Buf<T> b) {
   return a;
 }
 
+// Stores v at p (aligned to the vector size) past the caches: a streaming store does not read the line it
+// writes first.
+template <typename T>
+inline void stream_vector(T* p, typename VecOf<T>::type v) {
+#if defined(__x86_64__) && SPECDIFF_VEC_BYTES == 64
+  if constexpr (sizeof(T) == 4) _mm512_stream_ps(reinterpret_cast<float*>(p), reinterpret_cast<__m512>(v));
+  else _mm512_stream_pd(reinterpret_cast<double*>(p), reinterpret_cast<__m512d>(v));
+#elif defined(__x86_64__) && SPECDIFF_VEC_BYTES == 32
+  if constexpr (sizeof(T) == 4) _mm256_stream_ps(reinterpret_cast<float*>(p), reinterpret_cast<__m256>(v));
+  else _mm256_stream_pd(reinterpret_cast<double*>(p), reinterpret_cast<__m256d>(v));
+#elif defined(__x86_64__) && SPECDIFF_VEC_BYTES == 16
+  if constexpr (sizeof(T) == 4) _mm_stream_ps(reinterpret_cast<float*>(p), reinterpret_cast<__m128>(v));
+  else _mm_stream_pd(reinterpret_cast<double*>(p), reinterpret_cast<__m128d>(v));
+#else
+  __builtin_memcpy(p, &v, sizeof(v));
+#endif
+}
+
+inline void stream_fence() {
+#if defined(__x86_64__)
+  _mm_sfence();
+#endif
+}
+
 // dst[w][l] = planes[l][offset + w * sw] for w < W: one row of every plane into lane layout. Unit-stride rows
 // move as P x P tiles (P vector loads, an in-register transpose, P vector stores); the rest element-wise
 // through memory, since inserting lanes into a register one by one is far slower.
@@ -265,9 +289,10 @@ inline void gather_row(const T* const* planes, int64_t offset, int64_t sw, int64
 }
 
 // The inverse of gather_row into contiguous output rows: out[l][offset + w] = src[w][l] for the first
-// `count` lanes.
+// `count` lanes. stream: vector-aligned tiles are written with streaming stores (the caller fences).
 template <typename T>
-inline void scatter_row(const typename VecOf<T>::type* src, T* const* out, int count, int64_t offset, int64_t W) {
+inline void scatter_row(const typename VecOf<T>::type* src, T* const* out, int count, int64_t offset, int64_t W,
+                        bool stream = false) {
   using V = typename VecOf<T>::type;
   constexpr int P = kLanes<T>;
   int64_t w0 = 0;
@@ -275,7 +300,11 @@ inline void scatter_row(const typename VecOf<T>::type* src, T* const* out, int c
     V tile[P];
     for (int j = 0; j < P; ++j) tile[j] = src[w0 + j];
     transpose_tile<T>(tile);
-    for (int l = 0; l < count; ++l) __builtin_memcpy(out[l] + offset + w0, &tile[l], sizeof(V));
+    for (int l = 0; l < count; ++l) {
+      T* p = out[l] + offset + w0;
+      if (stream && reinterpret_cast<uintptr_t>(p) % SPECDIFF_VEC_BYTES == 0) stream_vector<T>(p, tile[l]);
+      else __builtin_memcpy(p, &tile[l], sizeof(V));
+    }
   }
   const T* s = reinterpret_cast<const T*>(src);
   for (int l = 0; l < count; ++l) {
@@ -342,7 +371,8 @@ inline void rows_forward(const FftPlanView<T>& pw, const T* const* planes, int64
 // straight to the output planes.
 template <typename T>
 inline void rows_inverse(const FftPlanView<T>& pw, T* const* out, int count, int64_t H, int64_t W, int64_t h0,
-                         Buf<T> S, int64_t ld, Buf<T> a, Buf<T> b, typename VecOf<T>::type* staged) {
+                         Buf<T> S, int64_t ld, Buf<T> a, Buf<T> b, typename VecOf<T>::type* staged,
+                         bool stream) {
   using V = typename VecOf<T>::type;
   const bool pair = h0 + 1 < H;
   const int64_t Wf = W / 2 + 1;
@@ -371,8 +401,8 @@ inline void rows_inverse(const FftPlanView<T>& pw, T* const* out, int count, int
     }
     return;
   }
-  scatter_row<T>(z.re, out, count, h0 * W, W);
-  if (pair) scatter_row<T>(z.im, out, count, (h0 + 1) * W, W);
+  scatter_row<T>(z.re, out, count, h0 * W, W, stream);
+  if (pair) scatter_row<T>(z.im, out, count, (h0 + 1) * W, W, stream);
 }
 
 template <typename T>
@@ -508,35 +538,13 @@ void roundtrip(const FftPlanView<T>& ph, const FftPlanView<T>& pw, const RoundTr
     }
   }
   if (!need_out) return;
-  for (int64_t h = 0; h < H; h += 2) rows_inverse<T>(pw, blk.out, blk.count, H, W, h, S, ld, a, b, stage);
-  if (stage) scatter_row<T>(stage, blk.out, blk.count, 0, H * W);
+  const bool stream = blk.stream_out;
+  for (int64_t h = 0; h < H; h += 2) rows_inverse<T>(pw, blk.out, blk.count, H, W, h, S, ld, a, b, stage, stream);
+  if (stage) scatter_row<T>(stage, blk.out, blk.count, 0, H * W, stream);
+  if (stream) stream_fence();
 }
 
 // ---- band weighting (see BandScaleFn in lane_kernels.h)
-
-// Stores v at p (aligned to the vector size) past the caches: a streaming store does not read the line it
-// writes first.
-template <typename T>
-inline void stream_vector(T* p, typename VecOf<T>::type v) {
-#if defined(__x86_64__) && SPECDIFF_VEC_BYTES == 64
-  if constexpr (sizeof(T) == 4) _mm512_stream_ps(reinterpret_cast<float*>(p), reinterpret_cast<__m512>(v));
-  else _mm512_stream_pd(reinterpret_cast<double*>(p), reinterpret_cast<__m512d>(v));
-#elif defined(__x86_64__) && SPECDIFF_VEC_BYTES == 32
-  if constexpr (sizeof(T) == 4) _mm256_stream_ps(reinterpret_cast<float*>(p), reinterpret_cast<__m256>(v));
-  else _mm256_stream_pd(reinterpret_cast<double*>(p), reinterpret_cast<__m256d>(v));
-#elif defined(__x86_64__) && SPECDIFF_VEC_BYTES == 16
-  if constexpr (sizeof(T) == 4) _mm_stream_ps(reinterpret_cast<float*>(p), reinterpret_cast<__m128>(v));
-  else _mm_stream_pd(reinterpret_cast<double*>(p), reinterpret_cast<__m128d>(v));
-#else
-  __builtin_memcpy(p, &v, sizeof(v));
-#endif
-}
-
-inline void stream_fence() {
-#if defined(__x86_64__)
-  _mm_sfence();
-#endif
-}
 
 // Stores v at p: a streaming store (p aligned to the vector size) or an ordinary one.
 template <typename T, bool kStream>

@@ -100,6 +100,16 @@ def test_padded_spectrum_columns(isa, dtype, complex_weight):
     _check_per_channel_weights(isa, dtype, complex_weight, "CHW", 3, 16, 128, 10)
 
 
+@pytest.mark.parametrize("isa", cpu_isas())
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_large_outputs_take_the_streaming_path(isa, dtype):
+    """Outputs (y and grad_x) of 8 MiB and more are written with streaming stores where a row tile is
+    vector-aligned: rows of 120 values are, every other row or every row, depending on the vector width."""
+    B = 3 if dtype == torch.float32 else 2
+    assert B * 64 * 128 * 120 * dtype.itemsize >= 8 << 20
+    _check_per_channel_weights(isa, dtype, False, "HW", B, 64, 128, 120)
+
+
 def _check_per_channel_weights(isa, dtype, complex_weight, weight_kind, B, C, H, W):
     """Kernel values and both gradients at `dtype` against the float64 reference."""
     x, w = make((B, C, H, W), WEIGHT_SHAPES[weight_kind](B, C, H, W // 2 + 1), complex_weight)
