@@ -292,7 +292,7 @@ inline void gather_row(const T* const* planes, int64_t offset, int64_t sw, int64
 // `count` lanes. stream: vector-aligned tiles are written with streaming stores (the caller fences).
 template <typename T>
 inline void scatter_row(const typename VecOf<T>::type* src, T* const* out, int count, int64_t offset, int64_t W,
-                        bool stream = false) {
+                        bool stream) {
   using V = typename VecOf<T>::type;
   constexpr int P = kLanes<T>;
   int64_t w0 = 0;

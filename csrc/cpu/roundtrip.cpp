@@ -20,11 +20,6 @@ namespace {
 // Blocks whose grad_weight terms are summed in lane layout before they are added into the float64 accumulators.
 constexpr int64_t kMaxGradRun = 16;
 
-// Outputs from this size on are written with streaming stores (see RoundTripBlock::stream_out): they do not stay
-// in the caches anyway, and skipping each line's read-for-ownership made fwd 4-10% and fwd+bwd 4-25% faster at
-// the 8-16 MiB standard shapes (in-process A/B), as for the band ops' outputs.
-constexpr int64_t kStreamOutBytes = int64_t{8} << 20;
-
 // Per-thread memory for per-channel weights kept in lane layout (one slot per channel pattern of a block).
 constexpr int64_t kMaxLaneWeightBytes = int64_t{2} << 20;
 
@@ -94,7 +89,7 @@ void run_lanes(const at::Tensor& in, const at::Tensor* src, const at::Tensor& ou
       blk.src_sw = src->stride(3);
     }
     blk.src_is_in = src && src->data_ptr() == in.data_ptr() && src->strides() == in.strides();
-    blk.stream_out = out.defined() && out.nbytes() >= kStreamOutBytes;
+    blk.stream_out = out.defined() && out.nbytes() >= kStreamingStoreMinBytes;
     blk.weight_complex = w.complex;
     blk.conj_weight = conj_weight;
     // Align the scratch to 64 bytes so each lane vector is one cache line.

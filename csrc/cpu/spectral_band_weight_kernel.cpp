@@ -41,13 +41,6 @@ int64_t run_end(int64_t first, int64_t end, int64_t C, int64_t groups) {
   return groups == 1 ? end : std::min(end, (first / C + 1) * C);
 }
 
-// Outputs of at least 8 MiB (a quarter of a 32 MiB last-level cache, as on the machine the benchmarks ran on)
-// are written with streaming stores: their pass's working set (input and output, and in the backward a second
-// input) does not stay in the cache anyway, and skipping the read-for-ownership of each output line made
-// forward+backward 0-9% faster at the 8-18 MB standard shapes (in-process A/B; 8-9% at 18 MB). At 4.7 MB
-// streaming made it slower: smaller outputs are written through the cache, where the next op finds them.
-constexpr int64_t kStreamMinBytes = int64_t{8} << 20;
-
 at::Tensor spectral_band_weight_cpu(const at::Tensor& spec, const at::Tensor& inner, const at::Tensor& outer,
                                     const at::Tensor& gain, double temperature, int64_t width,
                                     c10::string_view kind) {
@@ -65,7 +58,7 @@ at::Tensor spectral_band_weight_cpu(const at::Tensor& spec, const at::Tensor& in
     const T* w = table.data_ptr<T>();
     T* dst = out.data_ptr<T>();
     const BandScaleFn<T> band_scale = lane_kernels<T>().band_scale;
-    const bool stream = out.nbytes() >= kStreamMinBytes;
+    const bool stream = out.nbytes() >= kStreamingStoreMinBytes;
     at::parallel_for(0, B * C, 1, [&](int64_t p0, int64_t p1) {
       for (int64_t first = p0, end; first < p1; first = end) {
         end = run_end(first, p1, C, p.groups);
@@ -103,7 +96,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> spectral_band_weight_
     const T* d[3] = {need_params ? bm.d_inner.data_ptr<T>() : nullptr,
                      need_params ? bm.d_outer.data_ptr<T>() : nullptr, need_params ? bm.d_gain.data_ptr<T>() : nullptr};
     const LaneKernels<T>& kernels = lane_kernels<T>();
-    const bool stream = mask[0] && gs.nbytes() >= kStreamMinBytes;
+    const bool stream = mask[0] && gs.nbytes() >= kStreamingStoreMinBytes;
     at::parallel_for(0, B * C, 1, [&](int64_t p0, int64_t p1) {
       for (int64_t first = p0, end; first < p1; first = end) {
         end = run_end(first, p1, C, p.groups);
