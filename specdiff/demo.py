@@ -90,6 +90,11 @@ def _fmt(value: Any, spec: str = ".4g") -> str:
     return "n/a" if value is None else format(value, spec)
 
 
+def _extractor(rows: list[dict]) -> str:
+    info = rows[0]["eval"].get("feature_extractor") or {}
+    return f"{info['name']} v{info['version']}" if info else "n/a"
+
+
 def _summary(output_dir: str, rows: list[dict], loss_png: str, seconds: float) -> str:
     rel = lambda p: os.path.relpath(p, output_dir)  # noqa: E731
     first, cfg = rows[0]["run"].metrics, rows[0]["config"]
@@ -98,7 +103,8 @@ def _summary(output_dir: str, rows: list[dict], loss_png: str, seconds: float) -
         "",
         f"Two models trained for {first['steps']} steps (batch {first['batch_size']}) on `{first['dataset']}` "
         f"synthetic images, sampled with {cfg.sampling.sampler} and evaluated against the held-out test split "
-        f"(offline feature extractor: FID/KID values compare these two models, not published Inception numbers). "
+        f"(offline feature extractor {_extractor(rows)}: FID/KID values compare these two models, not published "
+        f"Inception numbers). "
         f"Total time {seconds:.0f} s.",
         "",
         "| model | parameters | final loss | loss drop / s | train images / s | spectral-op share | sampling s "

@@ -226,7 +226,7 @@ def evaluate(
     feature_info = None
     settings: dict = {"psnr_data_range": P.DATA_RANGE, "psnr_max_db": P.psnr_cap(),
                       "ssim": {"window": P.SSIM_WINDOW, "sigma": P.SSIM_SIGMA, "k1": P.SSIM_K1, "k2": P.SSIM_K2},
-                      "band_edges_rho": list(S.BAND_EDGES), "spectral_bins": S.default_num_bins(h, w)}
+                      "band_edges_rho": [str(e) for e in S.BAND_EDGES], "spectral_bins": S.default_num_bins(h, w)}
     wanted_dist = [m for m in names if m in DISTRIBUTION_METRICS]
     if wanted_dist and (len(gen) < 2 or len(ref) < 2):
         skip(wanted_dist, f"it needs at least 2 generated and 2 reference images, got {len(gen)} and {len(ref)}")

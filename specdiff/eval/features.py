@@ -43,8 +43,9 @@ def _gabor_bank(size: int = 9, wavelength: float = 4.0, sigma: float = 2.0, orie
 
 
 class FilterBankExtractor(nn.Module):
-    """specdiff's offline feature extractor ``specdiff-filterbank`` v1: fixed analytic features, no weights file,
-    no random numbers, so it is identical on every run and machine.
+    """specdiff's offline feature extractor ``specdiff-filterbank`` v2: fixed analytic features, no weights file,
+    no random numbers, so it is the same on every run and machine (to float32 round-off; its one discrete
+    step, the spectrum's ring membership, is decided exactly).
 
     Steps: grey images are repeated to RGB; the image is resized to 64×64 (bilinear, antialiased; any size >= 8);
     RGB becomes opponent channels (luminance, red-green, yellow-blue). Features (107):
@@ -54,11 +55,15 @@ class FilterBankExtractor(nn.Module):
     - 48 texture: luminance at scales 64, 32, 16 (2×2 average pooling), filtered by an (even, odd) Gabor pair
       at 4 orientations (9×9, wavelength 4 px, σ = 2, reflect padding); the local energy
       ``sqrt(even² + odd²)`` averaged over a 2×2 grid of cells;
-    - 8 spectrum: ``log10(P(k) + 1e-8)`` of the luminance's radially averaged power spectrum in 8 rings.
+    - 8 spectrum: ``log10(P(k) + 1e-8)`` of the luminance's radially averaged power spectrum in 8 rings
+      (:func:`~specdiff.eval.spectral.radial_power_spectrum`: exact ring membership).
+
+    Versions: v1 put the bins on a ring edge by a floating-point rho, so they moved between rings with the CPU's
+    rounding of ``sqrt``; v2 decides them exactly (a bin on an edge belongs to the ring above it).
     """
 
     name = "specdiff-filterbank"
-    version = 1
+    version = 2
     input_size = 64
     num_features = 107
 

@@ -7,19 +7,23 @@ weight, sums over the half spectrum equal sums over the full spectrum and, by Pa
 ``Σ_bins m·|X|² = Σ_pixels x²``.
 
 Frequency bands split rho at :data:`BAND_EDGES`: low ``rho < 1/3`` (includes DC), mid ``1/3 <= rho < 2/3``,
-high ``rho >= 2/3`` (the corners up to the diagonal Nyquist frequency).
+high ``rho >= 2/3`` (the corners up to the diagonal Nyquist frequency). Ring and band membership is decided
+exactly from the integer bin indices (:func:`specdiff.ops.frequency.radius_bins`; a bin on an edge belongs to
+the ring above it), so every metric here is the same on every CPU.
 """
 
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 
 import torch
 from torch import Tensor
 
-from specdiff.ops.frequency import frequency_radius
+from specdiff.ops.frequency import radius_bins, ring_index
 
-BAND_EDGES = (1.0 / 3.0, 2.0 / 3.0)
+BAND_EDGES = (Fraction(1, 3), Fraction(2, 3))
+"""The rho edges of the low / mid / high bands, exact rationals."""
 BANDS = ("low", "mid", "high")
 LOG_EPS = 1e-10
 """Added to powers before ``log10`` so an empty (all-zero) band gives a finite value."""
@@ -48,16 +52,16 @@ def _check_images(images: Tensor) -> None:
 def radial_power_spectrum(images: Tensor, num_bins: int | None = None) -> Tensor:
     """Radially averaged power spectrum ``Tensor[B, C, num_bins]`` (float64).
 
-    ``P(k) = Σ_{bins with bin(rho) = k} m·|X|² / Σ_{same bins} m`` where ``bin(rho) = min(floor(rho·K), K-1)``
-    and ``K = num_bins`` (default :func:`default_num_bins`): the mean power over the full-spectrum bins in the
-    ring ``k/K <= rho < (k+1)/K``. A ring with no bin (only possible with a large ``num_bins``) is NaN.
+    ``P(k) = Σ_{bins in ring k} m·|X|² / Σ_{same bins} m`` with ``K = num_bins`` (default
+    :func:`default_num_bins`): the mean power over the full-spectrum bins in the ring ``k/K <= rho < (k+1)/K``
+    (rho = 1 in ring ``K-1``; membership exact, :func:`specdiff.ops.frequency.ring_index`). A ring with no bin
+    (only possible with a large ``num_bins``) is NaN.
     """
     _check_images(images)
     b, c, h, w = images.shape
     k = num_bins or default_num_bins(h, w)
     power = torch.fft.rfft2(images.double(), norm="ortho").abs().square()
-    rho = frequency_radius(h, w, dtype=torch.float64, device=images.device)
-    index = (rho * k).floor().long().clamp(max=k - 1).flatten()
+    index = ring_index(h, w, k, device=images.device).flatten()
     m = multiplicity(h, w, device=images.device).flatten()
     weighted = (power * m.view(h, -1)).reshape(b * c, -1)
     sums = torch.zeros(b * c, k, dtype=torch.float64, device=images.device).index_add_(1, index, weighted)
@@ -95,9 +99,8 @@ def spectral_distance(generated: Tensor, reference: Tensor, num_bins: int | None
 
 def band_masks(height: int, width: int, *, device: torch.device | str | None = None) -> dict[str, Tensor]:
     """Boolean half-spectrum masks ``Tensor[height, width//2+1]`` of the low / mid / high bands (see module doc)."""
-    rho = frequency_radius(height, width, dtype=torch.float64, device=device)
-    lo, hi = BAND_EDGES
-    return {"low": rho < lo, "mid": (rho >= lo) & (rho < hi), "high": rho >= hi}
+    band = radius_bins(height, width, BAND_EDGES, device=device)
+    return {name: band == i for i, name in enumerate(BANDS)}
 
 
 def band_energy(images: Tensor) -> dict[str, Tensor]:

@@ -1,6 +1,7 @@
 """Image helpers shared by the evaluation tests."""
 
 import os
+from fractions import Fraction
 
 import torch
 
@@ -30,3 +31,23 @@ def write_folder(folder, images, names=None):
     for name, image in zip(names, images, strict=True):
         save_image(image, os.path.join(folder, name))
     return str(folder)
+
+
+def fft_indices(n):
+    """The signed integer bin indices of ``fftfreq(n)``: 0, 1, .., -2, -1."""
+    return [k if k <= (n - 1) // 2 else k - n for k in range(n)]
+
+
+def exact_rho_squared(h, w, ky, kx):
+    """``rho² = 2·((ky/H)² + (kx/W)²)`` as an exact fraction."""
+    return Fraction(2 * ky * ky, h * h) + Fraction(2 * kx * kx, w * w)
+
+
+def exact_ring(h, w, ky, kx, edges):
+    """The ring of bin (ky, kx): the number of edges ``e <= rho``, decided on exact fractions."""
+    rho2 = exact_rho_squared(h, w, ky, kx)
+    return sum(1 for e in edges if Fraction(e) ** 2 <= rho2)
+
+
+def ring_edges(num_rings):
+    return [Fraction(j, num_rings) for j in range(1, num_rings)]

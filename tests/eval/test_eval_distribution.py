@@ -6,10 +6,17 @@ import os
 import numpy as np
 import pytest
 import torch
-from evalutil import smooth_images
+import torch.nn.functional as F
+from evalutil import exact_ring, fft_indices, ring_edges, smooth_images
 
 from specdiff.eval.distribution import extract_features, frechet_distance, kernel_distance, kid_subset_size
-from specdiff.eval.features import INCEPTION_ENV, FilterBankExtractor, build_feature_extractor, torch_fidelity_available
+from specdiff.eval.features import (
+    _OPPONENT,
+    INCEPTION_ENV,
+    FilterBankExtractor,
+    build_feature_extractor,
+    torch_fidelity_available,
+)
 
 
 def pattern():
@@ -52,18 +59,33 @@ def reference_set():
 
 
 def test_offline_extractor_is_pinned_and_rng_free(extractor):
-    """The v1 definition is frozen: a change to these numbers must come with a new extractor version."""
+    """The v2 definition is frozen: a change to these numbers must come with a new extractor version."""
     torch.manual_seed(123)
     first = FilterBankExtractor()(pattern())[0].double()
     torch.manual_seed(456)
     torch.testing.assert_close(FilterBankExtractor()(pattern())[0].double(), first, rtol=0, atol=0)
     assert extractor.num_features == first.numel() == 107
-    assert first.sum().item() == pytest.approx(-9.949854971840978, abs=1e-4)
+    assert extractor.version == 2
+    assert first.sum().item() == pytest.approx(-9.958092572167516, abs=1e-4)
     expected = {0: 0.050889741629362106, 17: 0.06524752080440521, 40: 0.0635611042380333, 48: 0.22173109650611877,
                 50: 0.18814043700695038, 60: 0.16627800464630127, 75: 0.10944441705942154, 98: 0.07856156677007675,
-                99: -0.04831111058592796, 106: -5.207503318786621}
+                99: -0.04831111058592796, 100: -0.3439374566078186, 103: -3.011315107345581,
+                106: -5.2186760902404785}
     for index, value in expected.items():
         assert first[index].item() == pytest.approx(value, rel=1e-4, abs=1e-6), index
+
+
+def test_offline_extractor_spectrum_uses_exact_rings(extractor):
+    """The 8 spectrum features are the luminance's full-spectrum ring means with rings from exact fractions (at
+    64x64, 18 bins lie exactly on one of the 8 rings' edges; they belong to the ring above)."""
+    x = F.interpolate(pattern().double(), size=(64, 64), mode="bilinear", align_corners=False, antialias=True)
+    luminance = (x[0] * torch.tensor(_OPPONENT[0], dtype=torch.float64)[:, None, None]).sum(0).numpy()
+    power = np.abs(np.fft.fft2(luminance) / 64) ** 2
+    edges = ring_edges(8)
+    rings = np.array([[min(exact_ring(64, 64, ky, kx, edges), 7) for kx in fft_indices(64)] for ky in fft_indices(64)])
+    expected = np.log10(np.array([power[rings == k].mean() for k in range(8)]) + 1e-8)
+    got = extractor(pattern())[0, 99:].double().numpy()
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
 
 
 def test_offline_extractor_grey_equals_replicated_rgb_and_any_size(extractor):

@@ -50,7 +50,7 @@ def test_paired_metrics_match_direct_computation(pair):
     assert set(m) >= {"fid_offline", "kid_offline", "kid_offline_std", "spectral_distance_db",
                       "band_power_db_low", "band_power_db_mid", "band_power_db_high", "lpips"}
     assert "fid" not in m and "fid_inception" not in m
-    assert result["feature_extractor"]["name"] == "specdiff-filterbank" and result["feature_extractor"]["version"] == 1
+    assert result["feature_extractor"]["name"] == "specdiff-filterbank" and result["feature_extractor"]["version"] == 2
     assert result["settings"]["kid_subset_size"] == 6
 
 

@@ -1,12 +1,13 @@
 """Radial power spectrum, spectral distance and per-band metrics against full-spectrum numpy computations,
 Parseval identities and pure cosines of known frequency."""
 
+import functools
 import math
 
 import numpy as np
 import pytest
 import torch
-from evalutil import quantized
+from evalutil import exact_ring, fft_indices, quantized, ring_edges
 
 from specdiff.eval.paired import mse
 from specdiff.eval.spectral import (
@@ -24,10 +25,15 @@ def radial_full_numpy(image: np.ndarray, num_bins: int) -> np.ndarray:
     """Mean |FFT|² (orthonormal) per rho ring over the *full* spectrum ``[H, W]`` of one ``[H, W]`` image."""
     h, w = image.shape
     power = np.abs(np.fft.fft2(image) / math.sqrt(h * w)) ** 2
-    fy, fx = np.fft.fftfreq(h)[:, None], np.fft.fftfreq(w)[None, :]
-    rho = np.sqrt(fy**2 + fx**2) / math.sqrt(0.5)
-    ring = np.minimum(np.floor(rho * num_bins).astype(int), num_bins - 1)
-    return np.array([power[ring == k].mean() for k in range(num_bins)])
+    return np.array([power[full_rings(h, w, num_bins) == k].mean() for k in range(num_bins)])
+
+
+@functools.lru_cache
+def full_rings(h, w, num_bins):
+    """The ring of every bin of the *full* spectrum, from exact fractions (a bin on an edge: the ring above)."""
+    edges = ring_edges(num_bins)
+    return np.array([[min(exact_ring(h, w, ky, kx, edges), num_bins - 1) for kx in fft_indices(w)]
+                     for ky in fft_indices(h)])
 
 
 def cosine(h, w, ky, kx, channels=1):
@@ -52,9 +58,7 @@ def test_cosine_power_lands_in_its_ring():
     assert spectrum.argmax().item() == 5
     assert spectrum[torch.arange(16) != 5].abs().max() < 1e-20
     # Parseval: the ring's weighted bin count times its mean power is the image energy 0.5·H·W.
-    f = torch.fft.fftfreq(32, dtype=torch.float64)
-    rho = torch.sqrt(f[:, None] ** 2 + f[None, :] ** 2) / math.sqrt(0.5)
-    ring_bins = ((rho * 16).floor() == 5).sum().item()
+    ring_bins = (full_rings(32, 32, 16) == 5).sum().item()
     assert spectrum[5].item() * ring_bins == pytest.approx(0.5 * 32 * 32, rel=1e-12)
 
 
