@@ -102,11 +102,13 @@ class Piecewise(SyntheticDataset):
 
     def _stripes(self, keys: Tensor) -> Tensor:
         size = self.image_size
-        u = rng.uniform(keys, _GEOMETRY, 3).view(-1, 3, 1, 1)
+        # The stripe phase in float64: floor(2t) is a hard edge, and cos / sin may differ by an ulp between CPUs
+        # (vector widths); in float64 a pixel centre that close to an edge is a 1e-16 event, not a 1e-7 one.
+        u = rng.uniform(keys, _GEOMETRY, 3).view(-1, 3, 1, 1).double()
         shortest = max(3.0, size / 16)
         theta = math.pi * u[:, 0]
         period = shortest + (max(shortest, size / 2) - shortest) * u[:, 1]
-        y, x = self._grid(keys.device)
+        y, x = (c.double() for c in self._grid(keys.device))
         t = (x * torch.cos(theta) + y * torch.sin(theta)) / period + u[:, 2]
         return self._paint(torch.floor(2 * t).long() % 2 == 1, self._colours(keys, 2))
 
