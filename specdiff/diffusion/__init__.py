@@ -12,6 +12,7 @@ from .samplers import (
     dpm_solver2,
     dpm_solver_pp,
     get_sampler,
+    masf,
     register_sampler,
     sample,
 )
@@ -41,6 +42,7 @@ __all__ = [
     "get_sampler",
     "make_schedule",
     "make_timesteps",
+    "masf",
     "mean_square",
     "prediction_target",
     "q_sample",

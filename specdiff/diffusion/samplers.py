@@ -17,11 +17,14 @@ from __future__ import annotations
 
 import inspect
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from fractions import Fraction
 from typing import Any
 
 import torch
 from torch import Tensor
+
+from specdiff.ops.frequency import radius_bins
 
 from .denoiser import Denoiser, Model, Prediction
 from .noise import NoiseOp, colour
@@ -78,16 +81,83 @@ def ddpm(
     for i, t, s in _steps(timesteps):
         x0, _ = denoiser(x, t)
         _report(callback, i, t, x, x0)
-        abar_t, abar_s = _alpha_cumprod(denoiser.schedule, t), _alpha_cumprod(denoiser.schedule, s)
-        # Respacing (Nichol & Dhariwal 2021, §4): the β of a skipped stretch is 1 - ᾱ_t/ᾱ_s.
-        beta = 1.0 - abar_t / abar_s
-        coef_x0 = math.sqrt(abar_s) * beta / (1.0 - abar_t)
-        coef_xt = math.sqrt(1.0 - beta) * (1.0 - abar_s) / (1.0 - abar_t)
-        variance = (1.0 - abar_s) / (1.0 - abar_t) * beta
-        x = coef_x0 * x0 + coef_xt * x
-        if variance > 0.0:
-            x = x + math.sqrt(variance) * _noise(x, noise_op, generator)
+        x = _ddpm_step(denoiser.schedule, x, x0, t, s, noise_op, generator)
     return x
+
+
+def _ddpm_step(schedule: NoiseSchedule, x: Tensor, x0: Tensor, t: Tensor, s: Tensor | None,
+               noise_op: NoiseOp | None, generator: torch.Generator | None) -> Tensor:
+    """One posterior step from t to s (None: ᾱ = 1), respaced."""
+    abar_t, abar_s = _alpha_cumprod(schedule, t), _alpha_cumprod(schedule, s)
+    # Respacing (Nichol & Dhariwal 2021, §4): the β of a skipped stretch is 1 - ᾱ_t/ᾱ_s.
+    beta = 1.0 - abar_t / abar_s
+    coef_x0 = math.sqrt(abar_s) * beta / (1.0 - abar_t)
+    coef_xt = math.sqrt(1.0 - beta) * (1.0 - abar_s) / (1.0 - abar_t)
+    variance = (1.0 - abar_s) / (1.0 - abar_t) * beta
+    x = coef_x0 * x0 + coef_xt * x
+    if variance > 0.0:
+        x = x + math.sqrt(variance) * _noise(x, noise_op, generator)
+    return x
+
+
+MASF_EDGES = (Fraction(1, 3), Fraction(2, 3))
+"""masf's default band edges in rho: the evaluation bands (low / mid / high)."""
+
+
+@torch.no_grad()
+def masf(
+    denoiser: Denoiser,
+    x: Tensor,
+    timesteps: Tensor,
+    *,
+    noise_op: NoiseOp | None = None,
+    generator: torch.Generator | None = None,
+    callback: Callback | None = None,
+    alpha: float | Sequence[float] = 0.5,
+    edges: Sequence[float | Fraction] = MASF_EDGES,
+) -> Tensor:
+    """DDPM with a per-band moving average of the sample's spectrum before every model call ("masf").
+
+    With ``X = rfft2(x, norm="ortho")`` and bands split at ``edges`` in rho (the true FFT bins; a bin on an
+    edge belongs to the band above it, so the bands cover every bin, DC and the diagonal Nyquist corner
+    included), each band b keeps ``E_b ← α_b·E_b + (1 − α_b)·X·M_b`` (``E = X`` at the first step), x is
+    replaced by ``irfft2(Σ_b E_b)``, and the respaced DDPM step follows (``noise_op`` colours its noise).
+    ``alpha``: one number for every band or one per band (``len(edges) + 1``), each in [0, 1); α = 0 is
+    exactly ``ddpm``. A heuristic that smooths each band's trajectory, not a solver of the reverse process.
+    """
+    band = _masf_bands(x, alpha, edges)
+    spectrum = None
+    for i, t, s in _steps(timesteps):
+        current = torch.fft.rfft2(x, norm="ortho")
+        if spectrum is None:
+            spectrum = current
+        else:
+            # E - X = A·(E_old - X): added to x as a correction, so α = 0 leaves x bit for bit unchanged.
+            delta = band * (spectrum - current)
+            spectrum = current + delta
+            x = x + torch.fft.irfft2(delta, s=x.shape[-2:], norm="ortho")
+        x0, _ = denoiser(x, t)
+        _report(callback, i, t, x, x0)
+        x = _ddpm_step(denoiser.schedule, x, x0, t, s, noise_op, generator)
+    return x
+
+
+def _masf_bands(x: Tensor, alpha: float | Sequence[float], edges: Sequence[float | Fraction]) -> Tensor:
+    """The per-bin α map ``[H, W//2+1]`` (x's real dtype) of masf's options, validated."""
+    if x.dim() < 2:
+        raise ValueError(f"masf needs images [..., H, W], got shape {tuple(x.shape)}")
+    edges = tuple(edges) if isinstance(edges, (list, tuple)) else edges
+    if not isinstance(edges, tuple) or not all(
+            isinstance(e, (int, float, Fraction)) and not isinstance(e, bool) and 0 < e < 1 for e in edges):
+        raise ValueError(f"masf edges must be a list of numbers in (0, 1), got {edges!r}")
+    alphas = tuple(alpha) if isinstance(alpha, (list, tuple)) else (alpha,) * (len(edges) + 1)
+    if len(alphas) != len(edges) + 1:
+        raise ValueError(f"masf alpha must be one number or {len(edges) + 1} (one per band), got {len(alphas)}")
+    for a in alphas:
+        if isinstance(a, bool) or not isinstance(a, (int, float)) or not 0 <= a < 1:
+            raise ValueError(f"masf alpha must be in [0, 1), got {a!r}")
+    index = radius_bins(x.shape[-2], x.shape[-1], edges, device=x.device)  # raises on unsorted edges
+    return torch.tensor(alphas, dtype=x.dtype, device=x.device)[index]
 
 
 @torch.no_grad()
@@ -307,5 +377,6 @@ for _name, _fn in (
     ("ancestral", ancestral),
     ("dpm_solver++", dpm_solver_pp),
     ("dpm_solver2", dpm_solver2),
+    ("masf", masf),
 ):
     register_sampler(_name, _fn)
