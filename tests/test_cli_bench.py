@@ -40,6 +40,6 @@ def test_bench_models_writes_records(tmp_path):
     assert main(["bench", "models", "--batch", "2", "--size", "8", "--base-channels", "8", "--steps", "1",
                  "--warmup", "0", "--json", str(out)]) == 0
     records = json.loads(out.read_text())["records"]
-    assert {r["model"] for r in records} == {"tiny_unet", "spectral_unet"}  # the comparison
+    assert {r["model"] for r in records} == {"tiny_unet", "spectral_unet", "baseline_conv"}  # with the floor row
     assert {r["backend"] for r in records} == ({"reference", "kernel"} if extension.is_loaded() else {"reference"})
     assert all(r["images_per_second"] > 0 for r in records)

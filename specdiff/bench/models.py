@@ -19,7 +19,7 @@ from specdiff.bench.ops import timer
 from specdiff.extension import use_backend
 
 BACKENDS = ("reference", "kernel")
-DEFAULT_MODELS = ("tiny_unet", "spectral_unet")
+DEFAULT_MODELS = ("tiny_unet", "spectral_unet", "baseline_conv")  # baseline_conv: the throughput floor
 # The standard comparison: batch 64 of 3x32x32 images, base width 32 (each model's other defaults).
 STANDARD = {"batch": 64, "channels": 3, "size": 32, "base_channels": 32}
 TINY = {"batch": 2, "channels": 3, "size": 8, "base_channels": 8}
@@ -145,9 +145,11 @@ def format_table(records: list[dict]) -> str:
         if (name, "kernel") in ips and (name, "reference") in ips:
             speedup = ips[(name, "kernel")] / ips[(name, "reference")]
             lines.append(f"{name}: kernel / reference throughput = {speedup:.2f}x")
-    for name in ("spectral_unet", "spectral_unet_deep"):
-        for backend in ("kernel", "reference"):
-            if (name, backend) in ips and ("tiny_unet", backend) in ips:
-                ratio = ips[("tiny_unet", backend)] / ips[(name, backend)]
-                lines.append(f"{name} time per image / tiny_unet's ({backend}) = {ratio:.2f}x")
+    for base, names in (("tiny_unet", ("spectral_unet", "spectral_unet_deep")),
+                        ("baseline_conv", ("tiny_unet", "spectral_unet", "spectral_unet_deep"))):
+        for name in names:
+            for backend in ("kernel", "reference"):
+                if (name, backend) in ips and (base, backend) in ips:
+                    ratio = ips[(base, backend)] / ips[(name, backend)]
+                    lines.append(f"{name} time per image / {base}'s ({backend}) = {ratio:.2f}x")
     return "\n".join(lines)

@@ -1,7 +1,8 @@
 """Layers and models over the specdiff ops: complex layers on the split layout, spectral adapters, TinyUNet,
-SpectralUNet, SpectralUNetDeep and the ``build_model`` registry. Every model is ``forward(x, t)`` with
+SpectralUNet, SpectralUNetDeep, BaselineConv and the ``build_model`` registry. Every model is ``forward(x, t)`` with
 ``x [B, C, H, W]`` and integer ``t [B]``, and has the same state_dict and numerics on either op backend."""
 
+from specdiff.nn.baseline import BaselineConv
 from specdiff.nn.complex import (
     ComplexBatchNorm2d,
     ComplexConv2d,
@@ -24,6 +25,7 @@ __all__ = [
     "MODELS",
     "WEIGHTINGS",
     "AmplitudeResidual",
+    "BaselineConv",
     "ComplexBatchNorm2d",
     "ComplexConv2d",
     "ComplexConvTranspose2d",

@@ -6,6 +6,7 @@ import inspect
 
 from torch import nn
 
+from specdiff.nn.baseline import BaselineConv
 from specdiff.nn.layers import check_kwargs
 from specdiff.nn.spectral_unet import SpectralUNet
 from specdiff.nn.spectral_unet_deep import SpectralUNetDeep
@@ -15,6 +16,7 @@ MODELS: dict[str, type[nn.Module]] = {
     "tiny_unet": TinyUNet,
     "spectral_unet": SpectralUNet,
     "spectral_unet_deep": SpectralUNetDeep,
+    "baseline_conv": BaselineConv,
 }
 
 
@@ -30,8 +32,8 @@ def _model_class(name: str) -> type[nn.Module]:
 
 
 def build_model(name: str, **cfg) -> nn.Module:
-    """Builds model ``name`` (``tiny_unet``, ``spectral_unet``, ``spectral_unet_deep``) from its constructor
-    arguments. An unknown name raises ValueError and an unknown argument TypeError, each naming the valid ones."""
+    """Builds model ``name`` (one of :data:`MODELS`) from its constructor arguments. An unknown name raises
+    ValueError and an unknown argument TypeError, each naming the valid ones."""
     cls = _model_class(name)
     check_kwargs(f"build_model({name!r})", cfg, model_arguments(name))
     return cls(**cfg)

@@ -14,6 +14,7 @@ import specdiff.nn
 from specdiff.diffusion import diffusion_loss, make_schedule
 from specdiff.nn import (
     MODELS,
+    BaselineConv,
     ComplexConv2d,
     ComplexConvTranspose2d,
     SpectralUNet,
@@ -32,6 +33,7 @@ SMALL = {
                                "output": {"weighting": "radial", "gain": 1.0}}},
     "spectral_unet": {"base_channels": 4, "num_res_blocks": 2, "time_embed_dim": 16, "phase_mixing": True},
     "spectral_unet_deep": {"base_channels": 4, "channel_mults": (1, 2), "time_embed_dim": 16, "phase_mixing": True},
+    "baseline_conv": {"base_channels": 8, "time_embed_dim": 16},
 }
 # A value other than the default for every constructor argument (the coverage test keeps this complete).
 ALTERNATIVES = {
@@ -42,6 +44,7 @@ ALTERNATIVES = {
     "spectral_unet_deep": {"in_channels": 2, "base_channels": 6, "channel_mults": (1,), "num_res_blocks": 2,
                            "time_embed_dim": 12, "patch_size": 2, "amplitude_residual": False,
                            "phase_mixing": False},
+    "baseline_conv": {"in_channels": 2, "base_channels": 6, "time_embed_dim": 12},
 }
 
 
@@ -216,7 +219,7 @@ def test_model_sources_do_not_read_tensors_on_the_host():
 
 
 @pytest.mark.parametrize("name, h, w", [("spectral_unet", 15, 9), ("spectral_unet_deep", 13, 7),
-                                        ("spectral_unet", 2, 2), ("tiny_unet", 12, 20)])
+                                        ("spectral_unet", 2, 2), ("tiny_unet", 12, 20), ("baseline_conv", 1, 5)])
 def test_supported_odd_and_small_sizes(name, h, w):
     model = small(name)
     x, t = inputs(h=h, w=w)
@@ -249,7 +252,9 @@ def test_registry_builds_every_model_and_names_valid_choices():
     assert isinstance(build_model("tiny_unet"), TinyUNet)
     assert isinstance(build_model("spectral_unet"), SpectralUNet)
     assert isinstance(build_model("spectral_unet_deep"), SpectralUNetDeep)
-    with pytest.raises(ValueError, match="unknown model 'unet'; valid: tiny_unet, spectral_unet, spectral_unet_deep"):
+    assert isinstance(build_model("baseline_conv"), BaselineConv)
+    with pytest.raises(ValueError, match="unknown model 'unet'; valid: tiny_unet, spectral_unet, spectral_unet_deep, "
+                                         "baseline_conv"):
         build_model("unet")
     with pytest.raises(TypeError, match="'base_chanels' \\(did you mean 'base_channels'\\?\\); valid: in_channels"):
         build_model("spectral_unet", base_chanels=8)
