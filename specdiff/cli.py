@@ -113,6 +113,16 @@ def _sample(args: argparse.Namespace) -> int:
     return 0
 
 
+def _checkpoint_convert(args: argparse.Namespace) -> int:
+    from specdiff.train.checkpoint import FORMAT_VERSION, convert_checkpoint
+
+    for path in args.path:
+        kept = convert_checkpoint(path)
+        print(f"{path}: already format {FORMAT_VERSION}" if kept == path else
+              f"{path}: converted to format {FORMAT_VERSION}; the original is kept as {kept}")
+    return 0
+
+
 def _evaluate(args: argparse.Namespace) -> int:
     import os
 
@@ -144,12 +154,17 @@ def _key_values(items: list[str], flag: str) -> dict:
     """``["a=1", "b=[1, 2]"]`` -> ``{"a": 1, "b": [1, 2]}`` (values read as YAML)."""
     import yaml
 
+    from specdiff.fileio import safe_yaml_load, yaml_problem
+
     out = {}
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
             raise ValueError(f"{flag} must look like KEY=VALUE, got {item!r}")
-        out[key.strip()] = yaml.safe_load(value) if value.strip() else ""
+        try:
+            out[key.strip()] = safe_yaml_load(value) if value.strip() else ""
+        except yaml.YAMLError as exc:
+            raise ValueError(f"{flag} {item!r}: the value is not valid YAML ({yaml_problem(exc)})") from None
     return out
 
 
@@ -250,9 +265,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--spacing", choices=["linspace", "leading", "trailing"])
     p.add_argument("--clip-x0", type=float, help="clamp x0 predictions to [-c, c] (default: the config's, 1.0)")
     p.add_argument("--batch-size", type=int)
-    p.add_argument("--tag", help="output folder name under <run>/samples/")
+    p.add_argument("--tag", help="output folder name under <run>/samples/ (a plain name: letters, digits, . _ + -)")
     p.add_argument("--device", default="auto")
     p.set_defaults(func=_sample)
+
+    p = sub.add_parser("checkpoint", help="checkpoints").add_subparsers(dest="action", required=True).add_parser(
+        "convert", help="rewrite format-1 checkpoints (numpy RNG state) as format 2 (tensors and plain data only)",
+        description="Rewrites each format-1 checkpoint as format 2 and keeps the original as PATH.format1. The file "
+                    "is read with torch.load(weights_only=True) plus numpy's array rebuilders, never with full "
+                    "pickle, so a file holding anything else is refused.")
+    p.add_argument("path", nargs="+", help="checkpoints/step_<N>.pt")
+    p.set_defaults(func=_checkpoint_convert)
 
     p = sub.add_parser("evaluate", help="metrics of generated images against a folder or a dataset")
     p.add_argument("--generated", required=True, help="folder of generated PNG/JPEG images")

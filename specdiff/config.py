@@ -6,7 +6,9 @@ model's constructor (``specdiff.nn.build_model``), so a spectral option sits whe
 the model does not take is an error, never ignored. ``data.options`` holds the keyword options of the data
 family (``specdiff.data.dataset_options``).
 
-Every problem raises :class:`ConfigError` with one line: the dotted key, the value and what is allowed.
+Every problem raises :class:`ConfigError` with one line: the dotted key, the value and what is allowed. Files are
+read with :func:`specdiff.fileio.read_yaml`: safe tags only, at most 1 MiB, and no YAML aliases (``&a`` / ``*a``),
+which a config never needs and which let a few hundred bytes describe gigabytes.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import yaml
+
+from specdiff.fileio import read_yaml, safe_yaml_load, yaml_problem
 
 SECTIONS = ("model", "data", "diffusion", "loss", "optim", "training", "sampling")
 
@@ -402,8 +406,8 @@ def parse_override(text: str) -> tuple[str, Any]:
     if not sep or not key.strip() or "." not in key:
         raise ConfigError("--set", text, "must look like section.key=value, e.g. optim.lr=3e-4")
     try:
-        parsed = yaml.safe_load(value) if value.strip() else ""
-    except yaml.YAMLError:
+        parsed = safe_yaml_load(value) if value.strip() else ""
+    except (yaml.YAMLError, ValueError):
         parsed = value
     return key.strip(), parsed
 
@@ -434,17 +438,26 @@ def apply_overrides(raw: Mapping[str, Any], overrides: Sequence[str]) -> dict[st
 
 
 def load_raw(path: str) -> dict[str, Any]:
+    """The mapping in the YAML file ``path`` (empty for an empty file), read with
+    :func:`specdiff.fileio.read_yaml` (safe tags, no aliases, at most 1 MiB); ConfigError naming the file for
+    anything else."""
+    where = f"config file {path!r}"
     try:
-        with open(path) as f:
-            raw = yaml.safe_load(f)
+        raw = read_yaml(path)
     except FileNotFoundError:
-        raise ConfigError("", path, f"config file {path!r} does not exist") from None
+        raise ConfigError("", path, f"{where} does not exist") from None
+    except IsADirectoryError:
+        raise ConfigError("", path, f"{where} is a directory; give the path of a YAML file") from None
+    except OSError as exc:
+        raise ConfigError("", path, f"{where} cannot be read ({exc.strerror or exc})") from None
+    except ValueError as exc:
+        raise ConfigError("", path, f"{where} cannot be used: {exc}") from None
     except yaml.YAMLError as exc:
-        raise ConfigError("", path, f"config file {path!r} is not valid YAML: {str(exc).splitlines()[0]}") from None
+        raise ConfigError("", path, f"{where} is not valid YAML: {yaml_problem(exc)}") from None
     if raw is None:
         return {}
     if not isinstance(raw, dict):
-        raise ConfigError("", path, f"config file {path!r} must hold a mapping of sections ({', '.join(SECTIONS)})")
+        raise ConfigError("", path, f"{where} must hold a mapping of sections ({', '.join(SECTIONS)})")
     return raw
 
 

@@ -1,4 +1,5 @@
-"""Atomic file writes: a reader (or a run killed mid-write) sees the old file or the new one, never a torn one."""
+"""Files in and out. Writes are atomic: a reader (or a run killed mid-write) sees the old file or the new one, never a
+torn one. YAML is read with :func:`read_yaml` / :func:`safe_yaml_load`: safe tags only, no aliases, bounded size."""
 
 from __future__ import annotations
 
@@ -8,6 +9,57 @@ import os
 import tempfile
 from collections.abc import Callable, Iterator
 from typing import IO, Any
+
+import yaml
+
+# Configs and study files are a few KiB; anything near this is not one (and would take long to parse).
+MAX_YAML_BYTES = 1 << 20
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses aliases (``*name``, hence also ``<<: *name`` merges). An alias reuses a
+    node, so a few nested ones describe an exponentially large document ("billion laughs"); specdiff's YAML
+    files never need them, so none is accepted rather than some within a budget."""
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(
+                None, None, f"found the alias *{event.anchor}: specdiff YAML files may not use aliases "
+                "(&anchor / *alias); write the values out", event.start_mark)
+        return super().compose_node(parent, index)
+
+
+def yaml_problem(exc: yaml.YAMLError) -> str:
+    """One line for a YAML error: its problem and, when known, the line and column."""
+    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem:
+        mark = exc.problem_mark
+        return exc.problem + (f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else "")
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+def safe_yaml_load(text: str) -> Any:
+    """``yaml.safe_load`` of ``text`` without aliases; raises ``yaml.YAMLError`` (one line from
+    :func:`yaml_problem`), or ValueError for a document nested too deeply to parse."""
+    try:
+        return yaml.load(text, Loader=_NoAliasLoader)  # noqa: S506 (a SafeLoader subclass)
+    except RecursionError:
+        raise ValueError("nested too deeply to parse") from None
+
+
+def read_yaml(path: str | os.PathLike, limit: int = MAX_YAML_BYTES) -> Any:
+    """The YAML document in the file ``path`` (see :func:`safe_yaml_load`). Raises FileNotFoundError,
+    IsADirectoryError or another OSError; ValueError for a file over ``limit`` bytes, not UTF-8, or nested too
+    deeply; ``yaml.YAMLError`` for invalid YAML or an alias."""
+    with open(path, "rb") as f:
+        data = f.read(limit + 1)
+    if len(data) > limit:
+        raise ValueError(f"larger than {limit // 1024} KiB (a YAML config or study is a few KiB)")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValueError("not UTF-8 text") from None
+    return safe_yaml_load(text)
 
 
 @contextlib.contextmanager

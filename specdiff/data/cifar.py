@@ -1,5 +1,9 @@
 """CIFAR-10 from a local ``cifar-10-batches-py`` folder (the official "CIFAR-10 python version"). Nothing is
-downloaded: a missing folder raises one line saying where to put it and how to get it."""
+downloaded: a missing folder raises one line saying where to put it and how to get it.
+
+The batches are pickles by format. They are read with a restricted unpickler that builds only what a batch holds
+(a dict of bytes keys, lists, ints, bytes and numpy arrays); a file that asks for anything else (an object whose
+``__reduce__`` would run a command) is refused with one line before any of it is built."""
 
 from __future__ import annotations
 
@@ -44,6 +48,69 @@ def cifar10_folder(root: str | os.PathLike | None) -> str:
     return os.path.join(root, CIFAR10_FOLDER)
 
 
+# What a CIFAR-10 batch pickle may ask for: numpy's array and dtype rebuilders (numpy 1.x wrote numpy.core, 2.x
+# numpy._core; protocol 5 uses _frombuffer) and _codecs.encode, which protocol 2 pickles of Python 3 use for bytes.
+_NUMPY_REBUILDERS = {("multiarray", "_reconstruct"), ("multiarray", "scalar"), ("numeric", "_frombuffer")}
+MAX_BATCH_BYTES = 1 << 28  # an official batch is 31 MB
+
+
+class _Refused(pickle.UnpicklingError):
+    """The batch asked for a global outside the allow-list."""
+
+
+class _BatchUnpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str):
+        if (module, name) == ("_codecs", "encode"):
+            import codecs
+
+            return codecs.encode
+        if (module, name) in (("numpy", "ndarray"), ("numpy", "dtype")):
+            return getattr(np, name)
+        head, _, sub = module.rpartition(".")
+        if head in ("numpy.core", "numpy._core") and (sub, name) in _NUMPY_REBUILDERS:
+            try:
+                from numpy._core import multiarray, numeric
+            except ImportError:  # numpy < 2
+                from numpy.core import multiarray, numeric
+            return getattr({"multiarray": multiarray, "numeric": numeric}[sub], name)
+        raise _Refused(f"it asks for {module}.{name}, which a CIFAR-10 batch never holds")
+
+
+def read_batch(path: str) -> tuple[np.ndarray, np.ndarray]:
+    """``uint8[N, 3072]`` data and ``int64[N]`` labels of one CIFAR-10 python batch file, read with a restricted
+    unpickler; ValueError naming the file and what a batch holds for anything else."""
+    expected = ("a pickled dict with b'data' (uint8 array [N, 3072]) and b'labels' (N ints in 0..9), as in the "
+                f"'CIFAR-10 python version' from {CIFAR10_URL}")
+    if os.path.getsize(path) > MAX_BATCH_BYTES:
+        raise ValueError(f"{path}: not a CIFAR-10 batch: larger than {MAX_BATCH_BYTES >> 20} MiB; expected {expected}")
+    try:
+        with open(path, "rb") as file:
+            batch = _BatchUnpickler(file, encoding="bytes").load()
+    except _Refused as exc:
+        raise ValueError(f"{path}: refused: {exc} (a crafted file can run code when unpickled); expected {expected}; "
+                         "re-extract cifar-10-python.tar.gz") from None
+    except Exception as exc:  # truncated or foreign files raise many types
+        raise ValueError(f"{path}: not a CIFAR-10 batch ({type(exc).__name__}: {exc}); expected {expected}") from None
+    if not isinstance(batch, dict) or b"data" not in batch or b"labels" not in batch:
+        got = (f"keys {', '.join(sorted(map(repr, batch))[:10]) or 'none'}" if isinstance(batch, dict)
+               else f"a {type(batch).__name__}")
+        raise ValueError(f"{path}: not a CIFAR-10 batch: got {got}; expected {expected}")
+    data, labels = batch[b"data"], batch[b"labels"]
+    if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3 * 32 * 32:
+        got = (f"{data.dtype}{list(data.shape)}" if isinstance(data, np.ndarray) else f"a {type(data).__name__}")
+        raise ValueError(f"{path}: b'data' must be a uint8 array [N, 3072], got {got}; expected {expected}")
+    if isinstance(labels, np.ndarray) and labels.dtype.kind in "iu" and labels.ndim == 1:
+        labels = labels.tolist()
+    bad = [v for v in labels if not (isinstance(v, (int, np.integer)) and not isinstance(v, bool) and 0 <= v < 10)
+           ][:1] if isinstance(labels, list) else []
+    if not isinstance(labels, list) or len(labels) != len(data) or bad:
+        got = (f"a {type(labels).__name__}" if not isinstance(labels, list) else
+               f"the item {bad[0]!r}" if bad else f"{len(labels)} items")
+        raise ValueError(f"{path}: b'labels' must be a list of {len(data)} ints in 0..9, got {got}; "
+                         f"expected {expected}")
+    return data, np.asarray(labels, dtype=np.int64)
+
+
 def load_cifar10(folder: str, split: str) -> tuple[np.ndarray, np.ndarray]:
     """``uint8[N, 3, 32, 32]`` images and ``int64[N]`` labels of ``split`` from a ``cifar-10-batches-py`` folder."""
     images, labels = [], []
@@ -56,13 +123,9 @@ def load_cifar10(folder: str, split: str) -> tuple[np.ndarray, np.ndarray]:
                 f"{CIFAR10_URL} and extract it there (tar xzf cifar-10-python.tar.gz), or point data.root (root=) at "
                 "the folder that holds it"
             )
-        with open(path, "rb") as file:
-            batch = pickle.load(file, encoding="bytes")
-        data = np.asarray(batch[b"data"], dtype=np.uint8)
-        if data.ndim != 2 or data.shape[1] != 3 * 32 * 32:
-            raise ValueError(f"{path}: b'data' must be uint8[N, 3072], got shape {data.shape}")
+        data, batch_labels = read_batch(path)
         images.append(data.reshape(-1, 3, 32, 32))
-        labels.append(np.asarray(batch[b"labels"], dtype=np.int64))
+        labels.append(batch_labels)
     return np.concatenate(images), np.concatenate(labels)
 
 

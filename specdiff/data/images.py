@@ -23,23 +23,50 @@ def list_images(folder: str | os.PathLike) -> list[str]:
     return paths
 
 
+# PIL's modes of 16-bit greyscale (a 16-bit PNG opens as I;16; "I" holds the same values in int32).
+_GREY16 = ("I;16", "I;16B", "I;16L", "I")
+
+
 def read_image(path: str | os.PathLike, channels: int | None = None) -> Tensor:
-    """``Tensor[C, H, W]`` float32 in [-1, 1] from a PNG/JPEG file. ``channels`` (1 or 3) converts; None keeps
-    the file's grey or RGB (other modes become RGB). An unreadable file raises ValueError naming it."""
+    """``Tensor[C, H, W]`` float32 in [-1, 1] from a PNG/JPEG file: 8-bit values v map to v / 255 * 2 - 1, 16-bit
+    greyscale values to v / 65535 * 2 - 1 (PIL reads 16-bit colour PNGs at 8 bits per channel). ``channels`` (1 or
+    3) converts (BT.601 luma / grey replicated); None keeps the file's grey or RGB (other modes become RGB). An
+    unreadable file, or one of more than ``PIL.Image.MAX_IMAGE_PIXELS`` pixels (a decompression bomb), raises
+    ValueError naming it."""
+    import warnings
+
     from PIL import Image, UnidentifiedImageError
 
     if channels not in (None, 1, 3):
         raise ValueError(f"channels must be 1, 3 or None, got {channels!r}")
     try:
-        with Image.open(path) as img:
-            img.load()
-            mode = {1: "L", 3: "RGB"}.get(channels) or ("L" if img.mode in ("L", "I;16", "I", "1") else "RGB")
-            array = np.asarray(img.convert(mode), dtype=np.float32)
-    except (OSError, UnidentifiedImageError) as exc:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                img.load()
+                if img.mode in _GREY16:
+                    image = _grey16(path, np.asarray(img))
+                else:
+                    mode = {1: "L", 3: "RGB"}.get(channels) or ("L" if img.mode in ("L", "1") else "RGB")
+                    image = torch.from_numpy(np.asarray(img.convert(mode), dtype=np.float32).copy()) / 127.5 - 1.0
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ValueError(f"cannot read image {os.fspath(path)!r}: it has more than {Image.MAX_IMAGE_PIXELS} pixels "
+                         "(PIL.Image.MAX_IMAGE_PIXELS), the limit against decompression bombs") from None
+    except (OSError, UnidentifiedImageError, SyntaxError) as exc:
         raise ValueError(f"cannot read image {os.fspath(path)!r}: {exc}") from None
-    if array.ndim == 2:
-        array = array[:, :, None]
-    return torch.from_numpy(array.copy()).permute(2, 0, 1) / 127.5 - 1.0
+    if image.dim() == 2:
+        image = image[:, :, None]
+    if channels == 3 and image.shape[2] == 1:
+        image = image.expand(-1, -1, 3)
+    return image.permute(2, 0, 1).contiguous()
+
+
+def _grey16(path: str | os.PathLike, values: np.ndarray) -> Tensor:
+    """16-bit grey values v in [0, 65535] -> float32 v / 65535 * 2 - 1 (rounded once, from float64)."""
+    if values.size and (values.min() < 0 or values.max() > 65535):
+        raise ValueError(f"cannot read image {os.fspath(path)!r}: its integer values span [{values.min()}, "
+                         f"{values.max()}], outside the 16-bit range [0, 65535]")
+    return torch.from_numpy(values.astype(np.float64) / 32767.5 - 1.0).float()
 
 
 def to_uint8(image: Tensor) -> np.ndarray:

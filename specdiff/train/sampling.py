@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 import os
+import re
 import time
 from typing import Any
 
@@ -13,8 +14,24 @@ from torch import nn
 
 from specdiff.config import Config, ConfigError, SamplingConfig, sampler_options
 from specdiff.fileio import atomic_write_json
-from specdiff.train.checkpoint import file_sha256, latest_checkpoint, list_checkpoints, load_checkpoint
+from specdiff.train.checkpoint import (
+    CheckpointError,
+    file_sha256,
+    latest_checkpoint,
+    list_checkpoints,
+    load_checkpoint,
+)
 from specdiff.train.trainer import build_network, build_noise_op, build_schedule, load_run_config, resolve_device
+
+_TAG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$")
+TAG_RULE = "1-128 characters from A-Z a-z 0-9 . _ + -, starting with a letter or digit (one folder name, no path)"
+
+
+def check_tag(tag: str, what: str = "tag") -> str:
+    """``tag`` when it is a plain folder name (see TAG_RULE), so ``samples/<tag>`` stays inside the run."""
+    if not isinstance(tag, str) or not _TAG.match(tag):
+        raise ValueError(f"{what} {tag!r} is not a plain name: use {TAG_RULE}")
+    return tag
 
 
 def resolve_checkpoint(run_dir: str, checkpoint: str | None = None) -> str:
@@ -46,7 +63,17 @@ def load_model(run_dir: str, checkpoint: str | None = None, *, ema: bool = True,
     state = load_checkpoint(path)
     model = build_network(config)
     weights = state["ema"] if ema else state["model"]
-    model.load_state_dict({k: v.to(model.state_dict()[k].dtype) for k, v in weights.items()})
+    expected = model.state_dict()
+    missing, unexpected = sorted(set(expected) - set(weights)), sorted(set(weights) - set(expected))
+    shapes = [f"{k} {tuple(weights[k].shape)} vs {tuple(v.shape)}" for k, v in expected.items()
+              if k in weights and weights[k].shape != v.shape]
+    if missing or unexpected or shapes:
+        found = (f"lack {len(missing)} the model has (e.g. {missing[0]})" if missing else
+                 f"have {len(unexpected)} the model lacks (e.g. {unexpected[0]})" if unexpected else
+                 f"have {len(shapes)} of other shapes (e.g. {shapes[0]}, checkpoint vs config)")
+        raise CheckpointError(f"checkpoint {path!r} does not fit the run's config.yaml (model {config.model.name}): "
+                              f"its weights {found}; it was written for another architecture")
+    model.load_state_dict({k: v.to(expected[k].dtype) for k, v in weights.items()})
     return config, model.to(device).eval(), path, int(state["step"])
 
 
@@ -70,11 +97,14 @@ def sample_run(
     """Samples from a trained run; arguments left None come from the run's ``sampling`` config section.
 
     Writes ``<run_dir>/samples/<tag>/sample_###.png``, ``grid.png`` and ``metadata.json``; returns that folder.
-    Bad sampler names and options the sampler does not take raise ConfigError before the model is loaded.
+    Bad sampler names and options the sampler does not take raise ConfigError, a ``tag`` that is not a plain
+    folder name (:data:`TAG_RULE`) ValueError, both before the model is loaded.
     """
     from specdiff.data.images import make_grid, save_image
     from specdiff.diffusion import sample
 
+    if tag is not None:
+        check_tag(tag)
     config = load_run_config(run_dir)
     given = {"sampler": sampler, "steps": steps, "num_samples": num_samples, "seed": seed, "use_ema": ema,
              "eta": eta, "order": order, "spacing": spacing, "batch_size": batch_size, "clip_x0": clip_x0}
@@ -93,7 +123,8 @@ def sample_run(
 
     dev = resolve_device(device)
     _, model, ckpt_path, ckpt_step = load_model(run_dir, checkpoint, ema=cfg.use_ema, device=dev, config=config)
-    tag = tag or f"{cfg.sampler}-{cfg.steps}steps-{'ema' if cfg.use_ema else 'raw'}-seed{cfg.seed}-step{ckpt_step}"
+    tag = tag or check_tag(f"{cfg.sampler}-{cfg.steps}steps-{'ema' if cfg.use_ema else 'raw'}-seed{cfg.seed}-"
+                           f"step{ckpt_step}", "the default tag (from the sampler name)")
     out = os.path.join(run_dir, "samples", tag)
     os.makedirs(out, exist_ok=True)
 

@@ -1,6 +1,10 @@
 """CIFAR-10 from a tiny folder in the official pickle format: exact pixels and labels, resize rules, errors."""
 
 import os
+import pickle
+import shlex
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -10,6 +14,10 @@ from datautil import write_cifar10_folder
 from torch.utils.data import DataLoader
 
 from specdiff.data import build_dataset
+from specdiff.data.cifar import read_batch
+from specdiff.data.images import save_image
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 @pytest.fixture(scope="module")
@@ -91,3 +99,97 @@ def test_missing_folder_says_where_and_how(tmp_path):
     os.remove(tmp_path / "cifar-10-batches-py" / "test_batch")
     with pytest.raises(FileNotFoundError, match="test_batch"):
         build_dataset("cifar10", root=str(tmp_path), split="test")
+
+
+class RunsCommand:
+    """Unpickling this runs ``touch marker``."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (os.system, (f"touch {shlex.quote(self.marker)}",))
+
+
+class OpensFile(RunsCommand):
+    """Unpickling this creates ``marker``."""
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+@pytest.mark.parametrize("payload", [RunsCommand, OpensFile])
+@pytest.mark.parametrize("protocol", [2, 5])
+def test_a_crafted_batch_is_refused_before_anything_runs(tmp_path, payload, protocol):
+    write_cifar10_folder(tmp_path / "cifar-10-batches-py", per_batch=2, test=2)
+    path = tmp_path / "cifar-10-batches-py" / "data_batch_1"
+    data = pickle.dumps({b"data": np.zeros((2, 3072), np.uint8), b"labels": [0, payload(tmp_path / "pwned")]},
+                        protocol=protocol)
+    pickle.loads(data)  # the control: plain pickle runs it
+    assert (tmp_path / "pwned").exists()
+    os.remove(tmp_path / "pwned")
+    path.write_bytes(data)
+    with pytest.raises(ValueError) as info:
+        build_dataset("cifar10", root=str(tmp_path))
+    message = str(info.value)
+    assert "\n" not in message and message.startswith(f"{path}: refused: it asks for ")
+    assert ("posix.system" if payload is RunsCommand else "io.open") in message
+    assert "a CIFAR-10 batch never holds" in message and "b'data' (uint8 array [N, 3072])" in message
+    assert not (tmp_path / "pwned").exists()
+
+
+def _batch(data="zeros", labels=(1, 2)):
+    """An official-looking batch dict; None drops that key."""
+    data = np.zeros((2, 3072), np.uint8) if isinstance(data, str) else data
+    batch = {b"batch_label": b"x", b"labels": list(labels) if isinstance(labels, tuple) else labels, b"data": data,
+             b"filenames": []}
+    return {k: v for k, v in batch.items() if v is not None}
+
+
+@pytest.mark.parametrize("content, needle", [
+    (pickle.dumps([1, 2, 3], protocol=2), "got a list"),
+    (pickle.dumps(_batch(labels=None), protocol=2), "got keys"),
+    (pickle.dumps({"data": np.zeros((2, 3072), np.uint8), "labels": [1, 2]}), "got keys 'data', 'labels';"),
+    (pickle.dumps(_batch(data=np.zeros((2, 3072))), protocol=2), "b'data' must be a uint8 array [N, 3072], "
+                                                                           "got float64[2, 3072]"),
+    (pickle.dumps(_batch(data=np.zeros((2, 100), np.uint8))), "got uint8[2, 100]"),
+    (pickle.dumps(_batch(data=[1, 2])), "got a list"),
+    (pickle.dumps(_batch(labels=(1,))), "b'labels' must be a list of 2 ints in 0..9, got 1 items"),
+    (pickle.dumps(_batch(labels=(1, 10))), "got the item 10"),
+    (pickle.dumps(_batch(labels="ab")), "got a str"),
+    (pickle.dumps(_batch(), protocol=2)[:200], "not a CIFAR-10 batch (UnpicklingError"),
+    (b"hello, not a pickle", "not a CIFAR-10 batch"),
+    (b"", "not a CIFAR-10 batch (EOFError"),
+], ids=["list", "no-labels", "str-keys", "float-data", "short-rows", "list-data", "few-labels", "label-10",
+        "str-labels", "truncated", "text", "empty"])
+def test_a_malformed_batch_is_one_line_naming_the_file(tmp_path, content, needle):
+    path = tmp_path / "data_batch_1"
+    path.write_bytes(content)
+    with pytest.raises(ValueError) as info:
+        read_batch(str(path))
+    message = str(info.value)
+    assert "\n" not in message and message.startswith(f"{path}: ") and needle in message, message
+    assert "expected a pickled dict with b'data' (uint8 array [N, 3072]) and b'labels'" in message
+
+
+def test_cli_errors_for_crafted_and_malformed_batches(tmp_path):
+    folder = tmp_path / "cifar-10-batches-py"
+    write_cifar10_folder(folder, per_batch=2, test=2)
+    (folder / "data_batch_3").write_bytes(pickle.dumps([OpensFile(tmp_path / "pwned")], protocol=2))
+    (folder / "test_batch").write_bytes(pickle.dumps([1, 2], protocol=2))  # the TypeError of the report
+    (tmp_path / "gen").mkdir()
+    save_image(torch.zeros(3, 32, 32), tmp_path / "gen" / "a.png")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    train = subprocess.run([sys.executable, "-m", "specdiff", "train", "--config",
+                            os.path.join(ROOT, "configs", "smoke", "tiny_unet.yaml"), "--output-dir", str(tmp_path),
+                            "--set", "data.name=cifar10", "--set", f"data.root={tmp_path}"],
+                           capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
+    evaluate = subprocess.run([sys.executable, "-m", "specdiff", "evaluate", "--generated", str(tmp_path / "gen"),
+                               "--reference-dataset", "cifar10", "--reference-root", str(tmp_path)],
+                              capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
+    for proc, name, needle in ((train, "data_batch_3", "refused: it asks for io.open"),
+                               (evaluate, "test_batch", "not a CIFAR-10 batch: got a list")):
+        assert proc.returncode == 1, proc.stderr
+        assert "Traceback" not in proc.stderr and proc.stderr.strip().count("\n") == 0, proc.stderr
+        assert f"{folder / name}: {needle}" in proc.stderr
+    assert not (tmp_path / "pwned").exists() and not (tmp_path / "runs").exists()

@@ -6,6 +6,7 @@ import glob
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 import yaml
@@ -141,3 +142,41 @@ def test_cli_config_show_prints_the_resolved_config():
 def test_cross_section_checks(raw, key, needle):
     err = error_of(raw)
     assert err.key == key and needle in str(err)
+
+
+def load_error(path) -> str:
+    with pytest.raises(ConfigError) as info:
+        load_config(str(path))
+    assert "\n" not in str(info.value) and repr(str(path)) in str(info.value)
+    return str(info.value)
+
+
+def test_aliases_are_refused_so_an_alias_bomb_costs_nothing(tmp_path):
+    # "Billion laughs": 9 levels of 9 aliases describe 9**9 strings in a few hundred bytes.
+    bomb = tmp_path / "bomb.yaml"
+    lines = ['a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    lines += [f"{c}: &{c} [{', '.join([f'*{p}'] * 9)}]" for p, c in zip("abcdefgh", "bcdefghi", strict=True)]
+    bomb.write_text("\n".join(lines) + "\n")
+    start = time.perf_counter()
+    assert "may not use aliases" in load_error(bomb) and "(line 2, column" in load_error(bomb)
+    assert time.perf_counter() - start < 1
+    # A single harmless alias (or a merge key) is refused as well: configs never need them.
+    one = tmp_path / "one.yaml"
+    one.write_text("optim: &o {lr: 0.001}\nsampling:\n  <<: *o\n")
+    assert "found the alias *o" in load_error(one)
+    # An alias in a --set value is not expanded either: the text is taken as it is and then rejected.
+    with pytest.raises(ConfigError, match=r"optim.lr = '\*x'"):
+        load_config(None, ["optim.lr=*x"])
+
+
+def test_unreadable_config_files_are_one_line_errors(tmp_path):
+    assert "is a directory; give the path of a YAML file" in load_error(tmp_path)
+    big = tmp_path / "big.yaml"
+    big.write_text("# padding\n" * 120_000)
+    assert "larger than 1024 KiB" in load_error(big)
+    deep = tmp_path / "deep.yaml"
+    deep.write_text("model: " + "[" * 50_000 + "]" * 50_000 + "\n")
+    assert "nested too deeply" in load_error(deep)
+    binary = tmp_path / "binary.yaml"
+    binary.write_bytes(b"\xff\xfe\x00model")
+    assert "not UTF-8" in load_error(binary)
