@@ -194,10 +194,11 @@ def read_train_log(path: str) -> list[dict]:
 def read_config(path: str) -> dict:
     import yaml
 
+    from specdiff.fileio import read_yaml
+
     try:
-        with open(path) as f:
-            config = yaml.safe_load(f)
-    except (OSError, UnicodeDecodeError) as e:
+        config = read_yaml(path)  # safe, no aliases, size-bounded
+    except (OSError, ValueError) as e:
         raise ResultsError(f"{path}: cannot read ({e})") from None
     except yaml.YAMLError as e:
         raise ResultsError(f"{path}: invalid YAML ({str(e).splitlines()[0]})") from None

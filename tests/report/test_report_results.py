@@ -141,3 +141,15 @@ def test_bench_json_kinds_and_errors(tmp_path):
     path.write_text("{")
     results = load_results(str(tmp_path))
     assert results.bench == [] and any("b.json" in n and "invalid JSON" in n for n in results.notes)
+
+
+def test_a_run_config_with_yaml_aliases_is_skipped_with_a_note(results_dir):
+    # A "billion laughs" config: refused by the alias-free loader in milliseconds, never expanded.
+    bomb = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}]\n"
+        for i in range(9))
+    with open(os.path.join(results_dir, "runs", "spec-s1", "config.yaml"), "w") as f:
+        f.write(bomb)
+    results = load_results(results_dir)
+    assert "spec-s1" not in {r.run_id for r in results.runs}
+    assert any("spec-s1" in n and "alias" in n for n in results.notes), results.notes
