@@ -108,6 +108,10 @@ def _sample_files(folder: str | os.PathLike) -> list[str] | None:
         return None
     if not isinstance(files, list) or not files or not all(isinstance(n, str) for n in files):
         return None
+    for n in files:  # only files inside the folder: no paths, absolute or relative
+        if n in ("", ".", "..") or n != os.path.basename(n) or "\\" in n or os.path.isabs(n):
+            raise ValueError(f"{os.fspath(folder)!r}: metadata.json lists {n!r}; only plain file names inside the "
+                             "folder are accepted")
     paths = [os.path.join(folder, n) for n in sorted(files)]
     missing = [p for p in paths if not os.path.isfile(p)]
     if missing:

@@ -3,6 +3,9 @@
 Study folder ``D`` (default ``results/taguchi/<study name>``)::
 
     study.yaml         the resolved study (base config inline, columns assigned), written before anything runs
+    study_state.json   torch threads per run (and the workers and CPUs that gave it), fixed by the first sweep
+    study.lock         the claim of the ``specdiff taguchi`` process sweeping the study (one at a time)
+    locks/<run_id>.lock  the claim of the worker running that run
     study_ledger.csv   one row per finished attempt (run_id, row, noise, replicate, seed, attempt, status,
                        response, error, seconds, config_sha256, finished, worker); appends under a file lock
     runs/<run_id>/     the training run (``specdiff.train.train``), plus samples/ and eval/ for sample metrics
@@ -20,20 +23,28 @@ runs still missing a fresh set of attempts.
 
 Workers: ``workers`` processes (``ProcessPoolExecutor``, spawn context: torch and fork do not mix), each with
 ``max(1, cpus // workers)`` threads (``training.threads`` and ``torch.set_num_threads``). ``workers=1`` runs
-in this process. ``config_sha256`` in the ledger is the run's config without the per-worker thread count, so a
-study gives the same ledger whatever the number of workers.
+in this process. ``config_sha256`` in the ledger is the run's config without the per-worker thread count. The
+thread count changes the numbers (reduction order), so a study keeps the one its first sweep used
+(study_state.json): a ``--resume`` that would give another is refused, naming the ``--workers`` that fits.
+
+Crash safety: a worker dies with its parent (``PR_SET_PDEATHSIG`` on Linux, and a parent check before each task,
+so it never starts new work for a dead sweep). A run is claimed (``locks/<run_id>.lock``) before its folder is
+touched and the ledger is checked again under the claim, so a run is never executed twice at once, and one that
+a dying worker finished is not run again.
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
 import contextlib
+import ctypes
 import datetime as _dt
 import json
 import math
 import multiprocessing
 import os
 import shutil
+import signal
 import sys
 import time
 import traceback
@@ -51,7 +62,11 @@ LEDGER_FIELDS: tuple[str, ...] = (
     "config_sha256", "finished", "worker",
 )
 ATTEMPT_FILE = "study_attempt.json"
+STATE_FILE = "study_state.json"
+LOCK_FILE = "study.lock"
 CONFIRM = "confirm"
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+_PARENT: int | None = None  # in a worker process: the pid of the sweep that started it
 
 RunFn = Callable[["RunTask"], float]
 
@@ -107,26 +122,29 @@ def run_study(
     log = log or _print
     study = load_study(study_path)
     out = output_dir or os.path.join("results", "taguchi", study.name)
-    _prepare_folder(study, out, resume)
-    threads = max(1, _cpu_count() // workers)
-    tasks = [_task(study, out, row, study.row_levels(row), cond, threads)
-             for row in range(1, study.num_rows + 1) for cond in study.conditions()]
-    log(f"study {study.name}: {study.array} x {len(study.conditions())} replicate(s) = {len(tasks)} runs, "
-        f"{workers} worker(s) x {threads} thread(s), output {out}")
-    failed = _sweep(tasks, out, workers, threads, max_retries, run_fn, log)
-    summary = analyze_study(out)
-    if confirm:
-        if failed:
-            log("confirmation skipped: the study has failed runs")
-        else:
-            best = _best_levels(out)
-            if best is None:
-                log("confirmation skipped: the analysis is incomplete")
+    os.makedirs(out, exist_ok=True)
+    with _claim(os.path.join(out, LOCK_FILE), f"study folder {out!r}"):
+        cpus = _cpu_count()
+        threads = max(1, cpus // workers)
+        _prepare_folder(study, out, resume, {"threads_per_run": threads, "workers": workers, "cpus": cpus})
+        tasks = [_task(study, out, row, study.row_levels(row), cond, threads)
+                 for row in range(1, study.num_rows + 1) for cond in study.conditions()]
+        log(f"study {study.name}: {study.array} x {len(study.conditions())} replicate(s) = {len(tasks)} runs, "
+            f"{workers} worker(s) x {threads} thread(s), output {out}")
+        failed = _sweep(tasks, out, workers, threads, max_retries, run_fn, log)
+        summary = analyze_study(out)
+        if confirm:
+            if failed:
+                log("confirmation skipped: the study has failed runs")
             else:
-                ctasks = _confirm_tasks(study, out, best, threads)
-                log(f"confirmation: {', '.join(f'{k}={v}' for k, v in study.level_labels(best).items())}")
-                failed += _sweep(ctasks, out, workers, threads, max_retries, run_fn, log)
-                summary = analyze_study(out)
+                best = _best_levels(out)
+                if best is None:
+                    log("confirmation skipped: the analysis is incomplete")
+                else:
+                    ctasks = _confirm_tasks(study, out, best, threads)
+                    log(f"confirmation: {', '.join(f'{k}={v}' for k, v in study.level_labels(best).items())}")
+                    failed += _sweep(ctasks, out, workers, threads, max_retries, run_fn, log)
+                    summary = analyze_study(out)
     if failed:
         log(f"{len(failed)} run(s) failed after {max_retries + 1} attempt(s): " + "; ".join(
             f"{r['run_id']} ({r['error']})" for r in failed))
@@ -144,8 +162,16 @@ def _cpu_count() -> int:
         return os.cpu_count() or 1
 
 
-def _prepare_folder(study: Study, out: str, resume: bool) -> None:
-    from specdiff.fileio import atomic_write_text
+def _claim(lock_path: str, what: str, wait: bool = False):
+    from specdiff.train.ledger import claim
+
+    return claim(lock_path, what, wait=wait)
+
+
+def _prepare_folder(study: Study, out: str, resume: bool, state: dict[str, int]) -> None:
+    """Checks ``out`` against the study (and, on resume, the thread count its runs used), then writes study.yaml
+    and study_state.json. Called under the study folder's claim."""
+    from specdiff.fileio import atomic_write_json, atomic_write_text
 
     saved = os.path.join(out, "study.yaml")
     if os.path.exists(os.path.join(out, LEDGER_NAME)) and not resume:
@@ -158,8 +184,37 @@ def _prepare_folder(study: Study, out: str, resume: bool) -> None:
             keys = [k for k in dict.fromkeys([*old, *new]) if old.get(k) != new.get(k)]
             raise StudyError(f"--resume: the study differs from {saved!r} in {', '.join(keys)}; a changed study "
                              "needs a new --output-dir")
+    old = _read_state(out) if resume else None
+    if old is not None and old.get("threads_per_run") != state["threads_per_run"]:
+        raise StudyError(_threads_mismatch(out, old, state))
     os.makedirs(out, exist_ok=True)
     atomic_write_text(saved, study.to_yaml())
+    if old is None:
+        atomic_write_json(os.path.join(out, STATE_FILE), state)
+
+
+def _read_state(out: str) -> dict[str, Any] | None:
+    try:
+        with open(os.path.join(out, STATE_FILE)) as f:
+            state = json.load(f)
+    except FileNotFoundError:
+        return None  # a folder of an older version: the thread count of its runs is unknown
+    except (OSError, ValueError) as exc:
+        raise StudyError(f"{os.path.join(out, STATE_FILE)!r} is unreadable ({exc}); it records the thread count of "
+                         "the study's runs") from None
+    if not isinstance(state, dict) or not isinstance(state.get("threads_per_run"), int):
+        raise StudyError(f"{os.path.join(out, STATE_FILE)!r} does not record threads_per_run")
+    return state
+
+
+def _threads_mismatch(out: str, old: dict[str, Any], new: dict[str, int]) -> str:
+    used, cpus = old["threads_per_run"], new["cpus"]
+    fits = [w for w in range(1, cpus + 1) if max(1, cpus // w) == used]
+    how = (f"resume with --workers {fits[0]}" if fits
+           else f"resume on a machine where --workers gives {used} thread(s)")
+    return (f"--resume: the runs in {out!r} used {used} torch thread(s) each ({old.get('workers')} worker(s) on "
+            f"{old.get('cpus')} CPU(s)), but --workers {new['workers']} on {cpus} CPU(s) gives "
+            f"{new['threads_per_run']}; the thread count changes the results, so {how}, or start a new --output-dir")
 
 
 def _task(study: Study, out: str, row: int | str, levels: Sequence[int], cond: Condition, threads: int) -> RunTask:
@@ -228,7 +283,7 @@ def _executor(workers: int, threads: int):
         return
     context = multiprocessing.get_context("spawn")
     pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker,
-                                  initargs=(threads,))
+                                  initargs=(threads, os.getpid()))
     try:
         yield pool
     except BaseException:
@@ -260,7 +315,14 @@ class _InlineExecutor:
         return future
 
 
-def _init_worker(threads: int) -> None:
+def _init_worker(threads: int, parent: int) -> None:
+    """Runs first in every worker: die with the sweep (SIGKILL when the parent exits, on Linux), then the threads."""
+    global _PARENT
+    _PARENT = parent
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    _exit_if_orphaned()  # the parent may have died before prctl
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ[var] = str(threads)
     import torch
@@ -268,9 +330,29 @@ def _init_worker(threads: int) -> None:
     torch.set_num_threads(threads)
 
 
+def _exit_if_orphaned() -> None:
+    """In a worker whose sweep has died: exit at once, without starting the next task."""
+    if _PARENT is not None and os.getppid() != _PARENT:
+        os._exit(1)
+
+
 def _execute(task: RunTask, run_fn: RunFn | None) -> dict[str, str]:
-    """One attempt in a worker: prepare the run folder, run, append the ledger row (under its lock, so a result
-    survives a killed parent) and return it."""
+    """One attempt in a worker, under the run's claim (waiting while a dying worker of a killed sweep still holds
+    it): skip it if the ledger now has it finished, else prepare the run folder, run, append the ledger row and
+    return it."""
+    from specdiff.train.ledger import read_rows
+
+    _exit_if_orphaned()
+    locks = os.path.join(task.output_dir, "locks")
+    os.makedirs(locks, exist_ok=True)
+    with _claim(os.path.join(locks, f"{task.run_id}.lock"), f"run {task.run_id!r}", wait=True):
+        for r in read_rows(task.output_dir, name=LEDGER_NAME):
+            if r["run_id"] == task.run_id and r["config_sha256"] == task.config_sha256 and r["status"] == "finished":
+                return r
+        return _execute_claimed(task, run_fn)
+
+
+def _execute_claimed(task: RunTask, run_fn: RunFn | None) -> dict[str, str]:
     from specdiff.train.checkpoint import latest_checkpoint
     from specdiff.train.ledger import append_row
 

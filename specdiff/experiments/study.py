@@ -47,6 +47,7 @@ import itertools
 import json
 import math
 import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -89,6 +90,8 @@ RUNNER_KEYS: tuple[str, ...] = ("training.threads",)  # set per worker by the ru
 _TOP_KEYS = ("name", "description", "base", "set", "array", "factors", "interactions", "noise", "replicates", "seed",
              "response", "pool", "alpha")
 _FACTOR_KEYS = ("key", "levels", "labels", "column")
+# Factor names name files (figures/interaction_<a>x<b>.png): the plain-name rule of run ids and sample tags.
+_FACTOR_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,127}")
 _RESPONSE_KEYS = ("metric", "goal", "num_reference")
 _TWO_LEVEL = ("L4", "L8", "L16")
 
@@ -362,8 +365,9 @@ def _factors(where: str, section: str, raw: Any, required: bool) -> tuple[Factor
     out = []
     for name, spec in raw.items():
         label = f"{section}.{name}"
-        if not isinstance(name, str) or not name:
-            raise StudyError(f"{where}: {section}: factor name {name!r} must be a non-empty string")
+        if not isinstance(name, str) or not _FACTOR_NAME.fullmatch(name):
+            raise StudyError(f"{where}: {section}: factor name {name!r} must be a plain name: 1-128 characters from "
+                             "A-Z a-z 0-9 . _ + -, starting with a letter or digit (it names figure files)")
         if not isinstance(spec, Mapping):
             raise StudyError(f"{where}: {label} must be a mapping with key and levels")
         _check_keys(where, f"{label}.", spec, _FACTOR_KEYS if section == "factors" else _FACTOR_KEYS[:3])

@@ -1,12 +1,19 @@
-"""The run ledger ``results/summary.csv``: one row per run, a stable header, appends serialised by a file lock."""
+"""The run ledger ``results/summary.csv``: one row per run, a stable header, appends serialised by a file lock;
+and exclusive claims (``claim``) on the folders whose bookkeeping it records (run folders, study folders).
+
+A row is complete when its line ends with a newline: a writer killed mid-row leaves an unterminated tail, which
+the next writer cuts off (under the lock) and readers skip. Cells never hold newlines (errors are one line).
+"""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import fcntl
 import io
 import os
-from collections.abc import Mapping
+import re
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 LEDGER_FIELDS = (
@@ -30,17 +37,13 @@ def append_row(results_dir: str, row: Mapping[str, Any], fields: tuple[str, ...]
     with open(path, "a+b") as f:
         fcntl.flock(f, fcntl.LOCK_EX)
         try:
+            _cut_torn_tail(f)
             f.seek(0)
             header = f.readline().decode()
             if not header:
                 f.write((",".join(fields) + "\n").encode())
             elif header.rstrip("\r\n").split(",") != list(fields):
                 raise ValueError(f"{path} has a different header ({header.strip()!r}); expected {','.join(fields)}")
-            else:
-                # A writer killed mid-line left no newline: start on a fresh line so rows never merge.
-                f.seek(-1, os.SEEK_END)
-                if f.read(1) != b"\n":
-                    f.write(b"\n")
             f.write(buf.getvalue().encode())
             f.flush()
             os.fsync(f.fileno())
@@ -48,18 +51,71 @@ def append_row(results_dir: str, row: Mapping[str, Any], fields: tuple[str, ...]
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
+def _cut_torn_tail(f) -> None:
+    """Truncates an unterminated last line (a writer killed mid-row or mid-header) of the file open in ``f``
+    (append mode, lock held), so the next row starts on a fresh line and the torn one is gone."""
+    pos = f.seek(0, os.SEEK_END)
+    if pos == 0:
+        return
+    f.seek(pos - 1)
+    if f.read(1) == b"\n":
+        return
+    while pos > 0:
+        step = min(pos, 65536)
+        f.seek(pos - step)
+        nl = f.read(step).rfind(b"\n")
+        if nl >= 0:
+            f.truncate(pos - step + nl + 1)
+            return
+        pos -= step
+    f.truncate(0)
+
+
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
 def read_rows(results_dir: str, name: str = "summary.csv") -> list[dict[str, str]]:
-    """Rows of the ledger (empty when it does not exist yet); a torn last line (killed writer) is skipped."""
+    """Rows of the ledger (empty when it does not exist yet). Torn rows are skipped: an unterminated last line
+    (a killed writer), a row with missing cells, and a ``config_sha256`` that is not 64 hex digits (a row cut
+    inside it and repaired by an older writer)."""
     path = os.path.join(results_dir, name)
     if not os.path.exists(path):
         return []
     with open(path, newline="") as f:
         fcntl.flock(f, fcntl.LOCK_SH)
         try:
-            rows = list(csv.DictReader(f))
+            text = f.read()
         finally:
             fcntl.flock(f, fcntl.LOCK_UN)
-    return [r for r in rows if None not in r and all(v is not None for v in r.values())]
+    if not text.endswith("\n"):
+        text = text[:text.rfind("\n") + 1]
+    rows = list(csv.DictReader(io.StringIO(text, newline="")))
+    return [r for r in rows if None not in r and all(v is not None for v in r.values())
+            and (not r.get("config_sha256") or _SHA256.fullmatch(r["config_sha256"]))]
+
+
+class FolderInUse(FileExistsError):
+    """Another live process holds the claim on a run or study folder."""
+
+
+@contextlib.contextmanager
+def claim(lock_path: str, what: str, wait: bool = False) -> Iterator[None]:
+    """Holds an exclusive ``flock`` on ``lock_path`` (created if needed) for the ``with`` block. The kernel drops it
+    when the holder dies, so a claim never outlives its process (kill -9 included). Busy: ``FolderInUse`` naming
+    ``what`` and the holder's pid, or with ``wait`` block until the holder is done."""
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip()
+            raise FolderInUse(f"{what} is in use by another process{f' (pid {holder})' if holder else ''}; "
+                              "wait for it to finish, or stop it first") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield
+    finally:
+        os.close(fd)
 
 
 def _cell(value: Any) -> Any:

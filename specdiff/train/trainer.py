@@ -5,6 +5,12 @@ Run folder ``<output_dir>/runs/<run_id>/``::
     config.yaml            the resolved config          system.json     versions, devices, op backend
     logs/train.log         human-readable log           logs/train.jsonl  one record per logged step
     metrics/<run_id>.json  final metrics                checkpoints/step_<N>.pt
+    run.lock               the claim: an exclusive ``flock`` held by the process training the run (rank 0)
+
+Exclusive: a second process on the same run (``train`` or ``--resume``) stops with a one-line "in use" error; the
+kernel drops the claim when its holder dies, so kill -9 then ``--resume`` works at once. The ledger gets one row
+per finished training of a run (a ``--resume`` with nothing left to train adds none; ``started`` is the time the
+run was created, kept in system.json across resumes).
 
 Determinism: the data order is a pure function of (seed, step) (``DistributedSampler`` permutations per epoch,
 sliced at the step's offset), every data item a function of (seed, index), and the noise generator state is
@@ -20,6 +26,7 @@ import logging
 import math
 import os
 import platform
+import re
 import socket
 import sys
 import time
@@ -35,7 +42,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 from specdiff.config import Config, ConfigError, from_dict
 from specdiff.fileio import atomic_write_json, atomic_write_text
 from specdiff.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
-from specdiff.train.ledger import append_row
+from specdiff.train.ledger import append_row, claim, read_rows
 
 LOSS_SMOOTHING = 0.9
 
@@ -57,12 +64,25 @@ class TrainResult:
 # Building blocks
 
 
+DEVICES = "auto, cpu, cuda, cuda:<index>"
+
+
 def resolve_device(name: str) -> torch.device:
+    """``auto`` (CUDA when available, else CPU), ``cpu``, ``cuda`` or ``cuda:<index>``; ConfigError otherwise."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("training.device", name, "CUDA is not available on this machine; use auto or cpu")
-    return torch.device(name)
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError):
+        device = None
+    if device is None or device.type not in ("cpu", "cuda") or (device.type == "cpu" and device.index):
+        raise ConfigError("device", name, f"must be one of {DEVICES}")
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ConfigError("device", name, "CUDA is not available on this machine; use auto or cpu")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise ConfigError("device", name, f"this machine has {torch.cuda.device_count()} CUDA device(s)")
+    return device
 
 
 def build_train_dataset(config: Config, split: str = "train") -> Dataset:
@@ -271,6 +291,18 @@ def _broadcast(obj: Any, dist_info: DistInfo) -> Any:
 # Run folders
 
 
+_RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,127}")
+RUN_ID_RULE = "1-128 characters from A-Z a-z 0-9 . _ + -, starting with a letter or digit (one folder name, no path)"
+
+
+def check_run_id(run_id: str) -> str:
+    """``run_id`` when it names one folder inside ``<output_dir>/runs`` (RUN_ID_RULE: no ``..``, ``a/b`` or absolute
+    path); ValueError otherwise."""
+    if not isinstance(run_id, str) or not _RUN_ID.fullmatch(run_id):
+        raise ValueError(f"run id {run_id!r} is not a plain name: use {RUN_ID_RULE}")
+    return run_id
+
+
 def new_run_id(config: Config) -> str:
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     return f"{config.model.name}-{config.sha256()[:8]}-{stamp}-{os.getpid() % 10000:04d}"
@@ -303,13 +335,18 @@ def _comparable(d: dict[str, Any]) -> dict[str, Any]:
 
 
 def load_run_config(run_dir: str) -> Config:
-    import yaml
+    """The run's saved ``config.yaml``, validated; ConfigError naming that file when it is broken."""
+    from specdiff.config import load_raw
 
     path = os.path.join(run_dir, "config.yaml")
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{run_dir!r} is not a run folder (no config.yaml)")
-    with open(path) as f:
-        return from_dict(yaml.safe_load(f))
+    try:
+        return from_dict(load_raw(path))
+    except ConfigError as exc:
+        if not exc.key:  # load_raw's errors name the file already
+            raise
+        raise ConfigError(exc.key, exc.value, f"{exc.allowed} (in the run's {path})") from None
 
 
 def _config_differences(a: Config, b: Config) -> list[str]:
@@ -365,8 +402,43 @@ def train(
 
     ``resume``: continue the newest checkpoint of ``run_id`` (or, without one, of the newest run with the same
     config). Raises TrainingDiverged on a NaN/inf loss (the last good checkpoint stays), ConfigError for
-    settings this machine cannot run. Under torchrun every rank calls this; rank 0 writes all artefacts.
+    settings this machine cannot run, FolderInUse (a FileExistsError) when another process holds the run.
+    Under torchrun every rank calls this; rank 0 claims the run folder and writes all artefacts.
     """
+    with contextlib.ExitStack() as claims:
+        return _train(config, output_dir, run_id, resume, progress, claims)
+
+
+def _claim_run_folder(run_dir: str, run_id: str, resume: bool, claims: contextlib.ExitStack) -> None:
+    """Takes ``run_dir/run.lock`` for the rest of the run (held by ``claims``), then checks the folder's state under
+    the claim, so two processes never both pass the checks."""
+    if resume and not os.path.isdir(run_dir):
+        raise FileNotFoundError(f"--resume: run folder {run_dir!r} does not exist")
+    os.makedirs(run_dir, exist_ok=True)
+    claims.enter_context(claim(os.path.join(run_dir, "run.lock"), f"run {run_id!r} ({run_dir})"))
+    if not resume and os.path.exists(os.path.join(run_dir, "config.yaml")):
+        raise FileExistsError(f"run folder {run_dir!r} already exists; pass --resume to continue it, or another "
+                              "--run-id")
+
+
+def _run_started(run_dir: str, resume: bool) -> str:
+    """When the run was created: kept in system.json across resumes (older folders: config.yaml's ctime)."""
+    if resume:
+        try:
+            with open(os.path.join(run_dir, "system.json")) as f:
+                started = json.load(f).get("started")
+            if isinstance(started, str):
+                return started
+        except (OSError, ValueError, AttributeError):
+            pass
+        with contextlib.suppress(OSError):
+            return _dt.datetime.fromtimestamp(os.path.getctime(os.path.join(run_dir, "config.yaml"))).isoformat(
+                timespec="seconds")
+    return _dt.datetime.now().isoformat(timespec="seconds")
+
+
+def _train(config: Config, output_dir: str, run_id: str | None, resume: bool, progress: bool | None,
+           claims: contextlib.ExitStack) -> TrainResult:
     tc = config.training
     device = resolve_device(tc.device)
     dist_info = init_distributed(device.type)
@@ -389,16 +461,25 @@ def train(
                 raise FileNotFoundError(f"--resume: no run in {os.path.join(output_dir, 'runs')!r} has this config; "
                                         "pass --run-id")
         run_id = run_id or new_run_id(config)
-    run_id = _broadcast(run_id, dist_info)
+    run_id = check_run_id(_broadcast(run_id, dist_info))
     run_dir = os.path.join(output_dir, "runs", run_id)
     ckpt_dir = os.path.join(run_dir, "checkpoints")
     log_dir = os.path.join(run_dir, "logs")
     jsonl_path = os.path.join(log_dir, "train.jsonl")
 
+    # Rank 0 claims the folder; the other ranks learn whether it could (and stop with it if not).
+    if dist_info.main:
+        try:
+            _claim_run_folder(run_dir, run_id, resume, claims)
+        except BaseException:
+            _broadcast(False, dist_info)
+            raise
+    if not _broadcast(True, dist_info):
+        raise RuntimeError(f"rank 0 could not claim run {run_id!r}; see its error")
+
     start_state = None
+    started = _run_started(run_dir, resume) if dist_info.main else None
     if resume:
-        if not os.path.isdir(run_dir):
-            raise FileNotFoundError(f"--resume: run folder {run_dir!r} does not exist")
         saved = load_run_config(run_dir)
         diffs = _config_differences(saved, config)
         if diffs:
@@ -407,16 +488,13 @@ def train(
         latest = _broadcast(latest, dist_info)
         if latest is not None:
             start_state = load_checkpoint(latest[1])
-    elif dist_info.main and os.path.exists(os.path.join(run_dir, "config.yaml")):
-        raise FileExistsError(f"run folder {run_dir!r} already exists; pass --resume to continue it, or another "
-                              "--run-id")
 
     logger = _setup_logger(None, run_id)
     if dist_info.main:
         for d in (ckpt_dir, log_dir, os.path.join(run_dir, "metrics")):
             os.makedirs(d, exist_ok=True)
         atomic_write_text(os.path.join(run_dir, "config.yaml"), config.to_yaml())
-        atomic_write_json(os.path.join(run_dir, "system.json"), system_info(device))
+        atomic_write_json(os.path.join(run_dir, "system.json"), {"started": started, **system_info(device)})
         logger = _setup_logger(os.path.join(log_dir, "train.log"), run_id)
         if start_state is None:
             atomic_write_text(jsonl_path, "")
@@ -561,14 +639,14 @@ def train(
         clock["wall_s"] += time.perf_counter() - wall_start
         metrics = _metrics(config, run_id, history, clock, model, status, device)
         if dist_info.main:
-            _finish(output_dir, run_dir, run_id, config, metrics)
+            _finish(output_dir, run_dir, run_id, config, metrics, started)
         raise
     finally:
         bar.close()
 
     metrics = _metrics(config, run_id, history, clock, model, status, device)
     if dist_info.main:
-        _finish(output_dir, run_dir, run_id, config, metrics)
+        _finish(output_dir, run_dir, run_id, config, metrics, started)
         logger.info("finished: final loss %.5f, %.1f img/s, loss drop/s %s", metrics["final_loss"],
                     metrics["images_per_second"], metrics["loss_drop_per_second"])
     return TrainResult(run_id, run_dir, metrics, status, checkpoints)
@@ -676,14 +754,19 @@ def _metrics(config: Config, run_id: str, history: dict[str, list[float]], clock
     }
 
 
-def _finish(output_dir: str, run_dir: str, run_id: str, config: Config, metrics: dict[str, Any]) -> None:
+def _finish(output_dir: str, run_dir: str, run_id: str, config: Config, metrics: dict[str, Any],
+            started: str) -> None:
+    """Writes the metrics and appends the ledger row, unless the ledger already has this run's row for this end
+    state (a resume with nothing left to train). The run's claim makes the check and the append race-free."""
     atomic_write_json(os.path.join(run_dir, "metrics", f"{run_id}.json"), metrics)
     row = {k: metrics.get(k) for k in ("run_id", "status", "model", "dataset", "steps", "batch_size", "seed",
                                        "final_loss", "loss_drop_per_second", "images_per_second",
                                        "images_per_second_wall", "spectral_op_time_s", "runtime_s", "backend",
                                        "device")}
-    row["started"] = _dt.datetime.fromtimestamp(os.path.getctime(os.path.join(run_dir, "config.yaml"))).isoformat(
-        timespec="seconds")
+    row["started"] = started
     row["run_dir"] = os.path.relpath(run_dir, output_dir)
     row["config_sha256"] = config.sha256()
+    same = ("run_id", "status", "steps", "run_dir", "config_sha256")
+    if any(all(r.get(k) == str(row[k]) for k in same) for r in read_rows(output_dir)):
+        return
     append_row(output_dir, row)

@@ -280,3 +280,24 @@ def test_reference_dataset_options_reach_the_dataset(tmp_path):
     assert same["metrics"]["spectral_distance_db"] < 0.5 * other["metrics"]["spectral_distance_db"]
     with pytest.raises(ValueError, match="alpah"):
         evaluate(str(folder), reference_options={"alpah": 3.0}, **kwargs)
+
+
+@pytest.mark.parametrize("name", ["../outside.png", "/abs/000.png", "sub/000.png", "..", ""])
+def test_metadata_lists_only_plain_file_names_inside_the_folder(tmp_path, pair, name):
+    _, gen, ref_dir, _ = pair
+    samples = write_folder(tmp_path / "samples", gen[:2])
+    write_folder(tmp_path, gen[:1], names=["outside.png"])  # would be read if the listed path were followed
+    (tmp_path / "samples" / "metadata.json").write_text(json.dumps({"files": ["000.png", name]}))
+    with pytest.raises(ValueError, match=f"metadata.json lists {name!r}; only plain file names inside the folder"):
+        evaluate(samples, ref_dir)
+
+
+def test_metadata_path_error_is_one_line_from_the_cli(tmp_path, pair, capsys):
+    from specdiff.cli import main
+
+    _, gen, ref_dir, _ = pair
+    samples = write_folder(tmp_path / "samples", gen[:2])
+    (tmp_path / "samples" / "metadata.json").write_text(json.dumps({"files": ["../../etc/passwd"]}))
+    assert main(["evaluate", "--generated", samples, "--reference", ref_dir]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "only plain file names inside the folder" in err

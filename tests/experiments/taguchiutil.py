@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import time
 from pathlib import Path
 
 import yaml
@@ -117,9 +118,16 @@ def append_many(directory: str, worker: int, count: int) -> None:
     for i in range(count):
         row = {"run_id": f"w{worker}-{i}", "row": i, "noise": 0, "replicate": worker, "seed": worker,
                "attempt": 1, "status": "failed", "response": None, "error": error_text(worker, i), "seconds": 0.5,
-               "config_sha256": "x" * 64, "finished": "now", "worker": worker}
+               "config_sha256": "0" * 64, "finished": "now", "worker": worker}
         append_row(directory, row, fields=LEDGER_FIELDS, name=LEDGER_NAME)
 
 
 def error_text(worker: int, i: int) -> str:
     return f'worker {worker}, row {i}: "quoted", ' + ("abc," * 2000)
+
+
+def slow(task) -> float:
+    """Like `synthetic`, but first sleeps ``<output_dir>/../sleep.txt`` seconds (the run a test kills mid-way)."""
+    _record(task)
+    time.sleep(float((Path(task.output_dir).parent / "sleep.txt").read_text()))
+    return expected_response(task.levels, task.replicate)

@@ -165,6 +165,11 @@ def _lr(levels):
     ({"factor": {}}, "unknown key 'factor'"),
     ({"interactions": [["model", "lr"]]}, "interactions: unknown factor 'lr'"),
     ({"response": {"metric": "spectral_distance", "goal": "smaller"}}, "did you mean 'spectral_distance_db'?"),
+    # Factor names name figure files (figures/interaction_<a>x<b>.png): no paths.
+    ({"factors": {**study_dict()["factors"], "../../x": _lr([1e-3, 2e-3])}},
+     "factors: factor name '../../x' must be a plain name"),
+    ({"noise": {"/tmp/n": {"key": "data.length", "levels": [256, 128]}}},
+     "noise: factor name '/tmp/n' must be a plain name"),
 ])
 def test_every_factor_key_and_level_is_validated_before_anything_runs(tmp_path, change, message):
     out = tmp_path / "out"

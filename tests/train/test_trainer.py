@@ -187,6 +187,23 @@ def test_ledger_rejects_unknown_fields_and_foreign_headers(tmp_path):
         append_row(str(tmp_path), {"run_id": "x"})
 
 
+def test_torn_ledger_rows_are_skipped_and_cut_off_by_the_next_writer(tmp_path):
+    sha = "0123456789abcdef" * 4
+    append_row(str(tmp_path), {"run_id": "a", "status": "finished", "config_sha256": sha})
+    path = tmp_path / "summary.csv"
+    whole = path.read_text().splitlines()[1].replace("a,", "b,", 1)
+    with open(path, "a") as f:
+        f.write(whole[:-10])  # a writer killed inside config_sha256
+    assert [r["run_id"] for r in read_rows(str(tmp_path))] == ["a"]
+    append_row(str(tmp_path), {"run_id": "c", "status": "finished", "config_sha256": sha})
+    assert [r["run_id"] for r in read_rows(str(tmp_path))] == ["a", "c"]
+    assert [line.split(",")[0] for line in path.read_text().splitlines()] == ["run_id", "a", "c"]
+    # A torn row that an older writer terminated with a newline: its config_sha256 is not 64 hex digits.
+    with open(path, "a") as f:
+        f.write(whole[:-10] + "\n")
+    assert [r["run_id"] for r in read_rows(str(tmp_path))] == ["a", "c"]
+
+
 def test_step_batches_depend_only_on_the_step():
     data = list(range(50))
     whole = list(StepBatches(data, 8, seed=3, start=0, steps=20))
