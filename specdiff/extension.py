@@ -79,7 +79,8 @@ def has_kernel(op: str, device: torch.device | str) -> bool:
     dev = torch.device(device).type
     key = (op, dev)
     if key not in _KERNEL_CACHE:
-        dispatch_key = {"cpu": "CPU", "cuda": "CUDA"}.get(dev)
+        # Meta tensors run the ops' fake impls (registered as their Meta kernels): shapes and dtypes, no data.
+        dispatch_key = {"cpu": "CPU", "cuda": "CUDA", "meta": "Meta"}.get(dev)
         found = _STATE.loaded and dispatch_key is not None
         for kernel in OPS.get(op, (op,)) if found else ():
             try:

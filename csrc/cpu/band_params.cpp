@@ -37,6 +37,7 @@ BandParams band_params(const at::Tensor& inner, const at::Tensor& outer, const a
 }
 
 BandMask band_mask(const BandParams& p, int64_t H, int64_t W, bool derivatives, bool pairs) {
+  TORCH_CHECK(H >= 1 && W >= 1, "specdiff: internal: band_mask needs H, W >= 1, got ", H, "x", W);
   const int64_t Wf = W / 2 + 1, G = p.groups;
   // Rows h and H - h have the same |fy| and so the same band: fill rows 0..H/2 (vectorized), copy the rest.
   const int64_t rows = H / 2 + 1;

@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <cmath>
+#include <initializer_list>
 #include <memory>
 #include <string>
 #include <tuple>
@@ -585,6 +587,28 @@ Algorithm choose_algorithm(const at::Tensor& x, const at::Tensor& weight_re, con
   return spatial && cin % 16 == 0 && cout % 16 == 0 ? Algorithm::gauss : Algorithm::block;
 }
 
+// False when t holds an inf or a NaN: one read pass (aminmax propagates NaN).
+bool all_finite(const at::Tensor& t) {
+  if (t.numel() == 0) return true;
+  const auto [lo, hi] = at::aminmax(t);
+  return std::isfinite(lo.item<double>()) && std::isfinite(hi.item<double>());
+}
+
+// The algorithm of one call: choose_algorithm's, except that operands holding inf or NaN take the block form.
+// Winograd's transforms mix a tile's neighbouring inputs (one NaN pixel would poison whole 4x4 output tiles) and
+// Gauss's form (the GEMMs' too) subtracts products (inf - inf = NaN where the reference has inf); the block form
+// adds up exactly the products of the reference's four convolutions, so its inf and NaN land where the
+// reference's do. The check runs only where another algorithm was chosen.
+Algorithm choose_algorithm_for_values(const at::Tensor& x, const at::Tensor& weight_re, const at::Tensor& weight_im,
+                                      std::initializer_list<const at::Tensor*> others, const ComplexConvParams& p,
+                                      at::MemoryFormat fmt) {
+  const Algorithm a = choose_algorithm(x, weight_re, p, fmt);
+  if (a == Algorithm::block) return a;
+  bool finite = all_finite(x) && all_finite(weight_re) && all_finite(weight_im);
+  for (const at::Tensor* t : others) finite = finite && (t == nullptr || !t->defined() || all_finite(*t));
+  return finite ? a : Algorithm::block;
+}
+
 const char* algorithm_name(Algorithm a) {
   switch (a) {
     case Algorithm::block:
@@ -622,10 +646,9 @@ void check_complex_conv(const at::Tensor& x, const at::Tensor& weight_re, const 
                         const std::optional<at::Tensor>& bias_re, const std::optional<at::Tensor>& bias_im,
                         const ComplexConvParams& p) {
   check_real_image(x, "x");
+  check_not_empty(x, "x", "[B, 2*Cin, H, W]", /*empty_batch=*/true);
   TORCH_CHECK(x.size(1) % 2 == 0, "specdiff: x must have an even channel count on the split layout [B, 2*Cin, H, W] ",
               "(real half first), got ", x.size(1), " channels");
-  TORCH_CHECK(x.size(1) > 0, "specdiff: x must have at least one complex channel on the split layout ",
-              "[B, 2*Cin, H, W], got 0 channels");
   check_params(p);
   const int64_t cin = x.size(1) / 2;
   check_same_device(x, "x", weight_re, "weight_re");
@@ -638,6 +661,8 @@ void check_complex_conv(const at::Tensor& x, const at::Tensor& weight_re, const 
               weight_re.sizes(), ", got ", weight_im.sizes());
   TORCH_CHECK(weight_im.scalar_type() == x.scalar_type(), "specdiff: weight_im must have x's dtype ", x.scalar_type(),
               ", got ", weight_im.scalar_type());
+  TORCH_CHECK(weight_re.size(2) >= 1 && weight_re.size(3) >= 1, "specdiff: weight_re must have kernel sizes kh, kw ",
+              ">= 1, got shape ", weight_re.sizes());
   TORCH_CHECK(cin % p.groups == 0, "specdiff: groups=", p.groups, " must divide the complex input channels Cin=",
               cin, " of x [B, 2*Cin, H, W]");
   if (p.transposed) {
@@ -666,7 +691,8 @@ at::Tensor complex_conv_forward(const at::Tensor& x, const at::Tensor& weight_re
                                 const ComplexConvParams& p) {
   check_complex_conv(x, weight_re, weight_im, bias_re, bias_im, p);
   const at::MemoryFormat fmt = io_memory_format(x);
-  const Algorithm algorithm = choose_algorithm(x, weight_re, p, fmt);
+  const Algorithm algorithm = choose_algorithm_for_values(
+      x, weight_re, weight_im, {bias_re ? &*bias_re : nullptr, bias_im ? &*bias_im : nullptr}, p, fmt);
   if (algorithm == Algorithm::gemm) return pointwise_forward(x, weight_re, weight_im, bias_re, bias_im, p.groups);
   if (algorithm == Algorithm::gauss) return gauss_forward(x, weight_re, weight_im, bias_re, bias_im, p, fmt);
   if (algorithm == Algorithm::winograd) {
@@ -688,7 +714,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> complex_c
   TORCH_CHECK(grad.sizes() == at::IntArrayRef(out) && grad.scalar_type() == x.scalar_type(), "specdiff: grad must be ",
               x.scalar_type(), " of the output's shape ", out, ", got ", grad.scalar_type(), " ", grad.sizes());
   const at::MemoryFormat fmt = io_memory_format(x);
-  const Algorithm algorithm = choose_algorithm(x, weight_re, p, fmt);
+  const Algorithm algorithm = choose_algorithm_for_values(x, weight_re, weight_im, {&grad}, p, fmt);
   if (algorithm == Algorithm::gemm) return pointwise_backward(grad, x, weight_re, weight_im, p.groups, mask);
   if (algorithm == Algorithm::gauss) return gauss_backward(grad, x, weight_re, weight_im, p, mask, fmt);
   if (algorithm == Algorithm::winograd) return winograd_backward(grad, x, weight_re, weight_im, p, mask, fmt);

@@ -32,6 +32,7 @@ void check_inputs(const at::Tensor& x, const at::Tensor& weight, const at::Tenso
                   const std::optional<at::Tensor>& mean, const std::optional<at::Tensor>& var,
                   const std::optional<at::Tensor>& film, double eps) {
   check_real_image(x, "x");
+  check_not_empty(x, "x", "[B, 2C, H, W]");
   TORCH_CHECK(x.size(1) % 2 == 0, "specdiff: x must have an even channel count on the split layout [B, 2C, H, W] ",
               "(real half first), got ", x.size(1), " channels");
   check_channel_vector(weight, "weight", x);

@@ -12,6 +12,7 @@ namespace {
 at::Tensor spectral_band_filter2d_cpu(const at::Tensor& x, const at::Tensor& inner, const at::Tensor& outer,
                                       const at::Tensor& gain, double temperature, c10::string_view kind) {
   check_real_image(x, "x");
+  check_not_empty(x, "x", "[B, C, H, W]");
   const BandParams p = band_params(inner, outer, gain, temperature, std::string(kind), x.size(0), x.scalar_type());
   const BandMask m = band_mask(p, x.size(2), x.size(3), false);
   return roundtrip_forward(x, PlaneWeight{m.w, false});
@@ -21,6 +22,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> spectral_band_filter2
     const at::Tensor& grad, const at::Tensor& x, const at::Tensor& inner, const at::Tensor& outer,
     const at::Tensor& gain, double temperature, c10::string_view kind, std::array<bool, 4> mask) {
   check_real_image(x, "x");
+  check_not_empty(x, "x", "[B, C, H, W]");
   check_real_image(grad, "grad");
   TORCH_CHECK(grad.sizes() == x.sizes() && grad.scalar_type() == x.scalar_type(),
               "specdiff: grad must match x in shape and dtype");

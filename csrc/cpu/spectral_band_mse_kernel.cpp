@@ -12,6 +12,7 @@ namespace {
 at::Tensor spectral_band_mse_cpu(const at::Tensor& r, const at::Tensor& inner, const at::Tensor& outer,
                                  const at::Tensor& gain, double temperature, c10::string_view kind) {
   check_real_image(r, "residual");
+  check_not_empty(r, "residual", "[B, C, H, W]");
   const int64_t B = r.size(0), C = r.size(1), H = r.size(2), W = r.size(3);
   const BandParams p = band_params(inner, outer, gain, temperature, std::string(kind), B, r.scalar_type());
   const BandMask m = band_mask(p, H, W, false);
@@ -26,8 +27,10 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> spectral_band_mse_bac
     const at::Tensor& grad, const at::Tensor& r, const at::Tensor& inner, const at::Tensor& outer,
     const at::Tensor& gain, double temperature, c10::string_view kind, std::array<bool, 4> mask) {
   check_real_image(r, "residual");
+  check_not_empty(r, "residual", "[B, C, H, W]");
   const int64_t B = r.size(0), C = r.size(1), H = r.size(2), W = r.size(3);
-  TORCH_CHECK(grad.dim() == 1 && grad.size(0) == B, "specdiff: grad must have shape [B] = [", B, "], got ",
+  TORCH_CHECK(grad.dim() == 1 && grad.size(0) == B && grad.is_floating_point(),
+              "specdiff: grad must be a floating-point tensor of shape [B] = [", B, "], got ", grad.scalar_type(), " ",
               grad.sizes());
   const BandParams p = band_params(inner, outer, gain, temperature, std::string(kind), B, r.scalar_type());
   const bool need_params = mask[1] || mask[2] || mask[3];

@@ -23,6 +23,7 @@ void check_spectrum(const at::Tensor& spec, int64_t width, const char* name) {
               spec.sizes());
   TORCH_CHECK(spec.scalar_type() == at::kComplexFloat || spec.scalar_type() == at::kComplexDouble, "specdiff: ", name,
               " must be complex64 or complex128, got ", spec.scalar_type());
+  check_not_empty(spec, name, "[B, C, H, W//2+1]");
   TORCH_CHECK(width >= 1 && spec.size(3) == width / 2 + 1, "specdiff: ", name, " has ", spec.size(3),
               " columns but width ", width, " needs width//2+1 = ", width / 2 + 1);
 }
@@ -74,6 +75,10 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> spectral_band_weight_
     const at::Tensor& gain, double temperature, int64_t width, c10::string_view kind, std::array<bool, 4> mask) {
   check_spectrum(spec, width, "spec");
   check_spectrum(grad, width, "grad");
+  check_same_device(spec, "spec", grad, "grad");
+  TORCH_CHECK(grad.sizes() == spec.sizes() && grad.scalar_type() == spec.scalar_type(),
+              "specdiff: grad must match spec in shape and dtype, got ", grad.scalar_type(), " ", grad.sizes(),
+              " for spec ", spec.scalar_type(), " ", spec.sizes());
   const int64_t B = spec.size(0), C = spec.size(1), H = spec.size(2), Wf = spec.size(3);
   const auto real = c10::toRealValueType(spec.scalar_type());
   const BandParams p = band_params(inner, outer, gain, temperature, std::string(kind), B, real);

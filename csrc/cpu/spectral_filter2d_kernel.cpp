@@ -11,6 +11,7 @@ namespace {
 // The weight per plane group; real weights in x's dtype, complex ones in its complex counterpart.
 PlaneWeight cpu_plane_weight(const at::Tensor& weight, const at::Tensor& x) {
   check_real_image(x, "x");
+  check_not_empty(x, "x", "[B, C, H, W]");
   const at::ScalarType xt = x.scalar_type(), wt = weight.scalar_type();
   TORCH_CHECK(wt == xt || wt == c10::toComplexType(xt), "specdiff: weight must be ", xt, " or ",
               c10::toComplexType(xt), " to match x, got ", wt);

@@ -10,6 +10,8 @@
 #include <mutex>
 #include <unordered_map>
 
+#include "common/checks.h"
+
 namespace specdiff::cuda {
 
 namespace {
@@ -57,6 +59,7 @@ void check_cuda_image(const at::Tensor& x, const char* name) {
   TORCH_CHECK(t == at::kFloat || t == at::kDouble || t == at::kHalf || t == at::kBFloat16, "specdiff: ", name,
               " must be float32, float64, float16 or bfloat16 on CUDA, got ", t);
   TORCH_CHECK(x.is_cuda(), "specdiff: ", name, " must be a CUDA tensor, got device ", x.device());
+  check_not_empty(x, name, "[B, C, H, W]");
   TORCH_CHECK(x.size(2) <= INT_MAX && x.size(3) <= INT_MAX, "specdiff: ", name, " is too large, got shape ",
               x.sizes());
 }

@@ -21,6 +21,7 @@ void check_spectrum(const at::Tensor& spec, const char* name, int64_t width) {
   TORCH_CHECK(t == at::kComplexFloat || t == at::kComplexDouble || t == at::kComplexHalf, "specdiff: ", name,
               " must be complex64, complex128 or complex32 on CUDA, got ", t);
   TORCH_CHECK(spec.is_cuda(), "specdiff: ", name, " must be a CUDA tensor, got device ", spec.device());
+  check_not_empty(spec, name, "[B, C, H, W//2+1]");
   TORCH_CHECK(width >= 1 && spec.size(3) == width / 2 + 1, "specdiff: ", name, " has ", spec.size(3),
               " columns but width ", width, " needs width // 2 + 1 = ", width / 2 + 1);
   TORCH_CHECK(spec.size(2) <= INT_MAX, "specdiff: ", name, " is too large, got shape ", spec.sizes());

@@ -1,4 +1,12 @@
-"""Argument checks shared by the public ops: one line naming the argument and what is allowed."""
+"""Argument checks shared by the public ops: one line naming the argument and what is allowed.
+
+The public wrappers validate every argument here, before routing, so the kernel and the reference path reject the
+same inputs with the same message. The C++ kernels TORCH_CHECK the same rules again only because their
+``torch.ops.specdiff`` entry points can be called directly.
+
+Empty inputs: the FFT ops and ``complex_norm_act`` need every dimension of x >= 1 (ValueError otherwise); the
+complex convolutions take an empty batch (B = 0 gives an empty result, as ``F.conv2d`` does) but need C, H, W >= 1.
+"""
 
 from __future__ import annotations
 
@@ -11,15 +19,23 @@ REAL_DTYPES = (torch.float32, torch.float64)
 REDUCED_DTYPES = (torch.float16, torch.bfloat16)
 
 
-def check_image(x: torch.Tensor, name: str = "x") -> None:
+def check_image(x: torch.Tensor, name: str = "x", *, empty_batch: bool = False) -> None:
+    """``x`` must be a float ``Tensor[B, C, H, W]`` with every size >= 1 (B = 0 allowed when ``empty_batch``)."""
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
     if x.dim() != 4:
         raise ValueError(f"{name} must be a 4-D tensor [B, C, H, W], got shape {tuple(x.shape)}")
-    if x.dtype in REDUCED_DTYPES and x.device.type == "cuda":
-        return
-    if x.dtype not in REAL_DTYPES:
+    if not (x.dtype in REDUCED_DTYPES and x.device.type == "cuda") and x.dtype not in REAL_DTYPES:
         raise TypeError(f"{name} must be float32 or float64 (float16/bfloat16 on CUDA), got {x.dtype}")
+    check_not_empty(x, name, "[B, C, H, W]", empty_batch)
+
+
+def check_not_empty(t: torch.Tensor, name: str, layout: str, empty_batch: bool = False) -> None:
+    """Every size of ``t`` >= 1; with ``empty_batch`` the first may be 0."""
+    sizes = t.shape[1:] if empty_batch else t.shape
+    if any(s == 0 for s in sizes):
+        allowed = "C, H, W must be >= 1 (B may be 0)" if empty_batch else "every size must be >= 1"
+        raise ValueError(f"{name} must not be empty: {layout} = {list(t.shape)}, but {allowed}")
 
 
 def float32_under_autocast(*, keep_dtype: bool = True):
@@ -32,7 +48,7 @@ def float32_under_autocast(*, keep_dtype: bool = True):
     def decorate(op):
         @functools.wraps(op)
         def wrapper(x, *args, **kwargs):
-            if not (isinstance(x, torch.Tensor) and torch.is_autocast_enabled(x.device.type)):
+            if not (isinstance(x, torch.Tensor) and _autocast_enabled(x.device.type)):
                 return op(x, *args, **kwargs)
 
             def up(t):
@@ -47,12 +63,22 @@ def float32_under_autocast(*, keep_dtype: bool = True):
     return decorate
 
 
+def _autocast_enabled(device_type: str) -> bool:
+    # is_autocast_enabled raises for device types without autocast (meta).
+    return torch.amp.is_autocast_available(device_type) and torch.is_autocast_enabled(device_type)
+
+
 def in_float32(reference, x: torch.Tensor, *args):
     """Runs a reference in float32 for float16/bfloat16 ``x`` (half-precision FFTs only cover powers of two) and
     returns x's dtype; other dtypes pass straight through."""
     if x.dtype not in REDUCED_DTYPES:
         return reference(x, *args)
     return reference(x.float(), *args).to(x.dtype)
+
+
+def check_tensor(t: object, name: str) -> None:
+    if not isinstance(t, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
 
 
 def check_same_device(ref: torch.Tensor, ref_name: str, other: torch.Tensor, name: str) -> None:

@@ -97,15 +97,11 @@ def check_complex_conv(
     transposed: bool,
 ) -> None:
     """One-line errors naming the argument and what it must be; the C++ kernels check the same."""
-    check_image(x)
+    check_image(x, empty_batch=True)
     if x.shape[1] % 2:
         raise ValueError(
             "x must have an even channel count on the split layout [B, 2*Cin, H, W] (real half first), "
             f"got {x.shape[1]} channels"
-        )
-    if x.shape[1] == 0:
-        raise ValueError(
-            "x must have at least one complex channel on the split layout [B, 2*Cin, H, W], got 0 channels"
         )
     if not isinstance(groups, int) or isinstance(groups, bool) or groups < 1:
         raise ValueError(f"groups must be a positive integer, got {groups!r}")
@@ -124,6 +120,8 @@ def check_complex_conv(
         raise ValueError(
             f"weight_im must have weight_re's shape {tuple(weight_re.shape)}, got {tuple(weight_im.shape)}"
         )
+    if weight_re.shape[2] < 1 or weight_re.shape[3] < 1:
+        raise ValueError(f"weight_re must have kernel sizes kh, kw >= 1, got shape {tuple(weight_re.shape)}")
     cin = x.shape[1] // 2
     if cin % groups:
         raise ValueError(

@@ -27,7 +27,12 @@ def band_params(
     """Checks the band arguments and returns (inner, outer, gain) as tensors of ``like``'s real dtype."""
     if kind not in BAND_KINDS:
         raise ValueError(f"kind must be one of {', '.join(map(repr, BAND_KINDS))}, got {kind!r}")
-    if not isinstance(temperature, (int, float)) or not math.isfinite(temperature) or temperature <= 0:
+    if (
+        not isinstance(temperature, (int, float))
+        or isinstance(temperature, bool)
+        or not math.isfinite(temperature)
+        or temperature <= 0
+    ):
         raise ValueError(f"temperature must be a finite number > 0, got {temperature!r}")
     dtype = like.real.dtype if like.is_complex() else like.dtype
     if dtype in (torch.float16, torch.bfloat16):  # band math stays in float32 under mixed precision
@@ -43,7 +48,7 @@ def band_params(
                 raise ValueError(f"{name} must be a number, a 0-d tensor or of shape [B] = [{batch}], "
                                  f"got shape {tuple(value.shape)}")
             out.append(value.to(dtype))
-        elif isinstance(value, (int, float)):
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
             out.append(torch.tensor(float(value), dtype=dtype, device=like.device))
         else:
             raise TypeError(f"{name} must be a number or a tensor, got {type(value).__name__}")

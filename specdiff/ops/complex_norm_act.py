@@ -10,6 +10,8 @@ apply pass (and between the backward's sums and gradient passes).
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
@@ -76,15 +78,13 @@ def complex_norm_act_reference(
     return modulus_silu(complex_film(h, film) if film is not None else h)
 
 
-def _check(x, weight, bias, film, running_mean, running_var, eps) -> None:
+def _check(x, weight, bias, film, running_mean, running_var, training, momentum, eps) -> None:
     check_image(x)
     if x.shape[1] % 2:
         raise ValueError(
             f"x must have an even channel count on the split layout [B, 2C, H, W] (real half first), got {x.shape[1]}"
         )
     c2 = x.shape[1]
-    if c2 == 0:
-        raise ValueError("x must have at least one complex channel on the split layout [B, 2C, H, W], got 0 channels")
     for name, t in (("weight", weight), ("bias", bias), ("running_mean", running_mean), ("running_var", running_var)):
         if t is None:
             continue
@@ -92,6 +92,8 @@ def _check(x, weight, bias, film, running_mean, running_var, eps) -> None:
             got = tuple(t.shape) if isinstance(t, torch.Tensor) else type(t).__name__
             raise ValueError(f"{name} must be a 1-D tensor [2C] = [{c2}] or None, got {got}")
         check_same_device(x, "x", t, name)
+        if t.dtype != x.dtype:
+            raise TypeError(f"{name} must have x's dtype {x.dtype}, got {t.dtype}")
     if (running_mean is None) != (running_var is None):
         raise ValueError("running_mean and running_var must be given together or both be None")
     if film is not None:
@@ -99,8 +101,24 @@ def _check(x, weight, bias, film, running_mean, running_var, eps) -> None:
             got = tuple(film.shape) if isinstance(film, torch.Tensor) else type(film).__name__
             raise ValueError(f"film must be a tensor [B, 3C] = [{x.shape[0]}, {c2 // 2 * 3}] or None, got {got}")
         check_same_device(x, "x", film, "film")
-    if not (eps >= 0):
-        raise ValueError(f"eps must be a number >= 0, got {eps!r}")
+        if film.dtype != x.dtype:
+            raise TypeError(f"film must have x's dtype {x.dtype}, got {film.dtype}")
+    if not _is_number(eps) or not (math.isfinite(eps) and eps >= 0):
+        raise ValueError(f"eps must be a finite number >= 0, got {eps!r}")
+    if training and running_mean is not None:
+        if not _is_number(momentum) or not math.isfinite(momentum):
+            raise ValueError(f"momentum must be a finite number to update the running statistics, got {momentum!r}")
+        for name, t in (("running_mean", running_mean), ("running_var", running_var)):
+            # An in-place update of an expanded (stride-0) tensor would write one element for many channels.
+            if t.stride(0) == 0:
+                raise ValueError(
+                    f"{name} is updated in place in training, so it must not be an expanded view (stride "
+                    f"{tuple(t.stride())}); pass a tensor with its own storage, e.g. {name}.clone()"
+                )
+
+
+def _is_number(v: object) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
 @float32_under_autocast()
@@ -119,17 +137,18 @@ def complex_norm_act(
     """``modulus_silu(film(batch_norm(x)))`` on the split layout, fused.
 
     Args:
-        x: ``Tensor[B, 2C, H, W]``, real parts in channels ``[0, C)``.
+        x: ``Tensor[B, 2C, H, W]``, real parts in channels ``[0, C)``; every size >= 1 (empty x: ValueError).
         weight, bias: ``Tensor[2C]`` affine parameters of the norm (None: 1 and 0).
         film: ``Tensor[B, 3C]``: per sample and complex channel a real scale ``s`` and a complex shift ``c``
             (real parts, imaginary parts), applied as ``z · (1 + s) + c``; None skips it.
         running_mean, running_var: ``Tensor[2C]``. Batch statistics are used when ``training`` or when these are
             None; in training they are updated in place as ``F.batch_norm`` does (``momentum``, unbiased
-            variance). Otherwise they normalize.
+            variance), so they must not be expanded (stride-0) views. Otherwise they normalize. All tensors have
+            x's dtype.
 
     Returns ``Tensor[B, 2C, H, W]``, differentiable in x, weight, bias and film.
     """
-    _check(x, weight, bias, film, running_mean, running_var, eps)
+    _check(x, weight, bias, film, running_mean, running_var, training, momentum, eps)
     batch_stats = training or running_mean is None
     if batch_stats and x.numel() // x.shape[1] <= 1:
         raise ValueError(

@@ -31,7 +31,8 @@ def spectral_band_filter2d(
     """``irfft2(band(rho) · rfft2(x, norm="ortho"), s=(H, W), norm="ortho")`` in one fused pass.
 
     Args:
-        x: ``Tensor[B, C, H, W]`` float32/float64, any H, W >= 1, any memory layout.
+        x: ``Tensor[B, C, H, W]`` float32/float64, any B, C, H, W >= 1 (empty x is a ValueError), any memory
+            layout.
         kind, inner, outer, gain, temperature: the band (:mod:`specdiff.ops.band`); inner/outer/gain may be
             per-sample ``[B]`` tensors.
 

@@ -38,7 +38,8 @@ def spectral_band_mse(
 
     With a band equal to 1 this is ``residual.square().mean((1, 2, 3))`` (Parseval); the band re-weights the
     error by frequency. Args as in :func:`specdiff.ops.spectral_band_filter2d`; ``residual`` is
-    ``Tensor[B, C, H, W]``. Returns ``Tensor[B]``, differentiable in residual, inner, outer and gain.
+    ``Tensor[B, C, H, W]`` with every size >= 1 (an empty residual has no mean: ValueError). Returns
+    ``Tensor[B]``, differentiable in residual, inner, outer and gain.
     """
     check_image(residual, "residual")
     inner, outer, gain = band_params(inner, outer, gain, temperature, kind, residual.shape[0], residual)

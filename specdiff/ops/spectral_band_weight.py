@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from specdiff import extension
-from specdiff.ops._checks import check_same_device
+from specdiff.ops._checks import check_not_empty, check_same_device
 from specdiff.ops.band import BandKind, Param, band_mask_reference, band_params, register_band_autograd
 
 extension.register_op("spectral_band_weight", "spectral_band_weight", "_spectral_band_weight_backward")
@@ -29,7 +29,7 @@ def spectral_band_weight(
     """Weights a half spectrum by the analytic band of :mod:`specdiff.ops.band`.
 
     Args:
-        spec: complex ``Tensor[B, C, H, width//2+1]``, e.g. ``rfft2(x, norm="ortho")``.
+        spec: complex ``Tensor[B, C, H, width//2+1]``, e.g. ``rfft2(x, norm="ortho")``, every size >= 1.
         width: the image width W the half spectrum came from (W//2+1 does not determine it).
         kind, inner, outer, gain, temperature: the band; inner/outer/gain may be per-sample ``[B]``.
 
@@ -39,7 +39,8 @@ def spectral_band_weight(
     if not isinstance(spec, torch.Tensor) or spec.dim() != 4 or spec.dtype not in (torch.complex64, torch.complex128):
         got = f"{spec.dtype} of shape {tuple(spec.shape)}" if isinstance(spec, torch.Tensor) else type(spec).__name__
         raise TypeError(f"spec must be a complex64/complex128 tensor [B, C, H, W//2+1], got {got}")
-    if not isinstance(width, int) or width < 1 or spec.shape[-1] != width // 2 + 1:
+    check_not_empty(spec, "spec", "[B, C, H, W//2+1]")
+    if not isinstance(width, int) or isinstance(width, bool) or width < 1 or spec.shape[-1] != width // 2 + 1:
         raise ValueError(f"width={width!r} does not fit spec with {spec.shape[-1]} columns (needs width//2+1 columns)")
     inner, outer, gain = band_params(inner, outer, gain, temperature, kind, spec.shape[0], spec)
     for name, t in (("inner", inner), ("outer", outer), ("gain", gain)):

@@ -12,6 +12,7 @@ from specdiff.ops._checks import (
     check_broadcastable,
     check_image,
     check_same_device,
+    check_tensor,
     float32_under_autocast,
     in_float32,
 )
@@ -27,6 +28,7 @@ def spectral_filter2d_reference(x: torch.Tensor, weight: torch.Tensor) -> torch.
 
 def check_filter_weight(x: torch.Tensor, weight: torch.Tensor) -> None:
     """``weight`` must be x's real dtype or its complex counterpart, broadcastable to the half spectrum."""
+    check_tensor(weight, "weight")
     check_same_device(x, "x", weight, "weight")
     if x.dtype in REDUCED_DTYPES:
         allowed = (x.dtype, torch.float32, torch.complex64)
@@ -59,7 +61,8 @@ def spectral_filter2d(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     ``y = irfft2(rfft2(x, norm="ortho") * weight, s=(H, W), norm="ortho")``.
 
     Args:
-        x: ``Tensor[B, C, H, W]`` float32/float64, any H, W >= 1 and any memory layout.
+        x: ``Tensor[B, C, H, W]`` float32/float64, any B, C, H, W >= 1 (empty x is a ValueError) and any
+            memory layout.
         weight: real (x's dtype) or complex (its complex counterpart) ``Tensor`` broadcastable to the half
             spectrum ``[B, C, H, W//2+1]``, e.g. ``[H, W//2+1]``, ``[C, H, W//2+1]``, ``[B, 1, H, W//2+1]``.
 

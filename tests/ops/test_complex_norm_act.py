@@ -202,9 +202,9 @@ BAD_INPUTS = {
     "weight-shape": (bad(weight=torch.ones(4)), "weight must be a 1-D tensor [2C] = [8]"),
     "film-shape": (bad(film=torch.ones(3, 8)), "film must be a tensor [B, 3C] = [3, 12]"),
     "running-mean-alone": (bad(running_mean=torch.zeros(8), training=False), "running_mean and running_var must be"),
-    "no-channels": (bad(x=torch.randn(3, 0, 5, 6), weight=None, bias=None, film=None), "x must have at least one"),
+    "no-channels": (bad(x=torch.randn(3, 0, 5, 6), weight=None, bias=None, film=None), "x must not be empty"),
     "one-value": (bad(x=torch.randn(1, 8, 1, 1), film=torch.ones(1, 12)), "batch statistics need more than 1 value"),
-    "empty-batch": (bad(x=torch.randn(0, 8, 5, 6), film=None), "batch statistics need more than 1 value"),
+    "empty-batch": (bad(x=torch.randn(0, 8, 5, 6), film=None), "x must not be empty"),
 }
 
 

@@ -205,9 +205,13 @@ def test_batch_one_and_single_pixel():
     assert rel_err(kernel(x, w), spectral_filter2d_reference(x, w)) < 1e-12
 
 
-def test_empty_batch():
+def test_empty_batch_is_a_value_error():
+    """An empty x has no plane to filter (and the reference's FFT rejects it): both entry points say so."""
     x = torch.zeros(0, 3, 4, 4, dtype=torch.float64)
-    assert kernel(x, torch.ones(4, 3, dtype=torch.float64)).shape == (0, 3, 4, 4)
+    with pytest.raises(ValueError, match=r"x must not be empty: \[B, C, H, W\] = \[0, 3, 4, 4\]"):
+        kernel(x, torch.ones(4, 3, dtype=torch.float64))
+    with pytest.raises(ValueError, match=r"^x must not be empty: \[B, C, H, W\] = \[0, 3, 4, 4\]"):
+        spectral_filter2d(x, torch.ones(4, 3, dtype=torch.float64))
 
 
 def test_identity_weight_round_trips_exactly():
