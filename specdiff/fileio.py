@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import tempfile
 from collections.abc import Callable, Iterator
 from typing import IO, Any
@@ -60,6 +61,19 @@ def read_yaml(path: str | os.PathLike, limit: int = MAX_YAML_BYTES) -> Any:
     except UnicodeDecodeError:
         raise ValueError("not UTF-8 text") from None
     return safe_yaml_load(text)
+
+
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,127}")
+PLAIN_NAME_RULE = ("1-128 characters from A-Z a-z 0-9 . _ + -, starting with a letter or digit "
+                   "(one folder name, no path)")
+
+
+def check_plain_name(name: Any, what: str) -> str:
+    """``name`` when it can name one file or folder inside a chosen folder (:data:`PLAIN_NAME_RULE`: no ``..``,
+    separators, absolute paths or control characters); ValueError naming ``what`` otherwise."""
+    if not isinstance(name, str) or not _PLAIN_NAME.fullmatch(name):
+        raise ValueError(f"{what} {name!r} is not a plain name: use {PLAIN_NAME_RULE}")
+    return name
 
 
 @contextlib.contextmanager

@@ -47,13 +47,14 @@ import itertools
 import json
 import math
 import os
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import yaml
+
+from specdiff.fileio import check_plain_name, read_yaml
 
 from .analysis import GOALS
 from .arrays import (
@@ -91,7 +92,6 @@ _TOP_KEYS = ("name", "description", "base", "set", "array", "factors", "interact
              "response", "pool", "alpha")
 _FACTOR_KEYS = ("key", "levels", "labels", "column")
 # Factor names name files (figures/interaction_<a>x<b>.png): the plain-name rule of run ids and sample tags.
-_FACTOR_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,127}")
 _RESPONSE_KEYS = ("metric", "goal", "num_reference")
 _TWO_LEVEL = ("L4", "L8", "L16")
 
@@ -253,10 +253,11 @@ def load_study(source: str | os.PathLike | Mapping[str, Any]) -> Study:
     else:
         path = os.fspath(source)
         try:
-            with open(path) as f:
-                raw = yaml.safe_load(f)
+            raw = read_yaml(path)  # safe, no aliases, size-bounded
         except FileNotFoundError:
             raise StudyError(f"study file {path!r} does not exist") from None
+        except (OSError, ValueError) as exc:
+            raise StudyError(f"study file {path!r} cannot be read: {exc}") from None
         except yaml.YAMLError as exc:
             raise StudyError(f"study file {path!r} is not valid YAML: {str(exc).splitlines()[0]}") from None
         where, folder = path, os.path.dirname(os.path.abspath(path))
@@ -266,8 +267,10 @@ def load_study(source: str | os.PathLike | Mapping[str, Any]) -> Study:
     _check_keys(where, "", raw, _TOP_KEYS)
 
     name = str(raw.get("name", default_name))
-    if not name or os.sep in name or name.startswith("."):
-        raise StudyError(f"{where}: name = {name!r}: must be a plain folder name")
+    try:
+        check_plain_name(name, "name")
+    except ValueError as exc:
+        raise StudyError(f"{where}: {exc} (it names the study folder)") from None
     base = _load_base(where, raw.get("base"), folder, raw.get("set"))
     factors = _factors(where, "factors", raw.get("factors"), required=True)
     noise = _factors(where, "noise", raw.get("noise", {}), required=False)
@@ -365,9 +368,10 @@ def _factors(where: str, section: str, raw: Any, required: bool) -> tuple[Factor
     out = []
     for name, spec in raw.items():
         label = f"{section}.{name}"
-        if not isinstance(name, str) or not _FACTOR_NAME.fullmatch(name):
-            raise StudyError(f"{where}: {section}: factor name {name!r} must be a plain name: 1-128 characters from "
-                             "A-Z a-z 0-9 . _ + -, starting with a letter or digit (it names figure files)")
+        try:
+            check_plain_name(name, "factor name")
+        except ValueError as exc:
+            raise StudyError(f"{where}: {section}: {exc} (it names figure files)") from None
         if not isinstance(spec, Mapping):
             raise StudyError(f"{where}: {label} must be a mapping with key and levels")
         _check_keys(where, f"{label}.", spec, _FACTOR_KEYS if section == "factors" else _FACTOR_KEYS[:3])

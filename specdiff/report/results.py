@@ -19,6 +19,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import hashlib
+import io
 import json
 import math
 import os
@@ -131,9 +132,11 @@ def _number(text: str, kind: type, column: str, path: str, line: int):
 
 def read_ledger(path: str) -> list[dict]:
     """Rows of ``summary.csv``; numeric columns parsed (empty cells are ``None``), unknown columns kept as text."""
+    from specdiff.train.ledger import complete_lines, is_whole_row
+
     try:
         with open(path, newline="") as f:
-            reader = csv.DictReader(f)
+            reader = csv.DictReader(io.StringIO(complete_lines(f.read()), newline=""))
             columns = reader.fieldnames or []
             missing = [c for c in ("run_id", "status") if c not in columns]
             if missing:
@@ -142,6 +145,8 @@ def read_ledger(path: str) -> list[dict]:
             for row in reader:
                 if None in row:
                     raise ResultsError(f"{path}:{reader.line_num}: more cells than header columns")
+                if not is_whole_row(row):  # a row torn by a killed writer, as the ledger's own reader skips it
+                    continue
                 parsed = {}
                 for key, value in row.items():
                     value = "" if value is None else value

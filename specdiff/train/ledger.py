@@ -87,11 +87,19 @@ def read_rows(results_dir: str, name: str = "summary.csv") -> list[dict[str, str
             text = f.read()
         finally:
             fcntl.flock(f, fcntl.LOCK_UN)
-    if not text.endswith("\n"):
-        text = text[:text.rfind("\n") + 1]
-    rows = list(csv.DictReader(io.StringIO(text, newline="")))
-    return [r for r in rows if None not in r and all(v is not None for v in r.values())
-            and (not r.get("config_sha256") or _SHA256.fullmatch(r["config_sha256"]))]
+    return [r for r in csv.DictReader(io.StringIO(complete_lines(text), newline="")) if is_whole_row(r)]
+
+
+def complete_lines(text: str) -> str:
+    """``text`` without an unterminated last line (a writer killed mid-row)."""
+    return text if text.endswith("\n") else text[:text.rfind("\n") + 1]
+
+
+def is_whole_row(row: Mapping[Any, Any]) -> bool:
+    """False for a torn csv.DictReader row: missing or extra cells, or a ``config_sha256`` that is not 64 hex
+    digits (a row cut inside it and repaired by an older writer)."""
+    return (None not in row and all(v is not None for v in row.values())
+            and (not row.get("config_sha256") or bool(_SHA256.fullmatch(row["config_sha256"]))))
 
 
 class FolderInUse(FileExistsError):

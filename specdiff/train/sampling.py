@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 import os
-import re
 import time
 from typing import Any
 
@@ -13,7 +12,7 @@ import torch
 from torch import nn
 
 from specdiff.config import Config, ConfigError, SamplingConfig, sampler_options
-from specdiff.fileio import atomic_write_json
+from specdiff.fileio import atomic_write_json, check_plain_name
 from specdiff.train.checkpoint import (
     CheckpointError,
     file_sha256,
@@ -23,15 +22,11 @@ from specdiff.train.checkpoint import (
 )
 from specdiff.train.trainer import build_network, build_noise_op, build_schedule, load_run_config, resolve_device
 
-_TAG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$")
-TAG_RULE = "1-128 characters from A-Z a-z 0-9 . _ + -, starting with a letter or digit (one folder name, no path)"
-
 
 def check_tag(tag: str, what: str = "tag") -> str:
-    """``tag`` when it is a plain folder name (see TAG_RULE), so ``samples/<tag>`` stays inside the run."""
-    if not isinstance(tag, str) or not _TAG.match(tag):
-        raise ValueError(f"{what} {tag!r} is not a plain name: use {TAG_RULE}")
-    return tag
+    """``tag`` when it is a plain folder name (:data:`~specdiff.fileio.PLAIN_NAME_RULE`), so ``samples/<tag>``
+    stays inside the run."""
+    return check_plain_name(tag, what)
 
 
 def resolve_checkpoint(run_dir: str, checkpoint: str | None = None) -> str:
@@ -98,7 +93,7 @@ def sample_run(
 
     Writes ``<run_dir>/samples/<tag>/sample_###.png``, ``grid.png`` and ``metadata.json``; returns that folder.
     Bad sampler names and options the sampler does not take raise ConfigError, a ``tag`` that is not a plain
-    folder name (:data:`TAG_RULE`) ValueError, both before the model is loaded.
+    folder name (:data:`~specdiff.fileio.PLAIN_NAME_RULE`) ValueError, both before the model is loaded.
     """
     from specdiff.data.images import make_grid, save_image
     from specdiff.diffusion import sample

@@ -26,7 +26,6 @@ import logging
 import math
 import os
 import platform
-import re
 import socket
 import sys
 import time
@@ -40,7 +39,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 
 from specdiff.config import Config, ConfigError, from_dict
-from specdiff.fileio import atomic_write_json, atomic_write_text
+from specdiff.fileio import atomic_write_json, atomic_write_text, check_plain_name
 from specdiff.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from specdiff.train.ledger import append_row, claim, read_rows
 
@@ -291,16 +290,10 @@ def _broadcast(obj: Any, dist_info: DistInfo) -> Any:
 # Run folders
 
 
-_RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,127}")
-RUN_ID_RULE = "1-128 characters from A-Z a-z 0-9 . _ + -, starting with a letter or digit (one folder name, no path)"
-
-
 def check_run_id(run_id: str) -> str:
-    """``run_id`` when it names one folder inside ``<output_dir>/runs`` (RUN_ID_RULE: no ``..``, ``a/b`` or absolute
-    path); ValueError otherwise."""
-    if not isinstance(run_id, str) or not _RUN_ID.fullmatch(run_id):
-        raise ValueError(f"run id {run_id!r} is not a plain name: use {RUN_ID_RULE}")
-    return run_id
+    """``run_id`` when it names one folder inside ``<output_dir>/runs`` (a plain name,
+    :data:`~specdiff.fileio.PLAIN_NAME_RULE`); ValueError otherwise."""
+    return check_plain_name(run_id, "run id")
 
 
 def new_run_id(config: Config) -> str:

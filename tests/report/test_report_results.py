@@ -153,3 +153,17 @@ def test_a_run_config_with_yaml_aliases_is_skipped_with_a_note(results_dir):
     results = load_results(results_dir)
     assert "spec-s1" not in {r.run_id for r in results.runs}
     assert any("spec-s1" in n and "alias" in n for n in results.notes), results.notes
+
+
+def test_torn_ledger_rows_are_skipped(results_dir):
+    path = os.path.join(results_dir, "summary.csv")
+    with open(path) as f:
+        header = f.readline().rstrip("\n").split(",")
+    whole = {c: "" for c in header} | {"run_id": "extra", "status": "finished", "config_sha256": "ab" * 32}
+    with open(path, "a") as f:
+        f.write(",".join(whole[c] for c in header) + "\n")
+        cut = whole | {"run_id": "cut-sha", "config_sha256": "ab" * 10}  # repaired by an older writer
+        f.write(",".join(cut[c] for c in header) + "\n")
+        f.write(",".join((whole | {"run_id": "torn"})[c] for c in header)[:-20])  # no newline: a killed writer
+    ids = [r["run_id"] for r in read_ledger(path)]
+    assert "extra" in ids and "cut-sha" not in ids and "torn" not in ids
