@@ -4,6 +4,7 @@ from .denoiser import PREDICTIONS, Denoiser, Prediction, denoise, prediction_tar
 from .losses import WEIGHTINGS, Weighting, diffusion_loss, mean_square, snr_weight
 from .noise import NoiseOp, UniformFrequencyNoise, q_sample
 from .samplers import (
+    MULTISTEP_D2,
     SamplerFn,
     ancestral,
     available_samplers,
@@ -19,6 +20,7 @@ from .samplers import (
 from .schedules import SCHEDULE_KINDS, SPACINGS, NoiseSchedule, Schedule, make_schedule, make_timesteps
 
 __all__ = [
+    "MULTISTEP_D2",
     "PREDICTIONS",
     "SCHEDULE_KINDS",
     "SPACINGS",

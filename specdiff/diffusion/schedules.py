@@ -137,12 +137,37 @@ def make_schedule(
     return Schedule(betas)
 
 
+def _round_half_even(numerator: Tensor, denominator: int) -> Tensor:
+    """numerator / denominator rounded to the nearest integer, ties to even (numpy.round's rule), exactly in int64."""
+    q, r = numerator // denominator, numerator % denominator
+    up = (2 * r > denominator) | ((2 * r == denominator) & (q % 2 == 1))
+    return q + up.to(q.dtype)
+
+
 def make_timesteps(num_timesteps: int, num_steps: int, spacing: Spacing = "trailing") -> Tensor:
     """Timesteps a sampler visits: strictly decreasing int64 [num_steps] in [0, T-1].
 
-    Spacings follow Lin et al. 2024, Table 2 (0-based): for T = 1000 and 10 steps
-    linspace = 999, 888, ..., 111, 0; leading = 900, 800, ..., 0; trailing = 999, 899, ..., 99.
-    Values are rounded half up, which keeps them distinct whenever num_steps <= T.
+    Spacings follow Lin et al. 2024, Table 2 (0-based), with k = N-1, ..., 0 for N = num_steps:
+    linspace = round((T-1)·k/(N-1)) (T-1 for N = 1), leading = k·(T//N), trailing = round(T·(k+1)/N) - 1; for
+    T = 1000 and 10 steps linspace = 999, 888, ..., 111, 0; leading = 900, 800, ..., 0; trailing = 999, 899, ..., 99.
+    The rationals are rounded exactly (integer arithmetic), ties to even as numpy.round does, which keeps the
+    values distinct whenever num_steps <= T.
+
+    Against diffusers 0.42 ``set_timesteps(N)`` (``steps_offset=0``):
+    - DDPMScheduler, DDIMScheduler and the integer spacings of EulerAncestralDiscreteScheduler: the same three
+      formulas. ``leading`` coincides for every N. ``linspace`` and ``trailing`` coincide unless the exact grid
+      has a half-integer point that diffusers' float ``np.linspace`` / ``np.arange`` lands beside, or its
+      ``np.arange`` returns N + 1 timesteps (the last one -1, e.g. T = 1000, N = 61). For T = 1000 trailing
+      coincides for 889 of N = 1..1000 (every N dividing T among them) and linspace for 907. With N = 1,
+      diffusers' linspace visits t = 0 only.
+    - DPMSolverMultistepScheduler: ``trailing`` is the formula above (same exceptions). Its ``linspace`` and
+      ``leading`` take N + 1 points and drop the last (T = 1000, N = 10: linspace 999, 899, ..., 100; leading
+      900, 810, ..., 90), which no spacing here reproduces; ``set_timesteps(timesteps=make_timesteps(...))``
+      makes diffusers visit these ones.
+    - DDIMScheduler steps from t to t - T//N, not to the next visited timestep; that is the step the samplers
+      here take (to the next one, or to ᾱ = 1 after the last) only for ``leading`` and for ``trailing`` with
+      N dividing T. EulerAncestralDiscreteScheduler's ``linspace`` is not rounded: fractional timesteps, which
+      a discrete schedule here refuses.
     """
     if isinstance(num_timesteps, bool) or not isinstance(num_timesteps, int) or num_timesteps < 2:
         raise ValueError(f"num_timesteps must be an integer >= 2, got {num_timesteps!r}")
@@ -151,11 +176,9 @@ def make_timesteps(num_timesteps: int, num_steps: int, spacing: Spacing = "trail
     if spacing not in SPACINGS:
         raise ValueError(f"spacing must be one of {SPACINGS}, got {spacing!r}")
     T, N = num_timesteps, num_steps
-    i = torch.arange(N, dtype=torch.float64)
+    k = torch.arange(N - 1, -1, -1, dtype=torch.int64)
     if spacing == "linspace":
-        ts = torch.floor(torch.linspace(T - 1, 0, N, dtype=torch.float64) + 0.5)
-    elif spacing == "leading":
-        ts = (i * (T // N)).flip(0)
-    else:
-        ts = torch.floor(T - i * (T / N) + 0.5) - 1
-    return ts.to(torch.int64)
+        return _round_half_even((T - 1) * k, N - 1) if N > 1 else torch.tensor([T - 1], dtype=torch.int64)
+    if spacing == "leading":
+        return k * (T // N)
+    return _round_half_even(T * (k + 1), N) - 1

@@ -2,6 +2,7 @@
 
 import math
 
+import oracle_table
 import pytest
 import torch
 from gaussian_oracle import (
@@ -26,17 +27,21 @@ from specdiff.diffusion import samplers as samplers_module
 
 SHAPE = (1, 2, 2)
 BUILTIN = ("ancestral", "ddim", "ddpm", "dpm_solver++", "dpm_solver2")
+# (sampler, options, fitted-order band with λ-uniform steps, band on the T = 1000 linspace grid). 3M's default D2
+# (Lu et al.'s code, diffusers) leaves an O(h³) local error: its order falls towards 2 as the steps shrink (2.2 at
+# 80-320 λ-uniform steps, oracle_table), above 2.5 only at these step counts; d2="taylor" is third order.
 DETERMINISTIC = [
-    ("ddim", {}, (0.8, 1.3)),
-    ("dpm_solver++", {"order": 1}, (0.8, 1.3)),
-    ("dpm_solver++", {"order": 2}, (1.6, 2.6)),
-    ("dpm_solver++", {"order": 3}, (2.5, 3.7)),
-    ("dpm_solver2", {}, (1.6, 2.6)),
+    ("ddim", {}, (0.8, 1.3), (0.8, 1.3)),
+    ("dpm_solver++", {"order": 1}, (0.8, 1.3), (0.8, 1.3)),
+    ("dpm_solver++", {"order": 2}, (1.6, 2.6), (1.6, 2.6)),
+    ("dpm_solver++", {"order": 3}, (2.3, 2.9), (2.7, 3.4)),
+    ("dpm_solver++", {"order": 3, "d2": "taylor"}, (3.0, 3.7), (2.5, 3.2)),
+    ("dpm_solver2", {}, (1.6, 2.6), (1.6, 2.6)),
 ]
 
 
 def _ids(cases):
-    return [f"{name}-{opts.get('order', '')}" for name, opts, *_ in cases]
+    return [f"{name}-{opts.get('order', '')}{opts.get('d2', '')}" for name, opts, *_ in cases]
 
 
 def _noise(n: int, seed: int, shape=SHAPE, dtype=torch.float64) -> torch.Tensor:
@@ -57,9 +62,9 @@ def _rms(a: torch.Tensor, b: torch.Tensor) -> float:
 # --- convergence to the exact probability-flow ODE solution -------------------------------------------------
 
 
-@pytest.mark.parametrize(("name", "options", "band"), DETERMINISTIC, ids=_ids(DETERMINISTIC))
+@pytest.mark.parametrize(("name", "options", "band", "_"), DETERMINISTIC, ids=_ids(DETERMINISTIC))
 @pytest.mark.parametrize("coloured", [False, True], ids=["white", "coloured"])
-def test_ode_order_in_log_snr_uniform_time(name, options, band, coloured):
+def test_ode_order_in_log_snr_uniform_time(name, options, band, _, coloured):
     # Float timesteps on a λ-linear schedule give λ-uniform steps, where the order is cleanest. λ ends at 1,
     # not in the saturated clean regime, where the leading 3rd-order error term nearly cancels (slope ≈ 4).
     noise_matrix = random_noise_matrix(4, seed=5) if coloured else None
@@ -77,8 +82,8 @@ def test_ode_order_in_log_snr_uniform_time(name, options, band, coloured):
     assert band[0] <= order <= band[1], (order, errors)
 
 
-@pytest.mark.parametrize(("name", "options", "band"), DETERMINISTIC, ids=_ids(DETERMINISTIC))
-def test_ode_order_through_public_api_with_integer_timesteps(name, options, band):
+@pytest.mark.parametrize(("name", "options", "_", "band"), DETERMINISTIC, ids=_ids(DETERMINISTIC))
+def test_ode_order_through_public_api_with_integer_timesteps(name, options, _, band):
     # T = 1000 linear schedule, linspace spacing (fixed end points 999 and 0), integer model timesteps.
     # Steps uniform in t are far from uniform in λ near t = 0, so 3M needs more steps to show its order.
     oracle = GaussianOracle.random(SHAPE, seed=0)
@@ -94,6 +99,63 @@ def test_ode_order_through_public_api_with_integer_timesteps(name, options, band
     order = fitted_order(steps, errors)
     assert band[0] <= order <= band[1], (order, errors)
     assert errors[-1] < 0.01
+
+
+# --- the README's oracle table (scripts/sampler_oracle.py prints the same measurement) -----------------------
+
+# (schedule, sampler): (RMS error at 20 steps, at 160 steps, order fitted on 80-320 steps), as reported.
+REPORTED = {
+    ("cosine", "ddim"): (0.047, 0.0066, 0.97),
+    ("cosine", "dpm_solver++ 1"): (0.047, 0.0066, 0.97),
+    ("cosine", "dpm_solver++ 2"): (0.0047, 0.00028, 1.68),
+    ("cosine", "dpm_solver++ 3"): (0.0056, 9.6e-05, 2.24),
+    ("cosine", "dpm_solver++ 3, d2=taylor"): (0.0092, 0.00022, 2.08),
+    ("cosine", "dpm_solver2"): (0.004, 0.00029, 1.36),
+    ("linear", "ddim"): (0.063, 0.01, 0.95),
+    ("linear", "dpm_solver++ 1"): (0.063, 0.01, 0.95),
+    ("linear", "dpm_solver++ 2"): (0.013, 0.0012, 1.64),
+    ("linear", "dpm_solver++ 3"): (0.0059, 0.00013, 2.66),
+    ("linear", "dpm_solver++ 3, d2=taylor"): (0.005, 0.00064, 1.97),
+    ("linear", "dpm_solver2"): (0.0069, 0.00025, 1.82),
+    ("lambda-uniform", "ddim"): (0.049, 0.006, 1.00),
+    ("lambda-uniform", "dpm_solver++ 1"): (0.049, 0.006, 1.00),
+    ("lambda-uniform", "dpm_solver++ 2"): (0.0015, 2.1e-05, 1.97),
+    ("lambda-uniform", "dpm_solver++ 3"): (0.0027, 1.3e-05, 2.21),
+    ("lambda-uniform", "dpm_solver++ 3, d2=taylor"): (0.0028, 3.3e-06, 3.09),
+    ("lambda-uniform", "dpm_solver2"): (0.0042, 5.7e-05, 2.02),
+}
+
+
+@pytest.fixture(scope="module")
+def table():
+    return oracle_table.measure()
+
+
+@pytest.mark.parametrize("key", list(REPORTED), ids=[f"{s}-{k}" for s, k in REPORTED])
+def test_reported_oracle_figures(table, key):
+    errors = table[key]
+    at_20, at_160, order = REPORTED[key]
+    assert at_20 / 1.1 < errors[oracle_table.STEPS.index(20)] < at_20 * 1.1, errors
+    assert at_160 / 1.1 < errors[oracle_table.STEPS.index(160)] < at_160 * 1.1, errors
+    assert abs(oracle_table.order(errors) - order) < 0.05, errors
+
+
+def test_reported_oracle_comparisons(table):
+    steps = oracle_table.STEPS
+    lu, taylor, two = "dpm_solver++ 3", "dpm_solver++ 3, d2=taylor", "dpm_solver++ 2"
+    # The default D2 beats "taylor" on the T = 1000 schedules: at every step count on cosine, all but 20 on linear.
+    assert all(a < b for a, b in zip(table["cosine", lu], table["cosine", taylor], strict=True))
+    assert [a < b for a, b in zip(table["linear", lu], table["linear", taylor], strict=True)] == [
+        n != 20 for n in steps]
+    # With steps uniform in λ "taylor" wins from 40 steps on, and only it is third order.
+    assert [a < b for a, b in zip(table["lambda-uniform", taylor], table["lambda-uniform", lu], strict=True)] == [
+        n >= 40 for n in steps]
+    assert oracle_table.order(table["lambda-uniform", taylor]) > 2.9 > 2.4 > oracle_table.order(
+        table["lambda-uniform", lu])
+    # 3M beats 2M from 40 steps on the T = 1000 schedules and loses at 10.
+    for schedule in ("cosine", "linear"):
+        wins = [a < b for a, b in zip(table[schedule, lu], table[schedule, two], strict=True)]
+        assert wins[0] is False and all(wins[steps.index(40):]), (schedule, wins)
 
 
 # --- the prediction type is honoured --------------------------------------------------------------------------
@@ -199,8 +261,9 @@ def test_dpm_solver_pp_first_order_is_ddim():
 
 
 def test_ddpm_ancestral_and_ddim_eta_1_are_the_same_process():
-    # DDPM's posterior (Ho et al. Eq. 7) and DDIM with η = 1 (Song et al. Eq. 16) are two derivations of one
-    # kernel: with the same noise draws the samples agree to rounding.
+    # DDPM's posterior (Ho et al. Eq. 7), DDIM with η = 1 (Song et al. Eq. 16) and Euler ancestral ("ancestral",
+    # diffusers' EulerAncestralDiscreteScheduler, computed as DDIM η = 1) are one kernel: with the same noise draws
+    # the samples agree to rounding.
     oracle = GaussianOracle.random(SHAPE, seed=4)
     schedule = make_schedule("cosine", 1000)
     model = oracle.model(schedule, "eps")
@@ -434,8 +497,9 @@ def test_register_sampler_adds_one_and_refuses_duplicates(monkeypatch):
         (
             "dpm_solver++",
             {"eta": 0.5},
-            "'dpm_solver\\+\\+' does not take option.*eta.*it takes: order, lower_order_final",
+            "'dpm_solver\\+\\+' does not take option.*eta.*it takes: order, lower_order_final, d2",
         ),
+        ("dpm_solver++", {"d2": "half"}, "d2 must be one of \\('lu', 'taylor'\\), got 'half'"),
         ("dpm_solver2", {"order": 2}, "'dpm_solver2' does not take option.*order.*it takes: no options"),
         ("ancestral", {"eta": 0.3}, "'ancestral' does not take option.*eta"),
         ("ddpm", {"eta": 1.0}, "'ddpm' does not take option.*eta"),

@@ -133,6 +133,14 @@ def test_spacing_matches_lin_et_al_table_2():
     assert make_timesteps(1000, 1, "linspace").tolist() == [999]
 
 
+def test_spacing_rounds_exact_ties_to_even():
+    # numpy.round's rule, so diffusers' set_timesteps agrees where its floats are exact: T/N = 62.5 puts
+    # 937.5, 812.5, ... on the trailing grid, (T-1)/(N-1) = 166.5 puts 832.5, 499.5, 166.5 on the linspace one.
+    trailing = make_timesteps(1000, 16, "trailing").tolist()
+    assert trailing[:4] == [999, 937, 874, 811] and trailing[-1] == 61
+    assert make_timesteps(1000, 7, "linspace").tolist() == [999, 832, 666, 500, 333, 166, 0]
+
+
 @settings(deadline=None)
 @given(T=st.integers(2, 3000), data=st.data(), spacing=st.sampled_from(["linspace", "leading", "trailing"]))
 def test_spacing_is_strictly_decreasing_and_in_range(T, data, spacing):
