@@ -34,6 +34,22 @@ def _parse_shape(text: str) -> tuple[int, int, int, int]:
     return shape
 
 
+def _numbers(text: str) -> float | tuple[float, ...]:
+    """``0.5`` -> 0.5, ``0.2,0.5`` -> (0.2, 0.5) (argparse type)."""
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number or comma-separated numbers, got {text!r}") from None
+    return values[0] if len(values) == 1 and "," not in text else values
+
+
+def _device(name: str) -> str:
+    """``name`` resolved (auto, cpu, cuda or cuda:<index>); ConfigError (one line, exit 2) for anything else."""
+    from specdiff.train.trainer import resolve_device
+
+    return str(resolve_device(name))
+
+
 def _bench_ops(args: argparse.Namespace) -> int:
     import os
 
@@ -44,7 +60,7 @@ def _bench_ops(args: argparse.Namespace) -> int:
 
     torch.set_num_threads(args.threads or os.cpu_count() or 1)
     dtype = {"float32": torch.float32, "float64": torch.float64}[args.dtype]
-    records = bench_ops(args.op, args.shape or STANDARD_SHAPES, dtype, args.device, args.repeats, args.warmup,
+    records = bench_ops(args.op, args.shape or STANDARD_SHAPES, dtype, _device(args.device), args.repeats, args.warmup,
                         log=lambda line: print(line, file=sys.stderr, flush=True))
     print(format_markdown(records) if args.markdown else format_table(records))
     if args.json:
@@ -67,7 +83,8 @@ def _bench_models(args: argparse.Namespace) -> int:
 
     torch.set_num_threads(args.threads or os.cpu_count() or 1)
     records = bench_models(args.model or DEFAULT_MODELS, args.backend or BACKENDS, batch=args.batch, size=args.size,
-                           base_channels=args.base_channels, steps=args.steps, warmup=args.warmup, device=args.device,
+                           base_channels=args.base_channels, steps=args.steps, warmup=args.warmup,
+                           device=_device(args.device),
                            log=lambda line: print(line, file=sys.stderr, flush=True))
     print(format_table(records))
     if args.json:
@@ -107,8 +124,8 @@ def _sample(args: argparse.Namespace) -> int:
 
     out = sample_run(args.run_dir, checkpoint=args.checkpoint, sampler=args.sampler, steps=args.steps,
                      num_samples=args.num_samples, seed=args.seed, ema=args.ema, eta=args.eta, order=args.order,
-                     spacing=args.spacing, batch_size=args.batch_size, tag=args.tag, device=args.device,
-                     clip_x0=args.clip_x0)
+                     spacing=args.spacing, batch_size=args.batch_size, tag=args.tag, device=_device(args.device),
+                     clip_x0=args.clip_x0, alpha=args.alpha, edges=args.edges)
     print(f"wrote {out}")
     return 0
 
@@ -134,7 +151,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     if args.metrics:
         metrics = [m.strip() for text in args.metrics for m in text.split(",") if m.strip()]
     result = evaluate(args.generated, reference=args.reference, reference_dataset=args.reference_dataset,
-                      metrics=metrics, num_reference=args.num_reference, device=args.device,
+                      metrics=metrics, num_reference=args.num_reference, device=_device(args.device),
                       inception_weights=args.inception_weights, seed=args.seed, reference_root=args.reference_root,
                       image_size=args.image_size, channels=args.channels,
                       reference_options=_key_values(args.reference_option or [], "--reference-option"))
@@ -177,10 +194,14 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _taguchi(args: argparse.Namespace) -> int:
-    from specdiff.experiments.runner import run_study
+    from specdiff.experiments.runner import StudyIncomplete, run_study
 
-    report = run_study(args.study, output_dir=args.output_dir, workers=args.workers, resume=args.resume,
-                       confirm=args.confirm, max_retries=args.max_retries)
+    try:
+        report = run_study(args.study, output_dir=args.output_dir, workers=args.workers, resume=args.resume,
+                           confirm=args.confirm, max_retries=args.max_retries, strict=True)
+    except StudyIncomplete as exc:  # the report covers the finished runs; the exit status says some failed
+        print(f"wrote {exc.summary}")
+        raise
     print(f"wrote {report}")
     return 0
 
@@ -212,7 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--op", action="append", help="op to time (repeatable; default: all)")
     p.add_argument("--shape", action="append", type=_parse_shape, help="BxCxHxW (repeatable; default: standard)")
     p.add_argument("--dtype", choices=["float32", "float64"], default="float32")
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--device", default="cpu", help="auto | cpu | cuda | cuda:<index>")
     p.add_argument("--threads", type=int, default=0, help="torch threads (default: all cores)")
     p.add_argument("--repeats", type=int, default=15)
     p.add_argument("--warmup", type=int, default=3)
@@ -222,7 +243,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_bench_ops)
 
     p = bench.add_parser("models", help="training-step throughput of the models on both op backends (interleaved)")
-    p.add_argument("--model", action="append", help="tiny_unet | spectral_unet | spectral_unet_deep (repeatable)")
+    p.add_argument("--model", action="append", help="tiny_unet | spectral_unet | spectral_unet_deep | baseline_conv "
+                   "(repeatable)")
     p.add_argument("--backend", action="append", choices=["reference", "kernel"])
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--size", type=int, default=32)
@@ -230,7 +252,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--threads", type=int, default=0, help="torch threads (default: all cores)")
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--device", default="cpu", help="auto | cpu | cuda | cuda:<index>")
     p.add_argument("--json", help="write {threads, records: [{model, backend, images_per_second, ...}]} here")
     p.set_defaults(func=_bench_models)
 
@@ -254,7 +276,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("sample", help="sample from a trained run: PNGs, grid.png, metadata.json")
     p.add_argument("--run-dir", required=True, help="results/runs/<run_id>")
     p.add_argument("--checkpoint", help="latest (default), a step number, or a path")
-    p.add_argument("--sampler", help="ddpm | ddim | ancestral | dpm_solver++ | dpm_solver2 (default: the config's)")
+    p.add_argument("--sampler", help="ddpm | ddim | ancestral | dpm_solver++ | dpm_solver2 | masf (default: the "
+                   "config's)")
     p.add_argument("--steps", type=int, help="number of model evaluations' steps (default: the config's)")
     p.add_argument("--num-samples", type=int)
     p.add_argument("--seed", type=int)
@@ -264,9 +287,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--order", type=int, help="dpm_solver++ order 1-3")
     p.add_argument("--spacing", choices=["linspace", "leading", "trailing"])
     p.add_argument("--clip-x0", type=float, help="clamp x0 predictions to [-c, c] (default: the config's, 1.0)")
+    p.add_argument("--alpha", type=_numbers, help="masf: moving-average weight in [0, 1), one or one per band "
+                   "(e.g. 0.5 or 0.2,0.5,0.9)")
+    p.add_argument("--edges", type=_numbers, help="masf: band edges in rho, increasing in (0, 1) (default 1/3,2/3)")
     p.add_argument("--batch-size", type=int)
     p.add_argument("--tag", help="output folder name under <run>/samples/ (a plain name: letters, digits, . _ + -)")
-    p.add_argument("--device", default="auto")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:<index>")
     p.set_defaults(func=_sample)
 
     p = sub.add_parser("checkpoint", help="checkpoints").add_subparsers(dest="action", required=True).add_parser(
@@ -292,7 +318,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", help="metrics.json path (default: GENERATED/metrics.json)")
     p.add_argument("--update-metadata", action="store_true", help="add the metrics to GENERATED/metadata.json")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--device", default="cpu", help="auto | cpu | cuda | cuda:<index>")
     p.set_defaults(func=_evaluate)
 
     p = sub.add_parser("demo", help="train TinyUNet and SpectralUNet briefly, sample, evaluate, write summary.md")
@@ -332,6 +358,7 @@ def main(argv: list[str] | None = None) -> int:
     """Runs one subcommand. Config errors exit with status 2, other user errors (missing files, bad input,
     a diverged run) with 1 — each as one line on stderr, never a traceback."""
     from specdiff.config import ConfigError
+    from specdiff.experiments.runner import StudyIncomplete
     from specdiff.train import CheckpointError, TrainingDiverged
 
     args = build_parser().parse_args(argv)
@@ -340,7 +367,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"specdiff: config error: {exc}", file=sys.stderr)
         return 2
-    except (FileNotFoundError, FileExistsError, ValueError, CheckpointError, TrainingDiverged) as exc:
+    except (FileNotFoundError, FileExistsError, ValueError, CheckpointError, TrainingDiverged, StudyIncomplete) as exc:
         print(f"specdiff {args.command}: error: {exc}", file=sys.stderr)
         return 1
 

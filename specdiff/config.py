@@ -58,13 +58,25 @@ class ModelConfig:
     """``name`` picks the model; ``options`` are its constructor arguments except ``in_channels``
     (which comes from ``data.channels``)."""
 
-    name: Literal["tiny_unet", "spectral_unet", "spectral_unet_deep"] = "tiny_unet"
+    name: Literal["tiny_unet", "spectral_unet", "spectral_unet_deep", "baseline_conv"] = "tiny_unet"
     options: Mapping[str, Any] = field(default_factory=dict)
+    # How the parameters start (specdiff.nn.initialization): strategy default | zeros | cross_domain_flat.
+    initialization: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self):
         """Checks ``options`` against the model's constructor (types follow the defaults) and fills in the
-        defaults, so the resolved config lists every argument the model gets."""
+        defaults, so the resolved config lists every argument the model gets; likewise ``initialization``."""
+        from specdiff.nn.initialization import InitializationError, check_initialization
         from specdiff.nn.registry import MODELS, model_arguments
+
+        if not isinstance(self.initialization, Mapping):
+            raise ConfigError("model.initialization", self.initialization, "must be a mapping (strategy, scale, "
+                              "recycle, source)")
+        try:
+            init = check_initialization(self.initialization)
+        except InitializationError as exc:
+            raise ConfigError(f"model.initialization.{exc.key}", exc.value, exc.allowed) from None
+        object.__setattr__(self, "initialization", types.MappingProxyType(init))
 
         _require(self.name in MODELS, "model.name", self.name, f"must be one of {', '.join(MODELS)}")
         defaults = {k: v for k, v in model_arguments(self.name).items() if k != "in_channels"}
@@ -173,6 +185,8 @@ class TrainingConfig:
     device: Literal["auto", "cpu", "cuda"] = "auto"
     threads: int = 0
     profile_every: int = 50
+    # Record the first step and training time at which the smoothed loss falls below this (null: not recorded).
+    loss_threshold: float | None = None
 
     def __post_init__(self):
         _require(self.steps >= 1, "steps", self.steps, "must be >= 1")
@@ -183,6 +197,8 @@ class TrainingConfig:
         _require(self.threads >= 0, "threads", self.threads, "must be >= 0 (0: torch's default)")
         _require(self.profile_every >= 0, "profile_every", self.profile_every,
                  "must be >= 0 (0: do not time the spectral ops)")
+        _require(self.loss_threshold is None or (math.isfinite(self.loss_threshold) and self.loss_threshold > 0),
+                 "loss_threshold", self.loss_threshold, "must be a finite number > 0 or null")
 
 
 @dataclass(frozen=True)
@@ -198,6 +214,9 @@ class SamplingConfig:
     batch_size: int = 64
     # Clamp every x0 prediction to [-clip_x0, clip_x0] while sampling (data are in [-1, 1]); null: no clamp.
     clip_x0: float | None = 1.0
+    # masf only: the spectral moving-average weight (one number, or one per band) and the band edges in rho.
+    alpha: float | tuple[float, ...] | None = None
+    edges: tuple[float, ...] | None = None
 
     def __post_init__(self):
         from specdiff.diffusion import available_samplers
@@ -211,20 +230,30 @@ class SamplingConfig:
         _require(self.seed >= 0, "seed", self.seed, "must be >= 0")
         _require(self.clip_x0 is None or (math.isfinite(self.clip_x0) and self.clip_x0 > 0), "clip_x0", self.clip_x0,
                  "must be a number > 0 or null (no clamp)")
+        for key in ("alpha", "edges"):  # lists from YAML become tuples (the config is frozen)
+            if isinstance(getattr(self, key), list):
+                object.__setattr__(self, key, tuple(getattr(self, key)))
         try:
             sampler_options(self)
         except ValueError as exc:
-            key = "order" if self.order is not None and "order" in str(exc) else "eta"
+            set_keys = [k for k in SAMPLER_OPTION_KEYS if getattr(self, k) is not None]
+            key = next((k for k in set_keys if k in str(exc)), set_keys[0] if set_keys else "sampler")
             raise ConfigError(key, getattr(self, key), str(exc)) from None
+
+
+SAMPLER_OPTION_KEYS = ("eta", "order", "alpha", "edges")
+"""Sampling keys that only some samplers take; one that is set for a sampler that does not take it is an error."""
 
 
 def sampler_options(cfg: SamplingConfig) -> dict[str, Any]:
     """The keyword options ``specdiff.diffusion.sample`` gets from a sampling config; raises ValueError
-    when the sampler does not take one that is set."""
-    from specdiff.diffusion.samplers import _check_options, get_sampler
+    when the sampler does not take one that is set, or (masf) a value it does not accept."""
+    from specdiff.diffusion.samplers import check_masf_options, check_options, get_sampler
 
-    options = {k: v for k, v in (("eta", cfg.eta), ("order", cfg.order)) if v is not None}
-    _check_options(cfg.sampler, get_sampler(cfg.sampler), dict(options))
+    options = {k: getattr(cfg, k) for k in SAMPLER_OPTION_KEYS if getattr(cfg, k) is not None}
+    check_options(cfg.sampler, get_sampler(cfg.sampler), dict(options))
+    if cfg.sampler == "masf":
+        check_masf_options(cfg.alpha, cfg.edges)
     return options
 
 
@@ -245,7 +274,7 @@ class Config:
             values = {f.name: _plain(getattr(getattr(self, section), f.name))
                       for f in dataclasses.fields(getattr(self, section))}
             if section == "model":
-                values = {"name": values["name"], **values["options"]}
+                values = {"name": values["name"], **values["options"], "initialization": values["initialization"]}
             out[section] = values
         return out
 
@@ -324,7 +353,8 @@ def _build_section(section: str, raw: Mapping[str, Any]) -> Any:
 def _build_model(raw: Mapping[str, Any]) -> ModelConfig:
     if "options" in raw:
         raise ConfigError("model.options", raw["options"], "write the model's arguments directly under model:")
-    return ModelConfig(name=raw.get("name", ModelConfig.name), options={k: v for k, v in raw.items() if k != "name"})
+    return ModelConfig(name=raw.get("name", ModelConfig.name), initialization=raw.get("initialization") or {},
+                       options={k: v for k, v in raw.items() if k not in ("name", "initialization")})
 
 
 def _check_model_value(key: str, value: Any, default: Any) -> Any:

@@ -106,6 +106,8 @@ def _ddpm_step(schedule: NoiseSchedule, x: Tensor, x0: Tensor, t: Tensor, s: Ten
 
 MASF_EDGES = (Fraction(1, 3), Fraction(2, 3))
 """masf's default band edges in rho: the evaluation bands (low / mid / high)."""
+MASF_ALPHA = 0.5
+"""masf's default moving-average weight, every band."""
 
 
 @torch.no_grad()
@@ -117,7 +119,7 @@ def masf(
     noise_op: NoiseOp | None = None,
     generator: torch.Generator | None = None,
     callback: Callback | None = None,
-    alpha: float | Sequence[float] = 0.5,
+    alpha: float | Sequence[float] = MASF_ALPHA,
     edges: Sequence[float | Fraction] = MASF_EDGES,
 ) -> Tensor:
     """DDPM with a per-band moving average of the sample's spectrum before every model call ("masf").
@@ -146,21 +148,33 @@ def masf(
     return x
 
 
-def _masf_bands(x: Tensor, alpha: float | Sequence[float], edges: Sequence[float | Fraction]) -> Tensor:
-    """The per-bin α map ``[H, W//2+1]`` (x's real dtype) of masf's options, validated."""
-    if x.dim() < 2:
-        raise ValueError(f"masf needs images [..., H, W], got shape {tuple(x.shape)}")
+def check_masf_options(alpha: float | Sequence[float] | None = None, edges: Sequence[float | Fraction] | None = None
+                       ) -> tuple[tuple[float, ...], tuple[float | Fraction, ...]]:
+    """masf's ``(alphas, edges)``, one α per band, validated (ValueError naming the option); None takes the
+    default (:data:`MASF_ALPHA`, :data:`MASF_EDGES`)."""
+    alpha = MASF_ALPHA if alpha is None else alpha
+    edges = MASF_EDGES if edges is None else edges
     edges = tuple(edges) if isinstance(edges, (list, tuple)) else edges
     if not isinstance(edges, tuple) or not all(
             isinstance(e, (int, float, Fraction)) and not isinstance(e, bool) and 0 < e < 1 for e in edges):
         raise ValueError(f"masf edges must be a list of numbers in (0, 1), got {edges!r}")
+    if any(b <= a for a, b in zip(edges, edges[1:], strict=False)):
+        raise ValueError(f"masf edges must be strictly increasing, got {list(edges)!r}")
     alphas = tuple(alpha) if isinstance(alpha, (list, tuple)) else (alpha,) * (len(edges) + 1)
     if len(alphas) != len(edges) + 1:
         raise ValueError(f"masf alpha must be one number or {len(edges) + 1} (one per band), got {len(alphas)}")
     for a in alphas:
         if isinstance(a, bool) or not isinstance(a, (int, float)) or not 0 <= a < 1:
             raise ValueError(f"masf alpha must be in [0, 1), got {a!r}")
-    index = radius_bins(x.shape[-2], x.shape[-1], edges, device=x.device)  # raises on unsorted edges
+    return alphas, edges
+
+
+def _masf_bands(x: Tensor, alpha: float | Sequence[float], edges: Sequence[float | Fraction]) -> Tensor:
+    """The per-bin α map ``[H, W//2+1]`` (x's real dtype) of masf's options, validated."""
+    if x.dim() < 2:
+        raise ValueError(f"masf needs images [..., H, W], got shape {tuple(x.shape)}")
+    alphas, edges = check_masf_options(alpha, edges)
+    index = radius_bins(x.shape[-2], x.shape[-1], edges, device=x.device)
     return torch.tensor(alphas, dtype=x.dtype, device=x.device)[index]
 
 
@@ -352,7 +366,8 @@ def get_sampler(name: str) -> SamplerFn:
     return _SAMPLERS[name]
 
 
-def _check_options(name: str, fn: SamplerFn, options: dict[str, Any]) -> None:
+def check_options(name: str, fn: SamplerFn, options: dict[str, Any]) -> None:
+    """ValueError naming the options of ``options`` that sampler ``name`` (function ``fn``) does not take."""
     params = inspect.signature(fn).parameters
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
         return
@@ -394,7 +409,7 @@ def sample(
     fn = get_sampler(name)
     if eta is not None:
         options["eta"] = eta
-    _check_options(name, fn, options)
+    check_options(name, fn, options)
     timesteps = make_timesteps(schedule.num_timesteps, num_steps, spacing)
     denoiser = Denoiser(model, schedule, prediction, clip_x0)
     if prediction == "eps" and bool((schedule.alpha_cumprod_at(timesteps) == 0).any()):

@@ -109,11 +109,14 @@ def run_study(
     *,
     run_fn: RunFn | None = None,
     log: Callable[[str], None] | None = None,
+    strict: bool = False,
 ) -> str:
     """Runs every missing run of the study at ``study_path``, analyses the study and returns summary.md's path.
 
     ``run_fn(task) -> response`` replaces training (tests inject a synthetic response; it must be importable
     by module name when ``workers > 1``). ``confirm`` then runs the predicted-best levels for every replicate.
+    Runs that still fail after ``max_retries`` are reported in the log and the ledger; with ``strict`` the call
+    then raises :class:`StudyIncomplete` (after writing the summary).
     """
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
@@ -148,7 +151,18 @@ def run_study(
     if failed:
         log(f"{len(failed)} run(s) failed after {max_retries + 1} attempt(s): " + "; ".join(
             f"{r['run_id']} ({r['error']})" for r in failed))
+        if strict:
+            raise StudyIncomplete(summary, [r["run_id"] for r in failed])
     return summary
+
+
+class StudyIncomplete(RuntimeError):
+    """Some runs of a study failed after their retries; ``summary`` is the report of the finished ones."""
+
+    def __init__(self, summary: str, run_ids: list[str]):
+        self.summary, self.run_ids = summary, run_ids
+        super().__init__(f"{len(run_ids)} run(s) failed ({', '.join(run_ids[:5])}{', ...' if len(run_ids) > 5 else ''}"
+                         "); their errors are in the study ledger: fix the cause and run again with --resume")
 
 
 def _print(message: str) -> None:

@@ -70,7 +70,8 @@ from .arrays import (
 
 TRAINING_METRICS: tuple[str, ...] = (
     "final_loss", "loss_drop_per_second", "images_per_second", "images_per_second_wall", "runtime_s", "compute_s",
-    "spectral_op_time_s", "spectral_op_fraction", "num_parameters",
+    "spectral_op_time_s", "spectral_op_fraction", "num_parameters", "fit_k", "fit_r2", "loss_threshold_steps",
+    "loss_threshold_seconds",
 )
 """Responses read from the run's metrics (``train``'s ``TrainResult.metrics``)."""
 

@@ -29,11 +29,12 @@ from typing import Any
 LEDGER_COLUMNS = (
     "run_id", "status", "started", "model", "dataset", "steps", "batch_size", "seed", "final_loss",
     "loss_drop_per_second", "images_per_second", "images_per_second_wall", "spectral_op_time_s", "runtime_s",
-    "backend", "device", "run_dir", "config_sha256",
+    "backend", "device", "run_dir", "config_sha256", "loss_threshold_steps", "loss_threshold_seconds", "fit_k",
+    "fit_r2",
 )
-_INT_COLUMNS = {"steps", "batch_size", "seed"}
+_INT_COLUMNS = {"steps", "batch_size", "seed", "loss_threshold_steps"}
 _FLOAT_COLUMNS = {"final_loss", "loss_drop_per_second", "images_per_second", "images_per_second_wall",
-                  "spectral_op_time_s", "runtime_s"}
+                  "spectral_op_time_s", "runtime_s", "loss_threshold_seconds", "fit_k", "fit_r2"}
 OP_RECORD_KEYS = ("op", "shape", "pass", "reference_ms", "kernel_ms", "speedup")
 MODEL_RECORD_KEYS = ("model", "backend", "images_per_second")
 # Config entries that differ between replicates of one experiment: the seed, and where a run is written.

@@ -14,8 +14,9 @@ RUN_TABLE = (
     ("run_id", "run"), ("status", "status"), ("model", "model"), ("dataset", "dataset"), ("steps", "steps"),
     ("seed", "seed"), ("final_loss", "final loss"), ("loss_drop_per_second", "loss drop / s"),
     ("images_per_second", "images / s"), ("images_per_second_wall", "images / s (wall)"),
-    ("spectral_op_time_s", "spectral ops (s)"), ("runtime_s", "runtime (s)"), ("backend", "backend"),
-    ("device", "device"),
+    ("spectral_op_time_s", "spectral ops (s)"), ("runtime_s", "runtime (s)"), ("fit_k", "fit k / step"),
+    ("fit_r2", "fit R²"), ("loss_threshold_steps", "steps to threshold"),
+    ("loss_threshold_seconds", "seconds to threshold"), ("backend", "backend"), ("device", "device"),
 )
 
 

@@ -212,3 +212,18 @@ def file_sha256(path: str) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def check_weights_fit(path: str, weights: Mapping[str, Any], model: torch.nn.Module, model_name: str) -> None:
+    """CheckpointError (one line) unless ``weights`` (a state dict from checkpoint ``path``) has exactly the
+    names and shapes of ``model``'s: a checkpoint written for another architecture than the run's config."""
+    expected = model.state_dict()
+    missing, unexpected = sorted(set(expected) - set(weights)), sorted(set(weights) - set(expected))
+    shapes = [f"{k} {tuple(weights[k].shape)} vs {tuple(v.shape)}" for k, v in expected.items()
+              if k in weights and getattr(weights[k], "shape", None) != v.shape]
+    if missing or unexpected or shapes:
+        found = (f"lack {len(missing)} the model has (e.g. {missing[0]})" if missing else
+                 f"have {len(unexpected)} the model lacks (e.g. {unexpected[0]})" if unexpected else
+                 f"have {len(shapes)} of other shapes (e.g. {shapes[0]}, checkpoint vs config)")
+        raise CheckpointError(f"checkpoint {path!r} does not fit the run's config.yaml (model {model_name}): "
+                              f"its weights {found}; it was written for another architecture")

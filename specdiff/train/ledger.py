@@ -19,31 +19,37 @@ from typing import Any
 LEDGER_FIELDS = (
     "run_id", "status", "started", "model", "dataset", "steps", "batch_size", "seed", "final_loss",
     "loss_drop_per_second", "images_per_second", "images_per_second_wall", "spectral_op_time_s", "runtime_s",
-    "backend", "device", "run_dir", "config_sha256",
+    "backend", "device", "run_dir", "config_sha256", "loss_threshold_steps", "loss_threshold_seconds", "fit_k",
+    "fit_r2",
 )
+"""New columns go at the end: a ledger written with an older header (a prefix of this one) keeps its header and
+gets rows of its own columns (the run's metrics JSON has every value)."""
 
 
 def append_row(results_dir: str, row: Mapping[str, Any], fields: tuple[str, ...] = LEDGER_FIELDS,
                name: str = "summary.csv") -> None:
     """Appends one row under an exclusive ``flock`` (so concurrent writers never interleave), writing the header
-    when the file is new. A file whose header differs from ``fields`` is an error, never silently extended."""
+    when the file is new. A file with an older header (a prefix of ``fields``: columns were added since) keeps
+    it and gets the row's values of those columns; any other header is an error, never silently extended."""
     unknown = set(row) - set(fields)
     if unknown:
         raise ValueError(f"ledger row has unknown fields {sorted(unknown)}; valid: {', '.join(fields)}")
     os.makedirs(results_dir, exist_ok=True)
     path = os.path.join(results_dir, name)
-    buf = io.StringIO()
-    csv.DictWriter(buf, fieldnames=fields, lineterminator="\n").writerow({k: _cell(row.get(k)) for k in fields})
     with open(path, "a+b") as f:
         fcntl.flock(f, fcntl.LOCK_EX)
         try:
             _cut_torn_tail(f)
             f.seek(0)
             header = f.readline().decode()
+            columns = header.rstrip("\r\n").split(",") if header else list(fields)
             if not header:
                 f.write((",".join(fields) + "\n").encode())
-            elif header.rstrip("\r\n").split(",") != list(fields):
+            elif len(columns) > len(fields) or columns != list(fields[:len(columns)]):
                 raise ValueError(f"{path} has a different header ({header.strip()!r}); expected {','.join(fields)}")
+            buf = io.StringIO()
+            csv.DictWriter(buf, fieldnames=columns, lineterminator="\n").writerow(
+                {k: _cell(row.get(k)) for k in columns})
             f.write(buf.getvalue().encode())
             f.flush()
             os.fsync(f.fileno())

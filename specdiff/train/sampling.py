@@ -14,7 +14,7 @@ from torch import nn
 from specdiff.config import Config, ConfigError, SamplingConfig, sampler_options
 from specdiff.fileio import atomic_write_json, check_plain_name
 from specdiff.train.checkpoint import (
-    CheckpointError,
+    check_weights_fit,
     file_sha256,
     latest_checkpoint,
     list_checkpoints,
@@ -58,16 +58,8 @@ def load_model(run_dir: str, checkpoint: str | None = None, *, ema: bool = True,
     state = load_checkpoint(path)
     model = build_network(config)
     weights = state["ema"] if ema else state["model"]
+    check_weights_fit(path, weights, model, config.model.name)
     expected = model.state_dict()
-    missing, unexpected = sorted(set(expected) - set(weights)), sorted(set(weights) - set(expected))
-    shapes = [f"{k} {tuple(weights[k].shape)} vs {tuple(v.shape)}" for k, v in expected.items()
-              if k in weights and weights[k].shape != v.shape]
-    if missing or unexpected or shapes:
-        found = (f"lack {len(missing)} the model has (e.g. {missing[0]})" if missing else
-                 f"have {len(unexpected)} the model lacks (e.g. {unexpected[0]})" if unexpected else
-                 f"have {len(shapes)} of other shapes (e.g. {shapes[0]}, checkpoint vs config)")
-        raise CheckpointError(f"checkpoint {path!r} does not fit the run's config.yaml (model {config.model.name}): "
-                              f"its weights {found}; it was written for another architecture")
     model.load_state_dict({k: v.to(expected[k].dtype) for k, v in weights.items()})
     return config, model.to(device).eval(), path, int(state["step"])
 
@@ -86,6 +78,8 @@ def sample_run(
     spacing: str | None = None,
     batch_size: int | None = None,
     clip_x0: float | None = None,
+    alpha: float | tuple[float, ...] | None = None,
+    edges: tuple[float, ...] | None = None,
     tag: str | None = None,
     device: str = "auto",
 ) -> str:
@@ -102,11 +96,12 @@ def sample_run(
         check_tag(tag)
     config = load_run_config(run_dir)
     given = {"sampler": sampler, "steps": steps, "num_samples": num_samples, "seed": seed, "use_ema": ema,
-             "eta": eta, "order": order, "spacing": spacing, "batch_size": batch_size, "clip_x0": clip_x0}
+             "eta": eta, "order": order, "spacing": spacing, "batch_size": batch_size, "clip_x0": clip_x0,
+             "alpha": alpha, "edges": edges}
     changes = {k: v for k, v in given.items() if v is not None}
     try:
         if "sampler" in changes and changes["sampler"] != config.sampling.sampler:
-            # A different sampler does not inherit the run's sampler-specific options (eta, order).
+            # A different sampler does not inherit the run's sampler-specific options (eta, order, alpha, edges).
             kept = ("steps", "num_samples", "use_ema", "seed", "spacing", "batch_size", "clip_x0")
             base = SamplingConfig(sampler=changes["sampler"], **{k: getattr(config.sampling, k) for k in kept})
         else:

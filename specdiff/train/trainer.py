@@ -40,7 +40,8 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 
 from specdiff.config import Config, ConfigError, from_dict
 from specdiff.fileio import atomic_write_json, atomic_write_text, check_plain_name
-from specdiff.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from specdiff.train.checkpoint import check_weights_fit, latest_checkpoint, load_checkpoint, save_checkpoint
+from specdiff.train.convergence import exponential_fit, threshold_crossing
 from specdiff.train.ledger import append_row, claim, read_rows
 
 LOSS_SMOOTHING = 0.9
@@ -498,6 +499,12 @@ def _train(config: Config, output_dir: str, run_id: str | None, resume: bool, pr
     torch.manual_seed(tc.seed)
     np.random.seed(tc.seed % 2**32)
     model = build_network(config).to(device)
+    if start_state is None and config.model.initialization["strategy"] != "default":
+        from specdiff.nn.initialization import initialize
+
+        done = initialize(model, config.model.initialization)  # a resume takes the weights from the checkpoint
+        logger.info("initialization %s: %d parameters from a source of %s values%s", done["strategy"],
+                    done["num_parameters"], done["source_length"], " (recycled)" if done["recycled"] else "")
     if tc.channels_last:
         model = model.to(memory_format=torch.channels_last)
     ema = EMA(model, config.optim.ema_decay)
@@ -518,6 +525,8 @@ def _train(config: Config, output_dir: str, run_id: str | None, resume: bool, pr
     loss_smooth = None
     step = 0
     if start_state is not None:
+        for part in ("model", "ema"):
+            check_weights_fit(latest[1], start_state[part], model, config.model.name)
         model.load_state_dict(start_state["model"])
         ema.load_state_dict(start_state["ema"])
         optimizer.load_state_dict(start_state["optimizer"])
@@ -723,6 +732,11 @@ def _metrics(config: Config, run_id: str, history: dict[str, list[float]], clock
 
     losses = history["loss"]
     spectral = clock["spectral_s"] / clock["profiled_s"] * clock["compute_s"] if clock["profiled_s"] else None
+    threshold_steps = threshold_seconds = None
+    if config.training.loss_threshold is not None:
+        threshold_steps, threshold_seconds = threshold_crossing(history["step"], losses, history["compute_s"],
+                                                                config.training.loss_threshold, LOSS_SMOOTHING)
+    fit = exponential_fit(history["step"], losses) or {}
     return {
         "run_id": run_id,
         "status": status,
@@ -733,6 +747,11 @@ def _metrics(config: Config, run_id: str, history: dict[str, list[float]], clock
         "seed": config.training.seed,
         "final_loss": float(np.median(losses[-max(1, len(losses) // 10):])) if losses else None,
         "loss_drop_per_second": loss_drop_per_second(losses, history["compute_s"]),
+        "loss_threshold": config.training.loss_threshold,
+        "loss_threshold_steps": threshold_steps,
+        "loss_threshold_seconds": threshold_seconds,
+        "fit_k": fit.get("k"),
+        "fit_r2": fit.get("r2"),
         "images_per_second": (clock["timed_images"] / clock["timed_s"] if clock["timed_s"]
                               else clock["images"] / clock["compute_s"] if clock["compute_s"] else None),
         "images_per_second_wall": clock["images"] / clock["wall_s"] if clock["wall_s"] else None,
@@ -755,7 +774,8 @@ def _finish(output_dir: str, run_dir: str, run_id: str, config: Config, metrics:
     row = {k: metrics.get(k) for k in ("run_id", "status", "model", "dataset", "steps", "batch_size", "seed",
                                        "final_loss", "loss_drop_per_second", "images_per_second",
                                        "images_per_second_wall", "spectral_op_time_s", "runtime_s", "backend",
-                                       "device")}
+                                       "device", "loss_threshold_steps", "loss_threshold_seconds", "fit_k",
+                                       "fit_r2")}
     row["started"] = started
     row["run_dir"] = os.path.relpath(run_dir, output_dir)
     row["config_sha256"] = config.sha256()

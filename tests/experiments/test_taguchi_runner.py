@@ -167,9 +167,9 @@ def _lr(levels):
     ({"response": {"metric": "spectral_distance", "goal": "smaller"}}, "did you mean 'spectral_distance_db'?"),
     # Factor names name figure files (figures/interaction_<a>x<b>.png): no paths.
     ({"factors": {**study_dict()["factors"], "../../x": _lr([1e-3, 2e-3])}},
-     "factors: factor name '../../x' must be a plain name"),
+     "factors: factor name '../../x' is not a plain name"),
     ({"noise": {"/tmp/n": {"key": "data.length", "levels": [256, 128]}}},
-     "noise: factor name '/tmp/n' must be a plain name"),
+     "noise: factor name '/tmp/n' is not a plain name"),
 ])
 def test_every_factor_key_and_level_is_validated_before_anything_runs(tmp_path, change, message):
     out = tmp_path / "out"
@@ -410,3 +410,18 @@ def test_stale_confirmation_is_reported_and_run_again(tmp_path):
     run_study(path, output_dir=str(out), resume=True, confirm=True, run_fn=taguchiutil.synthetic, log=_quiet([]))
     assert [(c["run_id"], c["attempt"]) for c in calls(out)] == [("confirm-s0", 2)]
     assert json.loads((out / "confirmation.json").read_text())["runs"] == ["confirm-s0"]
+
+
+def test_model_initialization_is_a_factor_like_any_key(tmp_path):
+    factors = {**study_dict()["factors"],
+               "init": {"key": "model.initialization",
+                        "levels": [{"strategy": "default"}, {"strategy": "cross_domain_flat",
+                                                             "source": {"type": "random_normal", "std": 0.02}}]},
+               "init_scale": {"key": "model.initialization.scale", "levels": [0.5, 1.0]}}
+    with pytest.raises(StudyError, match="model.initialization.scale = 0.5: is only read with strategy"):
+        load_study(write_study(tmp_path, study_dict(factors=factors)))  # every row is checked before anything runs
+    factors["init"]["levels"][0] = {"strategy": "cross_domain_flat", "source": {"type": "constant", "value": 0.0}}
+    study = load_study(write_study(tmp_path, study_dict(factors=factors)))
+    configs = [from_dict(study.raw_config(study.row_levels(r), study.conditions()[0])) for r in range(1, 9)]
+    assert {(c.model.initialization["source"]["type"], c.model.initialization["scale"]) for c in configs} == {
+        ("constant", 0.5), ("constant", 1.0), ("random_normal", 0.5), ("random_normal", 1.0)}

@@ -9,7 +9,9 @@ import sys
 import time
 
 import pytest
+import torch
 import yaml
+from trainutil import smoke
 
 from specdiff.config import Config, ConfigError, apply_overrides, from_dict, load_config
 
@@ -73,6 +75,11 @@ def test_model_options_are_resolved_with_the_model_defaults():
         ({"loss": {"spectral": "bandpass", "inner": 0.5, "outer": 0.2}}, "loss.inner", "inner < outer"),
         ({"model": {"name": "tiny_unet", "adapters": {"input": {"weighting": "wavy"}}}}, "model", "weighting"),
         ({"model": {"name": "tiny_unet", "channel_mults": [1, "2"]}}, "model.channel_mults", "list of integers"),
+        ({"model": {"initialization": {"strategy": "xavier"}}}, "model.initialization.strategy", "cross_domain_flat"),
+        ({"model": {"initialization": {"strategy": "cross_domain_flat", "source": {"type": "constant", "valu": 1}}}},
+         "model.initialization.source.valu", "valid: type, values, value, length"),
+        ({"model": {"initialization": [1]}}, "model.initialization", "must be a mapping"),
+        ({"training": {"loss_threshold": 0.0}}, "training.loss_threshold", "> 0 or null"),
     ],
 )
 def test_bad_values_name_key_value_and_what_is_allowed(raw, key, needle):
@@ -180,3 +187,30 @@ def test_unreadable_config_files_are_one_line_errors(tmp_path):
     binary = tmp_path / "binary.yaml"
     binary.write_bytes(b"\xff\xfe\x00model")
     assert "not UTF-8" in load_error(binary)
+
+
+def test_model_initialization_and_baseline_conv_resolve_and_round_trip():
+    raw = {"model": {"name": "baseline_conv", "base_channels": 8,
+                     "initialization": {"strategy": "cross_domain_flat", "scale": 0.5,
+                                        "source": {"type": "random_normal", "seed": 3}}}}
+    config = from_dict(raw)
+    assert config.model.name == "baseline_conv" and config.model.options["base_channels"] == 8
+    assert dict(config.model.initialization) == {
+        "strategy": "cross_domain_flat", "scale": 0.5, "recycle": True,
+        "source": {"type": "random_normal", "length": None, "mean": 0.0, "std": 1.0, "seed": 3}}
+    again = from_dict(yaml.safe_load(config.to_yaml()))
+    assert again == config and again.sha256() == config.sha256()
+    assert from_dict({}).to_dict()["model"]["initialization"] == {"strategy": "default"}
+
+
+def test_training_starts_from_the_initialization(tmp_path):
+    from specdiff.train import train
+    from specdiff.train.checkpoint import load_checkpoint
+
+    sets = ["model.initialization={strategy: cross_domain_flat, source: {type: constant, value: 0.25}}",
+            "training.steps=1", "optim.lr=1e-9", "training.checkpoint_every=1"]
+    train(load_config(smoke("tiny_unet"), sets), output_dir=str(tmp_path), run_id="r", progress=False)
+    state = load_checkpoint(str(tmp_path / "runs" / "r" / "checkpoints" / "step_1.pt"))
+    values = torch.cat([v.flatten() for k, v in state["model"].items() if v.is_floating_point()
+                        and "running" not in k])
+    assert (values - 0.25).abs().max() < 1e-6  # one AdamW step of lr 1e-9 away from the filled value

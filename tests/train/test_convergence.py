@@ -49,3 +49,41 @@ def test_smoothing_and_threshold_crossing():
     assert threshold_crossing(steps, losses, seconds, 0.25, 0.5) == (60, 3.0)  # strictly below
     assert threshold_crossing(steps, losses, seconds, 0.625, 0.5) == (40, 2.0)
     assert threshold_crossing(steps, losses, seconds, 0.125, 0.5) == (None, None)
+
+
+def test_training_records_the_threshold_and_the_fit(tmp_path):
+    import json
+
+    from trainutil import smoke
+
+    from specdiff.config import load_config
+    from specdiff.train import train
+    from specdiff.train.ledger import read_rows
+
+    config = load_config(smoke("tiny_unet"), ["training.loss_threshold=100.0"])
+    result = train(config, output_dir=str(tmp_path), run_id="r", progress=False)
+    m = result.metrics
+    steps = [s for s, _ in m["loss_history"]]
+    assert m["loss_threshold"] == 100.0 and m["loss_threshold_steps"] == steps[0] == 1
+    assert m["loss_threshold_seconds"] > 0
+    fit = exponential_fit(steps, [v for _, v in m["loss_history"]])
+    assert (m["fit_k"], m["fit_r2"]) == (fit["k"], fit["r2"])
+    assert json.loads((tmp_path / "runs" / "r" / "metrics" / "r.json").read_text())["fit_k"] == m["fit_k"]
+    (row,) = read_rows(str(tmp_path))
+    assert int(row["loss_threshold_steps"]) == 1 and float(row["fit_k"]) == pytest.approx(m["fit_k"], rel=1e-15)
+    unset = train(load_config(smoke("tiny_unet"), ["training.steps=4"]), output_dir=str(tmp_path), run_id="s",
+                  progress=False).metrics
+    assert unset["loss_threshold"] is None and unset["loss_threshold_steps"] is None
+    assert unset["loss_threshold_seconds"] is None
+
+
+def test_an_older_ledger_keeps_its_header(tmp_path):
+    from specdiff.train.ledger import LEDGER_FIELDS, append_row, read_rows
+
+    old = LEDGER_FIELDS[:LEDGER_FIELDS.index("config_sha256") + 1]
+    (tmp_path / "summary.csv").write_text(",".join(old) + "\n" + ",".join(["a", "finished"] + [""] * (len(old) - 2))
+                                          + "\n")
+    append_row(str(tmp_path), {"run_id": "b", "status": "finished", "fit_k": 0.5, "config_sha256": "0" * 64})
+    rows = read_rows(str(tmp_path))
+    assert [r["run_id"] for r in rows] == ["a", "b"] and list(rows[1]) == list(old)
+    assert (tmp_path / "summary.csv").read_text().splitlines()[0] == ",".join(old)

@@ -239,6 +239,8 @@ def test_taguchi_resume_refuses_a_malicious_checkpoint_of_a_run_in_flight(tmp_pa
     assert row["status"] == "failed" and row["error"].startswith("CheckpointError: checkpoint"), row
     assert "step_600.pt' refused: it holds posix.system" in row["error"]
     assert f"{target} failed after 1 attempt(s): CheckpointError" in proc.stdout + proc.stderr
+    assert proc.returncode == 1 and proc.stderr.strip().count("\n") == 0, proc.stderr  # the study is incomplete
+    assert proc.stderr.startswith("specdiff taguchi: error: 1 run(s) failed") and "--resume" in proc.stderr
 
 
 def test_sample_errors_are_one_line(results, tmp_path):
@@ -282,3 +284,17 @@ def test_config_file_errors_are_one_line(tmp_path):
     assert_one_line_error(got[0], f"config file {str(tmp_path)!r} is a directory", status=(2,))
     for result in got[1:]:
         assert_one_line_error(result, "bomb.yaml' is not valid YAML", "may not use aliases", status=(2,))
+
+
+def test_resume_from_a_checkpoint_of_another_architecture_is_one_line(results, tmp_path):
+    # The newest checkpoint of run "mixed" comes from a wider model: --resume names the file and the mismatch.
+    run = copy_run(results, "mixed")
+    train(load_config(smoke("tiny_unet"), [*SMOKE_SET, "model.base_channels=16"]), output_dir=str(tmp_path),
+          run_id="wide", progress=False)
+    shutil.copy(tmp_path / "runs" / "wide" / "checkpoints" / "step_2.pt", os.path.join(run, "checkpoints",
+                                                                                      "step_9.pt"))
+    config = os.path.join(run, "config.yaml")
+    (got,) = cli_many(["train", "--config", config, "--set", "training.steps=12", "--run-id", "mixed",
+                       "--output-dir", str(results), "--resume", "--quiet"])
+    assert_one_line_error(got, "step_9.pt' does not fit the run's config.yaml (model tiny_unet)", "other shapes",
+                          status=(1,))

@@ -103,3 +103,10 @@ def test_unknown_devices_are_config_errors(name):
 
 def test_known_devices_resolve():
     assert resolve_device("cpu").type == "cpu" and resolve_device("auto").type in ("cpu", "cuda")
+
+
+def test_every_device_option_is_checked_in_one_line(capsys):
+    for argv in (["evaluate", "--generated", "g", "--reference", "r", "--device", "tpu"],
+                 ["bench", "ops", "--device", "xla"], ["bench", "models", "--device", "cuda:x"]):
+        err = _one_line_error(capsys, 2, argv)
+        assert "must be one of auto, cpu, cuda, cuda:<index>" in err

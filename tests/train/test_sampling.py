@@ -72,3 +72,32 @@ def test_switching_sampler_drops_the_runs_sampler_options(tmp_path):
     out = sample_run(run, sampler="ddim", num_samples=1, steps=2, device="cpu")
     meta = json.loads(open(os.path.join(out, "metadata.json")).read())
     assert meta["sampler"] == "ddim" and meta["order"] is None and meta["uniform_corruption"] is True
+
+
+def test_masf_from_the_api_the_cli_and_configs(run_dir):
+    import subprocess
+    import sys
+
+    from specdiff.config import from_dict
+
+    zero = sample_run(run_dir, sampler="masf", alpha=0.0, num_samples=3, steps=4, tag="masf0", device="cpu")
+    ddpm = sample_run(run_dir, sampler="ddpm", num_samples=3, steps=4, tag="ddpm", device="cpu")
+    for name in ("sample_000.png", "sample_002.png"):  # alpha = 0 is ddpm with the same generator
+        assert torch.equal(read_image(os.path.join(zero, name)), read_image(os.path.join(ddpm, name)))
+    meta = json.loads(open(os.path.join(zero, "metadata.json")).read())
+    assert meta["sampler"] == "masf" and meta["sampler_options"] == {"alpha": 0.0}
+    proc = subprocess.run([sys.executable, "-m", "specdiff", "sample", "--run-dir", run_dir, "--sampler", "masf",
+                           "--alpha", "0.2,0.5,0.9", "--edges", "0.25,0.5", "--num-samples", "2", "--steps", "3",
+                           "--tag", "masf-cli", "--device", "cpu"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    meta = json.loads(open(os.path.join(run_dir, "samples", "masf-cli", "metadata.json")).read())
+    assert meta["sampler_options"] == {"alpha": [0.2, 0.5, 0.9], "edges": [0.25, 0.5]}
+    config = from_dict({"sampling": {"sampler": "masf", "alpha": [0.1, 0.2, 0.3], "edges": [0.3, 0.6]}})
+    assert config.sampling.alpha == (0.1, 0.2, 0.3) and config.sampling.edges == (0.3, 0.6)
+    for raw, key, needle in (({"sampler": "ddim", "alpha": 0.5}, "sampling.alpha", "does not take"),
+                             ({"sampler": "masf", "alpha": 1.0}, "sampling.alpha", "[0, 1)"),
+                             ({"sampler": "masf", "alpha": [0.1, 0.2]}, "sampling.alpha", "one per band"),
+                             ({"sampler": "masf", "edges": [0.6, 0.3]}, "sampling.edges", "strictly increasing")):
+        with pytest.raises(ConfigError) as info:
+            from_dict({"sampling": raw})
+        assert info.value.key == key and needle in str(info.value), str(info.value)
