@@ -200,10 +200,16 @@ def convert_checkpoint(path: str) -> str:
 
 
 def latest_checkpoint(folder: str) -> tuple[int, str] | None:
-    """The newest checkpoint in ``folder`` (after removing temp files a killed writer left), or None."""
-    remove_stale_temps(folder)
+    """The newest complete checkpoint in ``folder``, or None. Temp files (a checkpoint being written, or one a
+    killed writer left) are never checkpoints; only the process that holds the run removes them
+    (:func:`remove_stale_checkpoint_temps`), so reading a live run never disturbs its writer."""
     found = list_checkpoints(folder)
     return found[-1] if found else None
+
+
+def remove_stale_checkpoint_temps(folder: str) -> list[str]:
+    """Deletes the temp files a killed writer left in ``folder``; call it only while holding the run's claim."""
+    return remove_stale_temps(folder)
 
 
 def file_sha256(path: str) -> str:

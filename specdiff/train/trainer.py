@@ -40,7 +40,13 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 
 from specdiff.config import Config, ConfigError, from_dict
 from specdiff.fileio import atomic_write_json, atomic_write_text, check_plain_name
-from specdiff.train.checkpoint import check_weights_fit, latest_checkpoint, load_checkpoint, save_checkpoint
+from specdiff.train.checkpoint import (
+    check_weights_fit,
+    latest_checkpoint,
+    load_checkpoint,
+    remove_stale_checkpoint_temps,
+    save_checkpoint,
+)
 from specdiff.train.convergence import exponential_fit, threshold_crossing
 from specdiff.train.ledger import append_row, claim, read_rows
 
@@ -478,6 +484,8 @@ def _train(config: Config, output_dir: str, run_id: str | None, resume: bool, pr
         diffs = _config_differences(saved, config)
         if diffs:
             raise ConfigError("--resume", run_id, "the config differs from the run's config.yaml: " + "; ".join(diffs))
+        if dist_info.main:
+            remove_stale_checkpoint_temps(ckpt_dir)  # under the run's claim: no live writer can own them
         latest = latest_checkpoint(ckpt_dir) if dist_info.main else None
         latest = _broadcast(latest, dist_info)
         if latest is not None:

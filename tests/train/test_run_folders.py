@@ -110,3 +110,13 @@ def test_every_device_option_is_checked_in_one_line(capsys):
                  ["bench", "ops", "--device", "xla"], ["bench", "models", "--device", "cuda:x"]):
         err = _one_line_error(capsys, 2, argv)
         assert "must be one of auto, cpu, cuda, cuda:<index>" in err
+
+
+def test_reading_a_live_run_never_removes_its_writers_temp_file(tmp_path):
+    # A checkpoint being written lives in a temp file until its rename; readers (sample, report, a polling
+    # script) must leave it alone, or the writer's rename fails. Only a resume, under the run's claim, cleans up.
+    ckpts = tmp_path / "checkpoints"
+    ckpts.mkdir()
+    temp = ckpts / ".step_4.pt.abc123.tmp"
+    temp.write_bytes(b"half a checkpoint")
+    assert latest_checkpoint(str(ckpts)) is None and temp.exists()
