@@ -176,7 +176,7 @@ def _huggingface_parameters(name: str):
         import transformers
     except ModuleNotFoundError:
         raise InitializationError("source.type", "huggingface", "needs the optional transformers package "
-                                  "(pip install transformers); nothing is downloaded") from None
+                                  "(pip install -e '.[transformers]'); nothing is downloaded") from None
     try:
         model = transformers.AutoModel.from_pretrained(name, local_files_only=True)
     except Exception as exc:  # transformers raises OSError / ValueError for missing or malformed folders
