@@ -7,12 +7,12 @@ import pytest
 import torch
 from evalutil import quantized
 
-from specdiff.eval.paired import gaussian_window, mae, mse, psnr, psnr_cap, ssim
+from specdiff.eval.paired import SSIM_WINDOW, mae, mse, psnr, psnr_cap, ssim
 
 
 def ssim_loop(x: np.ndarray, y: np.ndarray, size=11, sigma=1.5, data_range=2.0) -> float:
     """Wang et al. SSIM written as explicit weighted sums over every valid 11×11 window (centered moments),
-    independently of the conv2d implementation. ``x, y``: ``[C, H, W]``."""
+    independently of torchmetrics. ``x, y``: ``[C, H, W]``."""
     k = np.arange(size) - (size - 1) / 2
     g = np.exp(-(k**2) / (2 * sigma**2))
     window = np.outer(g, g) / np.outer(g, g).sum()
@@ -40,14 +40,21 @@ def test_ssim_matches_explicit_window_sums():
     assert 0.05 < got.min() < got.max() < 0.95
 
 
-def test_ssim_matches_scikit_image():
+def test_ssim_matches_scikit_image_per_image():
     metrics = pytest.importorskip("skimage.metrics")
-    x = quantized((1, 3, 24, 20), seed=3)
-    y = (0.7 * x + 0.2 * quantized((1, 3, 24, 20), seed=4)).clamp(-1, 1)
-    expected = metrics.structural_similarity(
-        x[0].numpy(), y[0].numpy(), gaussian_weights=True, sigma=1.5, use_sample_covariance=False,
-        data_range=2.0, channel_axis=0)
-    assert ssim(x, y).item() == pytest.approx(expected, rel=1e-9)
+    x = quantized((2, 3, 24, 20), seed=3).float()
+    y = (0.7 * x + 0.2 * quantized((2, 3, 24, 20), seed=4).float()).clamp(-1, 1)
+    y[1] = quantized((3, 24, 20), seed=10).float()  # a second, unrelated pair: values are per image
+    expected = [
+        metrics.structural_similarity(
+            x[i].double().numpy(), y[i].double().numpy(), gaussian_weights=True, sigma=1.5,
+            use_sample_covariance=False, data_range=2.0, channel_axis=0)
+        for i in range(2)
+    ]
+    got = ssim(x, y)
+    assert got.dtype == torch.float64 and got.shape == (2,)
+    assert got.tolist() == pytest.approx(expected, rel=1e-9)
+    assert abs(expected[0] - expected[1]) > 0.3
 
 
 def test_ssim_identities():
@@ -67,10 +74,9 @@ def test_ssim_rejects_images_smaller_than_the_window():
         ssim(torch.zeros(1, 1, 10, 20), torch.zeros(1, 1, 10, 20))
 
 
-def test_gaussian_window():
-    w = gaussian_window()
-    assert w.shape == (11, 11) and w.sum().item() == pytest.approx(1.0, abs=1e-15)
-    assert w[5, 5] / w[5, 6] == pytest.approx(math.exp(1 / (2 * 1.5**2)), rel=1e-12)
+def test_ssim_window_is_11():
+    # 2·⌊3.5σ + 0.5⌋ + 1 with σ = 1.5: the 11×11 window of Wang et al. (2004).
+    assert SSIM_WINDOW == 11
 
 
 def test_mse_mae_psnr_against_numpy():

@@ -79,6 +79,18 @@ def test_f_critical_closed_forms(alpha):
     assert f_sf(3.0, 2, 5) == pytest.approx((1 + 6 / 5) ** -2.5, rel=1e-12)
 
 
+def test_f_sf_edges_and_f_critical_errors():
+    # analyze() hands f_sf the F of a zero error variance (inf) and of an undefined F (NaN).
+    assert f_sf(math.inf, 1, 3) == 0.0 and f_sf(0.0, 1, 3) == 1.0 and math.isnan(f_sf(math.nan, 1, 3))
+    # F(0.10; 3, 6) = 3.29 and F(0.01; 2, 12) = 6.93 (printed tables).
+    assert f_critical(0.10, 3, 6) == pytest.approx(3.29, abs=0.005)
+    assert f_critical(0.01, 2, 12) == pytest.approx(6.93, abs=0.005)
+    with pytest.raises(ValueError, match="alpha"):
+        f_critical(1.0, 1, 3)
+    with pytest.raises(ValueError, match="degrees of freedom"):
+        f_critical(0.05, 1, 0)
+
+
 # --------------------------------------------------------------------- the key additive L8 study
 
 # A on column 0 (+3 at level 0), B on column 1 (+2 at level 1), C on column 3 (+1 at level 0),

@@ -1,4 +1,4 @@
-"""Orthogonal arrays: sizes, strength-2 orthogonality, textbook order, CSV, selection, interactions."""
+"""Orthogonal arrays: sizes, strength-2 orthogonality, textbook order, pyDOE's tables, CSV, selection, interactions."""
 
 import itertools
 from collections import Counter
@@ -112,6 +112,143 @@ def test_textbook_spot_checks_l16_l27_l12_l18():
     l18 = orthogonal_array("L18")
     assert (l18[3] + 1).tolist() == [1, 2, 1, 1, 2, 2, 3, 3]
     assert (l18[17] + 1).tolist() == [2, 3, 3, 2, 1, 2, 3, 1]
+
+
+def _pair_signature(arr: np.ndarray) -> list[tuple]:
+    """Per column: its number of levels and the sorted level-pair counts against every other column."""
+    ks = [int(col.max()) + 1 for col in arr.T]
+    return [
+        (
+            ks[i],
+            tuple(
+                sorted(
+                    tuple(sorted(Counter(zip(arr[:, i].tolist(), arr[:, j].tolist(), strict=True)).values()))
+                    for j in range(arr.shape[1])
+                    if j != i
+                )
+            ),
+        )
+        for i in range(arr.shape[1])
+    ]
+
+
+def isomorphic(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether `b` is `a` with its runs reordered, its columns reordered and each column's levels relabelled.
+
+    Depth-first search: the columns of `b` are matched in turn to unused columns of `a` (same pair signature)
+    under every level relabelling, keeping the multiset of partial runs equal. Once those partial runs of `b`
+    are all distinct the run correspondence is fixed, and each remaining column of `b` must be an unused
+    column of `a` up to a bijection of levels.
+    """
+    a, b = np.asarray(a), np.asarray(b)
+    if a.shape != b.shape:
+        return False
+    n, c = a.shape
+    sig_a, sig_b = _pair_signature(a), _pair_signature(b)
+    if sorted(sig_a) != sorted(sig_b):
+        return False
+    b_rows = [tuple(r) for r in b.tolist()]
+
+    def finish(cols: list[np.ndarray], used: frozenset[int]) -> bool:
+        index = {r[: len(cols)]: i for i, r in enumerate(b_rows)}
+        a_in_b_order = np.empty_like(a)
+        a_in_b_order[[index[tuple(r)] for r in np.column_stack(cols).tolist()]] = a
+        free = [i for i in range(c) if i not in used]
+        for j in range(len(cols), c):
+            for i in free:
+                pairs = set(zip(a_in_b_order[:, i].tolist(), b[:, j].tolist(), strict=True))
+                if sig_a[i] == sig_b[j] and len(pairs) == len({p for p, _ in pairs}) == len({q for _, q in pairs}):
+                    free.remove(i)  # any other unused match is the same column up to relabelling
+                    break
+            else:
+                return False
+        return True
+
+    def search(cols: list[np.ndarray], used: frozenset[int]) -> bool:
+        j = len(cols)
+        if j == c:  # every column matched while runs still repeat
+            return True
+        target = Counter(r[: j + 1] for r in b_rows)
+        for i in range(c):
+            if i in used or sig_a[i] != sig_b[j]:
+                continue
+            for relabel in itertools.permutations(range(sig_b[j][0])):
+                col = np.array(relabel)[a[:, i]]
+                if Counter(map(tuple, np.column_stack([*cols, col]).tolist())) != target:
+                    continue
+                done = finish if len(target) == n else search
+                if done([*cols, col], used | {i}):
+                    return True
+        return False
+
+    return search([], frozenset())
+
+
+def _scrambled(arr: np.ndarray, seed: int) -> np.ndarray:
+    """`arr` with runs and columns permuted and every column's levels relabelled at random."""
+    rng = np.random.default_rng(seed)
+    out = arr[rng.permutation(arr.shape[0])][:, rng.permutation(arr.shape[1])]
+    return np.stack([rng.permutation(int(col.max()) + 1)[col] for col in out.T], axis=1)
+
+
+def _swap_two_levels(arr: np.ndarray, col: int) -> np.ndarray:
+    """`arr` with two runs' levels swapped in one column: the column stays balanced, the array breaks."""
+    out = arr.copy()
+    j = int(np.flatnonzero(out[:, col] != out[0, col])[0])
+    out[[0, j], col] = out[[j, 0], col]
+    return out
+
+
+@pytest.fixture(scope="module")
+def pydoe_arrays():
+    return pytest.importorskip("pydoe.taguchi").ORTHOGONAL_ARRAYS
+
+
+def test_isomorphic_accepts_scrambled_and_rejects_altered_arrays():
+    for name in ("L8", "L9", "L16", "L16b", "L18", "L27"):
+        arr = orthogonal_array(name)
+        assert isomorphic(arr, _scrambled(arr, seed=len(name)))
+        assert not isomorphic(arr, _swap_two_levels(arr, col=2))
+    l16 = orthogonal_array("L16")
+    # Both are strength-2 OA(16, 2^4) with equal pair counts, but columns 0, 1, 2 are dependent (2 = 0 + 1)
+    # and 0, 1, 3, 7 are the full 2^4 factorial: only the search over runs tells them apart.
+    assert _pair_signature(l16[:, [0, 1, 2, 3]]) == _pair_signature(l16[:, [0, 1, 3, 7]])
+    assert not isomorphic(l16[:, [0, 1, 2, 3]], l16[:, [0, 1, 3, 7]])
+    assert isomorphic(l16[:, [0, 1, 2, 3]], _scrambled(l16[:, [3, 2, 1, 0]], seed=1))  # runs repeat in both
+
+
+@pytest.mark.parametrize(
+    "name, pydoe_name",
+    [
+        ("L4", "L4(2^3)"),
+        ("L8", "L8(2^7)"),
+        ("L9", "L9(3^4)"),
+        ("L12", "L12(2^11)"),
+        ("L16", "L16(2^15)"),
+        ("L16b", "L16(4^5)"),
+        # pyDOE 1.6.0 names this table L27(2^1 3^12), but all 13 of its columns have 3 levels: it is L27(3^13).
+        ("L27", "L27(2^1 3^12)"),
+    ],
+)
+def test_builtin_arrays_match_pydoe(pydoe_arrays, name, pydoe_name):
+    theirs = np.asarray(pydoe_arrays[pydoe_name])
+    assert sorted(int(col.max()) + 1 for col in theirs.T) == sorted(SIZES[name][1])
+    assert isomorphic(orthogonal_array(name), theirs)
+
+
+def test_l18_matches_pydoe_l18_6_3_and_the_printed_table(pydoe_arrays):
+    # pyDOE has the mixed L18(6^1 3^6), not Taguchi's L18(2^1 3^7). The 2-level column 1 and 3-level column 2
+    # of the printed table are crossed (all 6 level pairs, 3 runs each), and read as one 6-level factor they
+    # give L18(6^1 3^6): the other six 3-level columns are orthogonal to that pair.
+    l18 = orthogonal_array("L18")
+    merged = np.column_stack([3 * l18[:, 0] + l18[:, 1], l18[:, 2:]])
+    assert isomorphic(merged, np.asarray(pydoe_arrays["L18(6^1 3^6)"]))
+    check_orthogonal(l18)
+    assert (l18[:3] + 1).tolist() == [[1] * 8, [1, 1] + [2] * 6, [1, 1] + [3] * 6]
+
+
+def test_l27_printed_first_runs():
+    assert (orthogonal_array("L27")[:3] + 1).tolist() == [[1] * 13, [1] * 4 + [2] * 9, [1] * 4 + [3] * 9]
 
 
 def test_names_aliases_and_copies():
