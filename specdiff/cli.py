@@ -221,6 +221,9 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from specdiff.diffusion import available_samplers  # the help texts list what the registries hold
+    from specdiff.nn import MODELS
+
     parser = argparse.ArgumentParser(prog="specdiff", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -243,8 +246,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_bench_ops)
 
     p = bench.add_parser("models", help="training-step throughput of the models on both op backends (interleaved)")
-    p.add_argument("--model", action="append", help="tiny_unet | spectral_unet | spectral_unet_deep | baseline_conv "
-                   "(repeatable)")
+    p.add_argument("--model", action="append", help=f"{' | '.join(MODELS)} (repeatable)")
     p.add_argument("--backend", action="append", choices=["reference", "kernel"])
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--size", type=int, default=32)
@@ -276,8 +278,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("sample", help="sample from a trained run: PNGs, grid.png, metadata.json")
     p.add_argument("--run-dir", required=True, help="results/runs/<run_id>")
     p.add_argument("--checkpoint", help="latest (default), a step number, or a path")
-    p.add_argument("--sampler", help="ddpm | ddim | ancestral | dpm_solver++ | dpm_solver2 | masf (default: the "
-                   "config's)")
+    p.add_argument("--sampler", help=f"{' | '.join(available_samplers())} (default: the config's)")
     p.add_argument("--steps", type=int, help="number of model evaluations' steps (default: the config's)")
     p.add_argument("--num-samples", type=int)
     p.add_argument("--seed", type=int)
@@ -327,15 +328,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", help="a seconds-long smoke version (used by the tests)")
     p.set_defaults(func=_demo)
 
-    tag = sub.add_parser("taguchi", help="Taguchi robust-design study: run a sweep, or analyze one")
-    tag.add_argument("study", help="study YAML (e.g. configs/taguchi/spectral_l8.yaml), or 'analyze'")
-    tag.add_argument("dir", nargs="?", help="with 'analyze': the study's output folder")
-    tag.add_argument("--workers", type=int, default=1)
-    tag.add_argument("--resume", action="store_true", help="run only the runs missing from the study ledger")
-    tag.add_argument("--output-dir", help="study folder (default: results/taguchi/<study name>)")
-    tag.add_argument("--confirm", action="store_true", help="then run the predicted-best configuration")
-    tag.add_argument("--max-retries", type=int, default=1, help="re-runs of a failed run before it is reported")
-    tag.set_defaults(func=_taguchi_dispatch)
+    tag = sub.add_parser("taguchi", help="Taguchi robust-design study: run a sweep, or analyze one").add_subparsers(
+        dest="action", required=True)
+    p = tag.add_parser("run", help="run the missing runs of a study, then analyze it")
+    p.add_argument("study", help="study YAML (e.g. configs/taguchi/spectral_l8.yaml)")
+    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--resume", action="store_true", help="run only the runs missing from the study ledger")
+    p.add_argument("--output-dir", help="study folder (default: results/taguchi/<study name>)")
+    p.add_argument("--confirm", action="store_true", help="then run the predicted-best configuration")
+    p.add_argument("--max-retries", type=int, default=1, help="re-runs of a failed run before it is reported")
+    p.set_defaults(func=_taguchi)
+    p = tag.add_parser("analyze", help="re-run the analysis of a (partial) sweep")
+    p.add_argument("dir", help="the study's output folder")
+    p.set_defaults(func=_taguchi_analyze)
 
     p = sub.add_parser("report", help="figures and summary.md from a results folder")
     p.add_argument("results_dir")
@@ -344,14 +349,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _taguchi_dispatch(args: argparse.Namespace) -> int:
-    if args.study == "analyze":
-        if not args.dir:
-            raise ValueError("usage: specdiff taguchi analyze DIR")
-        return _taguchi_analyze(args)
-    if args.dir:
-        raise ValueError(f"unexpected argument {args.dir!r}; run a study with: specdiff taguchi STUDY.yaml")
-    return _taguchi(args)
+def _with_taguchi_run(argv: list[str]) -> list[str]:
+    """The older form ``specdiff taguchi STUDY.yaml ...`` as ``specdiff taguchi run STUDY.yaml ...``, with a note."""
+    if len(argv) >= 2 and argv[0] == "taguchi" and argv[1] not in ("run", "analyze", "-h", "--help"):
+        print("specdiff taguchi: note: `specdiff taguchi STUDY.yaml` is deprecated and will be removed in the next "
+              "release; use `specdiff taguchi run STUDY.yaml`", file=sys.stderr)
+        return ["taguchi", "run", *argv[1:]]
+    return argv
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -361,7 +365,7 @@ def main(argv: list[str] | None = None) -> int:
     from specdiff.experiments.runner import StudyIncomplete
     from specdiff.train import CheckpointError, TrainingDiverged
 
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(_with_taguchi_run(sys.argv[1:] if argv is None else list(argv)))
     try:
         return args.func(args)
     except ConfigError as exc:

@@ -102,7 +102,7 @@ def test_a_study_folder_is_swept_by_one_process_at_a_time(tmp_path, capsys):
         with pytest.raises(FolderInUse, match=rf"study folder '{out}' is in use by another process "
                                               rf"\(pid {os.getpid()}\)"):
             run_study(path, output_dir=str(out), resume=True, run_fn=taguchiutil.synthetic, log=[].append)
-        assert main(["taguchi", path, "--output-dir", str(out), "--resume"]) == 1
+        assert main(["taguchi", "run", path, "--output-dir", str(out), "--resume"]) == 1
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and "is in use by another process" in err
     assert not (out / LEDGER_NAME).exists()
@@ -146,7 +146,7 @@ def test_a_resume_with_another_thread_count_is_refused(tmp_path, monkeypatch, ca
     with pytest.raises(StudyError, match=r"used 4 torch thread\(s\) each \(1 worker\(s\) on 4 CPU\(s\)\), but "
                                          r"--workers 2 on 4 CPU\(s\) gives 2; .* resume with --workers 1"):
         run_study(path, output_dir=str(out), workers=2, resume=True, run_fn=taguchiutil.synthetic, log=[].append)
-    assert main(["taguchi", path, "--output-dir", str(out), "--resume", "--workers", "3"]) == 1
+    assert main(["taguchi", "run", path, "--output-dir", str(out), "--resume", "--workers", "3"]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "gives 1; the thread count changes the results" in err
     monkeypatch.setattr(runner, "_cpu_count", lambda: 2)  # another machine: no --workers gives 4 threads

@@ -425,3 +425,14 @@ def test_model_initialization_is_a_factor_like_any_key(tmp_path):
     configs = [from_dict(study.raw_config(study.row_levels(r), study.conditions()[0])) for r in range(1, 9)]
     assert {(c.model.initialization["source"]["type"], c.model.initialization["scale"]) for c in configs} == {
         ("constant", 0.5), ("constant", 1.0), ("random_normal", 0.5), ("random_normal", 1.0)}
+
+
+def test_the_older_cli_form_still_runs_with_a_deprecation_note(tmp_path, capsys, monkeypatch):
+    from specdiff import cli
+    from specdiff.cli import main
+
+    seen = []
+    monkeypatch.setattr(cli, "_taguchi", lambda args: seen.append((args.action, args.study, args.workers)) or 0)
+    assert main(["taguchi", "study.yaml", "--workers", "2"]) == 0
+    assert seen == [("run", "study.yaml", 2)] and "deprecated" in capsys.readouterr().err
+    assert main(["taguchi", "run", "study.yaml"]) == 0 and capsys.readouterr().err == ""

@@ -230,8 +230,8 @@ def test_taguchi_resume_refuses_a_malicious_checkpoint_of_a_run_in_flight(tmp_pa
     marker = tmp_path / "pwned"
     write_malicious(str(ckpts / "step_600.pt"), str(marker))
 
-    proc = subprocess.run([sys.executable, "-m", "specdiff", "taguchi", study, "--output-dir", str(out), "--resume",
-                           "--max-retries", "0"], capture_output=True, text=True, cwd=ROOT,
+    proc = subprocess.run([sys.executable, "-m", "specdiff", "taguchi", "run", study, "--output-dir", str(out),
+                           "--resume", "--max-retries", "0"], capture_output=True, text=True, cwd=ROOT,
                           env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=300)
     assert not marker.exists()
     assert "Traceback" not in proc.stderr, proc.stderr
