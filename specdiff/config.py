@@ -187,6 +187,9 @@ class TrainingConfig:
     profile_every: int = 50
     # Record the first step and training time at which the smoothed loss falls below this (null: not recorded).
     loss_threshold: float | None = None
+    # TensorBoard event files in <run>/tensorboard (needs the tensorboard extra); a sample grid every N steps.
+    tensorboard: bool = False
+    tensorboard_samples_every: int = 0
 
     def __post_init__(self):
         _require(self.steps >= 1, "steps", self.steps, "must be >= 1")
@@ -199,6 +202,10 @@ class TrainingConfig:
                  "must be >= 0 (0: do not time the spectral ops)")
         _require(self.loss_threshold is None or (math.isfinite(self.loss_threshold) and self.loss_threshold > 0),
                  "loss_threshold", self.loss_threshold, "must be a finite number > 0 or null")
+        _require(self.tensorboard_samples_every >= 0, "tensorboard_samples_every", self.tensorboard_samples_every,
+                 "must be >= 0 (0: no sample grids)")
+        _require(self.tensorboard or self.tensorboard_samples_every == 0, "tensorboard_samples_every",
+                 self.tensorboard_samples_every, "is only read when training.tensorboard is true")
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """Layers and models over the specdiff ops: complex layers on the split layout, spectral adapters, TinyUNet,
-SpectralUNet, SpectralUNetDeep, BaselineConv and the ``build_model`` registry. Every model is ``forward(x, t)`` with
-``x [B, C, H, W]`` and integer ``t [B]``, and has the same state_dict and numerics on either op backend."""
+SpectralUNet, SpectralUNetDeep, BaselineConv, the ``build_model`` registry and ``DiffusersUNet`` (a model as a
+diffusers pipeline's ``unet``). Every model is ``forward(x, t)`` with ``x [B, C, H, W]`` and integer ``t [B]``, and
+has the same state_dict and numerics on either op backend."""
 
 from specdiff.nn.baseline import BaselineConv
 from specdiff.nn.complex import (
@@ -14,6 +15,7 @@ from specdiff.nn.complex import (
     from_split,
     to_split,
 )
+from specdiff.nn.diffusers_adapter import DiffusersUNet, diffusers_scheduler_kwargs
 from specdiff.nn.layers import WEIGHTINGS, SpectralAdapter, TimeEmbedding, timestep_embedding
 from specdiff.nn.registry import MODELS, build_model, model_arguments
 from specdiff.nn.spectral import AmplitudeResidual, PhaseMixing, from_half_spectrum, to_half_spectrum
@@ -31,6 +33,7 @@ __all__ = [
     "ComplexConvTranspose2d",
     "ComplexResBlock",
     "ComplexSiLU",
+    "DiffusersUNet",
     "PhaseMixing",
     "SpectralAdapter",
     "SpectralUNet",
@@ -40,6 +43,7 @@ __all__ = [
     "build_model",
     "complex_cat",
     "complex_modulus",
+    "diffusers_scheduler_kwargs",
     "from_half_spectrum",
     "from_split",
     "model_arguments",

@@ -5,6 +5,7 @@ Run folder ``<output_dir>/runs/<run_id>/``::
     config.yaml            the resolved config          system.json     versions, devices, op backend
     logs/train.log         human-readable log           logs/train.jsonl  one record per logged step
     metrics/<run_id>.json  final metrics                checkpoints/step_<N>.pt
+    tensorboard/           TensorBoard events (``training.tensorboard``)
     run.lock               the claim: an exclusive ``flock`` held by the process training the run (rank 0)
 
 Exclusive: a second process on the same run (``train`` or ``--resume``) stops with a one-line "in use" error; the
@@ -20,6 +21,7 @@ checkpointed, so ``--resume`` continues the exact loss curve of an uninterrupted
 from __future__ import annotations
 
 import contextlib
+import copy
 import datetime as _dt
 import json
 import logging
@@ -38,7 +40,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 
-from specdiff.config import Config, ConfigError, from_dict
+from specdiff.config import Config, ConfigError, from_dict, sampler_options
 from specdiff.fileio import atomic_write_json, atomic_write_text, check_plain_name
 from specdiff.train.checkpoint import (
     check_weights_fit,
@@ -51,6 +53,8 @@ from specdiff.train.convergence import exponential_fit, threshold_crossing
 from specdiff.train.ledger import append_row, claim, read_rows
 
 LOSS_SMOOTHING = 0.9
+TENSORBOARD_SAMPLES = 8
+"""At most this many images in a TensorBoard sample grid (fewer when ``sampling.num_samples`` is smaller)."""
 
 
 class TrainingDiverged(RuntimeError):
@@ -218,6 +222,66 @@ def loss_drop_per_second(losses: list[float], times: list[float]) -> float | Non
     first, last = float(np.median(losses[:k])), float(np.median(losses[-k:]))
     elapsed = float(np.median(times[-k:]) - np.median(times[:k]))
     return (first - last) / elapsed if elapsed > 0 else None
+
+
+def summary_writer_class() -> type:
+    """``torch.utils.tensorboard.SummaryWriter``; ConfigError when the tensorboard package is missing."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        raise ConfigError("training.tensorboard", True, "needs the tensorboard package: "
+                          "pip install -e '.[tensorboard]'") from None
+    return SummaryWriter
+
+
+class TensorBoardLog:
+    """Rank 0's TensorBoard events in ``<run>/tensorboard``: the train.jsonl scalars of every logged step under
+    ``train/<name>`` and, every ``training.tensorboard_samples_every`` steps, ``samples``: a grid drawn with the
+    run's sampling section (its weights, EMA by default, and the same seeded noise each time) on a copy of the
+    model, so training's weights, modes and random streams are untouched.
+
+    ``first_step``: the first step this process trains. A resume retrains the steps after its checkpoint, which
+    a run killed later had logged already; ``purge_step`` makes TensorBoard drop those earlier copies."""
+
+    SCALARS = ("loss", "loss_smooth", "lr", "grad_norm", "images_per_second")
+
+    def __init__(self, config: Config, run_dir: str, first_step: int, model: nn.Module, ema: EMA, schedule,
+                 noise_op, device: torch.device):
+        self.config, self.model, self.ema, self.schedule, self.noise_op = config, model, ema, schedule, noise_op
+        self.device = device
+        self.writer = summary_writer_class()(os.path.join(run_dir, "tensorboard"), purge_step=first_step)
+        # Copied before the first step, so no gradients come along.
+        self.sampler_net = (copy.deepcopy(model).requires_grad_(False).eval()
+                            if config.training.tensorboard_samples_every else None)
+
+    def scalars(self, record: dict[str, Any]) -> None:
+        for name in self.SCALARS:
+            self.writer.add_scalar(f"train/{name}", record[name], record["step"])
+
+    def samples(self, step: int) -> None:
+        from specdiff.data.images import make_grid
+        from specdiff.diffusion import sample
+
+        cfg, data = self.config.sampling, self.config.data
+        assert self.sampler_net is not None, "samples() needs training.tensorboard_samples_every > 0"
+        weights = self.ema.state_dict() if cfg.use_ema else self.model.state_dict()
+        expected = self.sampler_net.state_dict()
+        self.sampler_net.load_state_dict({k: v.to(expected[k].dtype) for k, v in weights.items()})
+        generator = torch.Generator(self.device).manual_seed(cfg.seed)
+        n = min(TENSORBOARD_SAMPLES, cfg.num_samples)
+        x_T = torch.randn((n, data.channels, data.image_size, data.image_size), generator=generator,
+                          device=self.device)
+        x0 = sample(cfg.sampler, self.sampler_net, x_T, self.schedule, cfg.steps,
+                    prediction=self.config.diffusion.prediction, spacing=cfg.spacing, noise_op=self.noise_op,
+                    generator=generator, clip_x0=cfg.clip_x0, **sampler_options(cfg))
+        grid = make_grid(x0.float().clamp(-1, 1).cpu())
+        self.writer.add_image("samples", (grid + 1) / 2, step, dataformats="CHW")
+
+    def flush(self) -> None:
+        self.writer.flush()
+
+    def close(self) -> None:
+        self.writer.close()
 
 
 def system_info(device: torch.device) -> dict[str, Any]:
@@ -449,6 +513,8 @@ def _train(config: Config, output_dir: str, run_id: str | None, resume: bool, pr
     if tc.deterministic:
         torch.use_deterministic_algorithms(True, warn_only=True)
         torch.backends.cudnn.benchmark = False
+    if tc.tensorboard:
+        summary_writer_class()  # a missing package fails before any work
 
     # The data first: a missing data folder fails before a run folder exists.
     dataset = build_train_dataset(config)
@@ -568,6 +634,8 @@ def _train(config: Config, output_dir: str, run_id: str | None, resume: bool, pr
     # progress None: a bar on a terminal only (tqdm's disable=None), so logs of batch jobs stay quiet.
     quiet = True if (not dist_info.main or progress is False) else (False if progress else None)
     bar = tqdm(total=tc.steps, initial=step, desc=run_id, unit="step", dynamic_ncols=True, disable=quiet)
+    board = (TensorBoardLog(config, run_dir, step + 1, model, ema, schedule, noise_op, device)
+             if tc.tensorboard and dist_info.main else None)
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=tc.bf16)
     checkpoints: list[str] = []
     status = "finished"
@@ -583,6 +651,8 @@ def _train(config: Config, output_dir: str, run_id: str | None, resume: bool, pr
                  "scheduler": scheduler.state_dict(),
                  "rng": {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "noise": noise_states},
                  "history": history, "clock": clock, "loss_smooth": loss_smooth, "config": config.to_dict()}
+        if board is not None:
+            board.flush()  # events up to the checkpoint are on disk before it exists (resume purges later ones)
         checkpoints.append(save_checkpoint(ckpt_dir, at_step, state))
         logger.info("checkpoint %s", checkpoints[-1])
 
@@ -638,6 +708,10 @@ def _train(config: Config, output_dir: str, run_id: str | None, resume: bool, pr
                 logger.info("step %d loss %.5f smooth %.5f lr %.3g grad %.3g %.1f img/s", step, value, loss_smooth,
                             record["lr"], record["grad_norm"], record["images_per_second"])
                 bar.set_postfix(loss=f"{loss_smooth:.4f}", img_s=f"{record['images_per_second']:.0f}")
+                if board is not None:
+                    board.scalars(record)
+            if board is not None and tc.tensorboard_samples_every and step % tc.tensorboard_samples_every == 0:
+                board.samples(step)
             if step % tc.checkpoint_every == 0 or step == tc.steps:
                 clock["wall_s"] += time.perf_counter() - wall_start
                 wall_start = time.perf_counter()
@@ -653,6 +727,8 @@ def _train(config: Config, output_dir: str, run_id: str | None, resume: bool, pr
         raise
     finally:
         bar.close()
+        if board is not None:
+            board.close()
 
     metrics = _metrics(config, run_id, history, clock, model, status, device)
     if dist_info.main:
