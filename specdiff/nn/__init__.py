@@ -3,6 +3,7 @@ SpectralUNet, SpectralUNetDeep, BaselineConv, the ``build_model`` registry and `
 diffusers pipeline's ``unet``). Every model is ``forward(x, t)`` with ``x [B, C, H, W]`` and integer ``t [B]``, and
 has the same state_dict and numerics on either op backend."""
 
+from specdiff.diffusers_adapter import DiffusersUNet, diffusers_scheduler_kwargs
 from specdiff.nn.baseline import BaselineConv
 from specdiff.nn.complex import (
     ComplexBatchNorm2d,
@@ -15,7 +16,6 @@ from specdiff.nn.complex import (
     from_split,
     to_split,
 )
-from specdiff.nn.diffusers_adapter import DiffusersUNet, diffusers_scheduler_kwargs
 from specdiff.nn.layers import WEIGHTINGS, SpectralAdapter, TimeEmbedding, timestep_embedding
 from specdiff.nn.registry import MODELS, build_model, model_arguments
 from specdiff.nn.spectral import AmplitudeResidual, PhaseMixing, from_half_spectrum, to_half_spectrum

@@ -10,7 +10,6 @@ import time
 
 import pytest
 import taguchiutil
-import torch
 from taguchiutil import ROOT, calls, study_dict, write_study
 
 from specdiff.cli import main
@@ -20,15 +19,6 @@ from specdiff.experiments.study import StudyError
 from specdiff.train.ledger import FolderInUse, append_row, claim, read_rows
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-@pytest.fixture(autouse=True)
-def one_thread(monkeypatch):
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _ledger(out):

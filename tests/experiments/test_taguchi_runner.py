@@ -37,15 +37,6 @@ from specdiff.train.ledger import read_rows
 REP_TERM = -10 * math.log10(np.mean([(1 + 0.1 * k) ** 2 for k in range(2)]))  # the two replicates' S/N term
 
 
-@pytest.fixture(autouse=True)
-def one_thread(monkeypatch):
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _ledger(out) -> list[dict[str, str]]:
     return read_rows(str(out), name=LEDGER_NAME)
 

@@ -11,9 +11,8 @@ import sys
 import numpy as np
 import pytest
 from PIL import Image
-from trainutil import smoke
+from trainutil import smoke, train_interrupted_at
 
-import specdiff.diffusion
 from specdiff.config import ConfigError, load_config
 from specdiff.train import sample_run, train
 
@@ -62,26 +61,10 @@ def test_events_hold_the_logged_scalars_and_sample_grids_of_the_ema_weights(tmp_
     assert board.std() > 0 and np.abs(board - png(grids[0].encoded_image_string)).max() > 1
 
 
-class Interrupt(BaseException):
-    pass
-
-
 def test_a_resume_leaves_every_step_once(tmp_path, monkeypatch):
     """Killed after logging step 4 (checkpoint at 3): the resume logs 4-6 again and purge_step hides the first 4."""
     config = load_config(smoke("tiny_unet"), TB)
-    real = specdiff.diffusion.diffusion_loss
-    calls = {"n": 0}
-
-    def dies_at_step_5(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 5:
-            raise Interrupt
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(specdiff.diffusion, "diffusion_loss", dies_at_step_5)
-    with pytest.raises(Interrupt):
-        train(config, output_dir=str(tmp_path), run_id="cut", progress=False)
-    monkeypatch.setattr(specdiff.diffusion, "diffusion_loss", real)
+    train_interrupted_at(5, monkeypatch, config, str(tmp_path), "cut")
     run = tmp_path / "runs" / "cut"
     assert [e.step for e in events(run).Scalars("train/loss")] == [1, 2, 3, 4]
 

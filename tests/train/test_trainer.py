@@ -13,7 +13,7 @@ import time
 import pytest
 import torch
 import yaml
-from trainutil import ROOT, smoke
+from trainutil import ROOT, smoke, train_interrupted_at
 
 import specdiff.diffusion
 from specdiff.config import load_config
@@ -65,27 +65,11 @@ def test_existing_run_is_not_overwritten(tmp_path):
         train(config, output_dir=str(tmp_path), run_id="r", progress=False)
 
 
-class Interrupt(BaseException):
-    pass
-
-
 def test_resume_after_an_interruption_gives_the_same_loss_curve(tmp_path, monkeypatch):
     config = load_config(smoke("spectral_unet"), ["training.steps=8"])
     train(config, output_dir=str(tmp_path), run_id="whole", progress=False)
 
-    real = specdiff.diffusion.diffusion_loss
-    calls = {"n": 0}
-
-    def dies_at_step_5(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 5:
-            raise Interrupt
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(specdiff.diffusion, "diffusion_loss", dies_at_step_5)
-    with pytest.raises(Interrupt):
-        train(config, output_dir=str(tmp_path), run_id="cut", progress=False)
-    monkeypatch.setattr(specdiff.diffusion, "diffusion_loss", real)
+    train_interrupted_at(5, monkeypatch, config, str(tmp_path), "cut")
     assert sorted(os.listdir(tmp_path / "runs" / "cut" / "checkpoints")) == ["step_3.pt"]
 
     train(config, output_dir=str(tmp_path), run_id="cut", resume=True, progress=False)

@@ -1,4 +1,6 @@
-"""A specdiff model as the ``unet`` of a diffusers pipeline (``DDPMPipeline``, ``DDIMPipeline``).
+"""A specdiff model as the ``unet`` of a diffusers pipeline (``DDPMPipeline``, ``DDIMPipeline``); re-exported by
+:mod:`specdiff.nn`. It lives outside ``specdiff/nn`` because it reads the timesteps diffusers passes on the host
+(checking that they are whole numbers), which the models themselves never do.
 
 diffusers 0.42's unconditional pipelines ask four things of their ``unet``: ``unet(sample, t).sample`` with ``t``
 a 0-d timestep tensor, ``unet.config.sample_size`` and ``unet.config.in_channels`` (the noise shape), and
