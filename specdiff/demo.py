@@ -13,6 +13,7 @@ import time
 from typing import Any
 
 from specdiff.config import Config, from_dict
+from specdiff.report.tables import format_number, markdown_table
 
 MODELS = ("tiny_unet", "spectral_unet")
 
@@ -86,13 +87,9 @@ def run_demo(output_dir: str = "results/demo", *, steps: int | None = None, quic
     return summary
 
 
-def _fmt(value: Any, spec: str = ".4g") -> str:
-    return "n/a" if value is None else format(value, spec)
-
-
 def _extractor(rows: list[dict]) -> str:
     info = rows[0]["eval"].get("feature_extractor") or {}
-    return f"{info['name']} v{info['version']}" if info else "n/a"
+    return f" {info['name']} v{info['version']}" if info else ""
 
 
 def _summary(output_dir: str, rows: list[dict], loss_png: str, seconds: float) -> str:
@@ -103,22 +100,24 @@ def _summary(output_dir: str, rows: list[dict], loss_png: str, seconds: float) -
         "",
         f"Two models trained for {first['steps']} steps (batch {first['batch_size']}) on `{first['dataset']}` "
         f"synthetic images, sampled with {cfg.sampling.sampler} and evaluated against the held-out test split "
-        f"(offline feature extractor {_extractor(rows)}: FID/KID values compare these two models, not published "
+        f"(offline feature extractor{_extractor(rows)}: FID/KID values compare these two models, not published "
         f"Inception numbers). "
         f"Total time {seconds:.0f} s.",
         "",
-        "| model | parameters | final loss | loss drop / s | train images / s | spectral-op share | sampling s "
-        "| fid_offline | kid_offline | spectral distance (dB) | high-band power (dB) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
+    table = []
     for row in rows:
         m, e = row["run"].metrics, row["eval"]["metrics"]
-        share = m.get("spectral_op_fraction")
-        lines.append(
-            f"| {row['model']} | {m['num_parameters']:,} | {_fmt(m['final_loss'])} | {_fmt(m['loss_drop_per_second'])} "
-            f"| {_fmt(m['images_per_second'], '.1f')} | {'n/a' if share is None else f'{100 * share:.0f}%'} "
-            f"| {row['sample_s']:.1f} | {_fmt(e.get('fid_offline'))} | {_fmt(e.get('kid_offline'))} "
-            f"| {_fmt(e.get('spectral_distance_db'), '.2f')} | {_fmt(e.get('band_power_db_high'), '.2f')} |")
+        table.append([
+            row["model"], format_number(m["num_parameters"], ","), format_number(m["final_loss"]),
+            format_number(m["loss_drop_per_second"]), format_number(m["images_per_second"], ".1f"),
+            format_number(m.get("spectral_op_fraction"), ".0%"), format_number(row["sample_s"], ".1f"),
+            format_number(e.get("fid_offline")), format_number(e.get("kid_offline")),
+            format_number(e.get("spectral_distance_db"), ".2f"), format_number(e.get("band_power_db_high"), ".2f"),
+        ])
+    lines += markdown_table(["model", "parameters", "final loss", "loss drop / s", "train images / s",
+                             "spectral-op share", "sampling s", "fid_offline", "kid_offline",
+                             "spectral distance (dB)", "high-band power (dB)"], table)
     lines += ["", "## Loss curves", "", f"![loss curves]({rel(loss_png)})", "", "## Samples", ""]
     for row in rows:
         grid = rel(os.path.join(row["samples"], "grid.png"))

@@ -16,6 +16,8 @@ from typing import Literal
 
 import numpy as np
 
+from specdiff.report.tables import format_number, markdown_table
+
 from .arrays import check_orthogonal
 
 Goal = Literal["larger", "smaller", "nominal"]
@@ -268,26 +270,19 @@ class Analysis:
             "",
             "### Response table (mean S/N per level, dB)",
             "",
-            "| level | " + " | ".join(self.factors) + " |",
-            "|---" * (len(self.factors) + 1) + "|",
         ]
-        for lvl in range(kmax):
-            cells = [f"{t.snr[lvl]:.3f}" if lvl < len(t.snr) else "" for t in self.response.values()]
-            lines.append(f"| {lvl} | " + " | ".join(cells) + " |")
-        lines.append("| delta | " + " | ".join(f"{t.snr_delta:.3f}" for t in self.response.values()) + " |")
-        lines.append("| rank | " + " | ".join(str(t.snr_rank) for t in self.response.values()) + " |")
-        lines += [
-            "",
-            "### ANOVA on S/N",
-            "",
-            "| source | dof | SS | MS | F | p | ρ (%) |",
-            "|---|---|---|---|---|---|---|",
-        ]
-        for a in [*self.anova, self.error, self.total]:
-            name = f"{a.name} (pooled)" if a.pooled else a.name
-            lines.append(
-                f"| {name} | {a.dof} | {a.ss:.4g} | {_fmt(a.ms)} | {_fmt(a.f)} | {_fmt(a.p)} | {_fmt(a.contribution)} |"
-            )
+        tables = list(self.response.values())
+        levels = [[lvl, *[format_number(t.snr[lvl], ".3f") if lvl < len(t.snr) else None for t in tables]]
+                  for lvl in range(kmax)]
+        levels.append(["delta", *[format_number(t.snr_delta, ".3f") for t in tables]])
+        levels.append(["rank", *[t.snr_rank for t in tables]])
+        lines += markdown_table(["level", *self.factors], levels)
+        lines += ["", "### ANOVA on S/N", ""]
+        lines += markdown_table(
+            ["source", "dof", "SS", "MS", "F", "p", "ρ (%)"],
+            [[f"{a.name} (pooled)" if a.pooled else a.name, a.dof, a.ss, a.ms, a.f, a.p, a.contribution]
+             for a in [*self.anova, self.error, self.total]],
+        )
         o = self.optimum
         best = ", ".join(f"{f}={lvl}" for f, lvl in self.best_levels.items())
         lines += [
@@ -295,16 +290,12 @@ class Analysis:
             f"Best levels (max S/N): {best}.",
             "",
             f"Predicted optimum over {', '.join(o.factors_used) or 'no factors'}: η = {o.snr:.3f} dB, "
-            f"{100 * (1 - o.alpha):.0f}% interval [{o.lower:.3f}, {o.upper:.3f}] "
+            f"{100 * (1 - o.alpha):.0f}% interval [{format_number(o.lower, '.3f')}, {format_number(o.upper, '.3f')}] "
             f"(n_eff = {o.n_eff:.3g}, error dof = {o.dof_error}); predicted mean response {o.mean:.4g}.",
         ]
         if self.notes:
             lines += ["", *[f"- {note}" for note in self.notes]]
         return "\n".join(lines) + "\n"
-
-
-def _fmt(x: float) -> str:
-    return "" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.4g}"
 
 
 # ---------------------------------------------------------------------------------------- analysis

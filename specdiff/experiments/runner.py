@@ -54,6 +54,8 @@ from typing import Any
 
 import numpy as np
 
+from specdiff.report.tables import format_number, markdown_table
+
 from .study import SAMPLE_METRICS, Condition, Response, Study, StudyError, load_study
 
 LEDGER_NAME = "study_ledger.csv"
@@ -648,12 +650,6 @@ def _confirmation(c: _Collected, analysis, notes: list[str]) -> dict[str, Any] |
 # ------------------------------------------------------------------------------------------------ summary.md
 
 
-def _fmt(x: Any, spec: str = ".4g") -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "—"
-    return format(x, spec)
-
-
 def _markdown(c: _Collected, analysis, figures: Mapping[str, str], confirmation: dict[str, Any] | None,
               notes: list[str]) -> str:
     from .arrays import describe
@@ -682,16 +678,14 @@ def _markdown(c: _Collected, analysis, figures: Mapping[str, str], confirmation:
         "",
         "## Factors",
         "",
-        "| factor | config key | column (0-based) | " + " | ".join(
-            f"level {i}" for i in range(max(len(f.levels) for f in study.factors))) + " |",
-        "|---|---|---|" + "---|" * max(len(f.levels) for f in study.factors),
     ]
     width = max(len(f.levels) for f in study.factors)
-    for f in study.factors:
-        cells = [f"`{lbl}`" for lbl in f.labels] + [""] * (width - len(f.labels))
-        lines.append(f"| {f.name} | `{f.key}` | {f.column} | " + " | ".join(cells) + " |")
-    for (a, b), col in zip(study.interactions, study.interaction_columns, strict=True):
-        lines.append(f"| {a}x{b} (interaction) | — | {col} | " + " | ".join([""] * width) + " |")
+    factor_rows = [[f.name, f"`{f.key}`", f.column, *[f"`{lbl}`" for lbl in f.labels],
+                    *[None] * (width - len(f.labels))] for f in study.factors]
+    factor_rows += [[f"{a}x{b} (interaction)", None, col, *[None] * width]
+                    for (a, b), col in zip(study.interactions, study.interaction_columns, strict=True)]
+    lines += markdown_table(["factor", "config key", "column (0-based)", *[f"level {i}" for i in range(width)]],
+                            factor_rows)
     if study.noise:
         lines += ["", "Noise factors (crossed with the seeds): " + "; ".join(
             f"{f.name} (`{f.key}`: {', '.join(f.labels)})" for f in study.noise) + "."]
@@ -703,14 +697,14 @@ def _markdown(c: _Collected, analysis, figures: Mapping[str, str], confirmation:
     # Per-run table.
     heads = [f"y{j + 1} (n{cond.noise} s{cond.replicate})" if study.noise else f"y{j + 1} (seed {cond.seed})"
              for j, cond in enumerate(conds)]
-    lines += ["", "## Runs", "", "| row | " + " | ".join(f.name for f in study.factors) + " | " + " | ".join(heads)
-              + " | mean | S/N (dB) |", "|---" * (len(study.factors) + len(heads) + 3) + "|"]
+    run_rows = []
     for row in range(1, study.num_rows + 1):
         labels = study.level_labels(study.row_levels(row))
-        ys = [_fmt(v) for v in c.y[row - 1]]
-        mean = _fmt(float(analysis.mean[row - 1])) if analysis is not None else "—"
-        sn = _fmt(float(analysis.snr[row - 1]), ".3f") if analysis is not None else "—"
-        lines.append(f"| {row} | " + " | ".join(labels.values()) + " | " + " | ".join(ys) + f" | {mean} | {sn} |")
+        mean = format_number(float(analysis.mean[row - 1])) if analysis is not None else None
+        sn = format_number(float(analysis.snr[row - 1]), ".3f") if analysis is not None else None
+        run_rows.append([row, *labels.values(), *[format_number(v) for v in c.y[row - 1]], mean, sn])
+    lines += ["", "## Runs", "",
+              *markdown_table(["row", *[f.name for f in study.factors], *heads, "mean", "S/N (dB)"], run_rows)]
     seconds = [float(x["seconds"]) for x in c.runs.values() if x["seconds"]]
     if seconds:
         lines += ["", f"Run time per run: median {np.median(seconds):.1f} s, total {sum(seconds) / 60:.1f} "
@@ -722,17 +716,19 @@ def _markdown(c: _Collected, analysis, figures: Mapping[str, str], confirmation:
                   "with `--resume`."]
     else:
         lines += ["", analysis.to_markdown().rstrip("\n").replace("## Taguchi analysis", "## Analysis", 1)]
-        lines += ["", "### Best levels", "", "| factor | best level | value | S/N delta (dB) | rank |",
-                  "|---|---|---|---|---|"]
+        best_rows = []
         for f in study.factors:
             t = analysis.response[f.name]
             lvl = analysis.best_levels[f.name]
-            lines.append(f"| {f.name} | {lvl} | `{f.labels[lvl]}` | {t.snr_delta:.3f} | {t.snr_rank} |")
+            best_rows.append([f.name, lvl, f"`{f.labels[lvl]}`", format_number(t.snr_delta, ".3f"), t.snr_rank])
+        lines += ["", "### Best levels", "",
+                  *markdown_table(["factor", "best level", "value", "S/N delta (dB)", "rank"], best_rows)]
         o = analysis.optimum
         top = sorted((a for a in analysis.anova if not a.pooled and not math.isnan(a.contribution)),
                      key=lambda a: -a.contribution)
         lines += ["", f"Predicted optimum: S/N = {o.snr:.3f} dB, {100 * (1 - o.alpha):.0f}% interval "
-                      f"[{_fmt(o.lower, '.3f')}, {_fmt(o.upper, '.3f')}] dB; predicted mean {r.metric} = "
+                      f"[{format_number(o.lower, '.3f')}, {format_number(o.upper, '.3f')}] dB; "
+                      f"predicted mean {r.metric} = "
                       f"{o.mean:.4g} (additive model over {', '.join(o.factors_used) or 'no factors'})."]
         lo_mean, hi_mean = float(np.min(analysis.mean)), float(np.max(analysis.mean))
         if not lo_mean <= o.mean <= hi_mean:
@@ -756,9 +752,9 @@ def _markdown(c: _Collected, analysis, figures: Mapping[str, str], confirmation:
             lv = ", ".join(f"{k}={v}" for k, v in confirmation["levels"].items())
             lo, hi = confirmation["interval_db"]
             lines += [f"Best levels ({lv}) run for {len(confirmation['runs'])} replicate(s): responses "
-                      f"{', '.join(_fmt(v) for v in confirmation['responses'])}; S/N = "
+                      f"{', '.join(format_number(v) for v in confirmation['responses'])}; S/N = "
                       f"{confirmation['snr_db']:.3f} dB vs predicted {confirmation['predicted_snr_db']:.3f} dB, "
-                      f"confirmation interval [{_fmt(lo, '.3f')}, {_fmt(hi, '.3f')}] dB: "
+                      f"confirmation interval [{format_number(lo, '.3f')}, {format_number(hi, '.3f')}] dB: "
                       f"**{'inside' if confirmation['inside'] else 'outside'}** the interval "
                       f"({'inside' if confirmation['inside_mean_interval'] else 'outside'} the narrower interval "
                       "of the mean prediction)."]
@@ -766,8 +762,8 @@ def _markdown(c: _Collected, analysis, figures: Mapping[str, str], confirmation:
     failed = c.failed
     lines += ["", "## Failed runs", ""]
     if failed:
-        lines += ["| run | attempts | last error |", "|---|---|---|"]
-        lines += [f"| {x['run_id']} | {x['attempt']} | {x['error'].replace('|', '/')} |" for x in failed]
+        lines += markdown_table(["run", "attempts", "last error"],
+                                [[x["run_id"], x["attempt"], x["error"]] for x in failed])
     else:
         lines.append("None.")
     lines.append("")

@@ -6,7 +6,8 @@ with TrueType fonts (``pdf.fonttype`` 42, so the text stays editable). Figures a
 changes; PNGs are rendered by Agg. Colours are the Okabe–Ito palette, which stays distinct for
 colour-blind readers and in greyscale print.
 
-Every plotted series carries a ``gid`` (``"<what>:<name>"``) so callers and tests can find it.
+Every plotted series carries a ``gid`` (``"<what>:<name>"``) so callers and tests can find it. The Taguchi
+plots (:mod:`specdiff.experiments.plots`) draw with the same :func:`style`, :func:`new_figure` and :func:`save`.
 """
 
 from __future__ import annotations
@@ -62,20 +63,24 @@ class Saved:
 
 
 @contextlib.contextmanager
-def _style():
+def style():
+    """The package's figure style (:data:`STYLE`) for drawing and saving; rcParams are restored afterwards."""
     import matplotlib
 
     with matplotlib.rc_context(STYLE):
         yield
 
 
-def _figure(width: float, height: float):
+def new_figure(width: float, height: float):
+    """A ``matplotlib.figure.Figure`` of ``width`` × ``height`` inches with constrained layout (no pyplot)."""
     from matplotlib.figure import Figure
 
     return Figure(figsize=(width, height), layout="constrained")
 
 
-def _save(fig, path: str) -> Saved:
+def save(fig, path: str | os.PathLike) -> Saved:
+    """Writes ``<stem>.png`` at :data:`DPI` and ``<stem>.pdf``; ``path`` is the stem, or either file name."""
+    path = os.fspath(path)
     stem, ext = os.path.splitext(path)
     if ext.lower() not in (".png", ".pdf"):
         stem = path
@@ -87,7 +92,8 @@ def _save(fig, path: str) -> Saved:
     return Saved(fig, png, pdf)
 
 
-def _color(i: int) -> str:
+def color(i: int) -> str:
+    """The ``i``-th colour of :data:`PALETTE`, cycling."""
     return PALETTE[i % len(PALETTE)]
 
 
@@ -113,18 +119,18 @@ def loss_curves(runs: Mapping[str, Sequence[Mapping]], path: str) -> Saved:
     timed = all(finite(r.get("elapsed_s")) for records in curves.values() for r in records)
     losses = [r["loss"] for records in curves.values() for r in records]
     losses += [r["loss_smooth"] for records in curves.values() for r in records if finite(r.get("loss_smooth"))]
-    with _style():
-        fig = _figure(PAGE_WIDTH if timed else COLUMN_WIDTH, 2.6)
+    with style():
+        fig = new_figure(PAGE_WIDTH if timed else COLUMN_WIDTH, 2.6)
         axes = fig.subplots(1, 2 if timed else 1, squeeze=False)[0]
         for ax, x_key, x_label in zip(axes, ("step", "elapsed_s"), ("step", "training time (s)"), strict=False):
             for i, (name, records) in enumerate(curves.items()):
                 xs = [r[x_key] for r in records]
                 smooth = [r for r in records if finite(r.get("loss_smooth"))]
-                ax.plot(xs, [r["loss"] for r in records], color=_color(i), alpha=0.35 if smooth else 1.0,
+                ax.plot(xs, [r["loss"] for r in records], color=color(i), alpha=0.35 if smooth else 1.0,
                         linewidth=0.6 if smooth else 1.2, gid=f"loss:{name}",
                         label=f"_{name}" if smooth else name)
                 if smooth:
-                    ax.plot([r[x_key] for r in smooth], [r["loss_smooth"] for r in smooth], color=_color(i),
+                    ax.plot([r[x_key] for r in smooth], [r["loss_smooth"] for r in smooth], color=color(i),
                             gid=f"loss_smooth:{name}", label=name)
             ax.set_xlabel(x_label)
             ax.set_ylabel("loss")
@@ -132,7 +138,7 @@ def loss_curves(runs: Mapping[str, Sequence[Mapping]], path: str) -> Saved:
                 ax.set_yscale("log")
         if len(curves) <= MAX_LEGEND:
             axes[-1].legend(loc="upper right")
-        return _save(fig, path)
+        return save(fig, path)
 
 
 def throughput_bars(rows: Sequence[Mapping], path: str, by: str = "auto") -> Saved:
@@ -160,12 +166,12 @@ def throughput_bars(rows: Sequence[Mapping], path: str, by: str = "auto") -> Sav
     series = [("compute", "images_per_second"), ("wall clock", "images_per_second_wall")]
     series = [(n, k) for n, k in series if any(finite(r.get(k)) for r in rows)]
     height = 0.8 / len(series)
-    with _style():
-        fig = _figure(COLUMN_WIDTH, 1.1 + 0.22 * len(groups) * len(series))
+    with style():
+        fig = new_figure(COLUMN_WIDTH, 1.1 + 0.22 * len(groups) * len(series))
         ax = fig.subplots()
         for j, (name, key) in enumerate(series):
             ys = [i + (j - (len(series) - 1) / 2) * height for i in range(len(groups))]
-            ax.barh(ys, [mean(g, key) for g in groups.values()], height=height, color=_color(j), label=name,
+            ax.barh(ys, [mean(g, key) for g in groups.values()], height=height, color=color(j), label=name,
                     gid=f"throughput:{key}")
         ax.set_yticks(range(len(groups)), labels)
         ax.invert_yaxis()
@@ -173,7 +179,7 @@ def throughput_bars(rows: Sequence[Mapping], path: str, by: str = "auto") -> Sav
         ax.grid(axis="y", visible=False)
         if len(series) > 1:
             fig.legend(loc="outside upper center", ncols=len(series))
-        return _save(fig, path)
+        return save(fig, path)
 
 
 def tradeoff(rows: Sequence[Mapping], path: str) -> Saved:
@@ -183,8 +189,8 @@ def tradeoff(rows: Sequence[Mapping], path: str) -> Saved:
     if not panels:
         raise ValueError("tradeoff: no row has images_per_second with final_loss or loss_drop_per_second")
     models = list(dict.fromkeys(str(r.get("model") or "?") for r in rows))
-    with _style():
-        fig = _figure(COLUMN_WIDTH * len(panels), 2.6)
+    with style():
+        fig = new_figure(COLUMN_WIDTH * len(panels), 2.6)
         axes = fig.subplots(1, len(panels), squeeze=False)[0]
         for ax, (key, label) in zip(axes, panels, strict=True):
             points = _finite_rows(_finite_rows(rows, "images_per_second"), key)
@@ -192,7 +198,7 @@ def tradeoff(rows: Sequence[Mapping], path: str) -> Saved:
                 mine = [r for r in points if str(r.get("model") or "?") == model]
                 if mine:
                     ax.scatter([r["images_per_second"] for r in mine], [r[key] for r in mine], s=14,
-                               color=_color(i), label=model, gid=f"{key}:{model}", zorder=3)
+                               color=color(i), label=model, gid=f"{key}:{model}", zorder=3)
             if len(points) <= MAX_POINT_LABELS:
                 for r in points:
                     ax.annotate(str(r["run_id"]), (r["images_per_second"], r[key]), xytext=(3, 3),
@@ -203,7 +209,7 @@ def tradeoff(rows: Sequence[Mapping], path: str) -> Saved:
             ax.set_ylabel(label)
         if len(models) > 1:
             axes[0].legend(loc="best")
-        return _save(fig, path)
+        return save(fig, path)
 
 
 def replicate_distributions(groups: Mapping[str, Sequence[Mapping]], path: str) -> Saved:
@@ -213,8 +219,8 @@ def replicate_distributions(groups: Mapping[str, Sequence[Mapping]], path: str) 
     if not groups or not metrics:
         raise ValueError("replicate_distributions: no group has final_loss or loss_drop_per_second")
     names = list(groups)
-    with _style():
-        fig = _figure(COLUMN_WIDTH * len(metrics), 0.9 + 0.4 * len(names))
+    with style():
+        fig = new_figure(COLUMN_WIDTH * len(metrics), 0.9 + 0.4 * len(names))
         axes = fig.subplots(1, len(metrics), squeeze=False, sharey=True)[0]
         for ax, (key, label) in zip(axes, metrics, strict=True):
             values = [[r[key] for r in groups[n] if finite(r.get(key))] for n in names]
@@ -225,16 +231,16 @@ def replicate_distributions(groups: Mapping[str, Sequence[Mapping]], path: str) 
                 # Spread the points evenly across the box height so equal values stay visible.
                 n = len(values[i])
                 offsets = [0.0] if n == 1 else [-0.15 + 0.3 * j / (n - 1) for j in range(n)]
-                ax.scatter(values[i], [i + o for o in offsets], s=10, color=_color(i), zorder=3,
+                ax.scatter(values[i], [i + o for o in offsets], s=10, color=color(i), zorder=3,
                            gid=f"{key}:{names[i]}")
             ax.set_xlabel(label)
             ax.grid(axis="y", visible=False)
         axes[0].set_yticks(range(len(names)), [f"{n} (n={len(groups[n])})" for n in names])
         axes[0].set_ylim(len(names) - 0.5, -0.5)
-        return _save(fig, path)
+        return save(fig, path)
 
 
-def _shape_text(shape) -> str:
+def shape_text(shape) -> str:
     return "×".join(map(str, shape)) if isinstance(shape, (list, tuple)) else str(shape)
 
 
@@ -245,14 +251,14 @@ def kernel_speedups(records: Sequence[Mapping], path: str) -> Saved:
     varying = [k for k in ("dtype", "device") if len({r.get(k) for r in records}) > 1]
     categories: dict[tuple, dict[str, Mapping]] = {}
     for r in records:
-        key = (r["op"], _shape_text(r["shape"]), *(r.get(k) for k in varying))
+        key = (r["op"], shape_text(r["shape"]), *(r.get(k) for k in varying))
         categories.setdefault(key, {})[PASS_NAMES.get(r["pass"], r["pass"])] = r
     passes = list(dict.fromkeys(p for c in categories.values() for p in c))
     passes.sort(key=lambda p: list(PASS_NAMES.values()).index(p) if p in PASS_NAMES.values() else 99)
     height = 0.8 / len(passes)
-    with _style():
+    with style():
         width = PAGE_WIDTH if len(categories) > 12 else COLUMN_WIDTH
-        fig = _figure(width, 1.1 + 0.22 * len(categories) * len(passes))
+        fig = new_figure(width, 1.1 + 0.22 * len(categories) * len(passes))
         ax = fig.subplots()
         top = max([r["speedup"] for r in records if finite(r["speedup"])], default=1.0)
         for j, p in enumerate(passes):
@@ -261,7 +267,7 @@ def kernel_speedups(records: Sequence[Mapping], path: str) -> Saved:
                 if p in c and finite(c[p]["speedup"]):
                     ys.append(i + (j - (len(passes) - 1) / 2) * height)
                     widths.append(c[p]["speedup"])
-            bars = ax.barh(ys, widths, height=height, color=_color(j), label=p, gid=f"speedup:{p}")
+            bars = ax.barh(ys, widths, height=height, color=color(j), label=p, gid=f"speedup:{p}")
             # White behind the numbers so the parity line does not strike through them.
             ax.bar_label(bars, labels=[f"{w:.2f}×" for w in widths], padding=2, fontsize=6.5,
                          bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.3})
@@ -272,7 +278,7 @@ def kernel_speedups(records: Sequence[Mapping], path: str) -> Saved:
         ax.set_xlabel("speedup over reference (×)")
         ax.grid(axis="y", visible=False)
         fig.legend(loc="outside upper center", ncols=len(passes))
-        return _save(fig, path)
+        return save(fig, path)
 
 
 def model_speedups(records: Sequence[Mapping], path: str) -> Saved:
@@ -284,12 +290,12 @@ def model_speedups(records: Sequence[Mapping], path: str) -> Saved:
     backends.sort(key=lambda b: {"reference": 0, "kernel": 1}.get(b, 2))
     ips = {(r["model"], r["backend"]): r["images_per_second"] for r in records}
     width = 0.8 / len(backends)
-    with _style():
-        fig = _figure(COLUMN_WIDTH, 2.4)
+    with style():
+        fig = new_figure(COLUMN_WIDTH, 2.4)
         ax = fig.subplots()
         for j, b in enumerate(backends):
             xs = [i + (j - (len(backends) - 1) / 2) * width for i, m in enumerate(models) if (m, b) in ips]
-            ax.bar(xs, [ips[(m, b)] for m in models if (m, b) in ips], width=width, color=_color(j), label=b,
+            ax.bar(xs, [ips[(m, b)] for m in models if (m, b) in ips], width=width, color=color(j), label=b,
                    gid=f"images_per_second:{b}")
         for i, m in enumerate(models):
             if (m, "kernel") in ips and (m, "reference") in ips and ips[(m, "reference")] > 0:
@@ -301,7 +307,7 @@ def model_speedups(records: Sequence[Mapping], path: str) -> Saved:
         ax.margins(y=0.15)
         ax.grid(axis="x", visible=False)
         fig.legend(loc="outside upper center", ncols=len(backends))
-        return _save(fig, path)
+        return save(fig, path)
 
 
 def _truthy(text: Any) -> bool:
@@ -329,8 +335,8 @@ def anova_contribution(rows: Sequence[Mapping], path: str) -> Saved:
     if 0 < sum(v for _, v, _ in parsed) <= 1.0 + 1e-9:
         parsed = [(f, 100 * v, p) for f, v, p in parsed]
     parsed.sort(key=lambda t: -t[1])
-    with _style():
-        fig = _figure(COLUMN_WIDTH, 0.9 + 0.25 * len(parsed))
+    with style():
+        fig = new_figure(COLUMN_WIDTH, 0.9 + 0.25 * len(parsed))
         ax = fig.subplots()
         bars = ax.barh(range(len(parsed)), [v for _, v, _ in parsed], height=0.6, gid="contribution",
                        color=[_contribution_color(f, p) for f, _, p in parsed])
@@ -343,4 +349,4 @@ def anova_contribution(rows: Sequence[Mapping], path: str) -> Saved:
         ax.set_xlabel("contribution (%)")
         ax.margins(x=0.12)
         ax.grid(axis="y", visible=False)
-        return _save(fig, path)
+        return save(fig, path)

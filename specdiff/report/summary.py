@@ -9,6 +9,7 @@ from typing import Any
 
 from specdiff.report import figures
 from specdiff.report.results import Results, TaguchiStudy, finite, load_results, replicate_groups
+from specdiff.report.tables import markdown_table
 
 RUN_TABLE = (
     ("run_id", "run"), ("status", "status"), ("model", "model"), ("dataset", "dataset"), ("steps", "steps"),
@@ -18,20 +19,6 @@ RUN_TABLE = (
     ("fit_r2", "fit R²"), ("loss_threshold_steps", "steps to threshold"),
     ("loss_threshold_seconds", "seconds to threshold"), ("backend", "backend"), ("device", "device"),
 )
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value).replace("|", "\\|").replace("\n", " ")
-
-
-def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
-    lines = ["| " + " | ".join(map(_cell, header)) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(map(_cell, row)) + " |" for row in rows]
-    return lines + [""]
 
 
 def _link(target: str, start: str) -> str:
@@ -72,7 +59,7 @@ class _Report:
             m = dict(run.metrics or {})
             m.update(run_id=run.run_id, status="not in summary.csv", model=run.model, seed=run.seed)
             rows.append([m.get(k) for k, _ in RUN_TABLE])
-        self.lines += _table([label for _, label in RUN_TABLE], rows)
+        self.lines += [*markdown_table([label for _, label in RUN_TABLE], rows), ""]
         self.lines += ["*images / s* counts training-step time only; *wall* the whole run. "
                        "Figures use finished runs.", ""]
         curves = {r.run_id: r.log for r in results.runs if r.log}
@@ -93,7 +80,7 @@ class _Report:
                     values = [r[key] for r in group if finite(r.get(key))]
                     cells.append(_mean_std(values))
                 rows.append(cells)
-            self.lines += _table(["group", "runs", "final loss", "loss drop / s"], rows)
+            self.lines += [*markdown_table(["group", "runs", "final loss", "loss drop / s"], rows), ""]
             self.figure("distributions over replicates", lambda p: figures.replicate_distributions(groups, p),
                         "replicates")
 
@@ -125,15 +112,16 @@ class _Report:
         if study.has_contribution:
             self.figure(f"ANOVA contribution ({name})", lambda p: figures.anova_contribution(study.anova, p),
                         f"{slug}_contribution")
-        self.lines += ["### ANOVA", "", *_table(study.anova_columns, [[r[c] for c in study.anova_columns]
-                                                                    for r in study.anova])]
+        self.lines += ["### ANOVA", "", *markdown_table(study.anova_columns, [[r[c] for c in study.anova_columns]
+                                                                          for r in study.anova]), ""]
         self.lines += ["### Response table (`taguchi_report.csv`)", "",
-                       *_table(study.report_columns, [[r[c] for c in study.report_columns] for r in study.report])]
+                       *markdown_table(study.report_columns, [[r[c] for c in study.report_columns]
+                                                              for r in study.report]), ""]
 
 
-def _mean_std(values: Sequence[float]) -> str:
+def _mean_std(values: Sequence[float]) -> str | None:
     if not values:
-        return ""
+        return None
     mean = sum(values) / len(values)
     if len(values) == 1:
         return f"{mean:.4g}"
@@ -153,7 +141,7 @@ def _ms(record: Mapping | None, key: str) -> Any:
 def _op_table(records: Sequence[Mapping]) -> list[str]:
     rows: dict[tuple, dict[str, Mapping]] = {}
     for r in records:
-        key = (r["op"], figures._shape_text(r["shape"]), r.get("dtype"), r.get("device"))
+        key = (r["op"], figures.shape_text(r["shape"]), r.get("dtype"), r.get("device"))
         rows.setdefault(key, {})[figures.PASS_NAMES.get(r["pass"], r["pass"])] = r
     body = []
     for key, passes in rows.items():
@@ -163,8 +151,8 @@ def _op_table(records: Sequence[Mapping]) -> list[str]:
             cells += [_ms(r, "reference_ms"), _ms(r, "kernel_ms"),
                       None if r is None else f"**{r['speedup']:.2f}×**"]
         body.append(cells)
-    return _table(["op", "B×C×H×W", "dtype", "device", "fwd ref ms", "fwd kernel ms", "fwd speedup",
-                   "fwd+bwd ref ms", "fwd+bwd kernel ms", "fwd+bwd speedup"], body)
+    return markdown_table(["op", "B×C×H×W", "dtype", "device", "fwd ref ms", "fwd kernel ms", "fwd speedup",
+                           "fwd+bwd ref ms", "fwd+bwd kernel ms", "fwd+bwd speedup"], body) + [""]
 
 
 def _model_table(records: Sequence[Mapping]) -> list[str]:
@@ -172,11 +160,11 @@ def _model_table(records: Sequence[Mapping]) -> list[str]:
     body = []
     for r in records:
         ref = ips.get((r["model"], "reference"))
-        ratio = f"{r['images_per_second'] / ref:.2f}×" if ref and r["backend"] != "reference" else ""
+        ratio = f"{r['images_per_second'] / ref:.2f}×" if ref and r["backend"] != "reference" else None
         body.append([r["model"], r["backend"], r.get("device"), r.get("batch"), r.get("size"),
                      r.get("params"), r.get("ms_per_step"), r["images_per_second"], ratio])
-    return _table(["model", "backend", "device", "batch", "size", "params", "ms / step", "images / s",
-                   "vs reference"], body)
+    return markdown_table(["model", "backend", "device", "batch", "size", "params", "ms / step", "images / s",
+                           "vs reference"], body) + [""]
 
 
 def build_report(results_dir: str, out_dir: str | None = None) -> str:

@@ -275,7 +275,7 @@ def test_reports(tmp_path):
         rows = list(csv.DictReader(fh))
     assert float(rows[0]["F"]) == pytest.approx(115.2)
     md = r.to_markdown()
-    assert "| D (pooled) | 1 |" in md and "η = 26.000 dB" in md and "smaller-the-better" in md
+    assert "| D (pooled) | 1 | 2 | 2 | — | — | — |" in md and "η = 26.000 dB" in md and "smaller-the-better" in md
     assert len(r.to_rows("response")) == 8
 
 

@@ -45,15 +45,16 @@ def test_full_report(built_report):
     for run_id, model, seed, final, drop, ips, wall in RUNS:
         assert f"| {run_id} | finished | {model} | noise | 30 | {seed} | {final:.4g} | {drop:.4g} | {ips:.4g} |" \
             f" {wall:.4g} |" in text
-    assert "| tiny-bad | diverged | tiny_unet |" in text
+    assert "| tiny-bad | diverged | tiny_unet | — | — | 7 | — | — | 5000 |" in text  # empty cells and NaN loss
     # Replicates: mean ± std over the two seeds of each model.
     assert "| tiny_unet | 2 | 0.23 ± 0.028 | 0.045 ± 0.0071 |" in text
     # Kernel table: both passes of one (op, shape) on one row.
     assert "| spectral_filter2d | 8×3×32×32 | float32 | cpu | 2 | 0.8 | **2.50×** | 5 | 1.667 | **3.00×** |" in text
     assert "| spectral_unet | kernel | cpu | 64 | 32 | 1234 | 256 | 250 | 2.50× |" in text
+    assert "| spectral_unet | reference | cpu | 64 | 32 | 1234 | 640 | 100 | — |" in text
     # ANOVA table copied from anova.csv.
     assert "| factor | dof | ss | ms | f | contribution | pooled |" in text
-    assert "| weighting | 2 | 0.5 | 0.25 |  | 5.0 | True |" in text
+    assert "| weighting | 2 | 0.5 | 0.25 | — | 5.0 | True |" in text  # an empty cell is a missing value
     assert "| 2 | 1e-2 | 16 | snr | -10.25 |" in text
     # Notes: the ledger names a folder that is not there; a non-bench JSON is ignored silently.
     assert re.search(r"- run tiny-bad: folder runs/tiny-bad named in summary.csv does not exist", text)
