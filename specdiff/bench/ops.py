@@ -164,21 +164,8 @@ def _ms(ms: float) -> str:
 
 
 def plot_speedups(records: list[dict], path: str) -> None:
-    """A horizontal bar per (op, shape, pass); the dashed line marks parity."""
-    import matplotlib
+    """The kernels' speedups as the report draws them (:func:`specdiff.report.figures.kernel_speedups`: fwd and
+    fwd+bwd bars per op and shape, parity marked), written as ``path`` (.png) and beside it as .pdf."""
+    from specdiff.report.figures import kernel_speedups
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    labels = [f"{r['op']} {'x'.join(map(str, r['shape']))} {r['pass']}" for r in records]
-    fig, ax = plt.subplots(figsize=(8, 0.28 * len(records) + 1.2))
-    ax.barh(range(len(records)), [r["speedup"] for r in records],
-            color=["tab:blue" if r["pass"] == "fwd" else "tab:orange" for r in records])
-    ax.axvline(1.0, color="black", linestyle="--", linewidth=1)
-    ax.set_yticks(range(len(records)), labels, fontsize=7)
-    ax.invert_yaxis()
-    ax.set_xlabel("speedup of the kernel over the pure-PyTorch reference (x)")
-    ax.set_title(f"specdiff ops, {records[0]['dtype'] if records else ''}, {torch.get_num_threads()} threads")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    kernel_speedups(records, path)
