@@ -95,6 +95,30 @@ def _bench_models(args: argparse.Namespace) -> int:
     return 0
 
 
+def _fractions(text: str) -> tuple[float, ...]:
+    """``0.25,0.5,1`` -> (0.25, 0.5, 1.0), each in (0, 1] (argparse type)."""
+    values = _numbers(text)
+    values = values if isinstance(values, tuple) else (values,)
+    if not all(0 < v <= 1 for v in values):
+        raise argparse.ArgumentTypeError(f"fractions must lie in (0, 1], got {text!r}")
+    return values
+
+
+def _bench_quality(args: argparse.Namespace) -> int:
+    from specdiff.bench.quality import DATASETS, MODELS, run_quality
+
+    order = args.order if args.order is not None else (2 if args.sampler == "dpm_solver++" else None)
+    result = run_quality(args.model or MODELS, args.dataset or DATASETS, seconds=args.seconds, seeds=args.seeds,
+                         fractions=args.fractions, sampler=args.sampler, order=order,
+                         sampler_steps=args.sampler_steps, num_samples=args.num_samples,
+                         num_reference=args.num_reference, output_dir=args.output_dir, config_dir=args.config_dir,
+                         device=_device(args.device), log=lambda line: print(line, file=sys.stderr, flush=True))
+    with open(result["table"]) as f:
+        print(f.read(), end="")
+    print(f"wrote {result['table']} and {', '.join(result['figures'])}")
+    return 0
+
+
 def _load_config(args: argparse.Namespace):
     from specdiff.config import load_config
 
@@ -257,6 +281,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="cpu", help="auto | cpu | cuda | cuda:<index>")
     p.add_argument("--json", help="write {threads, records: [{model, backend, images_per_second, ...}]} here")
     p.set_defaults(func=_bench_models)
+
+    p = bench.add_parser("quality", help="sample quality (FID/KID, spectral metrics) against training seconds",
+                         description="Trains configs/quality/<model>_<dataset>.yaml for --seconds of training "
+                                     "compute per run, in stages at --fractions of it, and evaluates samples of "
+                                     "each stage against the test split. Rerunning skips recorded stages.")
+    p.add_argument("--model", action="append", help=f"{' | '.join(MODELS)} (repeatable; default: tiny_unet, "
+                   "spectral_unet, spectral_unet_deep)")
+    p.add_argument("--dataset", action="append", help="piecewise | photos (repeatable; default: both)")
+    p.add_argument("--seconds", type=float, default=300.0, help="training-compute budget per run (default 300)")
+    p.add_argument("--seeds", type=int, default=2, help="training seeds 0..N-1, figures are means (default 2)")
+    p.add_argument("--fractions", type=_fractions, default=(0.25, 0.5, 0.75, 1.0),
+                   help="stages as fractions of --seconds (default 0.25,0.5,0.75,1)")
+    p.add_argument("--sampler", default="dpm_solver++", help=f"{' | '.join(available_samplers())}")
+    p.add_argument("--order", type=int, help="sampler order (default: 2 for dpm_solver++)")
+    p.add_argument("--sampler-steps", type=int, default=25)
+    p.add_argument("--num-samples", type=int, default=256)
+    p.add_argument("--num-reference", type=int, default=512, help="test-split images to compare with")
+    p.add_argument("--output-dir", default="results/quality")
+    p.add_argument("--config-dir", default="configs/quality", help="folder of <model>_<dataset>.yaml")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:<index>")
+    p.set_defaults(func=_bench_quality)
 
     p = sub.add_parser("config", help="configs").add_subparsers(dest="action", required=True).add_parser(
         "show", help="print the resolved config (defaults, file, --set overrides)")

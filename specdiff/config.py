@@ -190,9 +190,15 @@ class TrainingConfig:
     # TensorBoard event files in <run>/tensorboard (needs the tensorboard extra); a sample grid every N steps.
     tensorboard: bool = False
     tensorboard_samples_every: int = 0
+    # Training-time budget in seconds of training compute (forward+backward+update, the clock of compute_s and
+    # loss_threshold_seconds; data loading, checkpoints and start-up do not count); null: no limit. The run stops
+    # after the step that reaches it, checkpoints that step and ends "finished"; steps stays the upper bound.
+    max_seconds: float | None = None
 
     def __post_init__(self):
         _require(self.steps >= 1, "steps", self.steps, "must be >= 1")
+        _require(self.max_seconds is None or (math.isfinite(self.max_seconds) and self.max_seconds > 0),
+                 "max_seconds", self.max_seconds, "must be a finite number > 0 or null (no limit)")
         _require(self.batch_size >= 1, "batch_size", self.batch_size, "must be >= 1")
         _require(0 <= self.seed < 2**63, "seed", self.seed, "must be in [0, 2**63)")
         _require(self.log_every >= 1, "log_every", self.log_every, "must be >= 1")

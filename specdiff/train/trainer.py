@@ -13,6 +13,12 @@ kernel drops the claim when its holder dies, so kill -9 then ``--resume`` works 
 per finished training of a run (a ``--resume`` with nothing left to train adds none; ``started`` is the time the
 run was created, kept in system.json across resumes).
 
+Time budget: with ``training.max_seconds`` the run stops after the first step at which its training compute
+time (``compute_s``: forward+backward+update, summed over every process lifetime of the run) reaches the budget,
+checkpoints that step and ends like a run that reached ``training.steps``: status ``finished`` (so the ledger, the
+report and the Taguchi runner treat it as any finished run), with ``stop_reason`` ``max_seconds`` in its metrics.
+``--resume`` with a larger ``max_seconds`` (or ``steps``) continues it exactly; the two keys may differ on resume.
+
 Determinism: the data order is a pure function of (seed, step) (``DistributedSampler`` permutations per epoch,
 sliced at the step's offset), every data item a function of (seed, index), and the noise generator state is
 checkpointed, so ``--resume`` continues the exact loss curve of an uninterrupted run.
@@ -374,7 +380,7 @@ def new_run_id(config: Config) -> str:
 
 def find_resumable(output_dir: str, config: Config) -> str | None:
     """The most recently modified run in ``output_dir/runs`` whose saved config matches ``config`` (``training.
-    steps`` may differ, to extend a run)."""
+    steps`` and ``training.max_seconds`` may differ, to extend a run)."""
     runs = os.path.join(output_dir, "runs")
     if not os.path.isdir(runs):
         return None
@@ -392,9 +398,14 @@ def find_resumable(output_dir: str, config: Config) -> str | None:
     return max(candidates)[1] if candidates else None
 
 
+EXTENDABLE = ("steps", "max_seconds")
+"""Training keys a ``--resume`` may change: they only say how far the run goes."""
+
+
 def _comparable(d: dict[str, Any]) -> dict[str, Any]:
     d = json.loads(json.dumps(d))
-    d["training"].pop("steps", None)
+    for key in EXTENDABLE:
+        d["training"].pop(key, None)
     return d
 
 
@@ -465,8 +476,10 @@ def train(
     """Trains ``config`` into ``output_dir/runs/<run_id>``; returns the run's metrics.
 
     ``resume``: continue the newest checkpoint of ``run_id`` (or, without one, of the newest run with the same
-    config). Raises TrainingDiverged on a NaN/inf loss (the last good checkpoint stays), ConfigError for
-    settings this machine cannot run, FolderInUse (a FileExistsError) when another process holds the run.
+    config). Training runs ``training.steps`` steps, or fewer when ``training.max_seconds`` of training compute
+    (the ``compute_s`` clock) run out first (``metrics["stop_reason"]`` says which). Raises TrainingDiverged on a
+    NaN/inf loss (the last good checkpoint stays), ConfigError for settings this machine cannot run, FolderInUse
+    (a FileExistsError) when another process holds the run.
     Under torchrun every rank calls this; rank 0 claims the run folder and writes all artefacts.
     """
     with contextlib.ExitStack() as claims:
@@ -640,8 +653,9 @@ def _train(config: Config, output_dir: str, run_id: str | None, resume: bool, pr
     checkpoints: list[str] = []
     status = "finished"
     if dist_info.main:
-        logger.info("training %s on %s for %d steps (batch %d x %d processes)", config.model.name, device,
-                    tc.steps, tc.batch_size, dist_info.world)
+        logger.info("training %s on %s for %d steps%s (batch %d x %d processes)", config.model.name, device,
+                    tc.steps, "" if tc.max_seconds is None else f" or {tc.max_seconds:g} s of training compute",
+                    tc.batch_size, dist_info.world)
 
     def save(at_step: int) -> None:
         noise_states = _gather_noise_states(noise_gen, dist_info)  # collective: every rank takes part
@@ -658,8 +672,9 @@ def _train(config: Config, output_dir: str, run_id: str | None, resume: bool, pr
 
     wall_start = time.perf_counter()
     data_iter = iter(loader)
+    out_of_time = _out_of_time(clock, tc, dist_info)
     try:
-        while step < tc.steps:
+        while step < tc.steps and not out_of_time:
             x0 = next(data_iter).to(device, non_blocking=True)
             if tc.channels_last:
                 x0 = x0.contiguous(memory_format=torch.channels_last)
@@ -699,7 +714,9 @@ def _train(config: Config, output_dir: str, run_id: str | None, resume: bool, pr
             history["loss"].append(value)
             history["compute_s"].append(clock["compute_s"])
             bar.update(1)
-            if dist_info.main and (step % tc.log_every == 0 or step == tc.steps):
+            out_of_time = _out_of_time(clock, tc, dist_info)
+            last = step == tc.steps or out_of_time
+            if dist_info.main and (step % tc.log_every == 0 or last):
                 record = {"step": step, "loss": value, "loss_smooth": loss_smooth, "lr": scheduler.get_last_lr()[0],
                           "grad_norm": float(grad_norm), "images_per_second": x0.shape[0] * dist_info.world / elapsed,
                           "elapsed_s": clock["compute_s"]}
@@ -712,7 +729,7 @@ def _train(config: Config, output_dir: str, run_id: str | None, resume: bool, pr
                     board.scalars(record)
             if board is not None and tc.tensorboard_samples_every and step % tc.tensorboard_samples_every == 0:
                 board.samples(step)
-            if step % tc.checkpoint_every == 0 or step == tc.steps:
+            if step % tc.checkpoint_every == 0 or last:
                 clock["wall_s"] += time.perf_counter() - wall_start
                 wall_start = time.perf_counter()
                 save(step)
@@ -733,6 +750,9 @@ def _train(config: Config, output_dir: str, run_id: str | None, resume: bool, pr
     metrics = _metrics(config, run_id, history, clock, model, status, device)
     if dist_info.main:
         _finish(output_dir, run_dir, run_id, config, metrics, started)
+        if metrics["stop_reason"] == "max_seconds":
+            logger.info("stopped at step %d of %d: %.1f s of training compute reached max_seconds = %g", step,
+                        tc.steps, clock["compute_s"], tc.max_seconds)
         logger.info("finished: final loss %.5f, %.1f img/s, loss drop/s %s", metrics["final_loss"],
                     metrics["images_per_second"], metrics["loss_drop_per_second"])
     return TrainResult(run_id, run_dir, metrics, status, checkpoints)
@@ -775,6 +795,14 @@ def _quiet_stderr() -> Iterator[None]:
     finally:
         os.dup2(saved, 2)
         os.close(saved)
+
+
+def _out_of_time(clock: dict[str, float], tc, dist_info: DistInfo) -> bool:
+    """Whether the run has spent ``training.max_seconds`` of training compute. Rank 0 decides for everyone (the
+    ranks' clocks differ slightly, and a rank that stopped alone would leave the others in a collective)."""
+    if tc.max_seconds is None:
+        return False
+    return bool(_broadcast(clock["compute_s"] >= tc.max_seconds, dist_info))
 
 
 def _grad_norm(model: nn.Module) -> float:
@@ -821,12 +849,17 @@ def _metrics(config: Config, run_id: str, history: dict[str, list[float]], clock
         threshold_steps, threshold_seconds = threshold_crossing(history["step"], losses, history["compute_s"],
                                                                 config.training.loss_threshold, LOSS_SMOOTHING)
     fit = exponential_fit(history["step"], losses) or {}
+    tc = config.training
+    budget_hit = tc.max_seconds is not None and clock["compute_s"] >= tc.max_seconds and len(losses) < tc.steps
     return {
         "run_id": run_id,
         "status": status,
         "model": config.model.name,
         "dataset": config.data.name,
         "steps": len(losses),
+        "stop_reason": "max_seconds" if budget_hit else "steps",
+        "max_seconds": tc.max_seconds,
+        "images_seen": clock["images"],
         "batch_size": config.training.batch_size,
         "seed": config.training.seed,
         "final_loss": float(np.median(losses[-max(1, len(losses) // 10):])) if losses else None,

@@ -1,0 +1,231 @@
+"""``specdiff bench quality``: sample quality against training seconds, per model and dataset.
+
+Each (model, dataset, seed) is one training run of the shipped ``configs/quality/<model>_<dataset>.yaml`` with
+``training.seed = seed``, trained in stages: stage *f* resumes the run with ``training.max_seconds = f·seconds``
+(the training-compute clock, see :class:`specdiff.config.TrainingConfig`), so every stage is an ordinary,
+resumable run that ends with a checkpoint. From each stage's checkpoint the bench draws ``num_samples`` images
+with one fixed sampler (the same seeded noise at every stage) and evaluates them with
+:func:`specdiff.eval.evaluate` against ``num_reference`` images of the data's test split, written once as PNGs by
+:func:`specdiff.experiments.runner.reference_folder` (the Taguchi runner's reference, so both sides are 8-bit
+images). Output folder::
+
+    runs/<run_id>/                   the training runs (summary.csv is their ledger)
+    reference/<data>-<key>/          the reference images
+    records/<run_id>-f<fraction>.json  one record per stage: model, dataset, seed, seconds, steps, images seen,
+                                     metrics and the settings they were measured with
+    quality.md                       mean over seeds per model x dataset x fraction
+    quality_<dataset>.png / .pdf     each metric against training seconds, one line per model
+
+Resumable: a stage whose record exists with the same settings is skipped; a killed run resumes from its last
+checkpoint. The run id holds the budget, so different ``seconds`` never share a run.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from specdiff.report.tables import cell
+
+MODELS = ("tiny_unet", "spectral_unet", "spectral_unet_deep")
+DATASETS = ("piecewise", "photos")
+FRACTIONS = (0.25, 0.5, 0.75, 1.0)
+EVALUATE = ("fid", "kid", "spectral_distance", "band_power")
+METRICS = ("fid_offline", "kid_offline", "spectral_distance_db", "band_power_db_low", "band_power_db_mid",
+           "band_power_db_high")
+REFERENCE_SEED = 0
+SAMPLE_SEED = 0
+
+
+def config_path(config_dir: str, model: str, dataset: str) -> str:
+    return os.path.join(config_dir, f"{model}_{dataset}.yaml")
+
+
+def run_name(model: str, dataset: str, seed: int, seconds: float) -> str:
+    return f"{model}-{dataset}-seed{seed}-{seconds:g}s"
+
+
+def _stage_step(compute_s: Sequence[float], budget: float) -> int:
+    """The step at which a run with ``max_seconds = budget`` stopped: the first whose cumulative training time
+    reaches it (the last step when the run ended on ``training.steps`` first)."""
+    for i, t in enumerate(compute_s):
+        if t >= budget:
+            return i + 1
+    return len(compute_s)
+
+
+def run_quality(
+    models: Sequence[str] = MODELS,
+    datasets: Sequence[str] = DATASETS,
+    *,
+    seconds: float = 300.0,
+    seeds: int = 2,
+    fractions: Sequence[float] = FRACTIONS,
+    sampler: str = "dpm_solver++",
+    order: int | None = 2,
+    sampler_steps: int = 25,
+    num_samples: int = 256,
+    num_reference: int = 512,
+    output_dir: str = "results/quality",
+    config_dir: str = "configs/quality",
+    device: str = "auto",
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Trains, samples and evaluates every (model, dataset, seed) at each fraction of ``seconds``; writes the
+    records, ``quality.md`` and one figure per dataset into ``output_dir``. Returns ``{"records", "table",
+    "figures"}`` (the records of this call, the table's path, the PNG paths)."""
+    from specdiff.config import SamplingConfig, load_config
+
+    fractions = sorted(set(float(f) for f in fractions))
+    if not fractions or not all(0 < f <= 1 for f in fractions):
+        raise ValueError(f"fractions must lie in (0, 1], got {fractions}")
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise ValueError(f"seconds must be a positive number, got {seconds}")
+    if seeds < 1 or num_samples < 1 or num_reference < 1:
+        raise ValueError("seeds, num_samples and num_reference must be >= 1")
+    SamplingConfig(sampler=sampler, steps=sampler_steps, num_samples=num_samples, order=order)  # fail before work
+    settings = {"sampler": sampler, "order": order, "sampler_steps": sampler_steps, "num_samples": num_samples,
+                "num_reference": num_reference, "sample_seed": SAMPLE_SEED, "reference_seed": REFERENCE_SEED}
+    paths = {(m, d): config_path(config_dir, m, d) for d in datasets for m in models}
+    configs = {key: load_config(path, [f"training.device={device}"]) for key, path in paths.items()}  # all first
+
+    records = []
+    for dataset in datasets:
+        for model in models:
+            for seed in range(seeds):
+                for fraction in fractions:
+                    records.append(_stage(configs[model, dataset], paths[model, dataset], seed, fraction, seconds,
+                                          settings, output_dir, device, log))
+    table = os.path.join(output_dir, "quality.md")
+    with open(table, "w") as f:
+        f.write(format_markdown(records))
+    figures = [plot_quality([r for r in records if r["dataset"] == d], os.path.join(output_dir, f"quality_{d}"))
+               for d in datasets]
+    return {"records": records, "table": table, "figures": figures}
+
+
+def _stage(config, path: str, seed: int, fraction: float, seconds: float, settings: dict[str, Any], out: str,
+           device: str, log: Callable[[str], None]) -> dict[str, Any]:
+    from specdiff.config import from_dict
+    from specdiff.eval import evaluate, write_metrics
+    from specdiff.experiments.runner import reference_folder
+    from specdiff.fileio import atomic_write_json
+    from specdiff.train import latest_checkpoint, load_checkpoint, sample_run, train
+
+    model, dataset = config.model.name, config.data.name
+    run_id = run_name(model, dataset, seed, seconds)
+    record_path = os.path.join(out, "records", f"{run_id}-f{fraction:g}.json")
+    if os.path.isfile(record_path):
+        with open(record_path) as f:
+            record = json.load(f)
+        if record.get("settings") == settings:
+            log(f"{run_id} at {fraction:g} of {seconds:g} s: recorded, skipped")
+            return record
+    budget = fraction * seconds
+    raw = config.to_dict()
+    raw["training"].update(seed=seed, max_seconds=budget)
+    stage_config = from_dict(raw)
+    run_dir = os.path.join(out, "runs", run_id)
+    resume = os.path.isfile(os.path.join(run_dir, "config.yaml"))
+    log(f"{run_id}: training to {budget:g} s ({fraction:g} of {seconds:g} s)")
+    result = train(stage_config, output_dir=out, run_id=run_id, resume=resume, progress=False)
+    # A rerun may find the run trained past this stage already; the stage's checkpoint is the step where the
+    # training time first reached the stage's budget (every stage checkpoints its stop).
+    history = load_checkpoint(latest_checkpoint(os.path.join(run_dir, "checkpoints"))[1])["history"]
+    step = _stage_step(history["compute_s"], budget)
+    resolved = str(_device(device))
+    samples = sample_run(run_dir, checkpoint=str(step), sampler=settings["sampler"], order=settings["order"],
+                         steps=settings["sampler_steps"], num_samples=settings["num_samples"], seed=SAMPLE_SEED,
+                         tag=f"quality-f{fraction:g}", device=resolved)
+    reference = reference_folder(out, stage_config, settings["num_reference"], REFERENCE_SEED)
+    evaluation = evaluate(samples, reference=reference, metrics=list(EVALUATE), channels=config.data.channels,
+                          device=resolved, seed=0)
+    write_metrics(evaluation, os.path.join(samples, "metrics.json"))
+    record = {
+        "model": model, "dataset": dataset, "seed": seed, "fraction": fraction, "budget_s": seconds,
+        "max_seconds": budget, "seconds": history["compute_s"][step - 1], "steps": step,
+        "images_seen": step * stage_config.training.batch_size,
+        "stop_reason": "steps" if step == stage_config.training.steps else "max_seconds",
+        "num_parameters": result.metrics["num_parameters"], "device": result.metrics["device"],
+        "metrics": {k: evaluation["metrics"].get(k) for k in METRICS}, "notes": evaluation.get("notes", []),
+        "feature_extractor": evaluation.get("feature_extractor"), "settings": settings, "run_id": run_id,
+        "config": os.path.abspath(path), "config_sha256": stage_config.sha256(), "samples": samples,
+    }
+    atomic_write_json(record_path, record)
+    log(f"{run_id} at {fraction:g}: step {step}, " + ", ".join(
+        f"{k} {cell(v)}" for k, v in record["metrics"].items()))
+    return record
+
+
+def _device(name: str):
+    from specdiff.train.trainer import resolve_device
+
+    return resolve_device(name)
+
+
+# ------------------------------------------------------------------------------------------ summaries
+
+
+def mean_over_seeds(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per (dataset, model, fraction), in first-seen order: the mean of seconds, steps, images seen and
+    every metric over the seeds (a metric that is null for some seed averages the others; all null: None)."""
+    groups: dict[tuple, list[dict[str, Any]]] = {}
+    for r in records:
+        groups.setdefault((r["dataset"], r["model"], r["fraction"]), []).append(r)
+    rows = []
+    for (dataset, model, fraction), group in groups.items():
+        row: dict[str, Any] = {"dataset": dataset, "model": model, "fraction": fraction, "seeds": len(group)}
+        for key in ("seconds", "steps", "images_seen"):
+            row[key] = float(np.mean([r[key] for r in group]))
+        for key in METRICS:
+            values = [r["metrics"][key] for r in group if r["metrics"].get(key) is not None]
+            row[key] = float(np.mean(values)) if values else None
+        rows.append(row)
+    return rows
+
+
+def format_markdown(records: Sequence[dict[str, Any]]) -> str:
+    """The mean-over-seeds table as Markdown, one row per dataset x model x fraction."""
+    from specdiff.report.tables import markdown_table
+
+    keys = ("dataset", "model", "fraction", "seeds", "seconds", "steps", "images_seen", *METRICS)
+    header = ["dataset", "model", "fraction", "seeds", "training s", "steps", "images seen", *METRICS]
+    lines = markdown_table(header, [[row[k] for k in keys] for row in mean_over_seeds(records)])
+    first = records[0] if records else {}
+    settings = first.get("settings", {})
+    extractor = first.get("feature_extractor") or {}
+    note = (f"Mean over seeds. Training s: training compute (forward+backward+update). "
+            f"Samples: {settings.get('num_samples')} with {settings.get('sampler')} "
+            f"({settings.get('sampler_steps')} steps), against "
+            f"{settings.get('num_reference')} test images; features: {extractor.get('name', '—')} "
+            f"v{extractor.get('version', '?')}.")
+    return "\n".join(["# Sample quality against training seconds", "", note, "", *lines, ""])
+
+
+def plot_quality(records: Sequence[dict[str, Any]], path: str) -> str:
+    """Each metric (mean over seeds) against mean training seconds, one line per model; writes ``<path>.png``
+    and ``.pdf`` in the report figures' style and dpi and returns the PNG path. Series gids: ``<metric>:<model>``."""
+    from specdiff.report.figures import PAGE_WIDTH, color, new_figure, save, style
+
+    rows = mean_over_seeds(records)
+    models = list(dict.fromkeys(r["model"] for r in rows))
+    dataset = rows[0]["dataset"] if rows else ""
+    with style():
+        fig = new_figure(PAGE_WIDTH, 4.2)
+        axes = fig.subplots(2, 3).ravel()
+        for ax, metric in zip(axes, METRICS, strict=True):
+            for i, model in enumerate(models):
+                points = [(r["seconds"], r[metric]) for r in rows if r["model"] == model and r[metric] is not None]
+                points.sort()
+                ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", markersize=3,
+                        color=color(i), label=model, gid=f"{metric}:{model}")
+            ax.set_xlabel("training time (s)")
+            ax.set_ylabel(metric + (" (dB)" if metric.endswith("_db") or "_db_" in metric else ""))
+        axes[0].legend(loc="upper right")
+        fig.suptitle(f"sample quality on {dataset}, mean over seeds")
+        return save(fig, path).png

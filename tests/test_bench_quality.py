@@ -1,0 +1,87 @@
+"""``specdiff bench quality``: staged budgeted training, sampling and evaluation; records, table, plot, resume."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+
+import pytest
+
+from specdiff.bench.quality import METRICS, _stage_step, format_markdown, mean_over_seeds
+from specdiff.cli import main
+from specdiff.train import list_checkpoints, read_rows
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CONFIGS = os.path.join(ROOT, "configs", "quality")
+TINY = ["bench", "quality", "--model", "tiny_unet", "--dataset", "piecewise", "--seconds", "2", "--fractions",
+        "0.5,1", "--seeds", "1", "--num-samples", "8", "--num-reference", "8", "--sampler-steps", "2",
+        "--config-dir", CONFIGS, "--device", "cpu"]
+
+
+def test_end_to_end_records_table_plot_and_resume(tmp_path, capsys):
+    out = str(tmp_path)
+    assert main([*TINY, "--output-dir", out]) == 0
+    capsys.readouterr()
+    names = sorted(os.listdir(tmp_path / "records"))
+    assert names == ["tiny_unet-piecewise-seed0-2s-f0.5.json", "tiny_unet-piecewise-seed0-2s-f1.json"]
+    half, full = (json.loads((tmp_path / "records" / n).read_text()) for n in names)
+    for r, budget in ((half, 1.0), (full, 2.0)):
+        assert (r["model"], r["dataset"], r["seed"], r["budget_s"], r["max_seconds"]) == (
+            "tiny_unet", "piecewise", 0, 2.0, budget)
+        assert r["stop_reason"] == "max_seconds" and r["seconds"] >= budget
+        assert r["images_seen"] == 32 * r["steps"]
+        assert set(r["metrics"]) == set(METRICS) and all(math.isfinite(v) for v in r["metrics"].values())
+        assert r["settings"]["sampler"] == "dpm_solver++" and r["settings"]["order"] == 2
+        assert len([f for f in os.listdir(r["samples"]) if f.startswith("sample_")]) == 8
+    assert half["steps"] >= 1
+    if half["seconds"] < 2.0:  # else one cold first step spent both budgets: nothing left for the second stage
+        assert full["steps"] > half["steps"] and full["seconds"] > half["seconds"]
+        assert half["metrics"] != full["metrics"]  # other weights, the same noise: the samples changed
+    run_dir = tmp_path / "runs" / "tiny_unet-piecewise-seed0-2s"
+    assert [step for step, _ in list_checkpoints(str(run_dir / "checkpoints"))] == sorted(
+        {half["steps"], full["steps"]})
+    assert [int(r["steps"]) for r in read_rows(out)] == [half["steps"], full["steps"]]
+
+    table = (tmp_path / "quality.md").read_text().splitlines()
+    rows = [line.split(" | ") for line in table if line.startswith("| piecewise | tiny_unet |")]
+    assert [(row[2], int(row[5])) for row in rows] == [("0.5", half["steps"]), ("1", full["steps"])]
+    for suffix in (".png", ".pdf"):
+        assert (tmp_path / f"quality_piecewise{suffix}").stat().st_size > 0
+
+    # A rerun skips both recorded stages: no training, the same records.
+    before = {n: (tmp_path / "records" / n).read_text() for n in names}
+    assert main([*TINY, "--output-dir", out]) == 0
+    assert capsys.readouterr().err.count("recorded, skipped") == 2
+    assert {n: (tmp_path / "records" / n).read_text() for n in names} == before
+    assert len(read_rows(out)) == 2
+
+
+def test_mean_over_seeds_and_table():
+    def record(seed, fraction, steps, fid, kid):
+        metrics = dict.fromkeys(METRICS, 1.0) | {"fid_offline": fid, "kid_offline": kid}
+        return {"dataset": "piecewise", "model": "m", "fraction": fraction, "seed": seed, "seconds": 2.0 * steps,
+                "steps": steps, "images_seen": 4 * steps, "metrics": metrics}
+
+    rows = mean_over_seeds([record(0, 0.5, 10, 4.0, None), record(1, 0.5, 12, 6.0, None), record(0, 1.0, 20, 2.0, 1.0)])
+    assert [(r["fraction"], r["seeds"], r["steps"], r["seconds"], r["fid_offline"], r["kid_offline"])
+            for r in rows] == [(0.5, 2, 11.0, 22.0, 5.0, None), (1.0, 1, 20.0, 40.0, 2.0, 1.0)]
+    text = format_markdown([record(0, 0.5, 10, 4.0, None)])
+    assert "| piecewise | m | 0.5 | 1 | 20 | 10 | 40 | 4 | — |" in text
+
+
+def test_stage_step_is_the_first_step_reaching_the_budget():
+    assert _stage_step([0.4, 0.9, 1.0, 1.6, 2.1], 1.0) == 3
+    assert _stage_step([0.4, 0.9, 1.0, 1.6, 2.1], 0.5) == 2
+    assert _stage_step([0.4, 0.9], 5.0) == 2  # ended on training.steps first
+
+
+def test_bad_arguments(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        main(["bench", "quality", "--fractions", "0.5,1.5"])
+    assert "fractions must lie in (0, 1]" in capsys.readouterr().err
+    assert main(["bench", "quality", "--model", "nope", "--dataset", "piecewise", "--config-dir", CONFIGS,
+                 "--output-dir", str(tmp_path)]) == 2
+    assert "nope_piecewise.yaml" in capsys.readouterr().err and not (tmp_path / "runs").exists()
+    assert main([*TINY, "--sampler", "ddim", "--order", "2", "--output-dir", str(tmp_path)]) == 2
+    assert "order" in capsys.readouterr().err and not (tmp_path / "runs").exists()
