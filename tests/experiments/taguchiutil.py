@@ -131,3 +131,17 @@ def slow(task) -> float:
     _record(task)
     time.sleep(float((Path(task.output_dir).parent / "sleep.txt").read_text()))
     return expected_response(task.levels, task.replicate)
+
+
+def rewrite_ledger(out, keep) -> None:
+    """Rewrites the study ledger of folder ``out`` with only the rows ``keep(row)`` accepts (a partial sweep)."""
+    import csv
+
+    from specdiff.experiments.runner import LEDGER_FIELDS, LEDGER_NAME
+    from specdiff.train.ledger import read_rows
+
+    rows = [r for r in read_rows(str(out), name=LEDGER_NAME) if keep(r)]
+    with open(Path(out) / LEDGER_NAME, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=LEDGER_FIELDS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)

@@ -1,7 +1,6 @@
 """Taguchi sweeps under faults: workers die with a killed parent, runs and study folders are claimed by one
 process, and a resume never mixes thread counts."""
 
-import csv
 import os
 import subprocess
 import sys
@@ -23,14 +22,6 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 def _ledger(out):
     return read_rows(str(out), name=LEDGER_NAME)
-
-
-def _rewrite_ledger(out, keep):
-    rows = [r for r in _ledger(out) if keep(r)]
-    with open(out / LEDGER_NAME, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=LEDGER_FIELDS, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
 
 
 def _alive(pid: int) -> bool:
@@ -103,7 +94,7 @@ def test_a_run_held_by_a_dying_worker_is_waited_for_and_not_run_again(tmp_path):
     out = tmp_path / "out"
     run_study(path, output_dir=str(out), run_fn=taguchiutil.synthetic, log=[].append)
     (lost,) = [r for r in _ledger(out) if r["run_id"] == "r02-s0"]
-    _rewrite_ledger(out, lambda r: r is not lost and r["run_id"] != "r02-s0")
+    taguchiutil.rewrite_ledger(out, lambda r: r is not lost and r["run_id"] != "r02-s0")
     for p in (out / "calls").iterdir():
         p.unlink()
 
@@ -131,7 +122,7 @@ def test_a_resume_with_another_thread_count_is_refused(tmp_path, monkeypatch, ca
     path = write_study(tmp_path, study_dict(replicates=1))
     out = tmp_path / "out"
     run_study(path, output_dir=str(out), workers=1, run_fn=taguchiutil.synthetic, log=[].append)
-    _rewrite_ledger(out, lambda r: r["run_id"] not in ("r03-s0", "r04-s0"))
+    taguchiutil.rewrite_ledger(out, lambda r: r["run_id"] not in ("r03-s0", "r04-s0"))
 
     with pytest.raises(StudyError, match=r"used 4 torch thread\(s\) each \(1 worker\(s\) on 4 CPU\(s\)\), but "
                                          r"--workers 2 on 4 CPU\(s\) gives 2; .* resume with --workers 1"):

@@ -203,14 +203,6 @@ def test_two_workers_give_the_same_ledger_and_analysis_as_one(tmp_path):
 # ----------------------------------------------------------------------------------------- resume, retries
 
 
-def _rewrite_ledger(out, keep):
-    rows = [r for r in _ledger(out) if keep(r)]
-    with open(out / LEDGER_NAME, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=LEDGER_FIELDS, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-
-
 def test_resume_after_a_kill_runs_only_the_missing_runs(tmp_path):
     path = write_study(tmp_path)
     out = tmp_path / "out"
@@ -220,7 +212,7 @@ def test_resume_after_a_kill_runs_only_the_missing_runs(tmp_path):
     # Simulated kill: three runs lose their ledger rows. r02-s0 was in flight with a checkpoint, r03-s1 in flight
     # before its first checkpoint (with a stale file), r04-s0 had not started.
     lost = {"r02-s0", "r03-s1", "r04-s0"}
-    _rewrite_ledger(out, lambda r: r["run_id"] not in lost)
+    taguchiutil.rewrite_ledger(out, lambda r: r["run_id"] not in lost)
     (out / "runs" / "r02-s0" / "checkpoints").mkdir()
     (out / "runs" / "r02-s0" / "checkpoints" / "step_2.pt").write_bytes(b"checkpoint")
     (out / "runs" / "r03-s1" / "stale.txt").write_text("half-written")
@@ -383,7 +375,7 @@ def test_stale_confirmation_is_reported_and_run_again(tmp_path):
     run_study(path, output_dir=str(out), confirm=True, run_fn=taguchiutil.synthetic, log=_quiet([]))
     assert (out / "confirmation.json").exists()
     # The confirmation in the ledger was run at other levels than the current best ones (e.g. rows re-run since).
-    _rewrite_ledger(out, lambda r: True)
+    taguchiutil.rewrite_ledger(out, lambda r: True)
     rows = _ledger(out)
     for r in rows:
         if r["run_id"] == "confirm-s0":

@@ -11,12 +11,11 @@ import shlex
 import shutil
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
 import torch
-from trainutil import ROOT, smoke
+from trainutil import ROOT, smoke, write_alias_bomb
 
 from specdiff.config import load_config
 from specdiff.train import CheckpointError, load_checkpoint, load_model, sample_run, train
@@ -271,16 +270,12 @@ def test_sample_errors_are_one_line(results, tmp_path):
 
 def test_config_file_errors_are_one_line(tmp_path):
     bomb = tmp_path / "bomb.yaml"
-    lines = ['a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
-    lines += [f"{c}: &{c} [{', '.join([f'*{p}'] * 9)}]" for p, c in zip("abcdefgh", "bcdefghi", strict=True)]
-    bomb.write_text("\n".join(lines) + "\n")
-    start = time.perf_counter()
+    write_alias_bomb(bomb)
     got = cli_many(
         ["train", "--config", str(tmp_path)],
         ["train", "--config", str(bomb)],
         ["config", "show", str(bomb)],
     )
-    assert time.perf_counter() - start < 60
     assert_one_line_error(got[0], f"config file {str(tmp_path)!r} is a directory", status=(2,))
     for result in got[1:]:
         assert_one_line_error(result, "bomb.yaml' is not valid YAML", "may not use aliases", status=(2,))

@@ -3,6 +3,14 @@ import os
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
+def write_alias_bomb(path) -> None:
+    """A "billion laughs" YAML file: 9 levels of 9 aliases describe 9**9 strings in a few hundred bytes."""
+    lines = ['a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    lines += [f"{c}: &{c} [{', '.join([f'*{p}'] * 9)}]" for p, c in zip("abcdefgh", "bcdefghi", strict=True)]
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
 def smoke(name: str) -> str:
     """Path of the smoke config of model ``name`` (a few seconds of training)."""
     return os.path.join(ROOT, "configs", "smoke", f"{name}.yaml")
