@@ -116,6 +116,7 @@ def _stage(config, path: str, seed: int, fraction: float, seconds: float, settin
     from specdiff.experiments.runner import reference_folder
     from specdiff.fileio import atomic_write_json
     from specdiff.train import latest_checkpoint, load_checkpoint, sample_run, train
+    from specdiff.train.trainer import resolve_device
 
     model, dataset = config.model.name, config.data.name
     run_id = run_name(model, dataset, seed, seconds)
@@ -138,7 +139,7 @@ def _stage(config, path: str, seed: int, fraction: float, seconds: float, settin
     # training time first reached the stage's budget (every stage checkpoints its stop).
     history = load_checkpoint(latest_checkpoint(os.path.join(run_dir, "checkpoints"))[1])["history"]
     step = _stage_step(history["compute_s"], budget)
-    resolved = str(_device(device))
+    resolved = str(resolve_device(device))
     samples = sample_run(run_dir, checkpoint=str(step), sampler=settings["sampler"], order=settings["order"],
                          steps=settings["sampler_steps"], num_samples=settings["num_samples"], seed=SAMPLE_SEED,
                          tag=f"quality-f{fraction:g}", device=resolved)
@@ -160,12 +161,6 @@ def _stage(config, path: str, seed: int, fraction: float, seconds: float, settin
     log(f"{run_id} at {fraction:g}: step {step}, " + ", ".join(
         f"{k} {cell(v)}" for k, v in record["metrics"].items()))
     return record
-
-
-def _device(name: str):
-    from specdiff.train.trainer import resolve_device
-
-    return resolve_device(name)
 
 
 # ------------------------------------------------------------------------------------------ summaries

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from specdiff.fileio import atomic_open, atomic_save, remove_stale_temps
+from specdiff.fileio import atomic_open, atomic_save
 
 FORMAT_VERSION = 2
 READABLE_VERSIONS = (1, 2)  # a format-1 file loads when it happens to hold plain data only
@@ -201,15 +201,10 @@ def convert_checkpoint(path: str) -> str:
 
 def latest_checkpoint(folder: str) -> tuple[int, str] | None:
     """The newest complete checkpoint in ``folder``, or None. Temp files (a checkpoint being written, or one a
-    killed writer left) are never checkpoints; only the process that holds the run removes them
-    (:func:`remove_stale_checkpoint_temps`), so reading a live run never disturbs its writer."""
+    killed writer left) are never checkpoints; only the process that holds the run removes them (the trainer calls
+    ``fileio.remove_stale_temps`` under the run's claim), so reading a live run never disturbs its writer."""
     found = list_checkpoints(folder)
     return found[-1] if found else None
-
-
-def remove_stale_checkpoint_temps(folder: str) -> list[str]:
-    """Deletes the temp files a killed writer left in ``folder``; call it only while holding the run's claim."""
-    return remove_stale_temps(folder)
 
 
 def file_sha256(path: str) -> str:

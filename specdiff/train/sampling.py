@@ -64,6 +64,20 @@ def load_model(run_dir: str, checkpoint: str | None = None, *, ema: bool = True,
     return config, model.to(device).eval(), path, int(state["step"])
 
 
+def draw(config: Config, cfg: SamplingConfig, model: nn.Module, n: int, generator: torch.Generator, schedule,
+         noise_op) -> torch.Tensor:
+    """``n`` samples in [-1, 1] from ``model`` with the sampling settings ``cfg`` (the run's ``config`` gives the
+    image shape and the prediction type), starting from noise drawn from ``generator`` on its device."""
+    from specdiff.diffusion import sample
+
+    shape = (n, config.data.channels, config.data.image_size, config.data.image_size)
+    x_T = torch.randn(shape, generator=generator, device=generator.device)
+    x0 = sample(cfg.sampler, model, x_T, schedule, cfg.steps, prediction=config.diffusion.prediction,
+                spacing=cfg.spacing, noise_op=noise_op, generator=generator, clip_x0=cfg.clip_x0,
+                **sampler_options(cfg))
+    return x0.clamp(-1, 1)
+
+
 def sample_run(
     run_dir: str,
     *,
@@ -90,7 +104,6 @@ def sample_run(
     folder name (:data:`~specdiff.fileio.PLAIN_NAME_RULE`) ValueError, both before the model is loaded.
     """
     from specdiff.data.images import make_grid, save_image
-    from specdiff.diffusion import sample
 
     if tag is not None:
         check_tag(tag)
@@ -121,16 +134,12 @@ def sample_run(
     schedule = build_schedule(config)
     noise_op = build_noise_op(config)
     generator = torch.Generator(dev).manual_seed(cfg.seed)
-    shape = (config.data.channels, config.data.image_size, config.data.image_size)
     images, files = [], []
     seconds = 0.0  # sampling only, not the PNG writing
     for first in range(0, cfg.num_samples, cfg.batch_size):
         n = min(cfg.batch_size, cfg.num_samples - first)
         start = time.perf_counter()
-        x_T = torch.randn((n, *shape), generator=generator, device=dev)
-        x0 = sample(cfg.sampler, model, x_T, schedule, cfg.steps, prediction=config.diffusion.prediction,
-                    spacing=cfg.spacing, noise_op=noise_op, generator=generator, clip_x0=cfg.clip_x0, **options)
-        x0 = x0.clamp(-1, 1).cpu()
+        x0 = draw(config, cfg, model, n, generator, schedule, noise_op).cpu()
         seconds += time.perf_counter() - start
         for i, img in enumerate(x0):
             name = f"sample_{first + i:03d}.png"
@@ -151,7 +160,7 @@ def sample_run(
         "schedule": config.diffusion.schedule,
         "uniform_corruption": config.diffusion.uniform_corruption,
         "model": config.model.name,
-        "image_shape": list(shape),
+        "image_shape": [config.data.channels, config.data.image_size, config.data.image_size],
         "device": str(dev),
         "created": _dt.datetime.now().isoformat(timespec="seconds"),
         "sampling_seconds": seconds,

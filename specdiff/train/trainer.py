@@ -46,13 +46,12 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 
-from specdiff.config import Config, ConfigError, from_dict, sampler_options
-from specdiff.fileio import atomic_write_json, atomic_write_text, check_plain_name
+from specdiff.config import Config, ConfigError, from_dict
+from specdiff.fileio import atomic_write_json, atomic_write_text, check_plain_name, remove_stale_temps
 from specdiff.train.checkpoint import (
     check_weights_fit,
     latest_checkpoint,
     load_checkpoint,
-    remove_stale_checkpoint_temps,
     save_checkpoint,
 )
 from specdiff.train.convergence import exponential_fit, threshold_crossing
@@ -266,21 +265,17 @@ class TensorBoardLog:
 
     def samples(self, step: int) -> None:
         from specdiff.data.images import make_grid
-        from specdiff.diffusion import sample
+        from specdiff.train.sampling import draw
 
-        cfg, data = self.config.sampling, self.config.data
+        cfg = self.config.sampling
         assert self.sampler_net is not None, "samples() needs training.tensorboard_samples_every > 0"
         weights = self.ema.state_dict() if cfg.use_ema else self.model.state_dict()
         expected = self.sampler_net.state_dict()
         self.sampler_net.load_state_dict({k: v.to(expected[k].dtype) for k, v in weights.items()})
         generator = torch.Generator(self.device).manual_seed(cfg.seed)
-        n = min(TENSORBOARD_SAMPLES, cfg.num_samples)
-        x_T = torch.randn((n, data.channels, data.image_size, data.image_size), generator=generator,
-                          device=self.device)
-        x0 = sample(cfg.sampler, self.sampler_net, x_T, self.schedule, cfg.steps,
-                    prediction=self.config.diffusion.prediction, spacing=cfg.spacing, noise_op=self.noise_op,
-                    generator=generator, clip_x0=cfg.clip_x0, **sampler_options(cfg))
-        grid = make_grid(x0.float().clamp(-1, 1).cpu())
+        x0 = draw(self.config, cfg, self.sampler_net, min(TENSORBOARD_SAMPLES, cfg.num_samples), generator,
+                  self.schedule, self.noise_op)
+        grid = make_grid(x0.float().cpu())
         self.writer.add_image("samples", (grid + 1) / 2, step, dataformats="CHW")
 
     def flush(self) -> None:
@@ -564,7 +559,7 @@ def _train(config: Config, output_dir: str, run_id: str | None, resume: bool, pr
         if diffs:
             raise ConfigError("--resume", run_id, "the config differs from the run's config.yaml: " + "; ".join(diffs))
         if dist_info.main:
-            remove_stale_checkpoint_temps(ckpt_dir)  # under the run's claim: no live writer can own them
+            remove_stale_temps(ckpt_dir)  # under the run's claim: no live writer can own them
         latest = latest_checkpoint(ckpt_dir) if dist_info.main else None
         latest = _broadcast(latest, dist_info)
         if latest is not None:
