@@ -58,7 +58,8 @@ class ModelConfig:
     """``name`` picks the model; ``options`` are its constructor arguments except ``in_channels``
     (which comes from ``data.channels``)."""
 
-    name: Literal["tiny_unet", "spectral_unet", "spectral_unet_deep", "baseline_conv"] = "tiny_unet"
+    name: Literal["tiny_unet", "spectral_unet", "spectral_unet_deep", "baseline_conv", "frequency_native_unet",
+                  "frequency_native_unet_deep"] = "tiny_unet"
     options: Mapping[str, Any] = field(default_factory=dict)
     # How the parameters start (specdiff.nn.initialization): strategy default | zeros | cross_domain_flat.
     initialization: Mapping[str, Any] = field(default_factory=dict)

@@ -29,8 +29,8 @@ _COMMON: dict[str, Any] = {
 }
 _MODEL_OPTIONS: dict[str, dict[str, Any]] = {
     "tiny_unet": {"base_channels": 16, "channel_mults": [1, 2], "num_res_blocks": 1, "time_embed_dim": 64},
-    "spectral_unet": {"base_channels": 8, "channel_mult": 4, "num_res_blocks": 4, "time_embed_dim": 64,
-                      "patch_size": 2, "amplitude_residual": True, "phase_mixing": False},
+    "spectral_unet": {"base_channels": 16, "channel_mults": [1, 2], "num_res_blocks": 1, "time_embed_dim": 64,
+                      "image_size": 32},
 }
 _QUICK = {"training": {"steps": 4, "batch_size": 8, "log_every": 1, "checkpoint_every": 4},
           "sampling": {"steps": 2, "num_samples": 4}, "data": {"image_size": 16}}

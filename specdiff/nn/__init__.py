@@ -1,5 +1,6 @@
-"""Layers and models over the specdiff ops: complex layers on the split layout, spectral adapters, TinyUNet,
-SpectralUNet, SpectralUNetDeep, BaselineConv, the ``build_model`` registry and ``DiffusersUNet`` (a model as a
+"""Layers and models over the specdiff ops: complex layers on the split layout, global filters, spectral adapters,
+TinyUNet, SpectralUNet, SpectralUNetDeep, BaselineConv, the frequency-native models (FrequencyNativeUNet,
+FrequencyNativeUNetDeep), the ``build_model`` registry and ``DiffusersUNet`` (a model as a
 diffusers pipeline's ``unet``). Every model is ``forward(x, t)`` with ``x [B, C, H, W]`` and integer ``t [B]``, and
 has the same state_dict and numerics on either op backend."""
 
@@ -16,6 +17,9 @@ from specdiff.nn.complex import (
     from_split,
     to_split,
 )
+from specdiff.nn.frequency_native_unet import FrequencyNativeUNet
+from specdiff.nn.frequency_native_unet_deep import FrequencyNativeUNetDeep
+from specdiff.nn.global_filter import MIXERS, GlobalFilter, GlobalFilterBlock
 from specdiff.nn.layers import WEIGHTINGS, SpectralAdapter, TimeEmbedding, timestep_embedding
 from specdiff.nn.registry import MODELS, build_model, model_arguments
 from specdiff.nn.spectral import AmplitudeResidual, PhaseMixing, from_half_spectrum, to_half_spectrum
@@ -24,6 +28,7 @@ from specdiff.nn.spectral_unet_deep import SpectralUNetDeep
 from specdiff.nn.tiny_unet import TinyUNet
 
 __all__ = [
+    "MIXERS",
     "MODELS",
     "WEIGHTINGS",
     "AmplitudeResidual",
@@ -34,6 +39,10 @@ __all__ = [
     "ComplexResBlock",
     "ComplexSiLU",
     "DiffusersUNet",
+    "FrequencyNativeUNet",
+    "FrequencyNativeUNetDeep",
+    "GlobalFilter",
+    "GlobalFilterBlock",
     "PhaseMixing",
     "SpectralAdapter",
     "SpectralUNet",

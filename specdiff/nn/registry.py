@@ -7,6 +7,8 @@ import inspect
 from torch import nn
 
 from specdiff.nn.baseline import BaselineConv
+from specdiff.nn.frequency_native_unet import FrequencyNativeUNet
+from specdiff.nn.frequency_native_unet_deep import FrequencyNativeUNetDeep
 from specdiff.nn.layers import check_kwargs
 from specdiff.nn.spectral_unet import SpectralUNet
 from specdiff.nn.spectral_unet_deep import SpectralUNetDeep
@@ -17,6 +19,8 @@ MODELS: dict[str, type[nn.Module]] = {
     "spectral_unet": SpectralUNet,
     "spectral_unet_deep": SpectralUNetDeep,
     "baseline_conv": BaselineConv,
+    "frequency_native_unet": FrequencyNativeUNet,
+    "frequency_native_unet_deep": FrequencyNativeUNetDeep,
 }
 
 

@@ -1,90 +1,124 @@
-"""SpectralUNet: a frequency-native denoiser that works on the half spectrum with complex layers."""
+"""SpectralUNet: a U-Net whose every spatial operation is a global filter (a learned frequency response applied
+by one fused FFT round trip), with channel mixing and nonlinearities in pixels."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
-from specdiff.nn.layers import TimeEmbedding, check_input
-from specdiff.nn.spectral import (
-    AmplitudeResidual,
-    FrequencyPatchEmbed,
-    FrequencyPatchHead,
-    PhaseMixing,
-    SpectralMixBlock,
-    from_half_spectrum,
-    pad_to_multiple,
-    to_half_spectrum,
+from specdiff.nn.global_filter import (
+    Downsample,
+    GlobalFilter,
+    GlobalFilterBlock,
+    Mixer,
+    Pointwise,
+    Upsample,
+    check_mixer,
 )
+from specdiff.nn.layers import TimeEmbedding, check_input, group_norm
 
 
 class SpectralUNet(nn.Module):
-    """Frequency-native denoiser: ``forward(x [B, C, H, W], t [B] int) -> [B, C, H, W]``.
+    """Global-filter U-Net: ``forward(x [B, C, H, W], t [B] int) -> [B, C, H, W]``.
 
-    1. ``X = rfft2(x, norm="ortho")``: the half spectrum ``[B, C, H, W//2+1]``, rows in fftshift order, as the
-       split layout ``[B, 2C, H, W//2+1]`` (zero-padded to multiples of ``patch_size``).
-    2. Frequency patches: ``patch_size x patch_size`` blocks of bins become one position of the working grid
-       (a complex convolution with kernel = stride = ``patch_size``), with ``base_channels * channel_mult``
-       complex channels.
-    3. ``num_res_blocks`` :class:`~specdiff.nn.spectral.SpectralMixBlock` s: complex batch norm, modulus SiLU,
-       1x1 complex convolutions mixing channels at each frequency, :class:`~specdiff.nn.spectral.
-       FrequencyMixing` mixing each channel across all frequencies (``O(N log N)``, one fused
-       ``spectral_filter2d``), FiLM time conditioning from a sinusoidal embedding + MLP (``time_embed_dim``).
-    4. Optional phase mixing (``phase_mixing``, :class:`~specdiff.nn.spectral.PhaseMixing`, linear cost).
-    5. Back to bins with the transposed patch convolution; crop; optional amplitude residual
-       (``amplitude_residual``, :class:`~specdiff.nn.spectral.AmplitudeResidual`, a real conv branch of
-       width ``base_channels`` on ``|X|`` added to the output magnitude); ``irfft2`` to ``[B, C, H, W]``.
+    TinyUNet's layout with every spatial operation moved to the frequency domain:
 
-    Every complex convolution and the frequency mixing are fused ops, so the kernel backend runs each of
-    them as one call. Why this shape (measured on 2 CPU threads, batch 64 of 3x32x32): 3x3 complex
-    convolutions at 64-128 channels are GEMM-bound, so the fused op gains only ~1.2x over the reference's four
-    real convolutions there; 1x1 complex convolutions (~1.8x) and FFT-based mixing (~3x) gain more, and
-    the patched grid keeps the cost per image near TinyUNet's at the same parameter count.
+    * stem: a 1x1 convolution, then a global filter;
+    * per level ``num_res_blocks`` :class:`~specdiff.nn.global_filter.GlobalFilterBlock` s at
+      ``base_channels * mult`` (each 3x3 convolution of a ResBlock factored into a 1x1 convolution and a global
+      filter), then (except at the last level) :class:`~specdiff.nn.global_filter.Downsample`, a global
+      anti-aliasing filter and decimation;
+    * a middle block, and the mirrored decoder with one more block per level, each concatenating the matching
+      encoder activation, and :class:`~specdiff.nn.global_filter.Upsample` (zero insertion and a global filter);
+    * head: GroupNorm, SiLU, a global filter and a 1x1 convolution.
 
-    Any H, W >= 2 (odd and non-power-of-two included); a ValueError says so otherwise.
+    The timestep enters through a sinusoidal embedding and an MLP (``time_embed_dim``) added in every block.
+    Each level's filters are learned on its grid (``image_size / 2**level``); inputs of another size use the
+    filters carried through their kernels (exact while the kernels fit). ``mixer`` swaps every global filter for
+    its spatial counterpart (``"spatial"``, depthwise 3x3) or removes it (``"identity"``), for ablations.
+
+    H and W must be multiples of ``2 ** (len(channel_mults) - 1)`` (a ValueError says so otherwise).
     """
 
     def __init__(
         self,
         in_channels: int = 3,
         base_channels: int = 32,
-        channel_mult: int = 4,
-        num_res_blocks: int = 8,
+        channel_mults: Sequence[int] = (1, 2),
+        num_res_blocks: int = 1,
         time_embed_dim: int = 128,
-        patch_size: int = 2,
-        amplitude_residual: bool = True,
-        phase_mixing: bool = False,
+        image_size: int = 32,
+        mixer: Mixer = "global",
     ):
         super().__init__()
         for name, value in (("in_channels", in_channels), ("base_channels", base_channels),
-                            ("channel_mult", channel_mult), ("num_res_blocks", num_res_blocks),
-                            ("patch_size", patch_size)):
+                            ("num_res_blocks", num_res_blocks), ("image_size", image_size)):
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive int, got {value!r}")
+        if not channel_mults or any(int(m) < 1 for m in channel_mults):
+            raise ValueError(f"channel_mults must be a non-empty sequence of positive ints, got {channel_mults!r}")
+        check_mixer(mixer)
+        levels = len(channel_mults)
+        self.factor = 2 ** (levels - 1)
+        if image_size % self.factor:
+            raise ValueError(f"image_size must be a multiple of {self.factor} for {levels} levels, got {image_size}")
         self.in_channels = in_channels
-        self.patch_size = patch_size
-        width = base_channels * channel_mult
+        widths = [base_channels * int(m) for m in channel_mults]
+        grids = [(image_size >> level,) * 2 for level in range(levels)]
         self.time_embed = TimeEmbedding(time_embed_dim)
-        self.embed = FrequencyPatchEmbed(in_channels, width, patch_size)
-        self.blocks = nn.ModuleList(SpectralMixBlock(width, time_embed_dim) for _ in range(num_res_blocks))
-        self.phase_mixing = PhaseMixing(width) if phase_mixing else None
-        self.head = FrequencyPatchHead(width, in_channels, patch_size)
-        self.amplitude = (
-            AmplitudeResidual(in_channels, in_channels, base_channels, time_embed_dim) if amplitude_residual else None
-        )
+        self.conv_in = Pointwise(in_channels, base_channels)
+        self.filter_in = GlobalFilter(base_channels, grids[0], mixer=mixer)
+
+        self.down = nn.ModuleList()
+        self.downsample = nn.ModuleList()
+        skips, ch = [base_channels], base_channels
+        for level, width in enumerate(widths):
+            blocks = nn.ModuleList()
+            for _ in range(num_res_blocks):
+                blocks.append(GlobalFilterBlock(ch, width, time_embed_dim, grids[level], mixer))
+                ch = width
+                skips.append(ch)
+            self.down.append(blocks)
+            if level < levels - 1:
+                self.downsample.append(Downsample(ch, grids[level], mixer))
+                skips.append(ch)
+        self.mid = GlobalFilterBlock(ch, ch, time_embed_dim, grids[-1], mixer)
+        self.up = nn.ModuleList()
+        self.upsample = nn.ModuleList()
+        for level, width in reversed(list(enumerate(widths))):
+            blocks = nn.ModuleList()
+            for _ in range(num_res_blocks + 1):
+                blocks.append(GlobalFilterBlock(ch + skips.pop(), width, time_embed_dim, grids[level], mixer))
+                ch = width
+            self.up.append(blocks)
+            if level > 0:
+                self.upsample.append(Upsample(ch, grids[level - 1], mixer))
+        self.norm_out = group_norm(ch)
+        self.filter_out = GlobalFilter(ch, grids[0], mixer=mixer)
+        self.conv_out = Pointwise(ch, in_channels)
 
     def forward(self, x: Tensor, t: Tensor) -> Tensor:
-        check_input(x, t, self.in_channels, "SpectralUNet")
-        height, width = x.shape[-2:]
-        if height < 2 or width < 2:
-            raise ValueError(f"SpectralUNet needs H, W >= 2, got {height}x{width}")
+        check_input(x, t, self.in_channels, type(self).__name__)
+        if x.shape[-2] % self.factor or x.shape[-1] % self.factor:
+            raise ValueError(f"{type(self).__name__} with {len(self.down)} levels needs H and W divisible by "
+                             f"{self.factor}, got {x.shape[-2]}x{x.shape[-1]}")
         emb = self.time_embed(t)
-        spec = to_half_spectrum(x)
-        h = self.embed(pad_to_multiple(spec, self.patch_size))
-        for block in self.blocks:
-            h = block(h, emb)
-        if self.phase_mixing is not None:
-            h = self.phase_mixing(h)
-        y = self.head(h)[..., : spec.shape[-2], : spec.shape[-1]]
-        if self.amplitude is not None:
-            y = self.amplitude(y, spec, emb)
-        return from_half_spectrum(y, (height, width))
+        h = self.filter_in(self.conv_in(x))
+        hs = [h]
+        for level, blocks in enumerate(self.down):
+            for block in blocks:
+                h = block(h, emb)
+                hs.append(h)
+            if level < len(self.downsample):
+                h = self.downsample[level](h)
+                hs.append(h)
+        h = self.mid(h, emb)
+        for level, blocks in enumerate(self.up):
+            for block in blocks:
+                h = block(torch.cat([h, hs.pop()], dim=1), emb)
+            if level < len(self.upsample):
+                h = self.upsample[level](h)
+        return self.conv_out(self.filter_out(F.silu(self.norm_out(h))))

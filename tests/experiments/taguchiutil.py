@@ -30,8 +30,8 @@ def tiny_model(**options):
 
 
 def spectral_model(**options):
-    return {"name": "spectral_unet", "base_channels": 4, "channel_mult": 2, "num_res_blocks": 1,
-            "time_embed_dim": 32, **options}
+    return {"name": "spectral_unet", "base_channels": 4, "channel_mults": [1, 2], "num_res_blocks": 1,
+            "time_embed_dim": 32, "image_size": 16, **options}
 
 
 def study_dict(**changes):

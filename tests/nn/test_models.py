@@ -1,5 +1,6 @@
-"""TinyUNet, SpectralUNet, SpectralUNetDeep: backends agree, training lowers the loss, every argument matters,
-complex skips stay complex, fused ops only, no host synchronisation, size constraints, registry."""
+"""Every registered model (TinyUNet, SpectralUNet, SpectralUNetDeep, BaselineConv and the frequency-native models):
+backends agree, training lowers the loss, every argument matters, global filters and complex convolutions run as
+fused ops, complex skips stay complex, no host synchronisation, size constraints, registry."""
 
 import copy
 import inspect
@@ -17,6 +18,9 @@ from specdiff.nn import (
     BaselineConv,
     ComplexConv2d,
     ComplexConvTranspose2d,
+    FrequencyNativeUNet,
+    FrequencyNativeUNetDeep,
+    GlobalFilter,
     SpectralUNet,
     SpectralUNetDeep,
     TinyUNet,
@@ -31,20 +35,28 @@ SMALL = {
                   "adapters": {"input": {"weighting": "bandpass", "inner": 0.1},
                                "per_block": {"weighting": "learnable", "time_conditioned": True},
                                "output": {"weighting": "radial", "gain": 1.0}}},
-    "spectral_unet": {"base_channels": 4, "num_res_blocks": 2, "time_embed_dim": 16, "phase_mixing": True},
-    "spectral_unet_deep": {"base_channels": 4, "channel_mults": (1, 2), "time_embed_dim": 16, "phase_mixing": True},
+    "spectral_unet": {"base_channels": 4, "time_embed_dim": 16, "image_size": 16},
+    "spectral_unet_deep": {"base_channels": 8, "num_res_blocks": 1, "time_embed_dim": 16, "image_size": 16},
     "baseline_conv": {"base_channels": 8, "time_embed_dim": 16},
+    "frequency_native_unet": {"base_channels": 4, "num_res_blocks": 2, "time_embed_dim": 16, "phase_mixing": True},
+    "frequency_native_unet_deep": {"base_channels": 4, "channel_mults": (1, 2), "time_embed_dim": 16,
+                                   "phase_mixing": True},
 }
 # A value other than the default for every constructor argument (the coverage test keeps this complete).
 ALTERNATIVES = {
     "tiny_unet": {"in_channels": 2, "base_channels": 6, "channel_mults": (1, 1), "num_res_blocks": 2,
                   "time_embed_dim": 12, "adapters": {"input": {"weighting": "bandpass", "outer": 0.4}}},
-    "spectral_unet": {"in_channels": 2, "base_channels": 6, "channel_mult": 1, "num_res_blocks": 1,
-                      "time_embed_dim": 12, "patch_size": 1, "amplitude_residual": False, "phase_mixing": False},
-    "spectral_unet_deep": {"in_channels": 2, "base_channels": 6, "channel_mults": (1,), "num_res_blocks": 2,
-                           "time_embed_dim": 12, "patch_size": 2, "amplitude_residual": False,
-                           "phase_mixing": False},
+    "spectral_unet": {"in_channels": 2, "base_channels": 6, "channel_mults": (1,), "num_res_blocks": 2,
+                      "time_embed_dim": 12, "image_size": 8, "mixer": "spatial"},
+    "spectral_unet_deep": {"in_channels": 2, "base_channels": 6, "channel_mults": (1, 2), "num_res_blocks": 2,
+                           "time_embed_dim": 12, "image_size": 8, "mixer": "identity"},
     "baseline_conv": {"in_channels": 2, "base_channels": 6, "time_embed_dim": 12},
+    "frequency_native_unet": {"in_channels": 2, "base_channels": 6, "channel_mult": 1, "num_res_blocks": 1,
+                              "time_embed_dim": 12, "patch_size": 1, "amplitude_residual": False,
+                              "phase_mixing": False},
+    "frequency_native_unet_deep": {"in_channels": 2, "base_channels": 6, "channel_mults": (1,), "num_res_blocks": 2,
+                                   "time_embed_dim": 12, "patch_size": 2, "amplitude_residual": False,
+                                   "phase_mixing": False},
 }
 
 
@@ -159,7 +171,7 @@ def test_skip_connections_concatenate_real_with_real_and_imaginary_with_imaginar
     """Records what each decoder level's first block receives and what the encoder produced at that level; the
     input must be complex_cat(upsampled, skip) = [up_re, skip_re, up_im, skip_im] - torch.cat would give
     [up_re, up_im, skip_re, skip_im] and fail."""
-    model = perturb_(small("spectral_unet_deep", channel_mults=(1, 2, 2))).eval()
+    model = perturb_(small("frequency_native_unet_deep", channel_mults=(1, 2, 2))).eval()
     seen = {}
 
     def keep(key, output=True):
@@ -189,6 +201,23 @@ def test_skip_connections_concatenate_real_with_real_and_imaginary_with_imaginar
 
 @needs_kernels
 @pytest.mark.parametrize("name", ["spectral_unet", "spectral_unet_deep"])
+@pytest.mark.parametrize("h, w", [(16, 16), (8, 12)])
+def test_global_filters_run_as_fused_ops(name, h, w):
+    """One specdiff::spectral_filter2d call per global filter (at the trained size and at another one) and no
+    other FFT: the spatial mixing is the fused op, the channel mixing the 1x1 convolutions."""
+    model = small(name)
+    n_filters = sum(isinstance(m, GlobalFilter) for m in model.modules())
+    n_real = sum(isinstance(m, torch.nn.Conv2d) for m in model.modules())
+    with use_backend("kernel"), RecordOps() as rec:
+        model(*inputs(h=h, w=w))
+    assert n_filters >= 7 and rec.count("specdiff::spectral_filter2d") == n_filters
+    assert rec.count("aten::convolution") == n_real
+    if (h, w) == (16, 16):
+        assert rec.count("aten::fft_rfft2") == rec.count("aten::fft_irfft2") == 0
+
+
+@needs_kernels
+@pytest.mark.parametrize("name", ["frequency_native_unet", "frequency_native_unet_deep"])
 def test_complex_convolutions_run_as_fused_ops(name):
     model = small(name)
     n_conv = sum(isinstance(m, ComplexConv2d) for m in model.modules())
@@ -218,8 +247,9 @@ def test_model_sources_do_not_read_tensors_on_the_host():
     assert offenders == []
 
 
-@pytest.mark.parametrize("name, h, w", [("spectral_unet", 15, 9), ("spectral_unet_deep", 13, 7),
-                                        ("spectral_unet", 2, 2), ("tiny_unet", 12, 20), ("baseline_conv", 1, 5)])
+@pytest.mark.parametrize("name, h, w", [("frequency_native_unet", 15, 9), ("frequency_native_unet_deep", 13, 7),
+                                        ("frequency_native_unet", 2, 2), ("tiny_unet", 12, 20), ("baseline_conv", 1, 5),
+                                        ("spectral_unet", 6, 10), ("spectral_unet_deep", 24, 4)])
 def test_supported_odd_and_small_sizes(name, h, w):
     model = small(name)
     x, t = inputs(h=h, w=w)
@@ -230,10 +260,14 @@ def test_unsupported_sizes_raise_clearly():
     t = torch.zeros(2, dtype=torch.long)
     with pytest.raises(ValueError, match="needs H and W divisible by 4, got 18x16"):
         small("tiny_unet", channel_mults=(1, 2, 2))(torch.randn(2, 3, 18, 16), t)
-    with pytest.raises(ValueError, match="needs H, W >= 2, got 1x8"):
-        small("spectral_unet")(torch.randn(2, 3, 1, 8), t)
-    with pytest.raises(ValueError, match="needs H, W >= 2, got 8x1"):
-        small("spectral_unet_deep")(torch.randn(2, 3, 8, 1), t)
+    with pytest.raises(ValueError, match="FrequencyNativeUNet needs H, W >= 2, got 1x8"):
+        small("frequency_native_unet")(torch.randn(2, 3, 1, 8), t)
+    with pytest.raises(ValueError, match="FrequencyNativeUNetDeep needs H, W >= 2, got 8x1"):
+        small("frequency_native_unet_deep")(torch.randn(2, 3, 8, 1), t)
+    with pytest.raises(ValueError, match="SpectralUNet with 2 levels needs H and W divisible by 2, got 9x8"):
+        small("spectral_unet")(torch.randn(2, 3, 9, 8), t)
+    with pytest.raises(ValueError, match="SpectralUNetDeep with 3 levels needs H and W divisible by 4, got 8x6"):
+        small("spectral_unet_deep")(torch.randn(2, 3, 8, 6), t)
 
 
 @pytest.mark.parametrize("name", list(MODELS))
@@ -253,8 +287,10 @@ def test_registry_builds_every_model_and_names_valid_choices():
     assert isinstance(build_model("spectral_unet"), SpectralUNet)
     assert isinstance(build_model("spectral_unet_deep"), SpectralUNetDeep)
     assert isinstance(build_model("baseline_conv"), BaselineConv)
+    assert isinstance(build_model("frequency_native_unet"), FrequencyNativeUNet)
+    assert isinstance(build_model("frequency_native_unet_deep"), FrequencyNativeUNetDeep)
     with pytest.raises(ValueError, match="unknown model 'unet'; valid: tiny_unet, spectral_unet, spectral_unet_deep, "
-                                         "baseline_conv"):
+                                         "baseline_conv, frequency_native_unet, frequency_native_unet_deep"):
         build_model("unet")
     with pytest.raises(TypeError, match="'base_chanels' \\(did you mean 'base_channels'\\?\\); valid: in_channels"):
         build_model("spectral_unet", base_chanels=8)

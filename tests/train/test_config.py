@@ -48,7 +48,7 @@ def test_model_options_are_resolved_with_the_model_defaults():
     config = from_dict({"model": {"name": "spectral_unet", "base_channels": 8}})
     model = config.to_dict()["model"]
     assert model["base_channels"] == 8
-    assert model["patch_size"] == 2 and model["amplitude_residual"] is True
+    assert model["channel_mults"] == [1, 2] and model["mixer"] == "global" and model["image_size"] == 32
     assert "in_channels" not in model
 
 
