@@ -119,6 +119,31 @@ def _bench_quality(args: argparse.Namespace) -> int:
     return 0
 
 
+def _timesteps(text: str) -> tuple[int, ...]:
+    """``10,100,500`` -> (10, 100, 500), each a non-negative integer (argparse type)."""
+    try:
+        values = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+    if not values or min(values) < 0:
+        raise argparse.ArgumentTypeError(f"timesteps must be integers >= 0, got {text!r}")
+    return values
+
+
+def _diagnose(args: argparse.Namespace) -> int:
+    from specdiff.eval.diagnose import diagnose_run, write_diagnosis
+
+    device = _device(args.device)
+    results = [diagnose_run(run, checkpoint=args.checkpoint, timesteps=args.timesteps, num_images=args.num_images,
+                            num_samples=args.num_samples, sampler=args.sampler, steps=args.steps, seed=args.seed,
+                            device=device) for run in args.run_dir]
+    paths = write_diagnosis(results, args.output_dir, args.name)
+    with open(paths["markdown"]) as f:
+        print(f.read(), end="")
+    print(f"wrote {', '.join(paths.values())}")
+    return 0
+
+
 def _load_config(args: argparse.Namespace):
     from specdiff.config import load_config
 
@@ -246,6 +271,7 @@ def _report(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from specdiff.diffusion import available_samplers  # the help texts list what the registries hold
+    from specdiff.eval.diagnose import DEFAULT_TIMESTEPS
     from specdiff.nn import MODELS
 
     parser = argparse.ArgumentParser(prog="specdiff", description=__doc__)
@@ -286,8 +312,9 @@ def build_parser() -> argparse.ArgumentParser:
                          description="Trains configs/quality/<model>_<dataset>.yaml for --seconds of training "
                                      "compute per run, in stages at --fractions of it, and evaluates samples of "
                                      "each stage against the test split. Rerunning skips recorded stages.")
-    p.add_argument("--model", action="append", help=f"{' | '.join(MODELS)} (repeatable; default: tiny_unet, "
-                   "spectral_unet, spectral_unet_deep)")
+    p.add_argument("--model", action="append", help="label of <config-dir>/<label>_<dataset>.yaml, e.g. "
+                   f"{' | '.join(MODELS)} or an ablation (repeatable; default: tiny_unet, spectral_unet, "
+                   "spectral_unet_deep)")
     p.add_argument("--dataset", action="append", help="piecewise | photos (repeatable; default: both)")
     p.add_argument("--seconds", type=float, default=300.0, help="training-compute budget per run (default 300)")
     p.add_argument("--seeds", type=int, default=2, help="training seeds 0..N-1, figures are means (default 2)")
@@ -302,6 +329,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config-dir", default="configs/quality", help="folder of <model>_<dataset>.yaml")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:<index>")
     p.set_defaults(func=_bench_quality)
+
+    p = sub.add_parser("diagnose", help="denoising error per frequency band against t, and what a sampler sees",
+                       description="For each run (EMA weights): the x0 error and gain per frequency band at fixed "
+                                   "timesteps on test images, and the band power of x0 predictions and x_t along a "
+                                   "sampler run. Writes diagnose.json, diagnose.md and two figures.")
+    p.add_argument("--run-dir", action="append", required=True, help="results/runs/<run_id> (repeatable)")
+    p.add_argument("--name", action="append", help="label per --run-dir, in order (default: the folder names)")
+    p.add_argument("--checkpoint", help="latest (default), a step number, or a path")
+    p.add_argument("--timesteps", type=_timesteps, default=DEFAULT_TIMESTEPS,
+                   help=f"comma-separated (default {','.join(map(str, DEFAULT_TIMESTEPS))})")
+    p.add_argument("--num-images", type=int, default=256, help="test images for the denoising error")
+    p.add_argument("--num-samples", type=int, default=64, help="samples on the recorded trajectory")
+    p.add_argument("--sampler", default="dpm_solver++", help=f"{' | '.join(available_samplers())}")
+    p.add_argument("--steps", type=int, default=25)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--output-dir", default="results/diagnose")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:<index>")
+    p.set_defaults(func=_diagnose)
 
     p = sub.add_parser("config", help="configs").add_subparsers(dest="action", required=True).add_parser(
         "show", help="print the resolved config (defaults, file, --set overrides)")

@@ -350,3 +350,48 @@ def anova_contribution(rows: Sequence[Mapping], path: str) -> Saved:
         ax.margins(x=0.12)
         ax.grid(axis="y", visible=False)
         return save(fig, path)
+
+
+def _band_panels(runs: Mapping[str, Sequence[Mapping]], rows: Sequence[tuple[str, str, bool]], x_key: str,
+                 x_label: str, title: str, path: str) -> Saved:
+    """One row of low / mid / high panels per ``(key prefix, y label, log y)`` in ``rows``; one line per run."""
+    from specdiff.eval.spectral import BANDS
+
+    if not runs or not any(runs.values()):
+        raise ValueError(f"{title}: no rows to plot")
+    with style():
+        fig = new_figure(PAGE_WIDTH, 1.9 * len(rows) + 0.4)
+        axes = fig.subplots(len(rows), len(BANDS), squeeze=False)
+        for r, (prefix, label, log) in enumerate(rows):
+            for b, band in enumerate(BANDS):
+                ax = axes[r][b]
+                key = f"{prefix}{band}"
+                for i, (name, points) in enumerate(runs.items()):
+                    pts = sorted((p[x_key], p[key]) for p in points if finite(p.get(key)))
+                    ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", markersize=2.5, color=color(i),
+                            label=name, gid=f"{key}:{name}")
+                if log:
+                    ax.set_yscale("log")
+                else:
+                    ax.axhline(0.0, color="black", linewidth=0.6)
+                ax.set_title(f"{band} band")
+                ax.set_xlabel(x_label)
+                ax.set_ylabel(label)
+        axes[0][0].legend(loc="best")
+        fig.suptitle(title)
+        return save(fig, path)
+
+
+def band_denoising_error(runs: Mapping[str, Sequence[Mapping]], path: str) -> Saved:
+    """x0 error energy per band against t (log scale) and the x0 prediction's gain per band in dB, one line per run
+    (:func:`specdiff.eval.diagnose.band_denoising_error` rows)."""
+    return _band_panels(runs, [("error_", "x0 error energy / pixel", True), ("gain_db_", "x0̂ / x0 power (dB)", False)],
+                        "t", "timestep t", "denoising error per band", path)
+
+
+def trajectory_bands(runs: Mapping[str, Sequence[Mapping]], path: str) -> Saved:
+    """Band power of the x0 predictions (against the data) and of x_t (against the forward process) along a sampler
+    run, in dB, one line per run (:func:`specdiff.eval.diagnose.trajectory_bands` rows)."""
+    return _band_panels(runs, [("x0_db_", "x0̂ power vs data (dB)", False),
+                               ("xt_db_", "x_t power vs forward (dB)", False)],
+                        "t", "timestep t (sampling runs right to left)", "what the sampler sees", path)
