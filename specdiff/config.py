@@ -128,8 +128,10 @@ class DiffusionConfig:
 class LossConfig:
     weighting: Literal["none", "snr", "sqrt_snr", "min_snr"] = "none"
     gamma: float = 5.0
-    # Spectral weighting of the residual through specdiff.ops.spectral_band_mse ("none": plain MSE).
-    spectral: Literal["none", "radial", "bandpass"] = "none"
+    # Spectral weighting of the residual: "radial" / "bandpass" through specdiff.ops.spectral_band_mse, "whitened"
+    # by the inverse of the uniform-corruption colouring (the MSE of the white ε; needs uniform_corruption).
+    # "none": plain MSE.
+    spectral: Literal["none", "radial", "bandpass", "whitened"] = "none"
     inner: float = 0.0
     outer: float = 1.0
     gain: float = 1.0
@@ -143,7 +145,7 @@ class LossConfig:
         if self.spectral == "bandpass":
             _require(0.0 <= self.inner < self.outer, "inner", self.inner,
                      f"must satisfy 0 <= inner < outer (outer = {self.outer})")
-        if self.spectral == "none":
+        if self.spectral in ("none", "whitened"):
             for key, default in (("inner", 0.0), ("outer", 1.0), ("gain", 1.0), ("temperature", 10.0)):
                 _require(getattr(self, key) == default, key, getattr(self, key),
                          "is only read when loss.spectral is 'radial' or 'bandpass'")
@@ -280,6 +282,13 @@ class Config:
     optim: OptimConfig = field(default_factory=OptimConfig)
     training: TrainingConfig = field(default_factory=TrainingConfig)
     sampling: SamplingConfig = field(default_factory=SamplingConfig)
+
+    def __post_init__(self):
+        """Rules that span sections."""
+        if self.loss.spectral == "whitened":
+            _require(self.diffusion.uniform_corruption, "loss.spectral", self.loss.spectral,
+                     "needs diffusion.uniform_corruption: true (it whitens the coloured noise; with white noise it "
+                     "is the plain MSE)")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain nested dict (YAML/JSON-safe) in the file layout: model options flattened next to ``name``."""

@@ -24,6 +24,22 @@ def mean_square(residual: Tensor) -> Tensor:
     return residual.pow(2).flatten(1).mean(dim=1)
 
 
+def whitened_mean_square(noise_op: NoiseOp) -> ResidualLoss:
+    """The residual loss ``mean((M⁻¹ r)²)`` of a coloured forward process x_t = α x0 + σ M ε: the per-frequency
+    weighting ``1 / |M(f)|²`` that makes an ε-prediction loss the MSE of the white ε rather than of M ε. With
+    uniform frequency corruption M carries little power at high frequencies, so a plain MSE barely penalises
+    errors there, and the sampler multiplies them by σ/α on the way to x0. ``noise_op`` needs a ``whiten``
+    method (:class:`~specdiff.diffusion.UniformFrequencyNoise`)."""
+    whiten = getattr(noise_op, "whiten", None)
+    if whiten is None:
+        raise ValueError(f"a whitened loss needs a noise operator with a whiten method, got {noise_op!r}")
+
+    def residual_loss(residual: Tensor) -> Tensor:
+        return mean_square(whiten(residual))
+
+    return residual_loss
+
+
 def snr_weight(snr: Tensor, prediction: Prediction, weighting: Weighting, gamma: float = 5.0) -> Tensor:
     """Per-sample factor on the MSE of `prediction`'s target, for SNR [B] (float64 in, float64 out).
 

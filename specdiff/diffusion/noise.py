@@ -77,3 +77,8 @@ class UniformFrequencyNoise:
         """M x for x: Tensor[B, C, H, W] (real), via one spectral filter pass."""
         H, W = x.shape[-2:]
         return spectral_filter2d(x, self.weight(H, W, x.dtype, x.device))
+
+    def whiten(self, x: Tensor) -> Tensor:
+        """M⁻¹ x, the inverse colouring (M is real and positive on every bin), via one spectral filter pass."""
+        H, W = x.shape[-2:]
+        return spectral_filter2d(x, 1.0 / self.weight(H, W, x.dtype, x.device))

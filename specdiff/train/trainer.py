@@ -131,10 +131,15 @@ def build_schedule(config: Config):
 
 
 def build_residual_loss(config: Config) -> Callable[[torch.Tensor], torch.Tensor] | None:
-    """Per-sample residual loss: None (plain MSE) or the band-weighted spectral MSE of the loss section."""
+    """Per-sample residual loss: None (plain MSE), the band-weighted spectral MSE of the loss section, or the MSE
+    whitened by the inverse noise colouring."""
     loss = config.loss
     if loss.spectral == "none":
         return None
+    if loss.spectral == "whitened":
+        from specdiff.diffusion.losses import whitened_mean_square
+
+        return whitened_mean_square(build_noise_op(config))
     from specdiff.ops import spectral_band_mse
 
     band = {"inner": loss.inner, "outer": loss.outer, "gain": loss.gain, "temperature": loss.temperature}

@@ -160,3 +160,34 @@ def test_diffusion_loss_rejects_bad_arguments():
     assert math.isfinite(
         diffusion_loss(model, x0, make_schedule("linear", 10, zero_terminal_snr=True), prediction="v").item()
     )
+
+
+def test_whitened_loss_is_the_mse_of_the_white_noise():
+    """With x_t = α x0 + σ M ε, the whitened residual loss of an ε-prediction error M(ε̂ - ε) is the plain MSE of
+    ε̂ - ε, per sample; and diffusion_loss with it equals the MSE against the white ε of the same draw."""
+    from specdiff.diffusion import UniformFrequencyNoise
+    from specdiff.diffusion.losses import whitened_mean_square
+
+    g = torch.Generator().manual_seed(5)
+    op = UniformFrequencyNoise()
+    err = torch.randn(4, 2, 8, 6, generator=g, dtype=torch.float64)
+    torch.testing.assert_close(whitened_mean_square(op)(op(err)), mean_square(err), rtol=1e-12, atol=0)
+    x0 = torch.randn(4, 2, 8, 6, generator=g, dtype=torch.float64)
+    eps = torch.randn(4, 2, 8, 6, generator=g, dtype=torch.float64)
+    t = torch.tensor([3, 10, 50, 90])
+    schedule = make_schedule("cosine", 100)
+    model = lambda x, tt: torch.zeros_like(x)  # noqa: E731 - the target alone makes the residual
+    loss = diffusion_loss(model, x0, schedule, t=t, eps=eps, noise_op=op, residual_loss=whitened_mean_square(op),
+                          reduction="none")
+    torch.testing.assert_close(loss, mean_square(eps), rtol=1e-12, atol=0)
+    with pytest.raises(ValueError, match="needs a noise operator with a whiten method"):
+        whitened_mean_square(None)
+
+
+def test_whitened_loss_needs_uniform_corruption_in_a_config():
+    from specdiff.config import ConfigError, from_dict
+
+    with pytest.raises(ConfigError, match="loss.spectral = 'whitened': needs diffusion.uniform_corruption: true"):
+        from_dict({"loss": {"spectral": "whitened"}})
+    assert from_dict({"loss": {"spectral": "whitened"}, "diffusion": {"uniform_corruption": True}}).loss.spectral \
+        == "whitened"
