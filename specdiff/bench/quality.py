@@ -1,6 +1,9 @@
 """``specdiff bench quality``: sample quality against training seconds, per model and dataset.
 
-Each (model, dataset, seed) is one training run of the shipped ``configs/quality/<model>_<dataset>.yaml`` with
+``<model>`` is a label, the part of the config's file name before the dataset: records, tables and plots use it,
+and the file's ``model.name`` is recorded as ``architecture``, so ``spectral_unet_spatial_piecewise.yaml`` (a
+SpectralUNet with ``mixer: spatial``) is its own row. Each (model, dataset, seed) is one training run of the shipped
+``configs/quality/<model>_<dataset>.yaml`` with
 ``training.seed = seed``, trained in stages: stage *f* resumes the run with ``training.max_seconds = f·seconds``
 (the training-compute clock, see :class:`specdiff.config.TrainingConfig`), so every stage is an ordinary,
 resumable run that ends with a checkpoint. From each stage's checkpoint the bench draws ``num_samples`` images
@@ -99,8 +102,8 @@ def run_quality(
         for model in models:
             for seed in range(seeds):
                 for fraction in fractions:
-                    records.append(_stage(configs[model, dataset], paths[model, dataset], seed, fraction, seconds,
-                                          settings, output_dir, device, log))
+                    records.append(_stage(model, configs[model, dataset], paths[model, dataset], seed, fraction,
+                                          seconds, settings, output_dir, device, log))
     table = os.path.join(output_dir, "quality.md")
     with open(table, "w") as f:
         f.write(format_markdown(records))
@@ -109,8 +112,8 @@ def run_quality(
     return {"records": records, "table": table, "figures": figures}
 
 
-def _stage(config, path: str, seed: int, fraction: float, seconds: float, settings: dict[str, Any], out: str,
-           device: str, log: Callable[[str], None]) -> dict[str, Any]:
+def _stage(model: str, config, path: str, seed: int, fraction: float, seconds: float, settings: dict[str, Any],
+           out: str, device: str, log: Callable[[str], None]) -> dict[str, Any]:
     from specdiff.config import from_dict
     from specdiff.eval import evaluate, write_metrics
     from specdiff.experiments.runner import reference_folder
@@ -118,7 +121,7 @@ def _stage(config, path: str, seed: int, fraction: float, seconds: float, settin
     from specdiff.train import latest_checkpoint, load_checkpoint, sample_run, train
     from specdiff.train.trainer import resolve_device
 
-    model, dataset = config.model.name, config.data.name
+    dataset = config.data.name
     run_id = run_name(model, dataset, seed, seconds)
     record_path = os.path.join(out, "records", f"{run_id}-f{fraction:g}.json")
     if os.path.isfile(record_path):
@@ -148,7 +151,8 @@ def _stage(config, path: str, seed: int, fraction: float, seconds: float, settin
                           device=resolved, seed=0)
     write_metrics(evaluation, os.path.join(samples, "metrics.json"))
     record = {
-        "model": model, "dataset": dataset, "seed": seed, "fraction": fraction, "budget_s": seconds,
+        "model": model, "architecture": config.model.name, "dataset": dataset, "seed": seed, "fraction": fraction,
+        "budget_s": seconds,
         "max_seconds": budget, "seconds": history["compute_s"][step - 1], "steps": step,
         "images_seen": step * stage_config.training.batch_size,
         "stop_reason": "steps" if step == stage_config.training.steps else "max_seconds",
