@@ -32,6 +32,9 @@ _MODEL_OPTIONS: dict[str, dict[str, Any]] = {
     "spectral_unet": {"base_channels": 16, "channel_mults": [1, 2], "num_res_blocks": 1, "time_embed_dim": 64,
                       "image_size": 32},
 }
+# Each model's forward process, as in its configs/quality file: the spectral models train with uniform frequency
+# corruption (equal per-frequency SNR), TinyUNet with white noise.
+_MODEL_DIFFUSION: dict[str, dict[str, Any]] = {"spectral_unet": {"uniform_corruption": True}}
 _QUICK = {"training": {"steps": 4, "batch_size": 8, "log_every": 1, "checkpoint_every": 4},
           "sampling": {"steps": 2, "num_samples": 4}, "data": {"image_size": 16}}
 
@@ -40,6 +43,7 @@ def demo_config(model: str, *, steps: int | None = None, quick: bool = False) ->
     """The demo's config for ``model`` (``quick``: the test-sized version)."""
     raw = {section: dict(values) for section, values in _COMMON.items()}
     raw["model"] = {"name": model, **_MODEL_OPTIONS[model]}
+    raw["diffusion"].update(_MODEL_DIFFUSION.get(model, {}))
     if quick:
         for section, values in _QUICK.items():
             raw[section].update(values)
@@ -112,12 +116,15 @@ def _summary(output_dir: str, rows: list[dict], loss_png: str, seconds: float) -
             row["model"], format_number(m["num_parameters"], ","), format_number(m["final_loss"]),
             format_number(m["loss_drop_per_second"]), format_number(m["images_per_second"], ".1f"),
             format_number(m.get("spectral_op_fraction"), ".0%"), format_number(row["sample_s"], ".1f"),
+            "uniform" if row["config"].diffusion.uniform_corruption else "white",
             format_number(e.get("fid_offline")), format_number(e.get("kid_offline")),
-            format_number(e.get("spectral_distance_db"), ".2f"), format_number(e.get("band_power_db_high"), ".2f"),
+            format_number(e.get("spectral_distance_db"), ".2f"),
+            *(format_number(e.get(f"band_power_db_{b}"), "+.2f") for b in ("low", "mid", "high")),
         ])
     lines += markdown_table(["model", "parameters", "final loss", "loss drop / s", "train images / s",
-                             "spectral-op share", "sampling s", "fid_offline", "kid_offline",
-                             "spectral distance (dB)", "high-band power (dB)"], table)
+                             "spectral-op share", "sampling s", "forward noise", "fid_offline", "kid_offline",
+                             "spectral distance (dB)", "low-band power (dB)", "mid-band power (dB)",
+                             "high-band power (dB)"], table)
     lines += ["", "## Loss curves", "", f"![loss curves]({rel(loss_png)})", "", "## Samples", ""]
     for row in rows:
         grid = rel(os.path.join(row["samples"], "grid.png"))

@@ -52,10 +52,12 @@ def test_demo_summary_marks_missing_metrics(tmp_path):
     metrics = {"steps": 4, "batch_size": 8, "dataset": "piecewise", "num_parameters": 12345, "final_loss": 0.25,
                "loss_drop_per_second": None, "images_per_second": 812.34, "spectral_op_fraction": 0.423}
     row = {"model": "tiny_unet", "run": types.SimpleNamespace(metrics=metrics), "sample_s": 1.26,
-           "config": types.SimpleNamespace(sampling=types.SimpleNamespace(sampler="dpm_solver++")),
+           "config": types.SimpleNamespace(sampling=types.SimpleNamespace(sampler="dpm_solver++"),
+                                           diffusion=types.SimpleNamespace(uniform_corruption=False)),
            "samples": str(tmp_path / "samples"),
            "eval": {"metrics": {"fid_offline": 12.5, "spectral_distance_db": 1.234}}}
     text = _summary(str(tmp_path), [row], str(tmp_path / "loss.png"), 3.0)
-    expected = f"| tiny_unet | 12,345 | 0.25 | {MISSING} | 812.3 | 42% | 1.3 | 12.5 | {MISSING} | 1.23 | {MISSING} |"
+    expected = (f"| tiny_unet | 12,345 | 0.25 | {MISSING} | 812.3 | 42% | 1.3 | white | 12.5 | {MISSING} | 1.23 | "
+                f"{MISSING} | {MISSING} | {MISSING} |")
     assert expected in text
     assert "n/a" not in text and "offline feature extractor: FID/KID" in text

@@ -64,9 +64,11 @@ def test_quick_demo_writes_the_summary(tmp_path):
     proc = cli("demo", "--quick", "--output-dir", str(tmp_path))
     assert proc.returncode == 0, proc.stderr
     summary = (tmp_path / "summary.md").read_text()
-    for model in ("tiny_unet", "spectral_unet"):
-        assert f"| {model} |" in summary
+    rows = {line.split(" | ")[0].strip("| "): line for line in summary.splitlines() if line.startswith("| ")}
+    for model, noise in (("tiny_unet", "white"), ("spectral_unet", "uniform")):
+        assert f"| {noise} |" in rows[model]  # each model's own forward process
         assert (tmp_path / "runs" / f"demo-{model}" / "samples" / "demo" / "grid.png").exists()
+    assert "| fid_offline | kid_offline | spectral distance (dB) | low-band power (dB) |" in summary
     assert (tmp_path / "figures" / "loss_curves.png").exists()
     for link in [line.split("](")[1].rstrip(")") for line in summary.splitlines() if line.startswith("![")]:
         assert (tmp_path / link).exists(), link
