@@ -28,6 +28,7 @@ from typing import Any, Literal, TypeVar
 
 import yaml
 
+from specdiff.errors import UserError
 from specdiff.fileio import plain, read_yaml, safe_yaml_load, yaml_problem
 
 T = TypeVar("T")
@@ -37,8 +38,10 @@ SECTIONS = ("model", "data", "diffusion", "loss", "optim", "training", "sampling
 _NO_VALUE = object()
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError, ValueError):
     """A bad config key or value: ``key = value: what is allowed`` (``key: problem`` from :meth:`about`)."""
+
+    exit_status = 2
 
     def __init__(self, key: str, value: Any, allowed: str):
         self.key, self.value, self.allowed = key, value, allowed
@@ -277,12 +280,14 @@ SAMPLER_OPTION_KEYS = ("eta", "order", "alpha", "edges")
 def sampler_options(cfg: SamplingConfig) -> dict[str, Any]:
     """The keyword options ``specdiff.diffusion.sample`` gets from a sampling config; raises ValueError
     when the sampler does not take one that is set, or (masf) a value it does not accept."""
-    from specdiff.diffusion.samplers import check_masf_options, check_options, get_sampler
+    from specdiff.diffusion.samplers import check_masf_options, check_multistep_options, check_options, get_sampler
 
     options = {k: getattr(cfg, k) for k in SAMPLER_OPTION_KEYS if getattr(cfg, k) is not None}
     check_options(cfg.sampler, get_sampler(cfg.sampler), dict(options))
     if cfg.sampler == "masf":
         check_masf_options(cfg.alpha, cfg.edges)
+    if cfg.sampler == "dpm_solver++" and cfg.order is not None:
+        check_multistep_options(cfg.order)
     return options
 
 

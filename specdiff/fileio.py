@@ -14,6 +14,8 @@ from typing import IO, Any
 import numpy as np
 import yaml
 
+from specdiff.errors import InvalidValue
+
 # Configs and study files are a few KiB; anything near this is not one (and would take long to parse).
 MAX_YAML_BYTES = 1 << 20
 
@@ -88,9 +90,10 @@ def is_plain_name(name: Any) -> bool:
 
 
 def check_plain_name(name: Any, what: str) -> str:
-    """``name`` when it is a plain name (:func:`is_plain_name`); ValueError naming ``what`` otherwise."""
+    """``name`` when it is a plain name (:func:`is_plain_name`); InvalidValue (a ValueError) naming ``what``
+    otherwise."""
     if not is_plain_name(name):
-        raise ValueError(f"{what} {name!r} is not a plain name: use {PLAIN_NAME_RULE}")
+        raise InvalidValue(f"{what} {name!r} is not a plain name: use {PLAIN_NAME_RULE}")
     return name
 
 

@@ -58,6 +58,7 @@ import numpy as np
 import yaml
 
 from specdiff.config import SECTIONS, ConfigError, build, did_you_mean, from_dict, load_raw, require, set_dotted
+from specdiff.errors import UserError
 from specdiff.fileio import PLAIN_NAME_RULE, is_plain_name, plain, read_yaml, yaml_problem
 
 from .analysis import GOALS
@@ -97,7 +98,7 @@ RUNNER_KEYS: tuple[str, ...] = ("training.threads",)  # set per worker by the ru
 _TWO_LEVEL = ("L4", "L8", "L16")
 
 
-class StudyError(ValueError):
+class StudyError(UserError, ValueError):
     """A bad study file, or a study folder that cannot be used; the message is one line naming the study file and
     the dotted key."""
 

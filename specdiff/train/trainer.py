@@ -47,6 +47,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 
 from specdiff.config import Config, ConfigError, from_dict
+from specdiff.errors import MissingPath, PathExists, Unavailable, UserError
 from specdiff.fileio import atomic_write_json, atomic_write_text, check_plain_name, remove_stale_temps
 from specdiff.train.checkpoint import (
     check_weights_fit,
@@ -62,7 +63,7 @@ TENSORBOARD_SAMPLES = 8
 """At most this many images in a TensorBoard sample grid (fewer when ``sampling.num_samples`` is smaller)."""
 
 
-class TrainingDiverged(RuntimeError):
+class TrainingDiverged(UserError, RuntimeError):
     """The loss became NaN or infinite; the last good checkpoint is kept."""
 
 
@@ -364,7 +365,7 @@ def _broadcast(obj: Any, dist_info: DistInfo) -> Any:
 
 def check_run_id(run_id: str) -> str:
     """``run_id`` when it names one folder inside ``<output_dir>/runs`` (a plain name,
-    :data:`~specdiff.fileio.PLAIN_NAME_RULE`); ValueError otherwise."""
+    :data:`~specdiff.fileio.PLAIN_NAME_RULE`); InvalidValue otherwise."""
     return check_plain_name(run_id, "run id")
 
 
@@ -410,7 +411,7 @@ def load_run_config(run_dir: str) -> Config:
 
     path = os.path.join(run_dir, "config.yaml")
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"{run_dir!r} is not a run folder (no config.yaml)")
+        raise MissingPath(f"{run_dir!r} is not a run folder (no config.yaml)")
     try:
         return from_dict(load_raw(path))
     except ConfigError as exc:
@@ -485,11 +486,11 @@ def _claim_run_folder(run_dir: str, run_id: str, resume: bool, claims: contextli
     """Takes ``run_dir/run.lock`` for the rest of the run (held by ``claims``), then checks the folder's state under
     the claim, so two processes never both pass the checks."""
     if resume and not os.path.isdir(run_dir):
-        raise FileNotFoundError(f"--resume: run folder {run_dir!r} does not exist")
+        raise MissingPath(f"--resume: run folder {run_dir!r} does not exist")
     os.makedirs(run_dir, exist_ok=True)
     claims.enter_context(claim(os.path.join(run_dir, "run.lock"), f"run {run_id!r} ({run_dir})"))
     if not resume and os.path.exists(os.path.join(run_dir, "config.yaml")):
-        raise FileExistsError(f"run folder {run_dir!r} already exists; pass --resume to continue it, or another "
+        raise PathExists(f"run folder {run_dir!r} already exists; pass --resume to continue it, or another "
                               "--run-id")
 
 
@@ -532,7 +533,7 @@ def _train(config: Config, output_dir: str, run_id: str | None, resume: bool, pr
         if resume and run_id is None:
             run_id = find_resumable(output_dir, config)
             if run_id is None:
-                raise FileNotFoundError(f"--resume: no run in {os.path.join(output_dir, 'runs')!r} has this config; "
+                raise MissingPath(f"--resume: no run in {os.path.join(output_dir, 'runs')!r} has this config; "
                                         "pass --run-id")
         run_id = run_id or new_run_id(config)
     run_id = check_run_id(_broadcast(run_id, dist_info))
@@ -549,7 +550,7 @@ def _train(config: Config, output_dir: str, run_id: str | None, resume: bool, pr
             _broadcast(False, dist_info)
             raise
     if not _broadcast(True, dist_info):
-        raise RuntimeError(f"rank 0 could not claim run {run_id!r}; see its error")
+        raise Unavailable(f"rank 0 could not claim run {run_id!r}; see its error")
 
     start_state = None
     state = TrainState()
@@ -584,9 +585,12 @@ def _train(config: Config, output_dir: str, run_id: str | None, resume: bool, pr
     np.random.seed(tc.seed % 2**32)
     model = build_network(config).to(device)
     if start_state is None and config.model.initialization["strategy"] != "default":
-        from specdiff.nn.initialization import initialize
+        from specdiff.nn.initialization import InitializationError, initialize
 
-        done = initialize(model, config.model.initialization)  # a resume takes the weights from the checkpoint
+        try:
+            done = initialize(model, config.model.initialization)  # a resume takes the weights from the checkpoint
+        except InitializationError as exc:  # the source the config names cannot be read
+            raise ConfigError(f"model.initialization.{exc.key}", exc.value, exc.allowed) from None
         logger.info("initialization %s: %d parameters from a source of %s values%s", done["strategy"],
                     done["num_parameters"], done["source_length"], " (recycled)" if done["recycled"] else "")
     if tc.channels_last:

@@ -255,13 +255,19 @@ def test_sample_errors_are_one_line(results, tmp_path):
     got = cli_many(
         ["sample", "--run-dir", broken, "--device", "cpu"],
         ["sample", "--run-dir", other, "--device", "cpu"],
+        ["sample", "--run-dir", run, "--steps", "500", "--device", "cpu"],
+        ["sample", "--run-dir", run, "--sampler", "dpm_solver++", "--order", "4", "--device", "cpu"],
         *(["sample", "--run-dir", run, "--tag", tag, "--device", "cpu"]
           for tag in (os.path.relpath(escape, os.path.join(run, "samples")), "a/b", "..", ".hidden", "")),
     )
     assert_one_line_error(got[0], "config.yaml' is not valid YAML", status=(2,))
     assert_one_line_error(got[1], "does not fit the run's config.yaml (model tiny_unet)", "other shapes",
                           status=(1,))
-    for result in got[2:]:
+    assert_one_line_error(got[2], "sampling.steps = 500: num_steps must be an integer in [1, 100], got 500; the run "
+                          "has diffusion.num_timesteps = 100", status=(2,))
+    assert_one_line_error(got[3], "specdiff: config error: sampling.order = 4: order must be 1, 2 or 3, got 4",
+                          status=(2,))
+    for result in got[4:]:
         assert_one_line_error(result, "is not a plain name", "A-Z a-z 0-9 . _ + -", status=(1,))
     assert not escape.exists() and not os.path.exists(os.path.join(run, "samples"))
     with pytest.raises(ValueError, match="not a plain name"):
@@ -275,10 +281,16 @@ def test_config_file_errors_are_one_line(tmp_path):
         ["train", "--config", str(tmp_path)],
         ["train", "--config", str(bomb)],
         ["config", "show", str(bomb)],
+        ["train", "--config", smoke("tiny_unet"), *sum((["--set", s] for s in SMOKE_SET), []), "--set",
+         "model.initialization={strategy: cross_domain_flat, source: {type: file, path: /nonexistent/w.pt}}",
+         "--output-dir", str(tmp_path / "out"), "--quiet"],
     )
     assert_one_line_error(got[0], f"config file {str(tmp_path)!r} is a directory", status=(2,))
-    for result in got[1:]:
+    for result in got[1:3]:
         assert_one_line_error(result, "bomb.yaml' is not valid YAML", "may not use aliases", status=(2,))
+    # The file a config names is read when training starts: still a config error, in one line.
+    assert_one_line_error(got[3], "specdiff: config error: model.initialization.source.path = '/nonexistent/w.pt': "
+                          "no such file", status=(2,))
 
 
 def test_resume_from_a_checkpoint_of_another_architecture_is_one_line(results, tmp_path):
