@@ -81,3 +81,54 @@ def band_args(batch: int, per_sample: bool, dtype=torch.float64, requires_grad: 
     spread = torch.linspace(0, 0.1, batch, dtype=dtype) if per_sample else torch.tensor(0.0, dtype=dtype)
     params = [(v + spread).requires_grad_(requires_grad) for v in (0.2, 0.6, 1.3)]
     return tuple(params)
+
+
+BAND_SIZES = {"5x6": (5, 6), "7x67": (7, 67), "8x10": (8, 10)}  # small; odd, past the lane FFT's radices; even
+
+
+def real_images(gen, batch, h, w):
+    """The first argument of spectral_band_filter2d and spectral_band_mse, and the temperature."""
+    return torch.randn(batch, 3, h, w, generator=gen, dtype=torch.float64), (6.0,)
+
+
+def band_op_spec(name, fn, reference, bad_inputs, compile_case="bandpass-per-sample-8x10", first=real_images,
+                 batch: int = 4):
+    """The OpSpec of a band op ``fn(first, *extra, kind=, inner=, outer=, gain=, temperature=)``, whose C++ op and
+    reference take ``(first, inner, outer, gain, temperature, *extra, kind)``. Cases: kind (radial, bandpass) x
+    band (shared, per-sample [B]) x size (:data:`BAND_SIZES`); ``first(gen, B, H, W)`` gives the first tensor
+    (float64) and the arguments between the band and ``kind``."""
+    from optester import Call, OpSpec
+
+    def case(kind, per_sample, h, w):
+        def build():
+            tensor, params = first(torch.Generator().manual_seed(h * 100 + w), batch, h, w)
+            return Call((tensor, *band_args(batch, per_sample)), (*params, kind))
+
+        return build
+
+    def public(first, inner, outer, gain, temperature, *rest):
+        *extra, kind = rest
+        return fn(first, *extra, kind=kind, inner=inner, outer=outer, gain=gain, temperature=temperature)
+
+    return OpSpec(
+        name=name,
+        public=public,
+        reference=reference,
+        cases={f"{kind}-{'per-sample' if per_sample else 'shared'}-{size}": case(kind, per_sample, h, w)
+               for kind in ("radial", "bandpass") for per_sample in (False, True)
+               for size, (h, w) in BAND_SIZES.items()},
+        gradcheck_cases=["bandpass-per-sample-5x6"],
+        opcheck_cases=["bandpass-shared-5x6", "radial-per-sample-5x6"],
+        compile_case=compile_case,
+        bad_inputs=bad_inputs,
+    )
+
+
+def band_bad(first, error, message, extra=(), **band):
+    """A bad input for a band op: ``first`` and its ``extra`` arguments with a default band changed by ``band``;
+    (Call, errors, message)."""
+    from optester import Call
+
+    band = {"inner": 0.0, "outer": 1.0, "gain": 1.0, "temperature": 10.0, "kind": "bandpass", **band}
+    call = Call((first, band["inner"], band["outer"], band["gain"]), (band["temperature"], *extra, band["kind"]))
+    return call, (error,), message

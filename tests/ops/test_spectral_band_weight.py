@@ -7,7 +7,8 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from oputil import SIZES, TOL, backend, band_args, cpu_isa, cpu_isas, needs_cpu_kernels, rel_err, specdiff_ops_called
+from optester import OpTester
+from oputil import SIZES, TOL, band_args, band_bad, band_op_spec, cpu_isa, cpu_isas, needs_cpu_kernels, rel_err
 
 from specdiff.ops import frequency_radius, spectral_band_weight, spectral_band_weight_reference
 
@@ -17,6 +18,32 @@ pytestmark = needs_cpu_kernels
 def spectrum(B, C, H, W, dtype=torch.float64, seed=0):
     gen = torch.Generator().manual_seed(seed)
     return torch.fft.rfft2(torch.randn(B, C, H, W, generator=gen, dtype=dtype), norm="ortho")
+
+
+def bad(error, message, spec=None, width=4, **band):
+    spec = torch.ones(2, 1, 4, 3, dtype=torch.complex64) if spec is None else spec
+    return band_bad(spec, error, message, extra=(width,), **band)
+
+
+class TestSpectralBandWeight(OpTester):
+    spec = band_op_spec(
+        "spectral_band_weight", spectral_band_weight, spectral_band_weight_reference,
+        first=lambda gen, b, h, w: (
+            torch.fft.rfft2(torch.randn(b, 3, h, w, generator=gen, dtype=torch.float64), norm="ortho"), (6.0, w)),
+        bad_inputs={
+            "spec-real": bad(TypeError, "spec must be a complex64/complex128", spec=torch.ones(1, 1, 4, 3)),
+            "spec-rank": bad(TypeError, "spec must be a complex64/complex128",
+                             spec=torch.ones(1, 4, 3, dtype=torch.complex64)),
+            "width": bad(ValueError, "width=8 does not fit spec with 3 columns", width=8),
+            "kind": bad(ValueError, "kind must be one of 'radial', 'bandpass'", kind="gaussian"),
+            "temperature": bad(ValueError, "temperature must be a finite number > 0", temperature=0.0),
+            "inner-shape": bad(ValueError, "inner must be a number, a 0-d tensor or of shape [B] = [2]",
+                               inner=torch.zeros(3)),
+            "gain-integer": bad(TypeError, "gain must be a floating-point tensor",
+                                gain=torch.ones(2, dtype=torch.int64)),
+            "outer-string": bad(TypeError, "outer must be a number or a tensor", outer="wide"),
+        },
+    )
 
 
 def test_frequency_radius_uses_the_fft_bins():
@@ -43,21 +70,6 @@ def test_matches_reference(H, W, kind):
     for dtype, cdtype in ((torch.float32, torch.complex64), (torch.float64, torch.complex128)):
         out = torch.ops.specdiff.spectral_band_weight(spec.to(cdtype), *(p.to(dtype) for p in params), 8.0, W, kind)
         assert out.dtype == cdtype and rel_err(out, ref) < TOL[dtype]
-
-
-@pytest.mark.parametrize("per_sample", [False, True])
-@pytest.mark.parametrize("kind", ["radial", "bandpass"])
-def test_gradients_to_spectrum_and_band(kind, per_sample):
-    spec = spectrum(4, 3, 9, 10).requires_grad_(True)
-    params = band_args(4, per_sample, requires_grad=True)
-    g = torch.randn_like(spec)
-    inputs = (spec, *params)
-    ref = torch.autograd.grad(spectral_band_weight_reference(spec, *params, 6.0, 10, kind), inputs, g,
-                              allow_unused=True)
-    out = torch.autograd.grad(torch.ops.specdiff.spectral_band_weight(spec, *params, 6.0, 10, kind), inputs, g)
-    for a, b, t in zip(out, ref, inputs, strict=True):
-        assert a.shape == t.shape
-        assert rel_err(a, torch.zeros_like(a) if b is None else b) < 1e-12
 
 
 def _grads_vs_reference(spec, params, temperature, width, tol):
@@ -110,69 +122,6 @@ def test_large_outputs_take_the_streaming_path(dtype, isa):
     assert spec.nbytes >= 8 << 20
     with cpu_isa(isa):
         _grads_vs_reference(spec, band_args(B, True), 9.0, 133, TOL[torch.float32 if B == 2 else torch.float64])
-
-
-@pytest.mark.parametrize("path", ["kernel", "reference"])
-def test_gradcheck(path):
-    spec = spectrum(2, 2, 5, 6).requires_grad_(True)
-    params = band_args(2, per_sample=True, requires_grad=True)
-    with backend(path):
-        assert torch.autograd.gradcheck(
-            lambda s, i, o, g: spectral_band_weight(s, 6, inner=i, outer=o, gain=g, temperature=4.0), (spec, *params)
-        )
-
-
-def test_opcheck():
-    spec = spectrum(2, 3, 6, 7)
-    for per_sample in (False, True):
-        args = (spec.requires_grad_(True), *band_args(2, per_sample, requires_grad=True), 5.0, 7, "bandpass")
-        torch.library.opcheck(torch.ops.specdiff.spectral_band_weight.default, args)
-
-
-def test_compile_fullgraph_parity():
-    spec = spectrum(2, 3, 8, 8)
-    inner = torch.tensor([0.1, 0.3], dtype=torch.float64)
-
-    def f(s, inner):
-        return spectral_band_weight(s, 8, inner=inner, outer=0.7).abs().sum()
-
-    assert torch.allclose(torch.compile(f, fullgraph=True)(spec, inner), f(spec, inner), rtol=1e-12)
-
-
-def test_non_contiguous_spectrum():
-    spec = spectrum(2, 3, 8, 8)
-    view = spec.transpose(0, 1).contiguous().transpose(0, 1)
-    params = band_args(2, True)
-    assert torch.equal(torch.ops.specdiff.spectral_band_weight(view, *params, 3.0, 8, "bandpass"),
-                       torch.ops.specdiff.spectral_band_weight(spec, *params, 3.0, 8, "bandpass"))
-
-
-def test_routes_by_backend():
-    spec = spectrum(1, 1, 4, 4)
-    with backend("reference"):
-        assert specdiff_ops_called(spectral_band_weight, spec, 4) == []
-    assert specdiff_ops_called(spectral_band_weight, spec, 4) == ["specdiff::spectral_band_weight"]
-
-
-@pytest.mark.parametrize(
-    "kwargs, error, match",
-    [
-        (dict(spec=torch.ones(1, 1, 4, 3)), TypeError, "spec must be a complex64/complex128"),
-        (dict(spec=torch.ones(1, 4, 3, dtype=torch.complex64)), TypeError, "spec must be a complex64/complex128"),
-        (dict(width=8), ValueError, "width=8 does not fit spec with 3 columns"),
-        (dict(kind="gaussian"), ValueError, "kind must be one of 'radial', 'bandpass'"),
-        (dict(temperature=0.0), ValueError, "temperature must be a finite number > 0"),
-        (dict(inner=torch.zeros(3)), ValueError, r"inner must be a number, a 0-d tensor or of shape \[B\] = \[2\]"),
-        (dict(gain=torch.ones(2, dtype=torch.int64)), TypeError, "gain must be a floating-point tensor"),
-        (dict(outer="wide"), TypeError, "outer must be a number or a tensor"),
-    ],
-)
-def test_bad_input_errors(kwargs, error, match):
-    args = dict(spec=torch.ones(2, 1, 4, 3, dtype=torch.complex64), width=4)
-    args.update(kwargs)
-    spec, width = args.pop("spec"), args.pop("width")
-    with pytest.raises(error, match=match):
-        spectral_band_weight(spec, width, **args)
 
 
 @settings(max_examples=20, deadline=None)
