@@ -7,6 +7,8 @@ import contextlib
 from dataclasses import replace
 
 import torch
+from hypothesis import assume
+from hypothesis import strategies as st
 from optester import Call
 from oputil import rel_err, with_layout
 
@@ -82,8 +84,31 @@ def check_random_problem(reference, kernel_op, inputs, params, channels_last: bo
         assert rel_err(g, w) < 1e-10
 
 
+@st.composite
+def random_conv_calls(draw, make_inputs, transposed: bool):
+    """Random valid convolutions: groups, channels per group, image, kernel, stride, padding, (output padding,)
+    dilation and biases, x contiguous or channels_last."""
+    groups = draw(st.integers(1, 3))
+    cin, cout = (draw(st.integers(1, 3)) * groups for _ in range(2))
+    pairs = {name: tuple(draw(st.integers(lo, hi)) for _ in range(2)) for name, lo, hi in (
+        ("hw", 1, 7 if transposed else 9), ("kernel", 1, 4), ("stride", 1, 3), ("padding", 0, 2),
+        ("output_padding", 0, 2), ("dilation", 1, 2))}
+    hw, kernel, stride, padding, output_padding, dilation = pairs.values()
+    biases = draw(st.sampled_from(BIASES))
+    if transposed:
+        assume(all(op < max(s, d) for op, s, d in zip(output_padding, stride, dilation, strict=True)))
+        assume(all((n - 1) * s - 2 * p + d * (k - 1) + op + 1 >= 1 for n, s, p, d, k, op in zip(
+            hw, stride, padding, dilation, kernel, output_padding, strict=True)))
+        config = (cin, cout, kernel, stride, padding, output_padding, groups, dilation, biases)
+    else:
+        assume(all(n + 2 * p >= d * (k - 1) + 1 for n, p, d, k in zip(hw, padding, dilation, kernel, strict=True)))
+        config = (cin, cout, kernel, stride, padding, dilation, groups, biases)
+    (x, *rest), params = make_inputs(config, hw, torch.float64, batch=draw(st.integers(1, 3)))
+    return Call((with_layout(x, draw(st.sampled_from(("contiguous", "channels_last")))), *rest), params)
+
+
 def conv_op_spec(name, public, reference, configs, make_inputs, kernel_args, permute_weights, compile_case,
-                 bad_inputs, small_hw):
+                 bad_inputs, small_hw, transposed: bool):
     """The OpSpec of a complex convolution: every config at odd and even sizes (and mixed-3groups at
     ``small_hw`` with batch 1 for gradcheck, with channels_last x too), layouts of x and the weights, every forced
     algorithm, the backward op with the full output mask. ``make_inputs(config, hw, dtype, batch)`` ->
@@ -120,6 +145,7 @@ def conv_op_spec(name, public, reference, configs, make_inputs, kernel_args, per
         kernel_args=kernel_args,
         backward_args=backward_args,
         bad_inputs=bad_inputs,
+        random_calls=random_conv_calls(make_inputs, transposed),
     )
 
 

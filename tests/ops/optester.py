@@ -13,6 +13,8 @@ the arguments of its ``torch.ops.specdiff`` entry points. The spec drives the co
 - ``test_compile_fullgraph_parity``: ``torch.compile(fullgraph=True)`` against eager, values and gradients;
 - ``test_fallback``: the reference backend runs no specdiff op and gives the reference's result exactly; the
   kernel backend dispatches to ``specdiff::<op>``;
+- ``test_random_shapes``: random problems (hypothesis, the spec's strategy and a random variant), output and
+  gradients of the kernel path against the reference in float64;
 - ``test_bad_input`` (both paths) and, for ops whose C++ entry point checks its inputs itself,
   ``test_bad_input_kernel_message``: one-line errors that start with the expected message.
 
@@ -30,6 +32,8 @@ from typing import Any
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from oputil import LAYOUTS, TOL, backend, rel_err, specdiff_ops_called, with_layout
 
 from specdiff import extension
@@ -106,6 +110,8 @@ class OpSpec:
         default_factory=lambda: {"kernel": contextlib.nullcontext})
     kernel_args: Callable[[Call], tuple] = lambda call: (*call.tensors, *call.params)
     backward_args: Callable[[Call], Sequence[tuple]] = lambda call: ()
+    random_calls: Any = None  # a hypothesis strategy of float64 Calls
+    random_tol: tuple[float, float] = (1e-10, 1e-10)  # relative error of the output, of the gradients
 
     @property
     def op(self):
@@ -244,6 +250,37 @@ class OpTester:
         with backend("kernel"):
             called = specdiff_ops_called(spec.public, *call.fresh(()).tensors, *call.params)
         assert called == [f"specdiff::{spec.name}"]
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+
+        def test_random_shapes(self, data):
+            self.check_random_shapes(data)
+
+        # Hypothesis runs a test function for one class only (its differing_executors health check): each op's
+        # class gets a function of its own.
+        cls.test_random_shapes = settings(max_examples=20, deadline=None)(given(data=st.data())(test_random_shapes))
+
+    def check_random_shapes(self, data):
+        """Random problems from the spec's strategy, on a random variant of the kernel path: output and gradients
+        against the reference in float64."""
+        spec = self.spec
+        self.need_kernel()
+        call = data.draw(spec.random_calls, label="call")
+        variant = data.draw(st.sampled_from(list(spec.variants)), label="variant")
+        grads = spec.grad_indices(call)
+        exact_call, got_call = call.fresh(grads), call.fresh(grads)
+        exact = _outputs(spec.reference(*exact_call.tensors, *exact_call.params))
+        upstream = _upstream(exact[0], None, "contiguous")
+        want = _grad(exact[0], exact_call.leaves(grads), upstream)
+        with self.on_path(variant):
+            got = _outputs(spec.public(*got_call.tensors, *got_call.params))
+            got_grads = _grad(got[0], got_call.leaves(grads), upstream)
+        assert got[0].shape == exact[0].shape
+        for a, b in zip(got, exact, strict=True):
+            assert rel_err(a, b) < spec.random_tol[0]
+        for a, b in zip(got_grads, want, strict=True):
+            assert rel_err(a, b) < spec.random_tol[1]
 
     def test_bad_input(self, bad_input, path):
         call, errors, message = self.spec.bad_inputs[bad_input]

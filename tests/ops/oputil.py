@@ -86,25 +86,33 @@ def band_args(batch: int, per_sample: bool, dtype=torch.float64, requires_grad: 
 BAND_SIZES = {"5x6": (5, 6), "7x67": (7, 67), "8x10": (8, 10)}  # small; odd, past the lane FFT's radices; even
 
 
-def real_images(gen, batch, h, w):
-    """The first argument of spectral_band_filter2d and spectral_band_mse, and the temperature."""
-    return torch.randn(batch, 3, h, w, generator=gen, dtype=torch.float64), (6.0,)
+def real_images(gen, batch, channels, h, w):
+    """The first argument of spectral_band_filter2d and spectral_band_mse (no extra arguments)."""
+    return torch.randn(batch, channels, h, w, generator=gen, dtype=torch.float64), ()
 
 
 def band_op_spec(name, fn, reference, bad_inputs, compile_case="bandpass-per-sample-8x10", first=real_images,
                  batch: int = 4):
     """The OpSpec of a band op ``fn(first, *extra, kind=, inner=, outer=, gain=, temperature=)``, whose C++ op and
     reference take ``(first, inner, outer, gain, temperature, *extra, kind)``. Cases: kind (radial, bandpass) x
-    band (shared, per-sample [B]) x size (:data:`BAND_SIZES`); ``first(gen, B, H, W)`` gives the first tensor
-    (float64) and the arguments between the band and ``kind``."""
+    band (shared, per-sample [B]) x size (:data:`BAND_SIZES`), and random shapes and temperatures;
+    ``first(gen, B, C, H, W)`` gives the first tensor (float64) and the ``extra`` arguments."""
+    from hypothesis import strategies as st
     from optester import Call, OpSpec
 
     def case(kind, per_sample, h, w):
         def build():
-            tensor, params = first(torch.Generator().manual_seed(h * 100 + w), batch, h, w)
-            return Call((tensor, *band_args(batch, per_sample)), (*params, kind))
+            tensor, extra = first(torch.Generator().manual_seed(h * 100 + w), batch, 3, h, w)
+            return Call((tensor, *band_args(batch, per_sample)), (6.0, *extra, kind))
 
         return build
+
+    @st.composite
+    def random_calls(draw):
+        b, c, h, w = (draw(st.integers(1, n)) for n in (3, 3, 30, 30))
+        tensor, extra = first(torch.Generator().manual_seed(h * 100 + w), b, c, h, w)
+        band, temperature = band_args(b, draw(st.booleans())), draw(st.floats(0.5, 50.0))
+        return Call((tensor, *band), (temperature, *extra, draw(st.sampled_from(("radial", "bandpass")))))
 
     def public(first, inner, outer, gain, temperature, *rest):
         *extra, kind = rest
@@ -121,6 +129,8 @@ def band_op_spec(name, fn, reference, bad_inputs, compile_case="bandpass-per-sam
         opcheck_cases=["bandpass-shared-5x6", "radial-per-sample-5x6"],
         compile_case=compile_case,
         bad_inputs=bad_inputs,
+        random_calls=random_calls(),
+        random_tol=(1e-12, 1e-12),
     )
 
 

@@ -3,9 +3,7 @@ forced algorithm, the reference as the transpose of complex_conv2d, the automati
 
 import pytest
 import torch
-from convutil import BIASES, bad_conv, check_random_problem, conv_inputs, conv_op_spec, pair
-from hypothesis import assume, given, settings
-from hypothesis import strategies as st
+from convutil import bad_conv, conv_inputs, conv_op_spec, pair
 from optester import Call, KernelChecksInputs, OpTester
 
 from specdiff import extension
@@ -53,6 +51,7 @@ class TestComplexConvTranspose2d(KernelChecksInputs, OpTester):
         "complex_conv_transpose2d", complex_conv_transpose2d, complex_conv_transpose2d_reference, CONFIGS,
         make_inputs, kernel_args, permute_weights=lambda w: w.transpose(2, 3).contiguous().transpose(2, 3),
         compile_case="upsample-grouped-even",
+        transposed=True,
         small_hw=(3, 4),
         bad_inputs={
             "x-rank": bad("x must be a 4-D tensor", x=torch.randn(8, 7, 5)),
@@ -147,47 +146,3 @@ def test_bad_device_message():
     call, _, message = bad("bias_re is on meta but x is on cpu", bias_re=torch.randn(6, device="meta"))
     with pytest.raises(ValueError, match="^" + message):
         complex_conv_transpose2d(*call.tensors, *call.params)
-
-
-@needs_kernel
-@settings(max_examples=20, deadline=None)
-@given(
-    batch=st.integers(1, 3),
-    cin_per_group=st.integers(1, 3),
-    cout_per_group=st.integers(1, 3),
-    groups=st.integers(1, 3),
-    hw=st.tuples(st.integers(1, 7), st.integers(1, 7)),
-    kernel=st.tuples(st.integers(1, 4), st.integers(1, 4)),
-    stride=st.tuples(st.integers(1, 3), st.integers(1, 3)),
-    padding=st.tuples(st.integers(0, 2), st.integers(0, 2)),
-    output_padding=st.tuples(st.integers(0, 2), st.integers(0, 2)),
-    dilation=st.tuples(st.integers(1, 2), st.integers(1, 2)),
-    biases=st.sampled_from(BIASES),
-    channels_last=st.booleans(),
-    algorithm=st.sampled_from(["block", "gauss"]),
-)
-def test_random_shapes_match_reference(
-    batch,
-    cin_per_group,
-    cout_per_group,
-    groups,
-    hw,
-    kernel,
-    stride,
-    padding,
-    output_padding,
-    dilation,
-    biases,
-    channels_last,
-    algorithm,
-):
-    assume(all(op < max(s, d) for op, s, d in zip(output_padding, stride, dilation, strict=True)))
-    sizes = [
-        (n - 1) * s - 2 * p + d * (k - 1) + op + 1
-        for n, s, p, d, k, op in zip(hw, stride, padding, dilation, kernel, output_padding, strict=True)
-    ]
-    assume(min(sizes) >= 1)
-    cin, cout = cin_per_group * groups, cout_per_group * groups
-    config = (cin, cout, kernel, stride, padding, output_padding, groups, dilation, biases)
-    inputs, params = make_inputs(config, hw, torch.float64, batch=batch)
-    check_random_problem(complex_conv_transpose2d_reference, kernel_op, inputs, params, channels_last, algorithm)

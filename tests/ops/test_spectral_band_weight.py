@@ -5,8 +5,6 @@ import math
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings
-from hypothesis import strategies as st
 from optester import OpTester
 from oputil import SIZES, TOL, band_args, band_bad, band_op_spec, cpu_isa, cpu_isas, needs_cpu_kernels, rel_err
 
@@ -28,8 +26,8 @@ def bad(error, message, spec=None, width=4, **band):
 class TestSpectralBandWeight(OpTester):
     spec = band_op_spec(
         "spectral_band_weight", spectral_band_weight, spectral_band_weight_reference,
-        first=lambda gen, b, h, w: (
-            torch.fft.rfft2(torch.randn(b, 3, h, w, generator=gen, dtype=torch.float64), norm="ortho"), (6.0, w)),
+        first=lambda gen, b, c, h, w: (
+            torch.fft.rfft2(torch.randn(b, c, h, w, generator=gen, dtype=torch.float64), norm="ortho"), (w,)),
         bad_inputs={
             "spec-real": bad(TypeError, "spec must be a complex64/complex128", spec=torch.ones(1, 1, 4, 3)),
             "spec-rank": bad(TypeError, "spec must be a complex64/complex128",
@@ -122,13 +120,3 @@ def test_large_outputs_take_the_streaming_path(dtype, isa):
     assert spec.nbytes >= 8 << 20
     with cpu_isa(isa):
         _grads_vs_reference(spec, band_args(B, True), 9.0, 133, TOL[torch.float32 if B == 2 else torch.float64])
-
-
-@settings(max_examples=20, deadline=None)
-@given(B=st.integers(1, 4), C=st.integers(1, 3), H=st.integers(1, 24), W=st.integers(1, 24),
-       per_sample=st.booleans(), temperature=st.floats(0.5, 50.0))
-def test_random_shapes(B, C, H, W, per_sample, temperature):
-    spec = spectrum(B, C, H, W, seed=H * W)
-    params = band_args(B, per_sample)
-    out = torch.ops.specdiff.spectral_band_weight(spec, *params, temperature, W, "bandpass")
-    assert rel_err(out, spectral_band_weight_reference(spec, *params, temperature, W, "bandpass")) < 1e-12
