@@ -14,6 +14,7 @@ from oputil import rel_err, with_layout
 
 LAYOUTS = ("contiguous", "channels_last", "permuted")
 SIZES = {"odd": (7, 5), "even": (8, 6)}
+SWEEP = (1, 2, 3, 5, 8, 16, 17)  # image sides of the size sweep (a 3x3 convolution, padding 1)
 BIASES = ("both", "re", "im", "none")
 
 
@@ -111,8 +112,8 @@ def conv_op_spec(name, public, reference, configs, make_inputs, kernel_args, per
                  bad_inputs, small_hw, transposed: bool):
     """The OpSpec of a complex convolution: every config at odd and even sizes (and mixed-3groups at
     ``small_hw`` with batch 1 for gradcheck, with channels_last x too), layouts of x and the weights, every forced
-    algorithm, the backward op with the full output mask. ``make_inputs(config, hw, dtype, batch)`` ->
-    (tensors, params)."""
+    algorithm, the backward op with the full output mask, the 3x3 config at every size of :data:`SWEEP`.
+    ``make_inputs(config, hw, dtype, batch)`` -> (tensors, params)."""
     from optester import OpSpec
 
     def case(config, hw, batch=2, layout="contiguous"):
@@ -146,6 +147,7 @@ def conv_op_spec(name, public, reference, configs, make_inputs, kernel_args, per
         backward_args=backward_args,
         bad_inputs=bad_inputs,
         random_calls=random_conv_calls(make_inputs, transposed),
+        sizes={f"{h}x{w}": (lambda h=h, w=w: [case("3x3-same", (h, w))()]) for h in SWEEP for w in SWEEP},
     )
 
 

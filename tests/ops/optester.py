@@ -6,6 +6,8 @@ the arguments of its ``torch.ops.specdiff`` entry points. The spec drives the co
 
 - ``test_kernel_matches_reference``: every case × dtype × memory layout (× variant, e.g. a forced algorithm),
   output and every gradient of the kernel path against the reference in float64, within ``TOL[dtype]``;
+- ``test_sizes``: a sweep of image sizes (odd, even, prime, 1), the kernel path's output in each dtype against the
+  float64 reference;
 - ``test_gradcheck``: ``torch.autograd.gradcheck`` in float64 on the kernel path (each variant) and on the
   reference;
 - ``test_opcheck``: ``torch.library.opcheck`` of the forward op (without and with gradients) and of its backward
@@ -111,6 +113,7 @@ class OpSpec:
     kernel_args: Callable[[Call], tuple] = lambda call: (*call.tensors, *call.params)
     backward_args: Callable[[Call], Sequence[tuple]] = lambda call: ()
     random_calls: Any = None  # a hypothesis strategy of float64 Calls
+    sizes: Mapping[str, Callable[[], Sequence[Call]]] = field(default_factory=dict)  # the size sweep
     random_tol: tuple[float, float] = (1e-10, 1e-10)  # relative error of the output, of the gradients
 
     @property
@@ -185,6 +188,19 @@ class OpTester:
             assert rel_err(a, b) < TOL[dtype]
         for a, b, t in zip(got_grads, want, call.leaves(grads), strict=True):
             assert a.shape == t.shape and a.dtype == t.dtype and rel_err(a, b) < TOL[dtype]
+
+    def test_sizes(self, size):
+        spec = self.spec
+        self.need_kernel()
+        for call in spec.sizes[size]():
+            exact = _outputs(spec.reference(*call.tensors, *call.params))[0]
+            for dtype in DTYPES:
+                cast = call.cast(dtype)
+                with backend("kernel"):
+                    got = _outputs(spec.public(*cast.tensors, *cast.params))[0]
+                real = got.real if got.is_complex() else got
+                assert real.dtype == dtype and got.shape == exact.shape
+                assert rel_err(got, exact) < TOL[dtype], (size, dtype)
 
     def test_gradcheck(self, gradcheck_case, path):
         spec = self.spec
@@ -328,3 +344,5 @@ def parametrize(metafunc) -> None:
         metafunc.parametrize("opcheck_case", list(spec.opcheck_cases))
     if "bad_input" in names:
         metafunc.parametrize("bad_input", list(spec.bad_inputs))
+    if "size" in names:
+        metafunc.parametrize("size", list(spec.sizes))

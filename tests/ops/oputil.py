@@ -91,12 +91,13 @@ def real_images(gen, batch, channels, h, w):
     return torch.randn(batch, channels, h, w, generator=gen, dtype=torch.float64), ()
 
 
-def band_op_spec(name, fn, reference, bad_inputs, compile_case="bandpass-per-sample-8x10", first=real_images,
-                 batch: int = 4):
+def band_op_spec(name, fn, reference, bad_inputs, heights, widths, compile_case="bandpass-per-sample-8x10",
+                 first=real_images, batch: int = 4):
     """The OpSpec of a band op ``fn(first, *extra, kind=, inner=, outer=, gain=, temperature=)``, whose C++ op and
     reference take ``(first, inner, outer, gain, temperature, *extra, kind)``. Cases: kind (radial, bandpass) x
-    band (shared, per-sample [B]) x size (:data:`BAND_SIZES`), and random shapes and temperatures;
-    ``first(gen, B, C, H, W)`` gives the first tensor (float64) and the ``extra`` arguments."""
+    band (shared, per-sample [B]) x size (:data:`BAND_SIZES`); a size sweep ``heights`` x ``widths`` of each kind;
+    random shapes and temperatures. ``first(gen, B, C, H, W)`` gives the first tensor (float64) and the
+    ``extra`` arguments."""
     from hypothesis import strategies as st
     from optester import Call, OpSpec
 
@@ -104,6 +105,13 @@ def band_op_spec(name, fn, reference, bad_inputs, compile_case="bandpass-per-sam
         def build():
             tensor, extra = first(torch.Generator().manual_seed(h * 100 + w), batch, 3, h, w)
             return Call((tensor, *band_args(batch, per_sample)), (6.0, *extra, kind))
+
+        return build
+
+    def sweep(kind, h, w):
+        def build():
+            tensor, extra = first(torch.Generator().manual_seed(h * 1000 + w), 3, 2, h, w)
+            return [Call((tensor, *band_args(3, per_sample=True)), (8.0, *extra, kind))]
 
         return build
 
@@ -131,6 +139,8 @@ def band_op_spec(name, fn, reference, bad_inputs, compile_case="bandpass-per-sam
         bad_inputs=bad_inputs,
         random_calls=random_calls(),
         random_tol=(1e-12, 1e-12),
+        sizes={f"{kind}-{h}x{w}": sweep(kind, h, w) for kind in ("radial", "bandpass") for h in heights
+               for w in widths},
     )
 
 

@@ -108,6 +108,8 @@ class TestComplexNormAct(OpTester):
         backward_args=backward_args,
         random_calls=random_calls(),
         random_tol=(1e-10, 1e-9),
+        sizes={f"{h}x{w}": (lambda h=h, w=w: [case(training, True, (h, w))() for training in (True, False)])
+               for h in (1, 2, 3, 5, 8, 16, 17) for w in (1, 2, 3, 5, 8, 16, 17)},
         bad_inputs={
             "x-rank": bad("x must be a 4-D tensor", x=torch.randn(8, 5, 6)),
             "x-integer": bad("x must be float32 or float64", x=torch.ones(3, 8, 5, 6, dtype=torch.int64)),

@@ -3,7 +3,7 @@
 import pytest
 import torch
 from optester import OpTester
-from oputil import SIZES, TOL, band_args, band_bad, band_op_spec, needs_cpu_kernels, rel_err
+from oputil import SIZES, band_bad, band_op_spec, needs_cpu_kernels
 
 from specdiff.ops import spectral_band_mse, spectral_band_mse_reference
 
@@ -14,6 +14,7 @@ kernel = torch.ops.specdiff.spectral_band_mse
 class TestSpectralBandMse(OpTester):
     spec = band_op_spec(
         "spectral_band_mse", spectral_band_mse, spectral_band_mse_reference, compile_case="radial-shared-8x10",
+        heights=(1, 3, 32, 33), widths=(1, 2, 5, 16, 17, 100),
         bad_inputs={
             "residual-rank": band_bad(torch.randn(2, 4, 4), ValueError, "residual must be a 4-D tensor"),
             "temperature": band_bad(torch.randn(2, 1, 4, 4), ValueError, "temperature must be a finite number > 0",
@@ -32,17 +33,6 @@ def test_unit_band_is_the_plain_mse(H, W):
                   "bandpass")
     assert torch.allclose(loss, r.square().mean(dim=(1, 2, 3)), rtol=1e-12)
 
-
-@pytest.mark.parametrize("kind", ["radial", "bandpass"])
-@pytest.mark.parametrize("W", [1, 2, 5, 16, 17, 100])
-@pytest.mark.parametrize("H", [1, 3, 32, 33])
-def test_matches_reference(H, W, kind):
-    r = torch.randn(3, 2, H, W, dtype=torch.float64)
-    params = band_args(3, per_sample=True)
-    ref = spectral_band_mse_reference(r, *params, 8.0, kind)
-    for dtype in (torch.float32, torch.float64):
-        loss = kernel(r.to(dtype), *(p.to(dtype) for p in params), 8.0, kind)
-        assert loss.shape == (3,) and loss.dtype == dtype and rel_err(loss, ref) < TOL[dtype]
 
 
 def test_high_pass_band_ignores_a_constant_residual():
