@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
+
+from specdiff.errors import InvalidValue
 
 
 def _info(args: argparse.Namespace) -> int:
@@ -32,6 +35,32 @@ def _parse_shape(text: str) -> tuple[int, int, int, int]:
     if len(shape) != 4 or min(shape) < 1:
         raise argparse.ArgumentTypeError(f"shape must look like BxCxHxW with positive sizes, got {text!r}")
     return shape
+
+
+def _at_least(minimum: int):
+    """argparse type: an integer >= ``minimum``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
+        return value
+
+    return parse
+
+
+def _seconds(text: str) -> float:
+    """argparse type: a finite number of seconds > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, got {text!r}")
+    return value
 
 
 def _numbers(text: str) -> float | tuple[float, ...]:
@@ -195,7 +224,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     from specdiff.eval import evaluate, update_metadata, write_metrics
 
     if (args.reference is None) == (args.reference_dataset is None):
-        raise ValueError("give exactly one of --reference DIR and --reference-dataset NAME")
+        raise InvalidValue("give exactly one of --reference DIR and --reference-dataset NAME")
     metrics = None
     if args.metrics:
         metrics = [m.strip() for text in args.metrics for m in text.split(",") if m.strip()]
@@ -226,11 +255,13 @@ def _key_values(items: list[str], flag: str) -> dict:
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
-            raise ValueError(f"{flag} must look like KEY=VALUE, got {item!r}")
+            raise InvalidValue(f"{flag} must look like KEY=VALUE, got {item!r}")
         try:
             out[key.strip()] = safe_yaml_load(value) if value.strip() else ""
         except yaml.YAMLError as exc:
-            raise ValueError(f"{flag} {item!r}: the value is not valid YAML ({yaml_problem(exc)})") from None
+            raise InvalidValue(f"{flag} {item!r}: the value is not valid YAML ({yaml_problem(exc)})") from None
+        except ValueError as exc:  # nested too deeply
+            raise InvalidValue(f"{flag} {item!r}: the value cannot be read ({exc})") from None
     return out
 
 
@@ -287,9 +318,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--shape", action="append", type=_parse_shape, help="BxCxHxW (repeatable; default: standard)")
     p.add_argument("--dtype", choices=["float32", "float64"], default="float32")
     p.add_argument("--device", default="cpu", help="auto | cpu | cuda | cuda:<index>")
-    p.add_argument("--threads", type=int, default=0, help="torch threads (default: all cores)")
-    p.add_argument("--repeats", type=int, default=15)
-    p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--threads", type=_at_least(0), default=0, help="torch threads (default: all cores)")
+    p.add_argument("--repeats", type=_at_least(1), default=15)
+    p.add_argument("--warmup", type=_at_least(0), default=3)
     p.add_argument("--json", help="write the records here (and a plot next to it)")
     p.add_argument("--plot", help="plot path (default: the JSON path with .png)")
     p.add_argument("--markdown", action="store_true", help="print the table as Markdown")
@@ -298,12 +329,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = bench.add_parser("models", help="training-step throughput of the models on both op backends (interleaved)")
     p.add_argument("--model", action="append", help=f"{' | '.join(MODELS)} (repeatable)")
     p.add_argument("--backend", action="append", choices=["reference", "kernel"])
-    p.add_argument("--batch", type=int, default=64)
-    p.add_argument("--size", type=int, default=32)
-    p.add_argument("--base-channels", type=int, default=32)
-    p.add_argument("--steps", type=int, default=10)
-    p.add_argument("--warmup", type=int, default=2)
-    p.add_argument("--threads", type=int, default=0, help="torch threads (default: all cores)")
+    p.add_argument("--batch", type=_at_least(1), default=64)
+    p.add_argument("--size", type=_at_least(2), default=32)
+    p.add_argument("--base-channels", type=_at_least(1), default=32)
+    p.add_argument("--steps", type=_at_least(1), default=10)
+    p.add_argument("--warmup", type=_at_least(0), default=2)
+    p.add_argument("--threads", type=_at_least(0), default=0, help="torch threads (default: all cores)")
     p.add_argument("--device", default="cpu", help="auto | cpu | cuda | cuda:<index>")
     p.add_argument("--json", help="write {threads, records: [{model, backend, images_per_second, ...}]} here")
     p.set_defaults(func=_bench_models)
@@ -316,15 +347,15 @@ def build_parser() -> argparse.ArgumentParser:
                    f"{' | '.join(MODELS)} or an ablation (repeatable; default: tiny_unet, spectral_unet, "
                    "spectral_unet_deep)")
     p.add_argument("--dataset", action="append", help="piecewise | photos (repeatable; default: both)")
-    p.add_argument("--seconds", type=float, default=300.0, help="training-compute budget per run (default 300)")
-    p.add_argument("--seeds", type=int, default=2, help="training seeds 0..N-1, figures are means (default 2)")
+    p.add_argument("--seconds", type=_seconds, default=300.0, help="training-compute budget per run (default 300)")
+    p.add_argument("--seeds", type=_at_least(1), default=2, help="training seeds 0..N-1, figures are means (default 2)")
     p.add_argument("--fractions", type=_fractions, default=(0.25, 0.5, 0.75, 1.0),
                    help="stages as fractions of --seconds (default 0.25,0.5,0.75,1)")
     p.add_argument("--sampler", default="dpm_solver++", help=f"{' | '.join(available_samplers())}")
     p.add_argument("--order", type=int, help="sampler order (default: 2 for dpm_solver++)")
-    p.add_argument("--sampler-steps", type=int, default=25)
-    p.add_argument("--num-samples", type=int, default=256)
-    p.add_argument("--num-reference", type=int, default=512, help="test-split images to compare with")
+    p.add_argument("--sampler-steps", type=_at_least(1), default=25)
+    p.add_argument("--num-samples", type=_at_least(1), default=256)
+    p.add_argument("--num-reference", type=_at_least(1), default=512, help="test-split images to compare with")
     p.add_argument("--output-dir", default="results/quality")
     p.add_argument("--config-dir", default="configs/quality", help="folder of <model>_<dataset>.yaml")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:<index>")
@@ -422,11 +453,12 @@ def build_parser() -> argparse.ArgumentParser:
         dest="action", required=True)
     p = tag.add_parser("run", help="run the missing runs of a study, then analyze it")
     p.add_argument("study", help="study YAML (e.g. configs/taguchi/spectral_l8.yaml)")
-    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--workers", type=_at_least(1), default=1)
     p.add_argument("--resume", action="store_true", help="run only the runs missing from the study ledger")
     p.add_argument("--output-dir", help="study folder (default: results/taguchi/<study name>)")
     p.add_argument("--confirm", action="store_true", help="then run the predicted-best configuration")
-    p.add_argument("--max-retries", type=int, default=1, help="re-runs of a failed run before it is reported")
+    p.add_argument("--max-retries", type=_at_least(0), default=1,
+                   help="re-runs of a failed run before it is reported")
     p.set_defaults(func=_taguchi)
     p = tag.add_parser("analyze", help="re-run the analysis of a (partial) sweep")
     p.add_argument("dir", help="the study's output folder")
@@ -449,21 +481,19 @@ def _with_taguchi_run(argv: list[str]) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Runs one subcommand. Config errors exit with status 2, other user errors (missing files, bad input,
-    a diverged run) with 1 — each as one line on stderr, never a traceback."""
+    """Runs one subcommand. A user error (:class:`specdiff.errors.UserError`: a bad config, file, flag or name, a
+    diverged run, a run in use, a study with failed runs) is one line on stderr and exits with its status: 2 for
+    config errors, 1 for the others. Any other exception is a bug and keeps its traceback."""
     from specdiff.config import ConfigError
-    from specdiff.experiments.runner import StudyIncomplete
-    from specdiff.train import CheckpointError, TrainingDiverged
+    from specdiff.errors import UserError
 
     args = build_parser().parse_args(_with_taguchi_run(sys.argv[1:] if argv is None else list(argv)))
     try:
         return args.func(args)
-    except ConfigError as exc:
-        print(f"specdiff: config error: {exc}", file=sys.stderr)
-        return 2
-    except (FileNotFoundError, FileExistsError, ValueError, CheckpointError, TrainingDiverged, StudyIncomplete) as exc:
-        print(f"specdiff {args.command}: error: {exc}", file=sys.stderr)
-        return 1
+    except UserError as exc:
+        where = "specdiff: config error" if isinstance(exc, ConfigError) else f"specdiff {args.command}: error"
+        print(f"{where}: {exc}", file=sys.stderr)
+        return exc.exit_status
 
 
 if __name__ == "__main__":

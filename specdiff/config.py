@@ -24,29 +24,48 @@ import types
 import typing
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import yaml
 
-from specdiff.fileio import read_yaml, safe_yaml_load, yaml_problem
+from specdiff.errors import UserError
+from specdiff.fileio import plain, read_yaml, safe_yaml_load, yaml_problem
 
+T = TypeVar("T")
 SECTIONS = ("model", "data", "diffusion", "loss", "optim", "training", "sampling")
 
 
-class ConfigError(ValueError):
-    """A bad config key or value: ``key = value: what is allowed``."""
+_NO_VALUE = object()
+
+
+class ConfigError(UserError, ValueError):
+    """A bad config key or value: ``key = value: what is allowed`` (``key: problem`` from :meth:`about`)."""
+
+    exit_status = 2
 
     def __init__(self, key: str, value: Any, allowed: str):
         self.key, self.value, self.allowed = key, value, allowed
-        super().__init__(f"{key} = {value!r}: {allowed}" if key else allowed)
+        if not key:
+            message = allowed
+        elif value is _NO_VALUE:
+            message = f"{key}: {allowed}"
+        else:
+            message = f"{key} = {value!r}: {allowed}"
+        super().__init__(message)
+
+    @classmethod
+    def about(cls, key: str, problem: str) -> ConfigError:
+        """An error about ``key`` as a whole (a name in it, a missing file it names), not about one value."""
+        return cls(key, _NO_VALUE, problem)
 
 
-def _require(ok: bool, key: str, value: Any, allowed: str) -> None:
+def require(ok: bool, key: str, value: Any, allowed: str) -> None:
+    """ConfigError(key, value, allowed) unless ``ok``: the range checks of every ``__post_init__``."""
     if not ok:
         raise ConfigError(key, value, allowed)
 
 
-def _unknown(what: str, name: str, valid: Sequence[str]) -> str:
+def did_you_mean(what: str, name: str, valid: Sequence[str]) -> str:
     """"unknown key (valid: a, b); did you mean 'a'?" with the nearest valid name when one is close."""
     close = difflib.get_close_matches(name, list(valid), n=1, cutoff=0.6)
     hint = f"; did you mean {close[0]!r}?" if close else ""
@@ -79,12 +98,12 @@ class ModelConfig:
             raise ConfigError(f"model.initialization.{exc.key}", exc.value, exc.allowed) from None
         object.__setattr__(self, "initialization", types.MappingProxyType(init))
 
-        _require(self.name in MODELS, "model.name", self.name, f"must be one of {', '.join(MODELS)}")
+        require(self.name in MODELS, "model.name", self.name, f"must be one of {', '.join(MODELS)}")
         defaults = {k: v for k, v in model_arguments(self.name).items() if k != "in_channels"}
         options = {k: tuple(v) if isinstance(v, list) else v for k, v in defaults.items()}
         for key, value in self.options.items():
             if key not in defaults:
-                raise ConfigError(f"model.{key}", value, _unknown(f"{self.name} has no such argument", key,
+                raise ConfigError(f"model.{key}", value, did_you_mean(f"{self.name} has no such argument", key,
                                                                   list(defaults)))
             options[key] = _check_model_value(f"model.{key}", value, defaults[key])
         object.__setattr__(self, "options", types.MappingProxyType(options))
@@ -102,10 +121,10 @@ class DataConfig:
     options: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self):
-        _require(4 <= self.image_size <= 4096, "image_size", self.image_size, "must be an int in [4, 4096]")
-        _require(self.channels in (1, 3), "channels", self.channels, "must be 1 or 3")
-        _require(self.length is None or self.length >= 1, "length", self.length, "must be >= 1 or null")
-        _require(self.num_workers >= 0, "num_workers", self.num_workers, "must be >= 0")
+        require(4 <= self.image_size <= 4096, "image_size", self.image_size, "must be an int in [4, 4096]")
+        require(self.channels in (1, 3), "channels", self.channels, "must be 1 or 3")
+        require(self.length is None or self.length >= 1, "length", self.length, "must be >= 1 or null")
+        require(self.num_workers >= 0, "num_workers", self.num_workers, "must be >= 0")
 
 
 @dataclass(frozen=True)
@@ -119,8 +138,8 @@ class DiffusionConfig:
     corruption_alpha: float = 2.0
 
     def __post_init__(self):
-        _require(2 <= self.num_timesteps <= 100_000, "num_timesteps", self.num_timesteps, "must be in [2, 100000]")
-        _require(math.isfinite(self.corruption_alpha) and self.corruption_alpha >= 0, "corruption_alpha",
+        require(2 <= self.num_timesteps <= 100_000, "num_timesteps", self.num_timesteps, "must be in [2, 100000]")
+        require(math.isfinite(self.corruption_alpha) and self.corruption_alpha >= 0, "corruption_alpha",
                  self.corruption_alpha, "must be a finite number >= 0")
 
 
@@ -138,16 +157,16 @@ class LossConfig:
     temperature: float = 10.0
 
     def __post_init__(self):
-        _require(math.isfinite(self.gamma) and self.gamma > 0, "gamma", self.gamma, "must be a finite number > 0")
-        _require(math.isfinite(self.temperature) and self.temperature > 0, "temperature", self.temperature,
+        require(math.isfinite(self.gamma) and self.gamma > 0, "gamma", self.gamma, "must be a finite number > 0")
+        require(math.isfinite(self.temperature) and self.temperature > 0, "temperature", self.temperature,
                  "must be a finite number > 0")
-        _require(math.isfinite(self.gain) and self.gain > 0, "gain", self.gain, "must be a finite number > 0")
+        require(math.isfinite(self.gain) and self.gain > 0, "gain", self.gain, "must be a finite number > 0")
         if self.spectral == "bandpass":
-            _require(0.0 <= self.inner < self.outer, "inner", self.inner,
+            require(0.0 <= self.inner < self.outer, "inner", self.inner,
                      f"must satisfy 0 <= inner < outer (outer = {self.outer})")
         if self.spectral in ("none", "whitened"):
             for key, default in (("inner", 0.0), ("outer", 1.0), ("gain", 1.0), ("temperature", 10.0)):
-                _require(getattr(self, key) == default, key, getattr(self, key),
+                require(getattr(self, key) == default, key, getattr(self, key),
                          "is only read when loss.spectral is 'radial' or 'bandpass'")
 
 
@@ -163,16 +182,16 @@ class OptimConfig:
     ema_decay: float = 0.999
 
     def __post_init__(self):
-        _require(math.isfinite(self.lr) and 0 < self.lr <= 1, "lr", self.lr, "must be in (0, 1]")
-        _require(math.isfinite(self.weight_decay) and self.weight_decay >= 0, "weight_decay", self.weight_decay,
+        require(math.isfinite(self.lr) and 0 < self.lr <= 1, "lr", self.lr, "must be in (0, 1]")
+        require(math.isfinite(self.weight_decay) and self.weight_decay >= 0, "weight_decay", self.weight_decay,
                  "must be >= 0")
         for key in ("beta1", "beta2"):
-            _require(0 <= getattr(self, key) < 1, key, getattr(self, key), "must be in [0, 1)")
-        _require(self.warmup_steps >= 0, "warmup_steps", self.warmup_steps, "must be >= 0")
-        _require(0 <= self.min_lr_ratio <= 1, "min_lr_ratio", self.min_lr_ratio, "must be in [0, 1]")
-        _require(self.grad_clip is None or (math.isfinite(self.grad_clip) and self.grad_clip > 0), "grad_clip",
+            require(0 <= getattr(self, key) < 1, key, getattr(self, key), "must be in [0, 1)")
+        require(self.warmup_steps >= 0, "warmup_steps", self.warmup_steps, "must be >= 0")
+        require(0 <= self.min_lr_ratio <= 1, "min_lr_ratio", self.min_lr_ratio, "must be in [0, 1]")
+        require(self.grad_clip is None or (math.isfinite(self.grad_clip) and self.grad_clip > 0), "grad_clip",
                  self.grad_clip, "must be > 0 or null (no clipping)")
-        _require(0 <= self.ema_decay < 1, "ema_decay", self.ema_decay, "must be in [0, 1) (0 copies the weights)")
+        require(0 <= self.ema_decay < 1, "ema_decay", self.ema_decay, "must be in [0, 1) (0 copies the weights)")
 
 
 @dataclass(frozen=True)
@@ -199,21 +218,21 @@ class TrainingConfig:
     max_seconds: float | None = None
 
     def __post_init__(self):
-        _require(self.steps >= 1, "steps", self.steps, "must be >= 1")
-        _require(self.max_seconds is None or (math.isfinite(self.max_seconds) and self.max_seconds > 0),
+        require(self.steps >= 1, "steps", self.steps, "must be >= 1")
+        require(self.max_seconds is None or (math.isfinite(self.max_seconds) and self.max_seconds > 0),
                  "max_seconds", self.max_seconds, "must be a finite number > 0 or null (no limit)")
-        _require(self.batch_size >= 1, "batch_size", self.batch_size, "must be >= 1")
-        _require(0 <= self.seed < 2**63, "seed", self.seed, "must be in [0, 2**63)")
-        _require(self.log_every >= 1, "log_every", self.log_every, "must be >= 1")
-        _require(self.checkpoint_every >= 1, "checkpoint_every", self.checkpoint_every, "must be >= 1")
-        _require(self.threads >= 0, "threads", self.threads, "must be >= 0 (0: torch's default)")
-        _require(self.profile_every >= 0, "profile_every", self.profile_every,
+        require(self.batch_size >= 1, "batch_size", self.batch_size, "must be >= 1")
+        require(0 <= self.seed < 2**63, "seed", self.seed, "must be in [0, 2**63)")
+        require(self.log_every >= 1, "log_every", self.log_every, "must be >= 1")
+        require(self.checkpoint_every >= 1, "checkpoint_every", self.checkpoint_every, "must be >= 1")
+        require(self.threads >= 0, "threads", self.threads, "must be >= 0 (0: torch's default)")
+        require(self.profile_every >= 0, "profile_every", self.profile_every,
                  "must be >= 0 (0: do not time the spectral ops)")
-        _require(self.loss_threshold is None or (math.isfinite(self.loss_threshold) and self.loss_threshold > 0),
+        require(self.loss_threshold is None or (math.isfinite(self.loss_threshold) and self.loss_threshold > 0),
                  "loss_threshold", self.loss_threshold, "must be a finite number > 0 or null")
-        _require(self.tensorboard_samples_every >= 0, "tensorboard_samples_every", self.tensorboard_samples_every,
+        require(self.tensorboard_samples_every >= 0, "tensorboard_samples_every", self.tensorboard_samples_every,
                  "must be >= 0 (0: no sample grids)")
-        _require(self.tensorboard or self.tensorboard_samples_every == 0, "tensorboard_samples_every",
+        require(self.tensorboard or self.tensorboard_samples_every == 0, "tensorboard_samples_every",
                  self.tensorboard_samples_every, "is only read when training.tensorboard is true")
 
 
@@ -238,13 +257,13 @@ class SamplingConfig:
         from specdiff.diffusion import available_samplers
 
         names = available_samplers()
-        _require(self.sampler in names, "sampler", self.sampler, f"must be one of {', '.join(names)}")
-        _require(self.steps >= 1, "steps", self.steps, "must be >= 1")
-        _require(self.num_samples >= 1, "num_samples", self.num_samples, "must be >= 1")
-        _require(self.batch_size >= 1, "batch_size", self.batch_size, "must be >= 1")
-        _require(self.eta is None or 0 <= self.eta <= 1, "eta", self.eta, "must be in [0, 1] or null")
-        _require(self.seed >= 0, "seed", self.seed, "must be >= 0")
-        _require(self.clip_x0 is None or (math.isfinite(self.clip_x0) and self.clip_x0 > 0), "clip_x0", self.clip_x0,
+        require(self.sampler in names, "sampler", self.sampler, f"must be one of {', '.join(names)}")
+        require(self.steps >= 1, "steps", self.steps, "must be >= 1")
+        require(self.num_samples >= 1, "num_samples", self.num_samples, "must be >= 1")
+        require(self.batch_size >= 1, "batch_size", self.batch_size, "must be >= 1")
+        require(self.eta is None or 0 <= self.eta <= 1, "eta", self.eta, "must be in [0, 1] or null")
+        require(self.seed >= 0, "seed", self.seed, "must be >= 0")
+        require(self.clip_x0 is None or (math.isfinite(self.clip_x0) and self.clip_x0 > 0), "clip_x0", self.clip_x0,
                  "must be a number > 0 or null (no clamp)")
         for key in ("alpha", "edges"):  # lists from YAML become tuples (the config is frozen)
             if isinstance(getattr(self, key), list):
@@ -264,12 +283,14 @@ SAMPLER_OPTION_KEYS = ("eta", "order", "alpha", "edges")
 def sampler_options(cfg: SamplingConfig) -> dict[str, Any]:
     """The keyword options ``specdiff.diffusion.sample`` gets from a sampling config; raises ValueError
     when the sampler does not take one that is set, or (masf) a value it does not accept."""
-    from specdiff.diffusion.samplers import check_masf_options, check_options, get_sampler
+    from specdiff.diffusion.samplers import check_masf_options, check_multistep_options, check_options, get_sampler
 
     options = {k: getattr(cfg, k) for k in SAMPLER_OPTION_KEYS if getattr(cfg, k) is not None}
     check_options(cfg.sampler, get_sampler(cfg.sampler), dict(options))
     if cfg.sampler == "masf":
         check_masf_options(cfg.alpha, cfg.edges)
+    if cfg.sampler == "dpm_solver++" and cfg.order is not None:
+        check_multistep_options(cfg.order)
     return options
 
 
@@ -294,7 +315,7 @@ class Config:
         """Plain nested dict (YAML/JSON-safe) in the file layout: model options flattened next to ``name``."""
         out = {}
         for section in SECTIONS:
-            values = {f.name: _plain(getattr(getattr(self, section), f.name))
+            values = {f.name: plain(getattr(getattr(self, section), f.name))
                       for f in dataclasses.fields(getattr(self, section))}
             if section == "model":
                 values = {"name": values["name"], **values["options"], "initialization": values["initialization"]}
@@ -309,14 +330,6 @@ class Config:
 
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
-
-
 _SECTION_CLASSES = {
     "model": ModelConfig, "data": DataConfig, "diffusion": DiffusionConfig, "loss": LossConfig,
     "optim": OptimConfig, "training": TrainingConfig, "sampling": SamplingConfig,
@@ -326,51 +339,69 @@ _NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 
 def _coerce(key: str, value: Any, hint: Any) -> Any:
     """``value`` checked against the type hint ``hint``; numbers written like ``1e-4`` (YAML 1.1 reads them as
-    strings) become floats, ints become floats where a float is expected. Anything else is a ConfigError."""
+    strings) become floats, ints become floats where a float is expected; lists become tuples where a tuple is
+    expected, and mappings the dataclass a field names (see :func:`build`). Anything else is a ConfigError.
+    A union of several types other than None is left to the dataclass's ``__post_init__``."""
     origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if dataclasses.is_dataclass(hint):
+        return build(hint, value, key)
+    if origin is tuple:
+        require(isinstance(value, (list, tuple)), key, value, "must be a list")
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_coerce(f"{key}[{i}]", v, args[0]) for i, v in enumerate(value))
+        require(len(value) == len(args), key, value, f"must be a list of {len(args)} values")
+        return tuple(_coerce(f"{key}[{i}]", v, a) for i, (v, a) in enumerate(zip(value, args, strict=True)))
     if origin in (typing.Union, types.UnionType):
         if value is None and type(None) in args:
             return None
         inner = [a for a in args if a is not type(None)]
         return _coerce(key, value, inner[0]) if len(inner) == 1 else value
     if origin is Literal:
-        _require(value in args, key, value, f"must be one of {', '.join(map(repr, args))}")
+        require(value in args, key, value, f"must be one of {', '.join(map(repr, args))}")
         return value
     if hint is bool:
-        _require(isinstance(value, bool), key, value, "must be true or false")
+        require(isinstance(value, bool), key, value, "must be true or false")
         return value
     if hint is int:
-        _require(isinstance(value, int) and not isinstance(value, bool), key, value, "must be an integer")
+        require(isinstance(value, int) and not isinstance(value, bool), key, value, "must be an integer")
         return value
     if hint is float:
         if isinstance(value, str) and _NUMBER.match(value.strip()):
             value = float(value)
-        _require(isinstance(value, (int, float)) and not isinstance(value, bool), key, value, "must be a number")
+        require(isinstance(value, (int, float)) and not isinstance(value, bool), key, value, "must be a number")
         return float(value)
     if hint is str:
-        _require(isinstance(value, str), key, value, "must be a string")
+        require(isinstance(value, str), key, value, "must be a string")
         return value
     if origin in (Mapping, dict) or hint is Mapping:
-        _require(isinstance(value, Mapping), key, value, "must be a mapping")
+        require(isinstance(value, Mapping), key, value, "must be a mapping")
+        if len(args) == 2 and args[1] is not Any:
+            for name in value:
+                require(isinstance(name, str), key, value, f"must be a mapping with string keys, not {name!r}")
+            return types.MappingProxyType({name: _coerce(f"{key}.{name}", v, args[1]) for name, v in value.items()})
         return types.MappingProxyType(dict(value))
     return value
 
 
-def _build_section(section: str, raw: Mapping[str, Any]) -> Any:
-    cls = _SECTION_CLASSES[section]
+def build(cls: type[T], raw: Any, key: str = "") -> T:
+    """The frozen dataclass ``cls`` from the mapping ``raw`` (the YAML form of a config section or a study file):
+    an unknown key is refused with the nearest valid one, every value is checked against its field's type
+    (:func:`_coerce`; nested dataclasses, tuples and mappings of them included), missing keys take the field
+    defaults, and the ConfigErrors of ``cls.__post_init__`` get ``key`` in front of theirs, so every error names
+    the full dotted key."""
+    names = [f.name for f in dataclasses.fields(cls) if f.init]
+    require(isinstance(raw, Mapping), key, raw, f"must be a mapping (keys: {', '.join(names)})")
     hints = typing.get_type_hints(cls)
-    names = [f.name for f in dataclasses.fields(cls)]
-    if section == "model":
-        return _build_model(raw)
+    prefix = f"{key}." if key else ""
     values = {}
-    for key, value in raw.items():
-        if key not in names:
-            raise ConfigError(f"{section}.{key}", value, _unknown("unknown key", key, names))
-        values[key] = _coerce(f"{section}.{key}", value, hints[key])
+    for name, value in raw.items():
+        if name not in names:
+            raise ConfigError(f"{prefix}{name}", value, did_you_mean("unknown key", str(name), names))
+        values[name] = _coerce(f"{prefix}{name}", value, hints[name])
     try:
         return cls(**values)
     except ConfigError as exc:
-        raise ConfigError(f"{section}.{exc.key}", exc.value, exc.allowed) from None
+        raise ConfigError(f"{prefix}{exc.key}" if exc.key else key, exc.value, exc.allowed) from None
 
 
 def _build_model(raw: Mapping[str, Any]) -> ModelConfig:
@@ -389,12 +420,12 @@ def _check_model_value(key: str, value: Any, default: Any) -> Any:
     if isinstance(default, float):
         return _coerce(key, value, float)
     if isinstance(default, (tuple, list)):
-        _require(isinstance(value, (list, tuple)) and len(value) > 0 and all(
+        require(isinstance(value, (list, tuple)) and len(value) > 0 and all(
             isinstance(v, int) and not isinstance(v, bool) for v in value), key, value,
             "must be a non-empty list of integers")
         return tuple(value)
     if default is None and value is not None:
-        _require(isinstance(value, Mapping), key, value, "must be a mapping or null")
+        require(isinstance(value, Mapping), key, value, "must be a mapping or null")
         return copy.deepcopy(dict(value))
     return value
 
@@ -407,12 +438,13 @@ def from_dict(raw: Mapping[str, Any] | None) -> Config:
     sections = {}
     for section, values in raw.items():
         if section not in SECTIONS:
-            raise ConfigError(section, values, _unknown("unknown section", section, SECTIONS))
+            raise ConfigError(section, values, did_you_mean("unknown section", section, SECTIONS))
         if values is None:
             values = {}
         if not isinstance(values, Mapping):
             raise ConfigError(section, values, "a section must be a mapping of keys")
-        sections[section] = _build_section(section, values)
+        sections[section] = _build_model(values) if section == "model" else build(_SECTION_CLASSES[section],
+                                                                                    values, section)
     config = Config(**sections)
     _check_cross(config)
     return config
@@ -432,7 +464,7 @@ def _check_cross(config: Config) -> None:
     for key, value in config.data.options.items():
         if key not in valid:
             raise ConfigError(f"data.options.{key}", value,
-                              _unknown(f"{config.data.name} data has no such option", key, list(valid)))
+                              did_you_mean(f"{config.data.name} data has no such option", key, list(valid)))
     if config.data.root is not None:
         try:
             check_options(config.data.name, {}, config.data.root)
@@ -449,7 +481,7 @@ def _check_cross(config: Config) -> None:
     except (TypeError, ValueError) as exc:
         raise ConfigError("model", config.model.name, f"cannot build this model: {exc}") from None
     factor = getattr(model, "factor", 1)  # TinyUNet halves H and W at every level but the last
-    _require(config.data.image_size % factor == 0, "data.image_size", config.data.image_size,
+    require(config.data.image_size % factor == 0, "data.image_size", config.data.image_size,
              f"{config.model.name} with these channel_mults needs a multiple of {factor}")
 
 

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 
 import torch
 
+from specdiff.errors import InvalidValue, Unavailable
+
 BACKENDS = ("auto", "reference", "kernel")
 
 # Every public op and the kernels that must exist for it (forward and backward).
@@ -36,7 +38,7 @@ class _State:
 def _load() -> _State:
     backend = os.environ.get("SPECDIFF_BACKEND", "auto").strip().lower() or "auto"
     if backend not in BACKENDS:
-        raise ValueError(f"SPECDIFF_BACKEND={backend!r} is not valid; expected one of {', '.join(BACKENDS)}")
+        raise InvalidValue(f"SPECDIFF_BACKEND={backend!r} is not valid; expected one of {', '.join(BACKENDS)}")
     if backend == "reference":
         return _State(False, "SPECDIFF_BACKEND=reference", backend)
     try:
@@ -44,7 +46,7 @@ def _load() -> _State:
     except ImportError as exc:  # no compiler at install time, SPECDIFF_NO_EXT=1, or an ABI mismatch
         message = f"extension failed to load: {exc}"
         if backend == "kernel":
-            raise RuntimeError(f"specdiff: SPECDIFF_BACKEND=kernel but the {message}") from exc
+            raise Unavailable(f"specdiff: SPECDIFF_BACKEND=kernel but the {message}") from exc
         warnings.warn(f"specdiff: {message}; using the pure-PyTorch reference ops", RuntimeWarning, stacklevel=3)
         return _State(False, message, backend)
     return _State(True, None, backend)
@@ -101,7 +103,7 @@ def use_kernel(op: str, device: torch.device) -> bool:
     if has_kernel(op, device):
         return True
     if _STATE.backend == "kernel":
-        raise RuntimeError(
+        raise Unavailable(
             f"specdiff: SPECDIFF_BACKEND=kernel but op {op!r} has no {torch.device(device).type} kernel"
             + (f" ({_STATE.error})" if _STATE.error else "")
         )

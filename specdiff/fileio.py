@@ -8,10 +8,13 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import IO, Any
 
+import numpy as np
 import yaml
+
+from specdiff.errors import InvalidValue
 
 # Configs and study files are a few KiB; anything near this is not one (and would take long to parse).
 MAX_YAML_BYTES = 1 << 20
@@ -63,16 +66,34 @@ def read_yaml(path: str | os.PathLike, limit: int = MAX_YAML_BYTES) -> Any:
     return safe_yaml_load(text)
 
 
+def plain(value: Any) -> Any:
+    """``value`` as the built-in types YAML and JSON write: mappings become dicts with string keys, lists and tuples
+    lists, numpy scalars Python numbers (configs, study files and their resolved copies)."""
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
 _PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,127}")
 PLAIN_NAME_RULE = ("1-128 characters from A-Z a-z 0-9 . _ + -, starting with a letter or digit "
                    "(one folder name, no path)")
 
 
+def is_plain_name(name: Any) -> bool:
+    """Whether ``name`` can name one file or folder inside a chosen folder (:data:`PLAIN_NAME_RULE`: no ``..``,
+    separators, absolute paths or control characters)."""
+    return isinstance(name, str) and _PLAIN_NAME.fullmatch(name) is not None
+
+
 def check_plain_name(name: Any, what: str) -> str:
-    """``name`` when it can name one file or folder inside a chosen folder (:data:`PLAIN_NAME_RULE`: no ``..``,
-    separators, absolute paths or control characters); ValueError naming ``what`` otherwise."""
-    if not isinstance(name, str) or not _PLAIN_NAME.fullmatch(name):
-        raise ValueError(f"{what} {name!r} is not a plain name: use {PLAIN_NAME_RULE}")
+    """``name`` when it is a plain name (:func:`is_plain_name`); InvalidValue (a ValueError) naming ``what``
+    otherwise."""
+    if not is_plain_name(name):
+        raise InvalidValue(f"{what} {name!r} is not a plain name: use {PLAIN_NAME_RULE}")
     return name
 
 

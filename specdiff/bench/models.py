@@ -16,6 +16,7 @@ import torch
 
 from specdiff import extension
 from specdiff.bench.ops import timer
+from specdiff.errors import InvalidValue, Unavailable
 from specdiff.extension import use_backend
 
 BACKENDS = ("reference", "kernel")
@@ -77,21 +78,31 @@ def bench_models(
     Returns records ``{model, backend, images_per_second, ms_per_step, params, batch, size, channels,
     base_channels, threads, device}``.
     """
-    from specdiff.nn import build_model
+    from specdiff.nn import MODELS, build_model
 
     device = torch.device(device)
     models, backends = list(models), list(backends)
+    for name in models:
+        if name not in MODELS:
+            raise InvalidValue(f"unknown model {name!r}; valid: {', '.join(MODELS)}")
     for b in backends:
         if b not in extension.BACKENDS:
-            raise ValueError(f"backend must be one of {', '.join(extension.BACKENDS)}, got {b!r}")
+            raise InvalidValue(f"backend must be one of {', '.join(extension.BACKENDS)}, got {b!r}")
     if "kernel" in backends and (missing := kernels_missing(device)):
-        raise RuntimeError(f"no {device.type} kernel for {', '.join(missing)}; time the reference backend only")
+        raise Unavailable(f"no {device.type} kernel for {', '.join(missing)}; time the reference backend only")
     configs = dict(configs or {})
     x0 = torch.rand(batch, channels, size, size, generator=torch.Generator().manual_seed(0)).mul(2).sub(1).to(device)
     pairs = []
     for name in models:
         torch.manual_seed(0)
-        model = build_model(name, in_channels=channels, base_channels=base_channels, **configs.get(name, {}))
+        try:
+            model = build_model(name, in_channels=channels, base_channels=base_channels, **configs.get(name, {}))
+        except (TypeError, ValueError) as exc:  # the constructor's own checks of these sizes
+            raise InvalidValue(f"cannot build {name} for batch {batch}x{channels}x{size}x{size} with base_channels "
+                               f"{base_channels}: {exc}") from None
+        factor = getattr(model, "factor", 1)  # TinyUNet halves H and W at every level but the last
+        if size % factor:
+            raise InvalidValue(f"{name} needs a size divisible by {factor}, got {size}")
         model.to(device).train()
         for backend in backends:
             replica = copy.deepcopy(model)

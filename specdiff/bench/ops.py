@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable
 import torch
 
 from specdiff.bench.cases import CASES, PASSES, STANDARD_SHAPES, kernel_available
+from specdiff.errors import InvalidValue
 
 
 def timer(device: torch.device) -> Callable[[Callable[[], object]], float]:
@@ -81,7 +82,7 @@ def bench_ops(
     names = list(ops) if ops is not None else list(CASES)
     unknown = [n for n in names if n not in CASES]
     if unknown:
-        raise ValueError(f"unknown op(s) {', '.join(unknown)}; choose from {', '.join(CASES)}")
+        raise InvalidValue(f"unknown op(s) {', '.join(unknown)}; choose from {', '.join(CASES)}")
     timed = timer(device)
     records = []
     for name in names:

@@ -13,6 +13,7 @@ from torch.utils.data import Dataset
 
 from specdiff.data import rng
 from specdiff.data.options import Option, resolve
+from specdiff.errors import InvalidValue
 
 # ITU-R BT.601 luma weights, the ones PIL's RGB -> "L" conversion (and so read_image) uses.
 LUMA = (0.299, 0.587, 0.114)
@@ -44,7 +45,7 @@ def fit(images: Tensor, size: int, mode: str) -> Tensor:
         images = images.clamp(-1.0, 1.0)
         h, w = new
     elif min(h, w) < size:
-        raise ValueError(f"center_crop to {size}x{size} needs an image at least that large, got {h}x{w}")
+        raise InvalidValue(f"center_crop to {size}x{size} needs an image at least that large, got {h}x{w}")
     top, left = (h - size) // 2, (w - size) // 2
     return images[..., top:top + size, left:left + size]
 
@@ -74,15 +75,15 @@ class ImageDataset(Dataset):
         options: Mapping[str, Any] | None = None,
     ) -> None:
         if split not in rng.SPLITS:
-            raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+            raise InvalidValue(f"split must be 'train' or 'test', got {split!r}")
         if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 2:
-            raise ValueError(f"image_size must be an integer >= 2, got {image_size!r}")
+            raise InvalidValue(f"image_size must be an integer >= 2, got {image_size!r}")
         if channels not in (1, 3) or isinstance(channels, bool):
-            raise ValueError(f"channels must be 1 or 3, got {channels!r}")
+            raise InvalidValue(f"channels must be 1 or 3, got {channels!r}")
         if isinstance(seed, bool) or not isinstance(seed, int):
-            raise ValueError(f"seed must be an integer, got {seed!r}")
+            raise InvalidValue(f"seed must be an integer, got {seed!r}")
         if length is not None and (isinstance(length, bool) or not isinstance(length, int) or length < 1):
-            raise ValueError(f"length must be a positive integer or None, got {length!r}")
+            raise InvalidValue(f"length must be a positive integer or None, got {length!r}")
         self.split, self.image_size, self.channels = split, image_size, channels
         self.seed, self.random_flip, self.epoch = seed, bool(random_flip), 0
         self.options = resolve(self.name, self.OPTIONS, options or {})

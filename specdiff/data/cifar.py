@@ -16,6 +16,7 @@ from torch import Tensor
 
 from specdiff.data.base import FITS, ImageDataset, fit, to_channels
 from specdiff.data.options import Option, choice, option
+from specdiff.errors import InvalidValue, MissingPath
 
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 CIFAR10_FOLDER = "cifar-10-batches-py"
@@ -82,23 +83,24 @@ def read_batch(path: str) -> tuple[np.ndarray, np.ndarray]:
     expected = ("a pickled dict with b'data' (uint8 array [N, 3072]) and b'labels' (N ints in 0..9), as in the "
                 f"'CIFAR-10 python version' from {CIFAR10_URL}")
     if os.path.getsize(path) > MAX_BATCH_BYTES:
-        raise ValueError(f"{path}: not a CIFAR-10 batch: larger than {MAX_BATCH_BYTES >> 20} MiB; expected {expected}")
+        raise InvalidValue(f"{path}: not a CIFAR-10 batch: larger than {MAX_BATCH_BYTES >> 20} MiB; "
+                           f"expected {expected}")
     try:
         with open(path, "rb") as file:
             batch = _BatchUnpickler(file, encoding="bytes").load()
     except _Refused as exc:
-        raise ValueError(f"{path}: refused: {exc} (a crafted file can run code when unpickled); expected {expected}; "
+        raise InvalidValue(f"{path}: refused: {exc} (a crafted file can run code when unpickled); expected {expected}; "
                          "re-extract cifar-10-python.tar.gz") from None
     except Exception as exc:  # truncated or foreign files raise many types
-        raise ValueError(f"{path}: not a CIFAR-10 batch ({type(exc).__name__}: {exc}); expected {expected}") from None
+        raise InvalidValue(f"{path}: not a CIFAR-10 batch ({type(exc).__name__}: {exc}); expected {expected}") from None
     if not isinstance(batch, dict) or b"data" not in batch or b"labels" not in batch:
         got = (f"keys {', '.join(sorted(map(repr, batch))[:10]) or 'none'}" if isinstance(batch, dict)
                else f"a {type(batch).__name__}")
-        raise ValueError(f"{path}: not a CIFAR-10 batch: got {got}; expected {expected}")
+        raise InvalidValue(f"{path}: not a CIFAR-10 batch: got {got}; expected {expected}")
     data, labels = batch[b"data"], batch[b"labels"]
     if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3 * 32 * 32:
         got = (f"{data.dtype}{list(data.shape)}" if isinstance(data, np.ndarray) else f"a {type(data).__name__}")
-        raise ValueError(f"{path}: b'data' must be a uint8 array [N, 3072], got {got}; expected {expected}")
+        raise InvalidValue(f"{path}: b'data' must be a uint8 array [N, 3072], got {got}; expected {expected}")
     if isinstance(labels, np.ndarray) and labels.dtype.kind in "iu" and labels.ndim == 1:
         labels = labels.tolist()
     bad = [v for v in labels if not (isinstance(v, (int, np.integer)) and not isinstance(v, bool) and 0 <= v < 10)
@@ -106,7 +108,7 @@ def read_batch(path: str) -> tuple[np.ndarray, np.ndarray]:
     if not isinstance(labels, list) or len(labels) != len(data) or bad:
         got = (f"a {type(labels).__name__}" if not isinstance(labels, list) else
                f"the item {bad[0]!r}" if bad else f"{len(labels)} items")
-        raise ValueError(f"{path}: b'labels' must be a list of {len(data)} ints in 0..9, got {got}; "
+        raise InvalidValue(f"{path}: b'labels' must be a list of {len(data)} ints in 0..9, got {got}; "
                          f"expected {expected}")
     return data, np.asarray(labels, dtype=np.int64)
 
@@ -117,7 +119,7 @@ def load_cifar10(folder: str, split: str) -> tuple[np.ndarray, np.ndarray]:
     for name in CIFAR10_FILES[split]:
         path = os.path.join(folder, name)
         if not os.path.isfile(path):
-            raise FileNotFoundError(
+            raise MissingPath(
                 f"CIFAR-10 not found: expected {os.path.abspath(path)} (the folder {os.path.abspath(folder)} with "
                 f"data_batch_1..5 and test_batch); get the 'CIFAR-10 python version' (cifar-10-python.tar.gz) from "
                 f"{CIFAR10_URL} and extract it there (tar xzf cifar-10-python.tar.gz), or point data.root (root=) at "
@@ -153,10 +155,10 @@ class Cifar10(ImageDataset):
             images, labels = images[keep], labels[keep]
         if length is not None:
             if not isinstance(length, int) or isinstance(length, bool) or length < 1:
-                raise ValueError(f"length must be a positive integer or None, got {length!r}")
+                raise InvalidValue(f"length must be a positive integer or None, got {length!r}")
             images, labels = images[:length], labels[:length]
         if self.options["fit"] == "center_crop" and self.image_size > 32:
-            raise ValueError(
+            raise InvalidValue(
                 f"cifar10 fit='center_crop' needs image_size <= 32, got {self.image_size}; use fit='resize'"
             )
         self.images = torch.from_numpy(np.ascontiguousarray(images))

@@ -10,6 +10,7 @@ from torch import Tensor
 from specdiff.data.base import FITS, ImageDataset, fit
 from specdiff.data.images import list_images, read_image
 from specdiff.data.options import choice, option
+from specdiff.errors import InvalidValue, MissingPath
 
 
 def split_folder(root: str | os.PathLike | None, split: str) -> str:
@@ -17,14 +18,14 @@ def split_folder(root: str | os.PathLike | None, split: str) -> str:
     sub-folder; otherwise ``root`` itself for the train split, and an error for the test split (there is
     no held-out part to take)."""
     if root is None:
-        raise ValueError("dataset 'folder' needs root=<folder of PNG/JPEG images>")
+        raise InvalidValue("dataset 'folder' needs root=<folder of PNG/JPEG images>")
     root = os.fspath(root)
     if not os.path.isdir(root):
-        raise FileNotFoundError(f"image folder {root!r} does not exist")
+        raise MissingPath(f"image folder {root!r} does not exist")
     if os.path.isdir(os.path.join(root, split)):
         return os.path.join(root, split)
     if split == "test":
-        raise ValueError(f"image folder {root!r} has no 'test' sub-folder: put the held-out images in "
+        raise InvalidValue(f"image folder {root!r} has no 'test' sub-folder: put the held-out images in "
                          f"{os.path.join(root, 'test')} (and the training images in {os.path.join(root, 'train')})")
     return root
 
@@ -45,7 +46,7 @@ class ImageFolder(ImageDataset):
         self.paths = list_images(self.root)
         if length is not None:
             if not isinstance(length, int) or isinstance(length, bool) or length < 1:
-                raise ValueError(f"length must be a positive integer or None, got {length!r}")
+                raise InvalidValue(f"length must be a positive integer or None, got {length!r}")
             self.paths = self.paths[:length]
         self._length = len(self.paths)
 
@@ -56,5 +57,5 @@ class ImageFolder(ImageDataset):
             try:
                 images.append(fit(image, self.image_size, self.options["fit"])[0])
             except ValueError as exc:
-                raise ValueError(f"{self.paths[i]}: {exc}") from None
+                raise InvalidValue(f"{self.paths[i]}: {exc}") from None
         return torch.stack(images)

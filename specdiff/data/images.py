@@ -10,16 +10,18 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from specdiff.errors import InvalidValue, MissingPath
+
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 
 
 def list_images(folder: str | os.PathLike) -> list[str]:
     """Sorted paths of the PNG/JPEG files directly inside ``folder``; a clear error when it is missing or empty."""
     if not os.path.isdir(folder):
-        raise FileNotFoundError(f"image folder {os.fspath(folder)!r} does not exist")
+        raise MissingPath(f"image folder {os.fspath(folder)!r} does not exist")
     paths = sorted(os.path.join(folder, n) for n in os.listdir(folder) if n.lower().endswith(IMAGE_SUFFIXES))
     if not paths:
-        raise ValueError(f"image folder {os.fspath(folder)!r} has no {'/'.join(IMAGE_SUFFIXES)} files")
+        raise InvalidValue(f"image folder {os.fspath(folder)!r} has no {'/'.join(IMAGE_SUFFIXES)} files")
     return paths
 
 
@@ -38,7 +40,7 @@ def read_image(path: str | os.PathLike, channels: int | None = None) -> Tensor:
     from PIL import Image, UnidentifiedImageError
 
     if channels not in (None, 1, 3):
-        raise ValueError(f"channels must be 1, 3 or None, got {channels!r}")
+        raise InvalidValue(f"channels must be 1, 3 or None, got {channels!r}")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -50,10 +52,10 @@ def read_image(path: str | os.PathLike, channels: int | None = None) -> Tensor:
                     mode = {1: "L", 3: "RGB"}.get(channels) or ("L" if img.mode in ("L", "1") else "RGB")
                     image = torch.from_numpy(np.asarray(img.convert(mode), dtype=np.float32).copy()) / 127.5 - 1.0
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ValueError(f"cannot read image {os.fspath(path)!r}: it has more than {Image.MAX_IMAGE_PIXELS} pixels "
+        raise InvalidValue(f"cannot read image {os.fspath(path)!r}: it has more than {Image.MAX_IMAGE_PIXELS} pixels "
                          "(PIL.Image.MAX_IMAGE_PIXELS), the limit against decompression bombs") from None
     except (OSError, UnidentifiedImageError, SyntaxError) as exc:
-        raise ValueError(f"cannot read image {os.fspath(path)!r}: {exc}") from None
+        raise InvalidValue(f"cannot read image {os.fspath(path)!r}: {exc}") from None
     if image.dim() == 2:
         image = image[:, :, None]
     if channels == 3 and image.shape[2] == 1:
@@ -64,7 +66,7 @@ def read_image(path: str | os.PathLike, channels: int | None = None) -> Tensor:
 def _grey16(path: str | os.PathLike, values: np.ndarray) -> Tensor:
     """16-bit grey values v in [0, 65535] -> float32 v / 65535 * 2 - 1 (rounded once, from float64)."""
     if values.size and (values.min() < 0 or values.max() > 65535):
-        raise ValueError(f"cannot read image {os.fspath(path)!r}: its integer values span [{values.min()}, "
+        raise InvalidValue(f"cannot read image {os.fspath(path)!r}: its integer values span [{values.min()}, "
                          f"{values.max()}], outside the 16-bit range [0, 65535]")
     return torch.from_numpy(values.astype(np.float64) / 32767.5 - 1.0).float()
 

@@ -8,6 +8,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from specdiff.errors import InvalidValue
+
 
 @dataclass(frozen=True)
 class Option:
@@ -74,11 +76,12 @@ def suggestion(name: str, valid: tuple[str, ...] | list[str]) -> str:
 
 def resolve(dataset: str, specs: Mapping[str, Option], given: Mapping[str, Any]) -> dict[str, Any]:
     """The options of ``dataset`` with defaults filled in and values normalized. An unknown keyword raises
-    ValueError naming the valid ones; a bad value raises ValueError naming the key, the value and what is allowed."""
+    InvalidValue naming the valid ones; a bad value raises InvalidValue naming the key, the value and what is
+    allowed."""
     for key in given:
         if key not in specs:
             valid = ", ".join(specs) or "none"
-            raise ValueError(
+            raise InvalidValue(
                 f"unknown option {key!r} for dataset {dataset!r}{suggestion(str(key), tuple(specs))} "
                 f"(valid options: {valid})"
             )
@@ -90,7 +93,7 @@ def resolve(dataset: str, specs: Mapping[str, Option], given: Mapping[str, Any])
         try:
             resolved[key] = spec.check(given[key])
         except (TypeError, ValueError):
-            raise ValueError(
+            raise InvalidValue(
                 f"dataset {dataset!r}: option {key}={given[key]!r} is invalid; expected {spec.allowed}"
             ) from None
     return resolved

@@ -13,6 +13,7 @@ from specdiff.data import rng
 from specdiff.data.base import ImageDataset, to_channels
 from specdiff.data.options import number, option, subset
 from specdiff.data.synthetic import SYNTHETIC_LENGTH
+from specdiff.errors import InvalidValue
 
 # Photographs whose files ship inside the scikit-image wheel (skimage/data/*.png|jpg), so skimage.data.<name>()
 # reads them offline; the rest of skimage.data (e.g. eagle, brain, cells3d) would be fetched with pooch.
@@ -29,7 +30,7 @@ _CROP = 0xC209
 def load_photo(name: str) -> Tensor:
     """``Tensor[C, H, W]`` float32 in [-1, 1] (C = 1 for grey photos, 3 for colour) of ``skimage.data.<name>()``."""
     if name not in PHOTOS:
-        raise ValueError(f"unknown photo {name!r}; choose from {', '.join(PHOTOS)}")
+        raise InvalidValue(f"unknown photo {name!r}; choose from {', '.join(PHOTOS)}")
     try:
         import skimage.data
     except ImportError:
@@ -70,7 +71,7 @@ class Photos(ImageDataset):
             boundary = round(width * (1 - self.options["holdout"]))
             first, last = (0, boundary - size) if self.split == "train" else (boundary, width - size)
             if height < size or last < first:
-                raise ValueError(
+                raise InvalidValue(
                     f"photo {name!r} ({height}x{width} after scale={scale}) has a {self.split} region "
                     f"{height}x{boundary if self.split == 'train' else width - boundary} smaller than "
                     f"image_size={size}; lower image_size, raise scale, change holdout or drop it from names"

@@ -13,6 +13,7 @@ from specdiff.data.folder import ImageFolder
 from specdiff.data.options import resolve, suggestion
 from specdiff.data.photos import Photos
 from specdiff.data.synthetic import Noise, Piecewise, RandomField, Texture
+from specdiff.errors import InvalidValue
 
 _CLASSES: dict[str, type[ImageDataset]] = {
     cls.name: cls for cls in (Noise, Piecewise, Texture, RandomField, Cifar10, Photos, ImageFolder)
@@ -23,21 +24,21 @@ _NEEDS_ROOT = ("cifar10", "folder")
 
 def _dataset_class(name: str) -> type[ImageDataset]:
     if name not in _CLASSES:
-        raise ValueError(f"unknown dataset {name!r}{suggestion(str(name), DATASETS)} (valid: {', '.join(DATASETS)})")
+        raise InvalidValue(f"unknown dataset {name!r}{suggestion(str(name), DATASETS)} (valid: {', '.join(DATASETS)})")
     return _CLASSES[name]
 
 
 def dataset_options(name: str) -> dict[str, Any]:
-    """The family-specific keyword options of dataset ``name`` and their defaults (unknown name: ValueError)."""
+    """The family-specific keyword options of dataset ``name`` and their defaults (unknown name: InvalidValue)."""
     return {key: spec.default for key, spec in _dataset_class(name).OPTIONS.items()}
 
 
 def check_options(name: str, options: dict[str, Any], root: str | os.PathLike | None = None) -> dict[str, Any]:
     """Validates dataset ``name``'s options (and whether it reads a ``root``) without building it; returns the
-    resolved options. Raises ValueError naming the key, the value and what is allowed."""
+    resolved options. Raises InvalidValue naming the key, the value and what is allowed."""
     cls = _dataset_class(name)
     if root is not None and name not in _NEEDS_ROOT:
-        raise ValueError(f"dataset {name!r} takes no root (only {', '.join(_NEEDS_ROOT)} read from a folder)")
+        raise InvalidValue(f"dataset {name!r} takes no root (only {', '.join(_NEEDS_ROOT)} read from a folder)")
     return resolve(name, cls.OPTIONS, options)
 
 
@@ -63,5 +64,5 @@ def build_dataset(
     if name in _NEEDS_ROOT:
         return cls(root=root, **common)
     if root is not None:
-        raise ValueError(f"dataset {name!r} takes no root (only {', '.join(_NEEDS_ROOT)} read from a folder)")
+        raise InvalidValue(f"dataset {name!r} takes no root (only {', '.join(_NEEDS_ROOT)} read from a folder)")
     return cls(**common)

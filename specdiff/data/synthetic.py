@@ -12,6 +12,7 @@ from torch import Tensor
 from specdiff.data import rng
 from specdiff.data.base import ImageDataset
 from specdiff.data.options import choice, number, option, subset
+from specdiff.errors import InvalidValue
 
 SYNTHETIC_LENGTH = {"train": 50_000, "test": 10_000}
 # Stream tags: each kind of random quantity has its own stream, so adding one never shifts another.
@@ -162,7 +163,7 @@ class Texture(SyntheticDataset):
         super().__init__(**kwargs)
         lo, hi = self.options["min_frequency"], self.options["max_frequency"]
         if lo > hi:
-            raise ValueError(f"dataset 'texture': min_frequency={lo} must not exceed max_frequency={hi}")
+            raise InvalidValue(f"dataset 'texture': min_frequency={lo} must not exceed max_frequency={hi}")
 
     def _make(self, index: Tensor, keys: Tensor) -> Tensor:
         size, parts, channels = self.image_size, self.options["components"], self.channels

@@ -24,6 +24,7 @@ from typing import Any, Literal
 import torch
 from torch import Tensor
 
+from specdiff.errors import InvalidValue
 from specdiff.ops.frequency import radius_bins
 
 from .denoiser import Denoiser, Model, Prediction
@@ -150,22 +151,22 @@ def masf(
 
 def check_masf_options(alpha: float | Sequence[float] | None = None, edges: Sequence[float | Fraction] | None = None
                        ) -> tuple[tuple[float, ...], tuple[float | Fraction, ...]]:
-    """masf's ``(alphas, edges)``, one α per band, validated (ValueError naming the option); None takes the
+    """masf's ``(alphas, edges)``, one α per band, validated (InvalidValue naming the option); None takes the
     default (:data:`MASF_ALPHA`, :data:`MASF_EDGES`)."""
     alpha = MASF_ALPHA if alpha is None else alpha
     edges = MASF_EDGES if edges is None else edges
     edges = tuple(edges) if isinstance(edges, (list, tuple)) else edges
     if not isinstance(edges, tuple) or not all(
             isinstance(e, (int, float, Fraction)) and not isinstance(e, bool) and 0 < e < 1 for e in edges):
-        raise ValueError(f"masf edges must be a list of numbers in (0, 1), got {edges!r}")
+        raise InvalidValue(f"masf edges must be a list of numbers in (0, 1), got {edges!r}")
     if any(b <= a for a, b in zip(edges, edges[1:], strict=False)):
-        raise ValueError(f"masf edges must be strictly increasing, got {list(edges)!r}")
+        raise InvalidValue(f"masf edges must be strictly increasing, got {list(edges)!r}")
     alphas = tuple(alpha) if isinstance(alpha, (list, tuple)) else (alpha,) * (len(edges) + 1)
     if len(alphas) != len(edges) + 1:
-        raise ValueError(f"masf alpha must be one number or {len(edges) + 1} (one per band), got {len(alphas)}")
+        raise InvalidValue(f"masf alpha must be one number or {len(edges) + 1} (one per band), got {len(alphas)}")
     for a in alphas:
         if isinstance(a, bool) or not isinstance(a, (int, float)) or not 0 <= a < 1:
-            raise ValueError(f"masf alpha must be in [0, 1), got {a!r}")
+            raise InvalidValue(f"masf alpha must be in [0, 1), got {a!r}")
     return alphas, edges
 
 
@@ -196,7 +197,7 @@ def ddim(
     ``clip_x0`` is its clip_sample with use_clipped_model_output=True.
     """
     if not 0.0 <= eta <= 1.0:
-        raise ValueError(f"eta must be in [0, 1], got {eta!r}")
+        raise InvalidValue(f"eta must be in [0, 1], got {eta!r}")
     for i, t, s in _steps(timesteps):
         x0, n = denoiser(x, t)
         _report(callback, i, t, x, x0)
@@ -237,6 +238,14 @@ _LOWER_ORDER_FINAL_BELOW = 15
 rule; Lu et al.'s code uses 10)."""
 
 
+def check_multistep_options(order: int = 2, d2: str = "lu") -> None:
+    """dpm_solver++'s ``order`` and ``d2`` validated (InvalidValue naming the option)."""
+    if order not in (1, 2, 3):
+        raise InvalidValue(f"order must be 1, 2 or 3, got {order!r}")
+    if d2 not in MULTISTEP_D2:
+        raise InvalidValue(f"d2 must be one of {MULTISTEP_D2}, got {d2!r}")
+
+
 @torch.no_grad()
 def dpm_solver_pp(
     denoiser: Denoiser,
@@ -261,10 +270,7 @@ def dpm_solver_pp(
     T = 1000 cosine and linear schedules, trailing spacing, 10-320 steps (all but linear at 20 steps); "taylor" is
     third order and the more accurate there with steps uniform in λ from 40 steps (scripts/sampler_oracle.py).
     """
-    if order not in (1, 2, 3):
-        raise ValueError(f"order must be 1, 2 or 3, got {order!r}")
-    if d2 not in MULTISTEP_D2:
-        raise ValueError(f"d2 must be one of {MULTISTEP_D2}, got {d2!r}")
+    check_multistep_options(order, d2)
     num_steps = len(timesteps)
     history: list[tuple[float, Tensor]] = []
     for i, t, s in _steps(timesteps):
@@ -360,21 +366,21 @@ def available_samplers() -> tuple[str, ...]:
 
 
 def get_sampler(name: str) -> SamplerFn:
-    """The sampler registered under `name`; an unknown name raises ValueError listing the registered ones."""
+    """The sampler registered under `name`; an unknown name raises InvalidValue listing the registered ones."""
     if name not in _SAMPLERS:
-        raise ValueError(f"unknown sampler {name!r}; registered: {', '.join(available_samplers())}")
+        raise InvalidValue(f"unknown sampler {name!r}; registered: {', '.join(available_samplers())}")
     return _SAMPLERS[name]
 
 
 def check_options(name: str, fn: SamplerFn, options: dict[str, Any]) -> None:
-    """ValueError naming the options of ``options`` that sampler ``name`` (function ``fn``) does not take."""
+    """InvalidValue naming the options of ``options`` that sampler ``name`` (function ``fn``) does not take."""
     params = inspect.signature(fn).parameters
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
         return
     accepted = [p for p, v in params.items() if v.kind is inspect.Parameter.KEYWORD_ONLY and p not in _SHARED_OPTIONS]
     unknown = sorted(set(options) - set(accepted))
     if unknown:
-        raise ValueError(
+        raise InvalidValue(
             f"sampler {name!r} does not take option(s) {', '.join(unknown)}; "
             f"it takes: {', '.join(accepted) if accepted else 'no options'}"
         )
@@ -413,7 +419,7 @@ def sample(
     timesteps = make_timesteps(schedule.num_timesteps, num_steps, spacing)
     denoiser = Denoiser(model, schedule, prediction, clip_x0)
     if prediction == "eps" and bool((schedule.alpha_cumprod_at(timesteps) == 0).any()):
-        raise ValueError(
+        raise InvalidValue(
             "prediction='eps' cannot sample from ᾱ=0 (zero terminal SNR): x0 is not recoverable from ε "
             "there (Lin et al. 2024 §3.2); use 'v' or 'x0'"
         )

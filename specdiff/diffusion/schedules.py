@@ -14,6 +14,8 @@ from typing import Literal, Protocol
 import torch
 from torch import Tensor
 
+from specdiff.errors import InvalidValue
+
 ScheduleKind = Literal["linear", "cosine"]
 Spacing = Literal["linspace", "leading", "trailing"]
 
@@ -172,9 +174,9 @@ def make_timesteps(num_timesteps: int, num_steps: int, spacing: Spacing = "trail
     if isinstance(num_timesteps, bool) or not isinstance(num_timesteps, int) or num_timesteps < 2:
         raise ValueError(f"num_timesteps must be an integer >= 2, got {num_timesteps!r}")
     if isinstance(num_steps, bool) or not isinstance(num_steps, int) or not 1 <= num_steps <= num_timesteps:
-        raise ValueError(f"num_steps must be an integer in [1, {num_timesteps}], got {num_steps!r}")
+        raise InvalidValue(f"num_steps must be an integer in [1, {num_timesteps}], got {num_steps!r}")
     if spacing not in SPACINGS:
-        raise ValueError(f"spacing must be one of {SPACINGS}, got {spacing!r}")
+        raise InvalidValue(f"spacing must be one of {SPACINGS}, got {spacing!r}")
     T, N = num_timesteps, num_steps
     k = torch.arange(N - 1, -1, -1, dtype=torch.int64)
     if spacing == "linspace":

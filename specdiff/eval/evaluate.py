@@ -35,6 +35,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from specdiff.data.images import list_images, read_image
+from specdiff.errors import InvalidValue, MissingPath
 from specdiff.eval import paired as P
 from specdiff.eval import spectral as S
 from specdiff.eval.distribution import KID_SUBSETS, extract_features, frechet_distance, kernel_distance, kid_subset_size
@@ -58,9 +59,9 @@ def resolve_metrics(metrics: Sequence[str] | str | None) -> tuple[list[str], boo
     names = list(dict.fromkeys(m.strip() for m in metrics if m.strip()))
     unknown = [m for m in names if m not in METRICS]
     if unknown:
-        raise ValueError(f"unknown metric {unknown[0]!r}; valid metrics: {', '.join(METRICS)}")
+        raise InvalidValue(f"unknown metric {unknown[0]!r}; valid metrics: {', '.join(METRICS)}")
     if not names:
-        raise ValueError(f"no metric given; valid metrics: {', '.join(METRICS)}")
+        raise InvalidValue(f"no metric given; valid metrics: {', '.join(METRICS)}")
     return names, True
 
 
@@ -84,16 +85,16 @@ def load_images(folder: str | os.PathLike, *, channels: int | None = None, image
     Errors name the folder (``role``: "generated"/"reference") and the offending file.
     """
     if image_size is not None and image_size < 1:
-        raise ValueError(f"image_size must be >= 1, got {image_size}")
+        raise InvalidValue(f"image_size must be >= 1, got {image_size}")
     paths = _sample_files(folder) or list_images(folder)
     images: list[Tensor] = []
     for path in paths:
         image = read_image(path, channels)
         if images and image.shape[0] != images[0].shape[0]:
-            raise ValueError(f"{role} folder {os.fspath(folder)!r} mixes channel counts: {paths[0]!r} has "
+            raise InvalidValue(f"{role} folder {os.fspath(folder)!r} mixes channel counts: {paths[0]!r} has "
                              f"{images[0].shape[0]} channel(s) but {path!r} has {image.shape[0]}; pass channels=1 or 3")
         if image_size is None and images and image.shape != images[0].shape:
-            raise ValueError(f"{role} folder {os.fspath(folder)!r} mixes image sizes: {paths[0]!r} is "
+            raise InvalidValue(f"{role} folder {os.fspath(folder)!r} mixes image sizes: {paths[0]!r} is "
                              f"{_size(images[0])} but {path!r} is {_size(image)}; pass image_size= to resize")
         images.append(image if image_size is None else _resize(image, image_size))
     return torch.stack(images), [os.path.basename(p) for p in paths]
@@ -110,12 +111,12 @@ def _sample_files(folder: str | os.PathLike) -> list[str] | None:
         return None
     for n in files:  # only files inside the folder: no paths, absolute or relative
         if n in ("", ".", "..") or n != os.path.basename(n) or "\\" in n or os.path.isabs(n):
-            raise ValueError(f"{os.fspath(folder)!r}: metadata.json lists {n!r}; only plain file names inside the "
+            raise InvalidValue(f"{os.fspath(folder)!r}: metadata.json lists {n!r}; only plain file names inside the "
                              "folder are accepted")
     paths = [os.path.join(folder, n) for n in sorted(files)]
     missing = [p for p in paths if not os.path.isfile(p)]
     if missing:
-        raise FileNotFoundError(f"{os.fspath(folder)!r}: metadata.json lists {missing[0]!r}, which does not exist")
+        raise MissingPath(f"{os.fspath(folder)!r}: metadata.json lists {missing[0]!r}, which does not exist")
     return paths
 
 
@@ -131,17 +132,17 @@ def _load_reference_dataset(name: str, count: int, *, image_size: int, channels:
                             **where, **dict(options or {}))
     count = min(count, len(dataset))
     if count == 0:
-        raise ValueError(f"reference dataset {name!r} (split 'test') is empty")
+        raise InvalidValue(f"reference dataset {name!r} (split 'test') is empty")
     items = [dataset[i] for i in range(count)]
     return torch.stack([item[0] if isinstance(item, (tuple, list)) else item for item in items]).float()
 
 
 def _check_compatible(gen: Tensor, ref: Tensor, gen_where: str, ref_where: str) -> None:
     if gen.shape[1] != ref.shape[1]:
-        raise ValueError(f"channel mismatch: generated images ({gen_where}) have {gen.shape[1]} channel(s) but "
+        raise InvalidValue(f"channel mismatch: generated images ({gen_where}) have {gen.shape[1]} channel(s) but "
                          f"reference images ({ref_where}) have {ref.shape[1]}; pass channels=1 or 3 to convert both")
     if gen.shape[-2:] != ref.shape[-2:]:
-        raise ValueError(f"image size mismatch: generated images ({gen_where}) are {_size(gen)} but reference images "
+        raise InvalidValue(f"image size mismatch: generated images ({gen_where}) are {_size(gen)} but reference images "
                          f"({ref_where}) are {_size(ref)}; pass image_size= to resize both")
 
 
@@ -181,11 +182,11 @@ def evaluate(
     """
     names, explicit = resolve_metrics(metrics)
     if (reference is None) == (reference_dataset is None):
-        raise ValueError("pass exactly one of reference= (a folder) or reference_dataset= (a dataset name)")
+        raise InvalidValue("pass exactly one of reference= (a folder) or reference_dataset= (a dataset name)")
     if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        raise InvalidValue(f"batch_size must be >= 1, got {batch_size}")
     if num_reference is not None and num_reference < 1:
-        raise ValueError(f"num_reference must be >= 1, got {num_reference}")
+        raise InvalidValue(f"num_reference must be >= 1, got {num_reference}")
 
     gen, gen_names = load_images(generated, channels=channels, image_size=image_size, role="generated")
     gen_where = f"{gen_names[0]!r} in {os.fspath(generated)!r}"
@@ -196,7 +197,7 @@ def evaluate(
             ref, ref_names = ref[:num_reference], ref_names[:num_reference]
     else:
         if image_size is None and gen.shape[-2] != gen.shape[-1]:
-            raise ValueError(f"generated images are {_size(gen)} ({gen_where}); a reference dataset makes square "
+            raise InvalidValue(f"generated images are {_size(gen)} ({gen_where}); a reference dataset makes square "
                              "images, so pass image_size=")
         ref = _load_reference_dataset(reference_dataset, num_reference or len(gen), seed=seed,
                                       image_size=image_size or gen.shape[-1], channels=channels or gen.shape[1],
@@ -210,7 +211,7 @@ def evaluate(
 
     def skip(skipped: Sequence[str], reason: str) -> None:
         if explicit:
-            raise ValueError(f"cannot compute {', '.join(skipped)}: {reason}")
+            raise InvalidValue(f"cannot compute {', '.join(skipped)}: {reason}")
         out.update(dict.fromkeys(skipped))
         notes.append(f"{', '.join(skipped)}: not computed because {reason}")
 
@@ -340,15 +341,15 @@ def update_metadata(samples_dir: str | os.PathLike, result: dict) -> str:
     ``specdiff sample``), atomically; other keys are kept. Returns the metadata path."""
     path = os.path.join(os.fspath(samples_dir), "metadata.json")
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"cannot update metadata: {path!r} does not exist (is {os.fspath(samples_dir)!r} "
+        raise MissingPath(f"cannot update metadata: {path!r} does not exist (is {os.fspath(samples_dir)!r} "
                                 "a specdiff samples folder?)")
     try:
         with open(path) as f:
             metadata = json.load(f)
     except json.JSONDecodeError as exc:
-        raise ValueError(f"cannot update metadata: {path!r} is not valid JSON ({exc})") from None
+        raise InvalidValue(f"cannot update metadata: {path!r} is not valid JSON ({exc})") from None
     if not isinstance(metadata, dict):
-        raise ValueError(f"cannot update metadata: {path!r} holds a {type(metadata).__name__}, not a JSON object")
+        raise InvalidValue(f"cannot update metadata: {path!r} holds a {type(metadata).__name__}, not a JSON object")
     metadata["evaluation"] = result
     _atomic_write_json(path, metadata)
     return path

@@ -16,6 +16,7 @@ from typing import Literal
 
 import numpy as np
 
+from specdiff.errors import InvalidValue
 from specdiff.report.tables import format_number, markdown_table
 
 from .arrays import check_orthogonal
@@ -39,7 +40,7 @@ def snr(y: np.ndarray | Sequence[float], goal: Goal) -> np.ndarray:
     larger-the-better  η = −10 log10(mean(1/y²))   (every y > 0)
     smaller-the-better η = −10 log10(mean(y²))     (not all y = 0)
     nominal-the-best   η = 10 log10(ȳ² / s²)       (≥ 2 replicates, s > 0, ȳ ≠ 0; s has ddof=1)
-    Offending runs raise ValueError naming the run (1-based, as in the printed tables); nothing is
+    Offending runs raise InvalidValue (a ValueError) naming the run (1-based, as in the printed tables); nothing is
     dropped. S/N is always larger-is-better whatever the goal.
     """
     if goal not in GOALS:
@@ -51,11 +52,11 @@ def snr(y: np.ndarray | Sequence[float], goal: Goal) -> np.ndarray:
         raise ValueError(f"responses must be runs × replicates, got shape {y.shape}")
     bad = ~np.isfinite(y).all(axis=1)
     if bad.any():
-        raise ValueError(f"{_runs(bad)} non-finite response (NaN or inf): {y[np.argmax(bad)].tolist()}")
+        raise InvalidValue(f"{_runs(bad)} non-finite response (NaN or inf): {y[np.argmax(bad)].tolist()}")
     if goal == "larger":
         bad = (y <= 0).any(axis=1)
         if bad.any():
-            raise ValueError(
+            raise InvalidValue(
                 f"{_runs(bad)} non-positive response for larger-the-better "
                 f"(1/y² undefined): {y[np.argmax(bad)].tolist()}"
             )
@@ -63,18 +64,18 @@ def snr(y: np.ndarray | Sequence[float], goal: Goal) -> np.ndarray:
     if goal == "smaller":
         bad = (y == 0).all(axis=1)
         if bad.any():
-            raise ValueError(f"{_runs(bad)} all responses are 0: smaller-the-better S/N is +inf")
+            raise InvalidValue(f"{_runs(bad)} all responses are 0: smaller-the-better S/N is +inf")
         return -10.0 * np.log10(np.mean(y**2, axis=1))
     if y.shape[1] < 2:
-        raise ValueError("nominal-the-best S/N needs at least 2 replicates per run (s uses ddof=1)")
+        raise InvalidValue("nominal-the-best S/N needs at least 2 replicates per run (s uses ddof=1)")
     mean = y.mean(axis=1)
     s2 = y.var(axis=1, ddof=1)
     bad = s2 == 0
     if bad.any():
-        raise ValueError(f"{_runs(bad)} replicates are identical (s = 0): nominal-the-best S/N is +inf")
+        raise InvalidValue(f"{_runs(bad)} replicates are identical (s = 0): nominal-the-best S/N is +inf")
     bad = mean == 0
     if bad.any():
-        raise ValueError(f"{_runs(bad)} mean response is 0: nominal-the-best S/N is -inf")
+        raise InvalidValue(f"{_runs(bad)} mean response is 0: nominal-the-best S/N is -inf")
     return 10.0 * np.log10(mean**2 / s2)
 
 
@@ -426,7 +427,7 @@ def analyze(
             raise ValueError(f"cannot pool unknown factor(s) {unknown}; factors: {names}")
         pooled_idx = [names.index(p) for p in pool]
         if len(pooled_idx) == nf:
-            raise ValueError("cannot pool every factor")
+            raise InvalidValue("cannot pool every factor")
     pooled = tuple(names[i] for i in sorted(pooled_idx))
 
     e_ss = ss_residual + sum(ss[i] for i in pooled_idx)
@@ -538,7 +539,7 @@ def confirm(
     else:
         values = np.atleast_1d(np.asarray(snr_db, dtype=np.float64))
         if not np.isfinite(values).all():
-            raise ValueError(f"confirmation S/N must be finite, got {values.tolist()}")
+            raise InvalidValue(f"confirmation S/N must be finite, got {values.tolist()}")
     o = analysis.optimum
     r = len(values)
     eta_c = float(values.mean())

@@ -248,6 +248,11 @@ _PREFERRED = {
 }
 
 
+def preferred_columns(name: str) -> tuple[int, ...]:
+    """The column order in which factors are assigned to array ``name``: its basic columns first."""
+    return _PREFERRED.get(name, tuple(range(orthogonal_array(name).shape[1])))
+
+
 def select_array(levels_per_factor: Sequence[int]) -> tuple[str, list[int]]:
     """Smallest built-in array that fits the factors, and the 0-based column given to each factor.
 
@@ -280,7 +285,7 @@ def select_array(levels_per_factor: Sequence[int]) -> tuple[str, list[int]]:
 
 def _assign(name: str, want: list[int], dummy: bool) -> list[int] | None:
     ks = column_levels(_builtin(name))
-    order = _PREFERRED.get(name, tuple(range(len(ks))))
+    order = preferred_columns(name)
     free = list(order)
     assignment = [-1] * len(want)
     # Exact-level columns first, then (dummy) the factors with most levels take the smallest columns left.

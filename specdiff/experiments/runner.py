@@ -54,6 +54,7 @@ from typing import Any
 
 import numpy as np
 
+from specdiff.errors import InvalidValue, MissingPath, UserError
 from specdiff.report.tables import format_number, markdown_table
 
 from .study import SAMPLE_METRICS, Condition, Response, Study, StudyError, load_study
@@ -121,9 +122,9 @@ def run_study(
     then raises :class:`StudyIncomplete` (after writing the summary).
     """
     if workers < 1:
-        raise ValueError(f"workers must be >= 1, got {workers}")
+        raise InvalidValue(f"workers must be >= 1, got {workers}")
     if max_retries < 0:
-        raise ValueError(f"max_retries must be >= 0, got {max_retries}")
+        raise InvalidValue(f"max_retries must be >= 0, got {max_retries}")
     log = log or _print
     study = load_study(study_path)
     out = output_dir or os.path.join("results", "taguchi", study.name)
@@ -158,7 +159,7 @@ def run_study(
     return summary
 
 
-class StudyIncomplete(RuntimeError):
+class StudyIncomplete(UserError, RuntimeError):
     """Some runs of a study failed after their retries; ``summary`` is the report of the finished ones."""
 
     def __init__(self, summary: str, run_ids: list[str]):
@@ -570,7 +571,7 @@ def analyze_study(output_dir: str) -> str:
 
     out = output_dir
     if not os.path.exists(os.path.join(out, "study.yaml")):
-        raise FileNotFoundError(f"{out!r} is not a study folder (no study.yaml)")
+        raise MissingPath(f"{out!r} is not a study folder (no study.yaml)")
     c = _collect(out)
     study = c.study
     analysis = confirmation = None

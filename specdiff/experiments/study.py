@@ -29,6 +29,10 @@ A study file (YAML)::
     pool: auto                         # auto (default) | none | [factor, ...]
     alpha: 0.05                        # level of the optimum's interval
 
+The file is parsed like a run config (:func:`specdiff.config.build` into :class:`StudyFile`): unknown keys are
+refused with the nearest valid one, values are typed and range-checked, and every error is one line naming the
+file and the dotted key (``factors.lr.levels = 0.001: must be a list``).
+
 Seeds: replicate k of every row uses seed ``seed + k`` for ``training.seed`` (weights, noise draws, data order)
 and ``sampling.seed`` (sampler noise), the same across rows and noise conditions, so rows are compared under
 common random numbers and a row difference is the factors', not the seeds'.
@@ -42,19 +46,20 @@ sampling factor under a training-metric response is an error, so no factor maps 
 from __future__ import annotations
 
 import copy
-import difflib
 import itertools
 import json
 import math
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import yaml
 
-from specdiff.fileio import check_plain_name, read_yaml
+from specdiff.config import SECTIONS, ConfigError, build, did_you_mean, from_dict, load_raw, require, set_dotted
+from specdiff.errors import UserError
+from specdiff.fileio import PLAIN_NAME_RULE, is_plain_name, plain, read_yaml, yaml_problem
 
 from .analysis import GOALS
 from .arrays import (
@@ -65,6 +70,7 @@ from .arrays import (
     design,
     interaction_column,
     orthogonal_array,
+    preferred_columns,
     select_array,
 )
 
@@ -89,20 +95,174 @@ SAMPLE_METRICS: dict[str, str] = {
 
 SEED_KEYS: tuple[str, ...] = ("training.seed", "sampling.seed")
 RUNNER_KEYS: tuple[str, ...] = ("training.threads",)  # set per worker by the runner
-_TOP_KEYS = ("name", "description", "base", "set", "array", "factors", "interactions", "noise", "replicates", "seed",
-             "response", "pool", "alpha")
-_FACTOR_KEYS = ("key", "levels", "labels", "column")
-# Factor names name files (figures/interaction_<a>x<b>.png): the plain-name rule of run ids and sample tags.
-_RESPONSE_KEYS = ("metric", "goal", "num_reference")
 _TWO_LEVEL = ("L4", "L8", "L16")
 
 
-class StudyError(ValueError):
-    """A bad study file; the message is one line naming the study key, factor or level."""
+class StudyError(UserError, ValueError):
+    """A bad study file, or a study folder that cannot be used; the message is one line naming the study file and
+    the dotted key."""
+
+
+# ----------------------------------------------------------------------------------------- the file form
+# A study file is parsed like a config (specdiff.config.build): unknown keys with the nearest valid one, typed
+# values, range checks in __post_init__, every error ``dotted.key = value: what is allowed``.
+
+
+@dataclass(frozen=True)
+class NoiseFactorSpec:
+    """A noise factor as written: a dotted config key (``model``, ``loss``, ``optim.lr``; a mapping level
+    replaces the whole (sub-)mapping) and at least two levels, with optional labels (default: a mapping level's
+    ``name`` field, or the value)."""
+
+    key: str | None = None
+    levels: tuple[Any, ...] | None = None
+    labels: tuple[Any, ...] | None = None
+
+    def __post_init__(self):
+        require(isinstance(self.key, str) and bool(self.key), "key", self.key,
+                "must be a config key like optim.lr or model")
+        require(self.key.split(".")[0] in SECTIONS, "key", self.key,
+                f"is not in a config section ({', '.join(SECTIONS)})")
+        require(self.key not in SEED_KEYS, "key", self.key,
+                "is the replicate seed (set by replicates/seed); vary seeds with replicates, not a factor")
+        require(self.key not in RUNNER_KEYS, "key", self.key, "is set by the runner (threads per worker)")
+        require(self.levels is not None and len(self.levels) >= 2, "levels", plain(self.levels),
+                "must be a list of at least 2 values")
+        labels = self.labels if self.labels is not None else tuple(_label(v) for v in self.levels)
+        require(len(labels) == len(self.levels), "labels", plain(labels), "must list one label per level")
+        require(all(isinstance(v, (str, int, float)) for v in labels), "labels", plain(labels),
+                "must be strings or numbers")
+        labels = tuple(str(v) for v in labels)
+        require(len(set(labels)) == len(labels), "labels", list(labels), "are not distinct; give labels:")
+        object.__setattr__(self, "labels", labels)
+
+
+@dataclass(frozen=True)
+class FactorSpec(NoiseFactorSpec):
+    """A control factor as written; ``column`` pins it to a 0-based array column (default: assigned)."""
+
+    column: int | None = None
+
+    def __post_init__(self):
+        super().__post_init__()
+        require(self.column is None or self.column >= 0, "column", self.column, "must be a 0-based column index")
+
+
+@dataclass(frozen=True)
+class Response:
+    """What a run is scored by: a training metric (read from the run) or a sample metric (sample, then evaluate
+    against ``num_reference`` test-split images), and the S/N goal."""
+
+    metric: str | None = None
+    goal: str | None = None
+    num_reference: int = 256
+
+    def __post_init__(self):
+        valid = list(TRAINING_METRICS) + list(SAMPLE_METRICS)
+        require(self.metric in valid, "metric", self.metric, did_you_mean("unknown metric", str(self.metric), valid))
+        require(self.goal in GOALS, "goal", self.goal, f"must be one of {', '.join(GOALS)}")
+        require(self.num_reference >= 2, "num_reference", self.num_reference, "must be an integer >= 2")
+        require(self.source == "samples" or self.num_reference == 256, "num_reference", self.num_reference,
+                f"is only read for sample metrics, not {self.metric!r}")
+
+    @property
+    def source(self) -> str:
+        """"metrics" (read from the training run) or "samples" (sample, then evaluate)."""
+        return "samples" if self.metric in SAMPLE_METRICS else "metrics"
+
+
+@dataclass(frozen=True)
+class StudyFile:
+    """A study file as written (see the module docstring); :func:`load_study` resolves it into a :class:`Study`."""
+
+    name: str | None = None  # default: the file name without suffix
+    description: str = ""
+    base: str | Mapping[str, Any] | None = None
+    set: Mapping[str, Any] = field(default_factory=dict)
+    array: str | None = None
+    factors: Mapping[str, FactorSpec] | None = None
+    interactions: tuple[tuple[str, str], ...] = ()
+    noise: Mapping[str, NoiseFactorSpec] | None = None
+    replicates: int = 1
+    seed: int = 0
+    response: Response | None = None
+    pool: str | tuple[str, ...] | None = "auto"
+    alpha: float = 0.05
+
+    def __post_init__(self):
+        require(self.base is None or isinstance(self.base, (str, Mapping)), "base", self.base,
+                "must be a config path or an inline config mapping")
+        for key in self.set:
+            require("." in key, f"set.{key}", self.set[key], "the key must be a dotted config key like training.steps")
+        if self.array is not None:
+            try:
+                object.__setattr__(self, "array", canonical_name(self.array))
+            except ValueError as exc:
+                raise ConfigError("array", self.array, str(exc)) from None
+        require(bool(self.factors), "factors", plain(self.factors),
+                "must be a non-empty mapping of factor name -> {key, levels}")
+        noise = self.noise or {}
+        object.__setattr__(self, "noise", noise)
+        for section, specs in (("factors", self.factors), ("noise", noise)):
+            for name in specs:
+                if not is_plain_name(name):
+                    raise ConfigError.about(section, f"factor name {name!r} is not a plain name: use "
+                                            f"{PLAIN_NAME_RULE} (it names figure files)")
+        for name in noise:
+            if name in self.factors:
+                raise ConfigError.about(f"noise.{name}", "is the name of a factor too (factors and noise share one "
+                                        "namespace)")
+        everything = {**{f"factors.{n}": f for n, f in self.factors.items()},
+                      **{f"noise.{n}": f for n, f in noise.items()}}
+        keys = [f.key for f in everything.values()]
+        for where, f in everything.items():
+            require(keys.count(f.key) == 1, f"{where}.key", f.key, "is set by another factor too")
+        require(self.replicates >= 1, "replicates", self.replicates, "must be an integer >= 1")
+        require(0 <= self.seed < 2**62, "seed", self.seed, "must be an integer in [0, 2**62)")
+        require(self.response is not None, "response", self.response, "must be a mapping with metric and goal")
+        conditions = self.replicates * math.prod(len(f.levels) for f in noise.values())
+        require(self.response.goal != "nominal" or conditions >= 2, "response.goal", self.response.goal,
+                f"needs at least 2 replicates per row (replicates x noise conditions = {conditions})")
+        if self.response.source == "metrics":
+            for where, f in everything.items():
+                require(f.key != "sampling" and not f.key.startswith("sampling."), f"{where}.key", f.key,
+                        f"cannot affect response {self.response.metric!r}: it is read from the training run; use a "
+                        f"sample metric ({', '.join(SAMPLE_METRICS)}) or drop the factor")
+        require(0 < self.alpha < 1, "alpha", self.alpha, "must be a number in (0, 1)")
+
+        names = list(self.factors)
+        seen: list[tuple[str, str]] = []
+        for i, pair in enumerate(self.interactions):
+            require(pair[0] != pair[1], f"interactions[{i}]", list(pair), "must be a pair of two different factors")
+            for j, p in enumerate(pair):
+                require(p in names, f"interactions[{i}][{j}]", p, did_you_mean("unknown factor", p, names))
+            require(pair not in seen and pair[::-1] not in seen, f"interactions[{i}]", list(pair), "is listed twice")
+            seen.append(pair)
+        for where in everything:
+            if where.split(".", 1)[1] in self.interaction_names:
+                raise ConfigError.about(where, "is also the name of a declared interaction")
+
+        pool = self.pool
+        if pool in (None, "none"):
+            pool = None
+        elif isinstance(pool, (list, tuple)) and all(isinstance(p, str) for p in pool):
+            pool = tuple(pool)
+            known = names + list(self.interaction_names)
+            for i, p in enumerate(pool):
+                require(p in known, f"pool[{i}]", p, did_you_mean("unknown factor", p, known))
+        else:
+            require(pool == "auto", "pool", pool, "must be auto, none or a list of factor names")
+        object.__setattr__(self, "pool", pool)
+
+    @property
+    def interaction_names(self) -> tuple[str, ...]:
+        return tuple(f"{a}x{b}" for a, b in self.interactions)
 
 
 @dataclass(frozen=True)
 class Factor:
+    """A resolved control or noise factor: its name, dotted config key, levels, level labels and array column."""
+
     name: str
     key: str
     levels: tuple[Any, ...]
@@ -110,22 +270,10 @@ class Factor:
     column: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        out = {"key": self.key, "levels": [_plain(v) for v in self.levels], "labels": list(self.labels)}
+        out = {"key": self.key, "levels": plain(self.levels), "labels": list(self.labels)}
         if self.column is not None:
             out["column"] = self.column
         return out
-
-
-@dataclass(frozen=True)
-class Response:
-    metric: str
-    goal: str
-    num_reference: int = 256
-
-    @property
-    def source(self) -> str:
-        """"metrics" (read from the training run) or "samples" (sample, then evaluate)."""
-        return "samples" if self.metric in SAMPLE_METRICS else "metrics"
 
 
 @dataclass(frozen=True)
@@ -201,7 +349,7 @@ class Study:
         settings += [(f.key, f.levels[lvl]) for f, lvl in zip(self.noise, condition.noise_levels, strict=True)]
         raw = copy.deepcopy(dict(self.base))
         for key, value in sorted(settings, key=lambda kv: kv[0].count(".")):
-            _set_dotted(raw, key, copy.deepcopy(_plain(value)))
+            _set_dotted(raw, key, copy.deepcopy(plain(value)))
         for key in SEED_KEYS:
             _set_dotted(raw, key, condition.seed)
         if threads is not None:
@@ -222,7 +370,7 @@ class Study:
         out: dict[str, Any] = {
             "name": self.name,
             "description": self.description,
-            "base": _plain(self.base),
+            "base": plain(self.base),
             "array": self.array,
             "factors": {f.name: f.to_dict() for f in self.factors},
         }
@@ -235,7 +383,7 @@ class Study:
         out["response"] = {"metric": self.response.metric, "goal": self.response.goal}
         if self.response.source == "samples":
             out["response"]["num_reference"] = self.response.num_reference
-        out["pool"] = self.pool if self.pool is not None else "none"
+        out["pool"] = plain(self.pool) if self.pool is not None else "none"
         out["alpha"] = self.alpha
         return out
 
@@ -248,7 +396,8 @@ class Study:
 
 def load_study(source: str | os.PathLike | Mapping[str, Any]) -> Study:
     """A validated :class:`Study` from a YAML path or a mapping (a mapping's relative ``base`` path is resolved
-    against the working directory). Raises StudyError (one line) for anything wrong, before anything runs."""
+    against the working directory). Raises StudyError (one line: the file, then the config error) for anything
+    wrong, before anything runs."""
     if isinstance(source, Mapping):
         raw, where, folder, default_name = dict(source), "study", os.getcwd(), "study"
     else:
@@ -260,241 +409,80 @@ def load_study(source: str | os.PathLike | Mapping[str, Any]) -> Study:
         except (OSError, ValueError) as exc:
             raise StudyError(f"study file {path!r} cannot be read: {exc}") from None
         except yaml.YAMLError as exc:
-            raise StudyError(f"study file {path!r} is not valid YAML: {str(exc).splitlines()[0]}") from None
+            raise StudyError(f"study file {path!r} is not valid YAML: {yaml_problem(exc)}") from None
         where, folder = path, os.path.dirname(os.path.abspath(path))
         default_name = os.path.splitext(os.path.basename(path))[0]
-        if not isinstance(raw, Mapping):
-            raise StudyError(f"{where}: a study file must hold a mapping (keys: {', '.join(_TOP_KEYS)})")
-    _check_keys(where, "", raw, _TOP_KEYS)
-
-    name = str(raw.get("name", default_name))
     try:
-        check_plain_name(name, "name")
-    except ValueError as exc:
-        raise StudyError(f"{where}: {exc} (it names the study folder)") from None
-    base = _load_base(where, raw.get("base"), folder, raw.get("set"))
-    factors = _factors(where, "factors", raw.get("factors"), required=True)
-    noise = _factors(where, "noise", raw.get("noise", {}), required=False)
-    names = [f.name for f in factors + noise]
-    dup = sorted({n for n in names if names.count(n) > 1})
-    if dup:
-        raise StudyError(f"{where}: factor name {dup[0]!r} is used twice (factors and noise share one namespace)")
-    _check_factor_keys(where, factors + noise)
-
-    replicates = raw.get("replicates", 1)
-    if not isinstance(replicates, int) or isinstance(replicates, bool) or replicates < 1:
-        raise StudyError(f"{where}: replicates = {replicates!r}: must be an integer >= 1")
-    seed = raw.get("seed", 0)
-    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**62:
-        raise StudyError(f"{where}: seed = {seed!r}: must be an integer in [0, 2**62)")
-    response = _response(where, raw.get("response"))
-    n_conditions = replicates * math.prod(len(f.levels) for f in noise)
-    if response.goal == "nominal" and n_conditions < 2:
-        raise StudyError(f"{where}: response.goal = 'nominal' needs at least 2 replicates per row "
-                         f"(replicates x noise conditions = {n_conditions})")
-    if response.source == "metrics":
-        for f in factors + noise:
-            if f.key == "sampling" or f.key.startswith("sampling."):
-                raise StudyError(f"{where}: factor {f.name!r} ({f.key}) cannot affect response {response.metric!r}: "
-                                 "it is read from the training run; use a sample metric "
-                                 f"({', '.join(SAMPLE_METRICS)}) or drop the factor")
-
-    pool = raw.get("pool", "auto")
-    if pool in (None, "none"):
-        pool = None
-    elif pool != "auto":
-        if not (isinstance(pool, list) and all(isinstance(p, str) for p in pool)):
-            raise StudyError(f"{where}: pool = {pool!r}: must be auto, none or a list of factor names")
-    alpha = raw.get("alpha", 0.05)
-    if not isinstance(alpha, (int, float)) or isinstance(alpha, bool) or not 0 < alpha < 1:
-        raise StudyError(f"{where}: alpha = {alpha!r}: must be a number in (0, 1)")
-
-    interactions = _interactions(where, raw.get("interactions", []), factors)
-    array, columns, inter_cols = _assign(where, raw.get("array"), factors, interactions)
-    factors = tuple(Factor(f.name, f.key, f.levels, f.labels, c) for f, c in zip(factors, columns, strict=True))
-    clash = sorted({f"{a}x{b}" for a, b in interactions} & set(names))
-    if clash:
-        raise StudyError(f"{where}: factor name {clash[0]!r} is also the name of a declared interaction")
-    if isinstance(pool, list):
-        known = [f.name for f in factors] + [f"{a}x{b}" for a, b in interactions]
-        for p in pool:
-            if p not in known:
-                raise StudyError(f"{where}: pool: unknown factor {p!r}; factors: {', '.join(known)}")
-
-    study = Study(name=name, description=str(raw.get("description", "")), base=base, factors=factors,
-                  noise=noise, interactions=interactions, interaction_columns=inter_cols, replicates=replicates,
-                  seed=seed, response=response, pool=pool, alpha=float(alpha), array=array)
+        spec = build(StudyFile, raw)
+        name = spec.name if spec.name is not None else default_name
+        require(is_plain_name(name), "name", name, f"must be a plain name: {PLAIN_NAME_RULE} (it names the study "
+                "folder)")
+        base = _load_base(spec.base, folder, spec.set)
+        factors = tuple(Factor(n, f.key, f.levels, f.labels, f.column) for n, f in spec.factors.items())
+        noise = tuple(Factor(n, f.key, f.levels, f.labels) for n, f in spec.noise.items())
+        array, columns, inter_cols = _assign(spec.array, factors, spec.interactions)
+    except ConfigError as exc:
+        raise StudyError(f"{where}: {exc}") from None
+    study = Study(name=name, description=spec.description, base=base,
+                  factors=tuple(replace(f, column=c) for f, c in zip(factors, columns, strict=True)), noise=noise,
+                  interactions=spec.interactions, interaction_columns=inter_cols, replicates=spec.replicates,
+                  seed=spec.seed, response=spec.response, pool=list(spec.pool) if isinstance(spec.pool, tuple)
+                  else spec.pool, alpha=spec.alpha, array=array)
     validate_configs(study, where)
     return study
 
 
-def _check_keys(where: str, prefix: str, raw: Mapping[str, Any], valid: Sequence[str]) -> None:
-    for key in raw:
-        if key not in valid:
-            close = difflib.get_close_matches(str(key), list(valid), n=1, cutoff=0.6)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise StudyError(f"{where}: unknown key {prefix}{key!r} (valid: {', '.join(valid)}){hint}")
-
-
-def _load_base(where: str, base: Any, folder: str, overrides: Any) -> dict[str, Any]:
-    from specdiff.config import ConfigError, load_raw
-
+def _load_base(base: str | Mapping[str, Any] | None, folder: str, overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """The base config mapping: a file (relative to the study's folder) or inline, with ``set`` applied."""
     if base is None:
         raw: dict[str, Any] = {}
     elif isinstance(base, str):
-        path = base if os.path.isabs(base) else os.path.join(folder, base)
         try:
-            raw = load_raw(path)
+            raw = load_raw(base if os.path.isabs(base) else os.path.join(folder, base))
         except ConfigError as exc:
-            raise StudyError(f"{where}: base: {exc}") from None
-    elif isinstance(base, Mapping):
-        raw = copy.deepcopy(dict(base))
+            raise ConfigError.about("base", str(exc)) from None
     else:
-        raise StudyError(f"{where}: base = {base!r}: must be a config path or an inline config mapping")
-    if overrides is not None:
-        if not isinstance(overrides, Mapping):
-            raise StudyError(f"{where}: set = {overrides!r}: must be a mapping of dotted config keys to values")
-        for key, value in overrides.items():
-            if not isinstance(key, str) or "." not in key:
-                raise StudyError(f"{where}: set: key {key!r} must be a dotted config key like training.steps")
-            _set_dotted(raw, key, copy.deepcopy(value))
-    return raw
-
-
-def _factors(where: str, section: str, raw: Any, required: bool) -> tuple[Factor, ...]:
-    if raw is None or (not raw and not required):
-        return ()
-    if not isinstance(raw, Mapping) or not raw:
-        raise StudyError(f"{where}: {section} must be a non-empty mapping of factor name -> {{key, levels}}")
-    out = []
-    for name, spec in raw.items():
-        label = f"{section}.{name}"
+        raw = copy.deepcopy(dict(base))
+    for key, value in overrides.items():
         try:
-            check_plain_name(name, "factor name")
-        except ValueError as exc:
-            raise StudyError(f"{where}: {section}: {exc} (it names figure files)") from None
-        if not isinstance(spec, Mapping):
-            raise StudyError(f"{where}: {label} must be a mapping with key and levels")
-        _check_keys(where, f"{label}.", spec, _FACTOR_KEYS if section == "factors" else _FACTOR_KEYS[:3])
-        key = spec.get("key")
-        if not isinstance(key, str) or not key:
-            raise StudyError(f"{where}: {label}.key = {key!r}: must be a config key like optim.lr or model")
-        levels = spec.get("levels")
-        if not isinstance(levels, list) or len(levels) < 2:
-            raise StudyError(f"{where}: {label}.levels = {levels!r}: must be a list of at least 2 values")
-        labels = spec.get("labels")
-        if labels is None:
-            labels = [_label(v) for v in levels]
-        if not isinstance(labels, list) or len(labels) != len(levels):
-            raise StudyError(f"{where}: {label}.labels = {labels!r}: must list one label per level")
-        labels = [str(v) for v in labels]
-        if len(set(labels)) != len(labels):
-            raise StudyError(f"{where}: {label}: level labels {labels} are not distinct; give labels:")
-        column = spec.get("column")
-        if column is not None and (not isinstance(column, int) or isinstance(column, bool) or column < 0):
-            raise StudyError(f"{where}: {label}.column = {column!r}: must be a 0-based column index")
-        out.append(Factor(name, key, tuple(copy.deepcopy(levels)), tuple(labels), column))
-    return tuple(out)
+            set_dotted(raw, key, copy.deepcopy(value))
+        except ConfigError as exc:
+            raise ConfigError(f"set.{exc.key}", exc.value, exc.allowed) from None
+    return raw
 
 
 def _label(value: Any) -> str:
     if isinstance(value, Mapping):
         if "name" in value:
             return str(value["name"])
-        return json.dumps(_plain(value), sort_keys=True, separators=(",", ":"))
+        return json.dumps(plain(value), sort_keys=True, separators=(",", ":"))
     return str(value)
-
-
-def _check_factor_keys(where: str, factors: Sequence[Factor]) -> None:
-    from specdiff.config import SECTIONS
-
-    keys = [f.key for f in factors]
-    for f in factors:
-        section = f.key.split(".")[0]
-        if section not in SECTIONS:
-            raise StudyError(f"{where}: factor {f.name!r}: key {f.key!r} is not in a config section "
-                             f"({', '.join(SECTIONS)})")
-        if f.key in SEED_KEYS:
-            raise StudyError(f"{where}: factor {f.name!r}: {f.key} is the replicate seed (set by replicates/seed); "
-                             "vary seeds with replicates, not a factor")
-        if f.key in RUNNER_KEYS:
-            raise StudyError(f"{where}: factor {f.name!r}: {f.key} is set by the runner (threads per worker)")
-        if keys.count(f.key) > 1:
-            raise StudyError(f"{where}: two factors set the same key {f.key!r}")
-
-
-def _response(where: str, raw: Any) -> Response:
-    if not isinstance(raw, Mapping):
-        raise StudyError(f"{where}: response must be a mapping with metric and goal")
-    _check_keys(where, "response.", raw, _RESPONSE_KEYS)
-    metric, goal = raw.get("metric"), raw.get("goal")
-    valid = list(TRAINING_METRICS) + list(SAMPLE_METRICS)
-    if metric not in valid:
-        close = difflib.get_close_matches(str(metric), valid, n=1, cutoff=0.6)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise StudyError(f"{where}: response.metric = {metric!r}: must be one of {', '.join(valid)}{hint}")
-    if goal not in GOALS:
-        raise StudyError(f"{where}: response.goal = {goal!r}: must be one of {', '.join(GOALS)}")
-    num_reference = raw.get("num_reference", 256)
-    if not isinstance(num_reference, int) or isinstance(num_reference, bool) or num_reference < 2:
-        raise StudyError(f"{where}: response.num_reference = {num_reference!r}: must be an integer >= 2")
-    if "num_reference" in raw and metric not in SAMPLE_METRICS:
-        raise StudyError(f"{where}: response.num_reference is only read for sample metrics, not {metric!r}")
-    return Response(metric, goal, num_reference)
-
-
-def _interactions(where: str, raw: Any, factors: Sequence[Factor]) -> tuple[tuple[str, str], ...]:
-    names = [f.name for f in factors]
-    if not isinstance(raw, list):
-        raise StudyError(f"{where}: interactions = {raw!r}: must be a list of factor pairs like [[A, B]]")
-    out = []
-    for pair in raw:
-        if not (isinstance(pair, list) and len(pair) == 2 and pair[0] != pair[1]):
-            raise StudyError(f"{where}: interactions: {pair!r} must be a pair of two different factors")
-        for p in pair:
-            if p not in names:
-                raise StudyError(f"{where}: interactions: unknown factor {p!r}; factors: {', '.join(names)}")
-        if tuple(pair) in out or tuple(reversed(pair)) in out:
-            raise StudyError(f"{where}: interactions: {pair!r} is listed twice")
-        out.append((str(pair[0]), str(pair[1])))
-    return tuple(out)
 
 
 # ----------------------------------------------------------------------------------------- column assignment
 
 
-def _preferred_order(array: str) -> list[int]:
-    from . import arrays
-
-    ncol = orthogonal_array(array).shape[1]
-    return list(getattr(arrays, "_PREFERRED", {}).get(array, range(ncol)))
-
-
-def _assign(where: str, array: Any, factors: Sequence[Factor],
+def _assign(array: str | None, factors: Sequence[Factor],
             interactions: Sequence[tuple[str, str]]) -> tuple[str, list[int], tuple[int, ...]]:
     """(array, column per factor, column per interaction). Explicit ``column:`` entries are kept; the rest take
     the array's basic columns first; an interaction column may hold no factor."""
     want = [len(f.levels) for f in factors]
     fixed = {i: f.column for i, f in enumerate(factors) if f.column is not None}
     if array is not None:
-        try:
-            name = canonical_name(array)
-        except ValueError as exc:
-            raise StudyError(f"{where}: array: {exc}") from None
-        candidates = [name]
+        candidates = [array]
     elif not interactions and not fixed:
         try:
             name, columns = select_array(want)
         except ValueError as exc:
-            raise StudyError(f"{where}: factors: {exc}") from None
+            raise ConfigError.about("factors", str(exc)) from None
         return name, columns, ()
     else:
         candidates = sorted(_TWO_LEVEL if interactions else ARRAYS,
                             key=lambda n: (orthogonal_array(n).shape[0], ARRAYS.index(n)))
     for name in candidates:
         if interactions and name not in _TWO_LEVEL:
-            raise StudyError(f"{where}: interactions need a two-level array ({', '.join(_TWO_LEVEL)}), not "
-                             f"{describe(name)}")
+            raise ConfigError.about("interactions", f"need a two-level array ({', '.join(_TWO_LEVEL)}), not "
+                                    f"{describe(name)}")
         found = _search(name, want, fixed, [([f.name for f in factors].index(a), [f.name for f in factors].index(b))
                                              for a, b in interactions])
         if found is not None:
@@ -502,7 +490,7 @@ def _assign(where: str, array: Any, factors: Sequence[Factor],
     what = f"{describe(candidates[0])}" if array is not None else "any built-in array"
     detail = f" with interactions {[list(p) for p in interactions]}" if interactions else ""
     detail += f" and columns {fixed}" if fixed else ""
-    raise StudyError(f"{where}: {len(factors)} factors with levels {want}{detail} do not fit {what}")
+    raise ConfigError.about("factors", f"{len(factors)} factors with levels {want}{detail} do not fit {what}")
 
 
 def _search(array: str, want: list[int], fixed: dict[int, int],
@@ -510,7 +498,7 @@ def _search(array: str, want: list[int], fixed: dict[int, int],
     """Backtracking column assignment: factors in interactions first, columns in the array's preferred order,
     exact level counts before dummy levels."""
     ks = column_levels(orthogonal_array(array))
-    order = _preferred_order(array)
+    order = preferred_columns(array)
     for i, c in fixed.items():
         if not 0 <= c < len(ks) or want[i] > ks[c]:
             return None
@@ -561,8 +549,6 @@ def validate_configs(study: Study, where: str = "study") -> None:
     """Builds every row's config for every noise condition (seed range checked with the last seed) and checks
     that each factor changes the resolved config in every row. StudyError names the factor, level and the
     ConfigError."""
-    from specdiff.config import ConfigError, from_dict
-
     try:
         from_dict(study.base)
     except ConfigError as exc:
@@ -593,8 +579,6 @@ def validate_configs(study: Study, where: str = "study") -> None:
 def _check_changes(study: Study, where: str, row: int, levels: list[int], cond: Condition,
                    resolved: dict[str, Any]) -> None:
     """A factor whose other level leaves this row's config unchanged maps to nothing (the playground's bug)."""
-    from specdiff.config import ConfigError, from_dict
-
     for i, f in enumerate(study.factors):
         for other in range(len(f.levels)):
             if other == levels[i]:
@@ -634,21 +618,7 @@ def _related(factor_key: str, error_key: str) -> bool:
 
 
 def _set_dotted(raw: dict[str, Any], key: str, value: Any) -> None:
-    from specdiff.config import ConfigError, set_dotted
-
     try:
         set_dotted(raw, key, value)
     except ConfigError as exc:
         raise StudyError(f"cannot set {key}: {exc.allowed}") from None
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.floating):
-        return float(value)
-    return value

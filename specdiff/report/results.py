@@ -26,6 +26,8 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from specdiff.errors import InvalidValue, MissingPath
+
 LEDGER_COLUMNS = (
     "run_id", "status", "started", "model", "dataset", "steps", "batch_size", "seed", "final_loss",
     "loss_drop_per_second", "images_per_second", "images_per_second_wall", "spectral_op_time_s", "runtime_s",
@@ -47,7 +49,7 @@ ANOVA_COLUMNS = ("factor", "dof", "ss", "ms", "f", "contribution", "pooled")
 ANOVA_ALIASES = {"source": "factor", "F": "f", "contribution_pct": "contribution"}
 
 
-class ResultsError(ValueError):
+class ResultsError(InvalidValue):
     """A results file that cannot be read; the message is one line naming the file."""
 
 
@@ -383,9 +385,9 @@ def _bench_paths(root: str) -> list[str]:
 def load_results(results_dir: str, skip: Sequence[str] = ()) -> Results:
     """Everything in ``results_dir``; ``skip`` lists folders not to search for Taguchi studies (the report's own)."""
     if not os.path.exists(results_dir):
-        raise FileNotFoundError(f"results folder not found: {results_dir}")
+        raise MissingPath(f"results folder not found: {results_dir}")
     if not os.path.isdir(results_dir):
-        raise NotADirectoryError(f"not a folder: {results_dir}")
+        raise InvalidValue(f"not a folder: {results_dir}")
     results = Results(root=results_dir, ledger=[], runs=[], bench=[], taguchi=[], notes=[])
 
     def rel(path: str) -> str:

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from specdiff.errors import UserError
 from specdiff.fileio import atomic_open, atomic_save
 
 FORMAT_VERSION = 2
@@ -33,7 +34,7 @@ _NAME = re.compile(r"^step_(\d+)\.pt$")
 _UNSUPPORTED = re.compile(r"nsupported (?:global: )?GLOBAL ([\w.]+)")
 
 
-class CheckpointError(RuntimeError):
+class CheckpointError(UserError, RuntimeError):
     """A checkpoint that cannot be used (corrupt, truncated, unsafe, or not a specdiff checkpoint)."""
 
 

@@ -16,6 +16,8 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from specdiff.errors import InvalidValue, UserError
+
 LEDGER_FIELDS = (
     "run_id", "status", "started", "model", "dataset", "steps", "batch_size", "seed", "final_loss",
     "loss_drop_per_second", "images_per_second", "images_per_second_wall", "spectral_op_time_s", "runtime_s",
@@ -46,7 +48,7 @@ def append_row(results_dir: str, row: Mapping[str, Any], fields: tuple[str, ...]
             if not header:
                 f.write((",".join(fields) + "\n").encode())
             elif len(columns) > len(fields) or columns != list(fields[:len(columns)]):
-                raise ValueError(f"{path} has a different header ({header.strip()!r}); expected {','.join(fields)}")
+                raise InvalidValue(f"{path} has a different header ({header.strip()!r}); expected {','.join(fields)}")
             buf = io.StringIO()
             csv.DictWriter(buf, fieldnames=columns, lineterminator="\n").writerow(
                 {k: _cell(row.get(k)) for k in columns})
@@ -108,7 +110,7 @@ def is_whole_row(row: Mapping[Any, Any]) -> bool:
             and (not row.get("config_sha256") or bool(_SHA256.fullmatch(row["config_sha256"]))))
 
 
-class FolderInUse(FileExistsError):
+class FolderInUse(UserError, FileExistsError):
     """Another live process holds the claim on a run or study folder."""
 
 

@@ -12,6 +12,8 @@ import torch
 from torch import nn
 
 from specdiff.config import Config, ConfigError, SamplingConfig, sampler_options
+from specdiff.diffusion.schedules import make_timesteps
+from specdiff.errors import MissingPath
 from specdiff.fileio import atomic_write_json, check_plain_name
 from specdiff.train.checkpoint import (
     check_weights_fit,
@@ -35,18 +37,18 @@ def resolve_checkpoint(run_dir: str, checkpoint: str | None = None) -> str:
     if checkpoint in (None, "latest"):
         found = latest_checkpoint(folder)
         if found is None:
-            raise FileNotFoundError(f"run {run_dir!r} has no checkpoint in {folder!r}")
+            raise MissingPath(f"run {run_dir!r} has no checkpoint in {folder!r}")
         return found[1]
     if str(checkpoint).isdigit():
         steps = dict(list_checkpoints(folder))
         if int(checkpoint) not in steps:
-            raise FileNotFoundError(f"run {run_dir!r} has no checkpoint for step {checkpoint}; it has steps "
+            raise MissingPath(f"run {run_dir!r} has no checkpoint for step {checkpoint}; it has steps "
                                     f"{', '.join(map(str, steps)) or 'none'}")
         return steps[int(checkpoint)]
     for path in (checkpoint, os.path.join(run_dir, checkpoint), os.path.join(folder, checkpoint)):
         if os.path.isfile(path):
             return path
-    raise FileNotFoundError(f"checkpoint {checkpoint!r} not found (looked as given, in {run_dir!r} and {folder!r})")
+    raise MissingPath(f"checkpoint {checkpoint!r} not found (looked as given, in {run_dir!r} and {folder!r})")
 
 
 def load_model(run_dir: str, checkpoint: str | None = None, *, ema: bool = True,
@@ -101,7 +103,7 @@ def sample_run(
 
     Writes ``<run_dir>/samples/<tag>/sample_###.png``, ``grid.png`` and ``metadata.json``; returns that folder.
     Bad sampler names and options the sampler does not take raise ConfigError, a ``tag`` that is not a plain
-    folder name (:data:`~specdiff.fileio.PLAIN_NAME_RULE`) ValueError, both before the model is loaded.
+    folder name (:data:`~specdiff.fileio.PLAIN_NAME_RULE`) InvalidValue, both before the model is loaded.
     """
     from specdiff.data.images import make_grid, save_image
 
@@ -123,6 +125,11 @@ def sample_run(
     except ConfigError as exc:
         raise ConfigError(f"sampling.{exc.key}", exc.value, exc.allowed) from None
     options = sampler_options(cfg)
+    try:
+        make_timesteps(config.diffusion.num_timesteps, cfg.steps, cfg.spacing)
+    except ValueError as exc:
+        raise ConfigError("sampling.steps", cfg.steps, f"{exc}; the run has diffusion.num_timesteps = "
+                          f"{config.diffusion.num_timesteps}") from None
 
     dev = resolve_device(device)
     _, model, ckpt_path, ckpt_step = load_model(run_dir, checkpoint, ema=cfg.use_ema, device=dev, config=config)

@@ -47,6 +47,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 
 from specdiff.config import Config, ConfigError, from_dict
+from specdiff.errors import MissingPath, PathExists, Unavailable, UserError
 from specdiff.fileio import atomic_write_json, atomic_write_text, check_plain_name, remove_stale_temps
 from specdiff.train.checkpoint import (
     check_weights_fit,
@@ -56,13 +57,13 @@ from specdiff.train.checkpoint import (
 )
 from specdiff.train.convergence import exponential_fit, threshold_crossing
 from specdiff.train.ledger import append_row, claim, read_rows
+from specdiff.train.state import LOSS_SMOOTHING, Clock, TrainState
 
-LOSS_SMOOTHING = 0.9
 TENSORBOARD_SAMPLES = 8
 """At most this many images in a TensorBoard sample grid (fewer when ``sampling.num_samples`` is smaller)."""
 
 
-class TrainingDiverged(RuntimeError):
+class TrainingDiverged(UserError, RuntimeError):
     """The loss became NaN or infinite; the last good checkpoint is kept."""
 
 
@@ -369,7 +370,7 @@ def _broadcast(obj: Any, dist_info: DistInfo) -> Any:
 
 def check_run_id(run_id: str) -> str:
     """``run_id`` when it names one folder inside ``<output_dir>/runs`` (a plain name,
-    :data:`~specdiff.fileio.PLAIN_NAME_RULE`); ValueError otherwise."""
+    :data:`~specdiff.fileio.PLAIN_NAME_RULE`); InvalidValue otherwise."""
     return check_plain_name(run_id, "run id")
 
 
@@ -415,7 +416,7 @@ def load_run_config(run_dir: str) -> Config:
 
     path = os.path.join(run_dir, "config.yaml")
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"{run_dir!r} is not a run folder (no config.yaml)")
+        raise MissingPath(f"{run_dir!r} is not a run folder (no config.yaml)")
     try:
         return from_dict(load_raw(path))
     except ConfigError as exc:
@@ -490,11 +491,11 @@ def _claim_run_folder(run_dir: str, run_id: str, resume: bool, claims: contextli
     """Takes ``run_dir/run.lock`` for the rest of the run (held by ``claims``), then checks the folder's state under
     the claim, so two processes never both pass the checks."""
     if resume and not os.path.isdir(run_dir):
-        raise FileNotFoundError(f"--resume: run folder {run_dir!r} does not exist")
+        raise MissingPath(f"--resume: run folder {run_dir!r} does not exist")
     os.makedirs(run_dir, exist_ok=True)
     claims.enter_context(claim(os.path.join(run_dir, "run.lock"), f"run {run_id!r} ({run_dir})"))
     if not resume and os.path.exists(os.path.join(run_dir, "config.yaml")):
-        raise FileExistsError(f"run folder {run_dir!r} already exists; pass --resume to continue it, or another "
+        raise PathExists(f"run folder {run_dir!r} already exists; pass --resume to continue it, or another "
                               "--run-id")
 
 
@@ -537,7 +538,7 @@ def _train(config: Config, output_dir: str, run_id: str | None, resume: bool, pr
         if resume and run_id is None:
             run_id = find_resumable(output_dir, config)
             if run_id is None:
-                raise FileNotFoundError(f"--resume: no run in {os.path.join(output_dir, 'runs')!r} has this config; "
+                raise MissingPath(f"--resume: no run in {os.path.join(output_dir, 'runs')!r} has this config; "
                                         "pass --run-id")
         run_id = run_id or new_run_id(config)
     run_id = check_run_id(_broadcast(run_id, dist_info))
@@ -554,9 +555,10 @@ def _train(config: Config, output_dir: str, run_id: str | None, resume: bool, pr
             _broadcast(False, dist_info)
             raise
     if not _broadcast(True, dist_info):
-        raise RuntimeError(f"rank 0 could not claim run {run_id!r}; see its error")
+        raise Unavailable(f"rank 0 could not claim run {run_id!r}; see its error")
 
     start_state = None
+    state = TrainState()
     started = _run_started(run_dir, resume) if dist_info.main else None
     if resume:
         saved = load_run_config(run_dir)
@@ -569,6 +571,7 @@ def _train(config: Config, output_dir: str, run_id: str | None, resume: bool, pr
         latest = _broadcast(latest, dist_info)
         if latest is not None:
             start_state = load_checkpoint(latest[1])
+            state = TrainState.from_checkpoint(start_state, latest[1])
 
     logger = _setup_logger(None, run_id)
     if dist_info.main:
@@ -580,16 +583,19 @@ def _train(config: Config, output_dir: str, run_id: str | None, resume: bool, pr
         if start_state is None:
             atomic_write_text(jsonl_path, "")
         else:
-            _truncate_jsonl(jsonl_path, start_state["step"])
+            _truncate_jsonl(jsonl_path, state.step)
 
     # Model, optimiser, data.
     torch.manual_seed(tc.seed)
     np.random.seed(tc.seed % 2**32)
     model = build_network(config).to(device)
     if start_state is None and config.model.initialization["strategy"] != "default":
-        from specdiff.nn.initialization import initialize
+        from specdiff.nn.initialization import InitializationError, initialize
 
-        done = initialize(model, config.model.initialization)  # a resume takes the weights from the checkpoint
+        try:
+            done = initialize(model, config.model.initialization)  # a resume takes the weights from the checkpoint
+        except InitializationError as exc:  # the source the config names cannot be read
+            raise ConfigError(f"model.initialization.{exc.key}", exc.value, exc.allowed) from None
         logger.info("initialization %s: %d parameters from a source of %s values%s", done["strategy"],
                     done["num_parameters"], done["source_length"], " (recycled)" if done["recycled"] else "")
     if tc.channels_last:
@@ -604,13 +610,6 @@ def _train(config: Config, output_dir: str, run_id: str | None, resume: bool, pr
     residual_loss = build_residual_loss(config)
     noise_gen = torch.Generator(device).manual_seed((tc.seed * 1_000_003 + dist_info.rank) % 2**63)
 
-    history: dict[str, list[float]] = {"step": [], "loss": [], "compute_s": []}
-    # compute_s: every step's forward+backward+update; timed_*: the steps without the profiler (its overhead
-    # would bias images/s), the basis of images_per_second.
-    clock = {"compute_s": 0.0, "wall_s": 0.0, "spectral_s": 0.0, "profiled_s": 0.0, "images": 0,
-             "timed_s": 0.0, "timed_images": 0}
-    loss_smooth = None
-    step = 0
     if start_state is not None:
         for part in ("model", "ema"):
             check_weights_fit(latest[1], start_state[part], model, config.model.name)
@@ -621,11 +620,7 @@ def _train(config: Config, output_dir: str, run_id: str | None, resume: bool, pr
         noise_gen.set_state(start_state["rng"]["noise"][dist_info.rank])
         torch.set_rng_state(start_state["rng"]["torch"])
         np.random.set_state(start_state["rng"]["numpy"])
-        history = start_state["history"]
-        clock = start_state["clock"]
-        loss_smooth = start_state["loss_smooth"]
-        step = start_state["step"]
-        logger.info("resumed from step %d (%s)", step, latest[1])
+        logger.info("resumed from step %d (%s)", state.step, latest[1])
 
     net: nn.Module = model
     if dist_info.world > 1:
@@ -635,7 +630,7 @@ def _train(config: Config, output_dir: str, run_id: str | None, resume: bool, pr
     # worker processes hold copies of the dataset, so with workers every epoch looks like epoch 0 (still a pure
     # function of the step, so resume stays exact).
     on_epoch = getattr(dataset, "set_epoch", None) if config.data.num_workers == 0 else None
-    batches = StepBatches(dataset, tc.batch_size, tc.seed, step, tc.steps, dist_info.rank, dist_info.world,
+    batches = StepBatches(dataset, tc.batch_size, tc.seed, state.step, tc.steps, dist_info.rank, dist_info.world,
                           on_epoch)
     loader = DataLoader(dataset, batch_sampler=batches, num_workers=config.data.num_workers,
                         pin_memory=device.type == "cuda")
@@ -646,8 +641,8 @@ def _train(config: Config, output_dir: str, run_id: str | None, resume: bool, pr
 
     # progress None: a bar on a terminal only (tqdm's disable=None), so logs of batch jobs stay quiet.
     quiet = True if (not dist_info.main or progress is False) else (False if progress else None)
-    bar = tqdm(total=tc.steps, initial=step, desc=run_id, unit="step", dynamic_ncols=True, disable=quiet)
-    board = (TensorBoardLog(config, run_dir, step + 1, model, ema, schedule, noise_op, device)
+    bar = tqdm(total=tc.steps, initial=state.step, desc=run_id, unit="step", dynamic_ncols=True, disable=quiet)
+    board = (TensorBoardLog(config, run_dir, state.step + 1, model, ema, schedule, noise_op, device)
              if tc.tensorboard and dist_info.main else None)
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=tc.bf16)
     checkpoints: list[str] = []
@@ -661,24 +656,24 @@ def _train(config: Config, output_dir: str, run_id: str | None, resume: bool, pr
         noise_states = _gather_noise_states(noise_gen, dist_info)  # collective: every rank takes part
         if not dist_info.main:
             return
-        state = {"model": model.state_dict(), "ema": ema.state_dict(), "optimizer": optimizer.state_dict(),
+        saved = {"model": model.state_dict(), "ema": ema.state_dict(), "optimizer": optimizer.state_dict(),
                  "scheduler": scheduler.state_dict(),
                  "rng": {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "noise": noise_states},
-                 "history": history, "clock": clock, "loss_smooth": loss_smooth, "config": config.to_dict()}
+                 **state.to_checkpoint(), "config": config.to_dict()}
         if board is not None:
             board.flush()  # events up to the checkpoint are on disk before it exists (resume purges later ones)
-        checkpoints.append(save_checkpoint(ckpt_dir, at_step, state))
+        checkpoints.append(save_checkpoint(ckpt_dir, at_step, saved))
         logger.info("checkpoint %s", checkpoints[-1])
 
     wall_start = time.perf_counter()
     data_iter = iter(loader)
-    out_of_time = _out_of_time(clock, tc, dist_info)
+    out_of_time = _out_of_time(state.clock, tc, dist_info)
     try:
-        while step < tc.steps and not out_of_time:
+        while state.step < tc.steps and not out_of_time:
             x0 = next(data_iter).to(device, non_blocking=True)
             if tc.channels_last:
                 x0 = x0.contiguous(memory_format=torch.channels_last)
-            profile = tc.profile_every > 0 and dist_info.main and step % tc.profile_every == 0
+            profile = tc.profile_every > 0 and dist_info.main and state.step % tc.profile_every == 0
             t0 = time.perf_counter()
             with _maybe_profile(profile, device) as prof:
                 with autocast:
@@ -695,31 +690,22 @@ def _train(config: Config, output_dir: str, run_id: str | None, resume: bool, pr
                 ema.update(model)
                 value = _mean_over_ranks(loss.detach(), dist_info)
             elapsed = time.perf_counter() - t0
-            step += 1
             if not math.isfinite(value):
-                raise TrainingDiverged(f"loss is {value} at step {step}; stopped (the last good checkpoint is kept: "
-                                       f"{checkpoints[-1] if checkpoints else 'none written yet'})")
+                raise TrainingDiverged(f"loss is {value} at step {state.step + 1}; stopped (the last good checkpoint "
+                                       f"is kept: {checkpoints[-1] if checkpoints else 'none written yet'})")
+            fraction = None
             if profile:
                 spectral, total = spectral_op_seconds(prof)
-                if total > 0:
-                    clock["spectral_s"] += spectral / total * elapsed
-                    clock["profiled_s"] += elapsed
-            else:
-                clock["timed_s"] += elapsed
-                clock["timed_images"] += x0.shape[0] * dist_info.world
-            clock["compute_s"] += elapsed
-            clock["images"] += x0.shape[0] * dist_info.world
-            loss_smooth = value if loss_smooth is None else LOSS_SMOOTHING * loss_smooth + (1 - LOSS_SMOOTHING) * value
-            history["step"].append(step)
-            history["loss"].append(value)
-            history["compute_s"].append(clock["compute_s"])
+                fraction = spectral / total if total > 0 else None
+            state.record(value, elapsed, x0.shape[0] * dist_info.world, fraction, profiled=profile)
+            step, loss_smooth = state.step, state.loss_smooth  # as logged
             bar.update(1)
-            out_of_time = _out_of_time(clock, tc, dist_info)
+            out_of_time = _out_of_time(state.clock, tc, dist_info)
             last = step == tc.steps or out_of_time
             if dist_info.main and (step % tc.log_every == 0 or last):
                 record = {"step": step, "loss": value, "loss_smooth": loss_smooth, "lr": scheduler.get_last_lr()[0],
                           "grad_norm": float(grad_norm), "images_per_second": x0.shape[0] * dist_info.world / elapsed,
-                          "elapsed_s": clock["compute_s"]}
+                          "elapsed_s": state.clock.compute_s}
                 with open(jsonl_path, "a") as f:
                     f.write(json.dumps(record) + "\n")
                 logger.info("step %d loss %.5f smooth %.5f lr %.3g grad %.3g %.1f img/s", step, value, loss_smooth,
@@ -730,15 +716,15 @@ def _train(config: Config, output_dir: str, run_id: str | None, resume: bool, pr
             if board is not None and tc.tensorboard_samples_every and step % tc.tensorboard_samples_every == 0:
                 board.samples(step)
             if step % tc.checkpoint_every == 0 or last:
-                clock["wall_s"] += time.perf_counter() - wall_start
+                state.clock.wall_s += time.perf_counter() - wall_start
                 wall_start = time.perf_counter()
                 save(step)
                 _barrier(dist_info)
     except TrainingDiverged as exc:
         status = "diverged"
         logger.error("%s", exc)
-        clock["wall_s"] += time.perf_counter() - wall_start
-        metrics = _metrics(config, run_id, history, clock, model, status, device)
+        state.clock.wall_s += time.perf_counter() - wall_start
+        metrics = _metrics(config, run_id, state, model, status, device)
         if dist_info.main:
             _finish(output_dir, run_dir, run_id, config, metrics, started)
         raise
@@ -747,12 +733,12 @@ def _train(config: Config, output_dir: str, run_id: str | None, resume: bool, pr
         if board is not None:
             board.close()
 
-    metrics = _metrics(config, run_id, history, clock, model, status, device)
+    metrics = _metrics(config, run_id, state, model, status, device)
     if dist_info.main:
         _finish(output_dir, run_dir, run_id, config, metrics, started)
         if metrics["stop_reason"] == "max_seconds":
-            logger.info("stopped at step %d of %d: %.1f s of training compute reached max_seconds = %g", step,
-                        tc.steps, clock["compute_s"], tc.max_seconds)
+            logger.info("stopped at step %d of %d: %.1f s of training compute reached max_seconds = %g", state.step,
+                        tc.steps, state.clock.compute_s, tc.max_seconds)
         logger.info("finished: final loss %.5f, %.1f img/s, loss drop/s %s", metrics["final_loss"],
                     metrics["images_per_second"], metrics["loss_drop_per_second"])
     return TrainResult(run_id, run_dir, metrics, status, checkpoints)
@@ -797,12 +783,12 @@ def _quiet_stderr() -> Iterator[None]:
         os.close(saved)
 
 
-def _out_of_time(clock: dict[str, float], tc, dist_info: DistInfo) -> bool:
+def _out_of_time(clock: Clock, tc, dist_info: DistInfo) -> bool:
     """Whether the run has spent ``training.max_seconds`` of training compute. Rank 0 decides for everyone (the
     ranks' clocks differ slightly, and a rank that stopped alone would leave the others in a collective)."""
     if tc.max_seconds is None:
         return False
-    return bool(_broadcast(clock["compute_s"] >= tc.max_seconds, dist_info))
+    return bool(_broadcast(clock.compute_s >= tc.max_seconds, dist_info))
 
 
 def _grad_norm(model: nn.Module) -> float:
@@ -838,19 +824,20 @@ def _barrier(dist_info: DistInfo) -> None:
         dist.barrier()
 
 
-def _metrics(config: Config, run_id: str, history: dict[str, list[float]], clock: dict[str, float],
-             model: nn.Module, status: str, device: torch.device) -> dict[str, Any]:
+def _metrics(config: Config, run_id: str, state: TrainState, model: nn.Module, status: str,
+             device: torch.device) -> dict[str, Any]:
     from specdiff import extension
 
-    losses = history["loss"]
-    spectral = clock["spectral_s"] / clock["profiled_s"] * clock["compute_s"] if clock["profiled_s"] else None
+    history, clock = state.history, state.clock
+    losses = history.loss
+    spectral = clock.spectral_s / clock.profiled_s * clock.compute_s if clock.profiled_s else None
     threshold_steps = threshold_seconds = None
     if config.training.loss_threshold is not None:
-        threshold_steps, threshold_seconds = threshold_crossing(history["step"], losses, history["compute_s"],
+        threshold_steps, threshold_seconds = threshold_crossing(history.step, losses, history.compute_s,
                                                                 config.training.loss_threshold, LOSS_SMOOTHING)
-    fit = exponential_fit(history["step"], losses) or {}
+    fit = exponential_fit(history.step, losses) or {}
     tc = config.training
-    budget_hit = tc.max_seconds is not None and clock["compute_s"] >= tc.max_seconds and len(losses) < tc.steps
+    budget_hit = tc.max_seconds is not None and clock.compute_s >= tc.max_seconds and len(losses) < tc.steps
     return {
         "run_id": run_id,
         "status": status,
@@ -859,27 +846,27 @@ def _metrics(config: Config, run_id: str, history: dict[str, list[float]], clock
         "steps": len(losses),
         "stop_reason": "max_seconds" if budget_hit else "steps",
         "max_seconds": tc.max_seconds,
-        "images_seen": clock["images"],
+        "images_seen": clock.images,
         "batch_size": config.training.batch_size,
         "seed": config.training.seed,
         "final_loss": float(np.median(losses[-max(1, len(losses) // 10):])) if losses else None,
-        "loss_drop_per_second": loss_drop_per_second(losses, history["compute_s"]),
+        "loss_drop_per_second": loss_drop_per_second(losses, history.compute_s),
         "loss_threshold": config.training.loss_threshold,
         "loss_threshold_steps": threshold_steps,
         "loss_threshold_seconds": threshold_seconds,
         "fit_k": fit.get("k"),
         "fit_r2": fit.get("r2"),
-        "images_per_second": (clock["timed_images"] / clock["timed_s"] if clock["timed_s"]
-                              else clock["images"] / clock["compute_s"] if clock["compute_s"] else None),
-        "images_per_second_wall": clock["images"] / clock["wall_s"] if clock["wall_s"] else None,
+        "images_per_second": (clock.timed_images / clock.timed_s if clock.timed_s
+                              else clock.images / clock.compute_s if clock.compute_s else None),
+        "images_per_second_wall": clock.images / clock.wall_s if clock.wall_s else None,
         "spectral_op_time_s": spectral,
-        "spectral_op_fraction": spectral / clock["compute_s"] if spectral is not None and clock["compute_s"] else None,
-        "compute_s": clock["compute_s"],
-        "runtime_s": clock["wall_s"],
+        "spectral_op_fraction": spectral / clock.compute_s if spectral is not None and clock.compute_s else None,
+        "compute_s": clock.compute_s,
+        "runtime_s": clock.wall_s,
         "num_parameters": sum(p.numel() for p in model.parameters()),
         "backend": extension.info()["backend"],
         "device": str(device),
-        "loss_history": [[int(s), float(v)] for s, v in zip(history["step"], losses, strict=True)],
+        "loss_history": [[int(s), float(v)] for s, v in zip(history.step, losses, strict=True)],
     }
 
 

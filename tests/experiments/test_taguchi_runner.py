@@ -150,17 +150,45 @@ def _lr(levels):
     ({"factors": {**study_dict()["factors"], "lr": _lr([1e-3, "1e-3"])}},
      "factor 'lr': levels 0 (0.001) and 1 (1e-3) give the same config in row 1"),
     ({"response": {"metric": "final_loss", "goal": "smaller"}},
-     "factor 'sampler' (sampling.sampler) cannot affect response 'final_loss'"),
+     "factors.sampler.key = 'sampling.sampler': cannot affect response 'final_loss'"),
     ({"factors": {**study_dict()["factors"], "seed": {"key": "training.seed", "levels": [0, 1]}}},
-     "factor 'seed': training.seed is the replicate seed"),
-    ({"factor": {}}, "unknown key 'factor'"),
-    ({"interactions": [["model", "lr"]]}, "interactions: unknown factor 'lr'"),
+     "factors.seed.key = 'training.seed': is the replicate seed"),
+    # The study file is parsed like a config: unknown keys with the nearest valid one, at every level.
+    ({"factor": {}}, "factor = {}: unknown key (valid: name, description, base, set, array, factors, "),
+    ({"factors": {**study_dict()["factors"], "lr": {"key": "optim.lr", "levels": [1e-3, 2e-3], "colum": 1}}},
+     "factors.lr.colum = 1: unknown key (valid: key, levels, labels, column); did you mean 'column'?"),
+    ({"noise": {"n": {"key": "data.length", "levels": [256, 128], "column": 0}}},
+     "noise.n.column = 0: unknown key (valid: key, levels, labels)"),
+    ({"response": {"metric": "spectral_distance", "goal": "smaller"}},
+     "response.metric = 'spectral_distance': unknown metric (valid: final_loss, "),
     ({"response": {"metric": "spectral_distance", "goal": "smaller"}}, "did you mean 'spectral_distance_db'?"),
+    ({"interactions": [["model", "lr"]]}, "interactions[0][1] = 'lr': unknown factor (valid: model, prediction, "
+                                          "sampler)"),
+    ({"pool": ["modl"]}, "pool[0] = 'modl': unknown factor (valid: model, prediction, sampler); did you mean "
+                         "'model'?"),
+    # Typed values and range checks.
+    ({"replicates": 1.5}, "replicates = 1.5: must be an integer"),
+    ({"replicates": 0}, "replicates = 0: must be an integer >= 1"),
+    ({"alpha": True}, "alpha = True: must be a number"),
+    ({"interactions": [["model"]]}, "interactions[0] = ['model']: must be a list of 2 values"),
+    ({"factors": {**study_dict()["factors"], "lr": {"key": "optim.lr", "levels": 0.001}}},
+     "factors.lr.levels = 0.001: must be a list"),
+    ({"factors": {**study_dict()["factors"], "lr": {"key": "optim.lr", "levels": [1e-3, 2e-3], "labels": ["a"]}}},
+     "factors.lr.labels = ['a']: must list one label per level"),
+    ({"factors": {**study_dict()["factors"], "lr": {"key": "optm.lr", "levels": [1e-3, 2e-3]}}},
+     "factors.lr.key = 'optm.lr': is not in a config section (model, data, diffusion, loss, optim, training, "
+     "sampling)"),
+    ({"response": {"metric": "final_loss", "goal": "smaller", "num_reference": 8}, "factors": {
+        k: v for k, v in study_dict()["factors"].items() if k != "sampler"}},
+     "response.num_reference = 8: is only read for sample metrics, not 'final_loss'"),
+    ({"set": {"steps": 3}}, "set.steps = 3: the key must be a dotted config key like training.steps"),
+    ({"base": "missing.yaml"}, "base: config file "),
     # Factor names name figure files (figures/interaction_<a>x<b>.png): no paths.
     ({"factors": {**study_dict()["factors"], "../../x": _lr([1e-3, 2e-3])}},
      "factors: factor name '../../x' is not a plain name"),
     ({"noise": {"/tmp/n": {"key": "data.length", "levels": [256, 128]}}},
      "noise: factor name '/tmp/n' is not a plain name"),
+    ({"name": "../up"}, "name = '../up': must be a plain name"),
 ])
 def test_every_factor_key_and_level_is_validated_before_anything_runs(tmp_path, change, message):
     out = tmp_path / "out"

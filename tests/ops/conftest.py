@@ -2,6 +2,11 @@
 
 import pytest
 import torch
+from optester import parametrize
+
+
+def pytest_generate_tests(metafunc):
+    parametrize(metafunc)  # the cases of the OpTester classes
 
 
 @pytest.fixture(scope="module")

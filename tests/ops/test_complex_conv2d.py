@@ -1,22 +1,29 @@
-"""complex_conv2d kernel vs its 4-real-convolution reference; grads, opcheck, compile, fallback, errors."""
+"""complex_conv2d kernel vs its 4-real-convolution reference: the common op tests (optester) with every forced
+algorithm, and the algorithm-specific ones (Gauss's operands, Winograd's form, the automatic choice, GEMMs)."""
 
 import contextlib
-import importlib
 import os
-import re
 import subprocess
 import sys
 
 import pytest
 import torch
+from convutil import (
+    BIASES,
+    bad_conv,
+    check_random_problem,
+    conv_inputs,
+    conv_op_spec,
+    forced_algorithm,
+    pair,
+)
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
+from optester import Call, KernelChecksInputs, OpTester
 from oputil import cpu_isa, cpu_isas, rel_err, with_layout
 
 from specdiff import extension
 from specdiff.ops.complex_conv2d import complex_conv2d, complex_conv2d_reference
-
-module = importlib.import_module("specdiff.ops.complex_conv2d")  # the module, not the function
 
 needs_kernel = pytest.mark.skipif(not extension.has_kernel("complex_conv2d", "cpu"), reason="no CPU kernel")
 TOL = {torch.float32: 1e-5, torch.float64: 1e-10}
@@ -32,27 +39,59 @@ CONFIGS = {
     "pointwise-grouped": (4, 6, (1, 1), 1, 0, 1, 2, "both"),
     "3x3-wide": (16, 32, (3, 3), 1, (2, 0), 1, 1, "both"),  # Winograd's form fits
 }
-LAYOUTS = ("contiguous", "channels_last", "permuted")
 pytestmark = pytest.mark.usefixtures("one_thread")
-SIZES = {"odd": (7, 5), "even": (8, 6)}
 
 
 def make_inputs(config, hw, dtype, batch=2, seed=0):
     cin, cout, kernel, stride, padding, dilation, groups, biases = config
-    gen = torch.Generator().manual_seed(seed)
-    x = torch.randn(batch, 2 * cin, *hw, generator=gen, dtype=torch.float64)
-    wr = torch.randn(cout, cin // groups, *kernel, generator=gen, dtype=torch.float64)
-    wi = torch.randn(cout, cin // groups, *kernel, generator=gen, dtype=torch.float64)
-    br = torch.randn(cout, generator=gen, dtype=torch.float64) if biases in ("both", "re") else None
-    bi = torch.randn(cout, generator=gen, dtype=torch.float64) if biases in ("both", "im") else None
-    cast = lambda t: None if t is None else t.to(dtype)  # noqa: E731
-    return (cast(x), cast(wr), cast(wi), cast(br), cast(bi)), (stride, padding, dilation, groups)
+    inputs = conv_inputs(batch, cin, cout, (cout, cin // groups, *kernel), hw, biases, seed)
+    return tuple(None if t is None else t.to(dtype) for t in inputs), (stride, padding, dilation, groups)
 
 
-def kernel_op(x, wr, wi, br, bi, stride, padding, dilation, groups):
-    pair = lambda v: [v, v] if isinstance(v, int) else list(v)  # noqa: E731
-    return torch.ops.specdiff.complex_conv2d(
-        x, wr, wi, br, bi, pair(stride), pair(padding), pair(dilation), groups
+def kernel_args(call):
+    stride, padding, dilation, groups = call.params
+    return (*call.tensors, pair(stride), pair(padding), pair(dilation), groups)
+
+
+def kernel_op(*args):
+    return torch.ops.specdiff.complex_conv2d(*kernel_args(Call(args[:5], args[5:])))
+
+
+def bad(message, **changes):
+    defaults = {"stride": 1, "padding": 0, "dilation": 1, "groups": 2}
+    return bad_conv(make_inputs, CONFIGS["strided-grouped"], defaults, message, **changes)
+
+
+class TestComplexConv2d(KernelChecksInputs, OpTester):
+    spec = conv_op_spec(
+        "complex_conv2d", complex_conv2d, complex_conv2d_reference, CONFIGS, make_inputs, kernel_args,
+        permute_weights=lambda w: w.permute(3, 2, 1, 0).contiguous().permute(3, 2, 1, 0),
+        compile_case="strided-grouped-even",
+        transposed=False,
+        small_hw=(4, 5),
+        bad_inputs={
+            "x-rank": bad("x must be a 4-D tensor", x=torch.randn(8, 7, 5)),
+            "x-integer": bad("x must be float32 or float64", x=torch.ones(2, 8, 7, 5, dtype=torch.int64)),
+            "x-half": bad("x must be float32 or float64", x=torch.ones(2, 8, 7, 5, dtype=torch.float16)),
+            "x-odd-channels": bad("x must have an even channel count", x=torch.randn(2, 7, 7, 5)),
+            "x-no-channels": bad("x must not be empty", x=torch.randn(2, 0, 7, 5), weight_re=torch.randn(6, 0, 1, 1),
+                                 weight_im=torch.randn(6, 0, 1, 1), groups=1),
+            "no-output-channels": bad("weight_re [Cout, Cin/groups, kh, kw] gives no output channels",
+                                      weight_re=torch.randn(0, 2, 3, 2), weight_im=torch.randn(0, 2, 3, 2),
+                                      bias_re=None),
+            "weight-im-shape": bad("weight_im must have weight_re's shape", weight_im=torch.randn(6, 2, 3, 3)),
+            "weight-re-rank": bad("weight_re must be a 4-D tensor", weight_re=torch.randn(6, 2, 3)),
+            "weight-re-dtype": bad("weight_re must have x's dtype",
+                                   weight_re=torch.randn(6, 2, 3, 2, dtype=torch.float64)),
+            "channel-mismatch": bad("weight_re must be [Cout, Cin/groups, kh, kw]", x=torch.randn(2, 12, 7, 5)),
+            "groups-in": bad("groups=3 must divide the complex input channels", groups=3),
+            "groups-out": bad("groups=4 must divide the output channels", x=torch.randn(2, 16, 7, 5), groups=4,
+                              weight_re=torch.randn(6, 2, 3, 2), weight_im=torch.randn(6, 2, 3, 2)),
+            "bias-shape": bad("bias_re must be a 1-D tensor [Cout] = [6]", bias_re=torch.randn(5)),
+            "bias-dtype": bad("bias_im must have x's dtype", bias_im=torch.randn(6, dtype=torch.float64)),
+            "stride": bad("stride must be positive", stride=0),
+            "empty-output": bad("x of spatial size [7, 5] gives an empty output", dilation=4),
+        },
     )
 
 
@@ -67,38 +106,6 @@ def test_reference_is_the_complex_convolution():
     b, o, i, j = 1, 2, 3, 1
     expected = (wc[o] * xpad[b, :, i : i + 3, j : j + 3]).sum() + bc[o]
     torch.testing.assert_close(torch.complex(y[b, o, i, j], y[b, 4 + o, i, j]), expected)
-
-
-@needs_kernel
-@pytest.mark.parametrize("config", CONFIGS, ids=list(CONFIGS))
-@pytest.mark.parametrize("size", SIZES, ids=list(SIZES))
-@pytest.mark.parametrize("layout", LAYOUTS)
-@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["f32", "f64"])
-def test_kernel_matches_reference(config, size, layout, dtype, algorithm):
-    (x, wr, wi, br, bi), params = make_inputs(CONFIGS[config], SIZES[size], dtype)
-    x64, wr64, wi64 = x.double().requires_grad_(), wr.double().requires_grad_(), wi.double().requires_grad_()
-    b64 = [None if b is None else b.double().requires_grad_() for b in (br, bi)]
-    expected = complex_conv2d_reference(x64, wr64, wi64, *b64, *params)
-
-    weights = [wr.detach(), wi.detach()]
-    if layout == "permuted":  # non-contiguous weights as well
-        weights = [w.permute(3, 2, 1, 0).contiguous().permute(3, 2, 1, 0) for w in weights]
-        assert not weights[0].is_contiguous()
-    leaves = [with_layout(x.detach(), layout), *weights]
-    leaves += [None if b is None else b.detach() for b in (br, bi)]
-    leaves = [None if t is None else t.requires_grad_() for t in leaves]
-    y = kernel_op(*leaves, *params)
-    assert y.dtype == dtype and y.shape == expected.shape
-    assert rel_err(y, expected) < TOL[dtype]
-    assert y.is_contiguous(
-        memory_format=torch.channels_last if layout == "channels_last" else torch.contiguous_format
-    )
-
-    upstream = torch.randn(expected.shape, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
-    want = torch.autograd.grad(expected, [t for t in (x64, wr64, wi64, *b64) if t is not None], upstream)
-    got = torch.autograd.grad(y, [t for t in leaves if t is not None], upstream.to(dtype))
-    for g, w in zip(got, want, strict=True):
-        assert g.shape == w.shape and rel_err(g, w) < TOL[dtype]
 
 
 def problem64(batch, cin, cout, hw, padding, seed, biases=True):
@@ -122,13 +129,10 @@ def check_kernel(problem, algorithm, dtype, padding, layout="contiguous", isa=No
     leaves = [None if t is None else t.to(dtype) for t in inputs]
     leaves[0] = with_layout(leaves[0], layout)
     leaves = [None if t is None else t.requires_grad_() for t in leaves]
-    previous = torch.ops.specdiff._complex_conv_algorithm(algorithm)
-    try:
-        with cpu_isa(isa) if isa else contextlib.nullcontext(), torch.profiler.profile() as prof:
-            y = kernel_op(*leaves, 1, padding, 1, 1)
-            got = torch.autograd.grad(y, [t for t in leaves if t is not None], upstream.to(dtype))
-    finally:
-        torch.ops.specdiff._complex_conv_algorithm(previous)
+    with forced_algorithm(algorithm), cpu_isa(isa) if isa else contextlib.nullcontext(), \
+            torch.profiler.profile() as prof:
+        y = kernel_op(*leaves, 1, padding, 1, 1)
+        got = torch.autograd.grad(y, [t for t in leaves if t is not None], upstream.to(dtype))
     assert y.shape == expected.shape and rel_err(y, expected) < TOL[dtype]
     for g, w in zip(got, want, strict=True):
         assert rel_err(g, w) < TOL[dtype]
@@ -212,8 +216,7 @@ def test_winograd_gradcheck_opcheck_compile():
     wr, wi = torch.randn(2, 16, 16, 3, 3, generator=gen, dtype=torch.float64)
     bi = torch.randn(16, generator=gen, dtype=torch.float64)
     leaves = tuple(t.requires_grad_() for t in (x, wr, wi, bi))
-    previous = torch.ops.specdiff._complex_conv_algorithm("winograd")
-    try:
+    with forced_algorithm("winograd"):
         assert torch.autograd.gradcheck(lambda *t: complex_conv2d(*t[:3], None, t[3], 1, 2, 1, 1), leaves)
         stride, padding, dilation = [1, 1], [2, 0], [1, 1]
         torch.library.opcheck(
@@ -227,8 +230,6 @@ def test_winograd_gradcheck_opcheck_compile():
             return complex_conv2d(*t[:3], None, t[3], 1, (2, 0), 1, 1).square().sum()
 
         torch.testing.assert_close(torch.compile(fn, fullgraph=True)(*leaves), fn(*leaves), rtol=1e-12, atol=0)
-    finally:
-        torch.ops.specdiff._complex_conv_algorithm(previous)
 
 
 @needs_kernel
@@ -283,33 +284,6 @@ def test_pointwise_channels_last_keeps_onednn():
         assert rel_err(y, expected) < 1e-12
 
 
-@needs_kernel
-def test_public_function_runs_the_kernel(monkeypatch):
-    calls = []
-    monkeypatch.setattr(module, "complex_conv2d_reference", lambda *a: calls.append(a))
-    (x, wr, wi, br, bi), params = make_inputs(CONFIGS["strided-grouped"], (7, 5), torch.float64)
-    y = complex_conv2d(x, wr, wi, br, bi, *params)
-    assert calls == []
-    assert rel_err(y, kernel_op(x, wr, wi, br, bi, *params)) == 0.0
-
-
-def test_forced_reference_backend_routes_to_the_reference(monkeypatch):
-    """With the backend set to reference (what SPECDIFF_BACKEND=reference sets) the public op runs it."""
-    real_reference = module.complex_conv2d_reference
-    calls = []
-
-    def spy(*args):
-        calls.append(args)
-        return real_reference(*args)
-
-    monkeypatch.setattr(extension, "_STATE", extension._State(extension._STATE.loaded, "test", "reference"))
-    monkeypatch.setattr(module, "complex_conv2d_reference", spy)
-    (x, wr, wi, br, bi), params = make_inputs(CONFIGS["mixed-3groups"], (7, 5), torch.float64)
-    y = complex_conv2d(x, wr, wi, br, bi, *params)
-    assert len(calls) == 1
-    assert rel_err(y, real_reference(x, wr, wi, br, bi, *params)) == 0.0
-
-
 def test_specdiff_backend_env_selects_the_reference():
     """End to end: SPECDIFF_BACKEND=reference in a fresh process selects the reference (right numbers)."""
     code = (
@@ -329,28 +303,6 @@ def test_specdiff_backend_env_selects_the_reference():
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["-3.0", "2.0"]
-
-
-def gradcheck_inputs(layout="contiguous"):
-    (x, wr, wi, br, bi), params = make_inputs(CONFIGS["mixed-3groups"], (4, 5), torch.float64, batch=1)
-    x = with_layout(x, layout)
-    return tuple(t.requires_grad_() for t in (x, wr, wi, br, bi) if t is not None), params
-
-
-@pytest.mark.parametrize("path", ["block", "gauss", "reference"])
-def test_gradcheck(path, request):
-    if path != "reference":
-        if not extension.has_kernel("complex_conv2d", "cpu"):
-            pytest.skip("no CPU kernel")
-        previous = torch.ops.specdiff._complex_conv_algorithm(path)
-        request.addfinalizer(lambda: torch.ops.specdiff._complex_conv_algorithm(previous))
-    fn = complex_conv2d if path != "reference" else complex_conv2d_reference
-    (x, wr, wi, bi), (stride, padding, dilation, groups) = gradcheck_inputs()
-    assert torch.autograd.gradcheck(
-        lambda *t: fn(*t[:3], None, t[3], stride, padding, dilation, groups), (x, wr, wi, bi)
-    )
-    (x, wr, wi, bi), _ = gradcheck_inputs("channels_last")
-    assert torch.autograd.gradcheck(lambda *t: fn(*t, torch.zeros_like(bi), bi, 1, 1, 1, 3), (x, wr, wi))
 
 
 @needs_kernel
@@ -403,176 +355,11 @@ def test_backward_output_mask_and_needs_input_grad(algorithm, config):
     assert x.grad is not None and wr.grad is None and br.grad is None
 
 
-@needs_kernel
-def test_opcheck(algorithm):
-    (x, wr, wi, br, bi), params = make_inputs(CONFIGS["mixed-3groups"], (7, 5), torch.float32)
-    stride, padding, dilation, groups = [[2, 1], [1, 0], [1, 2], 3]
-    for xs in (x, x.contiguous(memory_format=torch.channels_last)):
-        args = tuple(None if t is None else t.detach().requires_grad_() for t in (xs, wr, wi, None, bi))
-        torch.library.opcheck(
-            torch.ops.specdiff.complex_conv2d.default, (*args, stride, padding, dilation, groups)
-        )
-        grad = torch.randn_like(kernel_op(*args, stride, padding, dilation, groups))
-        bwd_args = (
-            grad,
-            xs.detach(),
-            wr.detach(),
-            wi.detach(),
-            stride,
-            padding,
-            dilation,
-            groups,
-            [True, True, True],
-        )
-        torch.library.opcheck(torch.ops.specdiff._complex_conv2d_backward.default, bwd_args)
-
-
-@needs_kernel
-def test_torch_compile_fullgraph_parity():
-    (x, wr, wi, br, bi), params = make_inputs(CONFIGS["strided-grouped"], (8, 6), torch.float32)
-
-    def fn(x, wr, wi, br):
-        return complex_conv2d(x, wr, wi, br, None, *params)
-
-    compiled = torch.compile(fn, fullgraph=True)
-    eager_in = [t.clone().requires_grad_() for t in (x, wr, wi, br)]
-    comp_in = [t.clone().requires_grad_() for t in (x, wr, wi, br)]
-    eager, comp = fn(*eager_in), compiled(*comp_in)
-    assert rel_err(comp, eager) < 1e-6
-    upstream = torch.randn_like(eager)
-    eager.backward(upstream)
-    comp.backward(upstream)
-    for a, b in zip(comp_in, eager_in, strict=True):
-        assert rel_err(a.grad, b.grad) < 1e-5
-
-
-def bad(**changes):
-    (x, wr, wi, br, bi), _ = make_inputs(CONFIGS["strided-grouped"], (7, 5), torch.float32)
-    args = dict(
-        x=x, weight_re=wr, weight_im=wi, bias_re=br, bias_im=None, stride=1, padding=0, dilation=1, groups=2
-    )
-    args.update(changes)
-    return args
-
-
-BAD_INPUTS = {
-    "x-rank": (bad(x=torch.randn(8, 7, 5)), "x must be a 4-D tensor"),
-    "x-integer": (bad(x=torch.ones(2, 8, 7, 5, dtype=torch.int64)), "x must be float32 or float64"),
-    "x-half": (bad(x=torch.ones(2, 8, 7, 5, dtype=torch.float16)), "x must be float32 or float64"),
-    "x-odd-channels": (bad(x=torch.randn(2, 7, 7, 5)), "x must have an even channel count"),
-    "x-no-channels": (
-        bad(x=torch.randn(2, 0, 7, 5), weight_re=torch.randn(6, 0, 1, 1), weight_im=torch.randn(6, 0, 1, 1), groups=1),
-        "x must not be empty",
-    ),
-    "no-output-channels": (
-        bad(weight_re=torch.randn(0, 2, 3, 2), weight_im=torch.randn(0, 2, 3, 2), bias_re=None),
-        "weight_re [Cout, Cin/groups, kh, kw] gives no output channels",
-    ),
-    "weight-im-shape": (bad(weight_im=torch.randn(6, 2, 3, 3)), "weight_im must have weight_re's shape"),
-    "weight-re-rank": (bad(weight_re=torch.randn(6, 2, 3)), "weight_re must be a 4-D tensor"),
-    "weight-re-dtype": (
-        bad(weight_re=torch.randn(6, 2, 3, 2, dtype=torch.float64)),
-        "weight_re must have x's dtype",
-    ),
-    "channel-mismatch": (bad(x=torch.randn(2, 12, 7, 5)), "weight_re must be [Cout, Cin/groups, kh, kw]"),
-    "groups-in": (bad(groups=3), "groups=3 must divide the complex input channels"),
-    "groups-out": (
-        bad(
-            x=torch.randn(2, 16, 7, 5),
-            groups=4,
-            weight_re=torch.randn(6, 2, 3, 2),
-            weight_im=torch.randn(6, 2, 3, 2),
-        ),
-        "groups=4 must divide the output channels",
-    ),
-    "bias-shape": (bad(bias_re=torch.randn(5)), "bias_re must be a 1-D tensor [Cout] = [6]"),
-    "bias-dtype": (bad(bias_im=torch.randn(6, dtype=torch.float64)), "bias_im must have x's dtype"),
-    "stride": (bad(stride=0), "stride must be positive"),
-    "empty-output": (bad(dilation=4), "x of spatial size [7, 5] gives an empty output"),
-}
-
-
-@pytest.mark.parametrize("case", BAD_INPUTS, ids=list(BAD_INPUTS))
-def test_bad_input_python_message(case):
-    args, message = BAD_INPUTS[case]
-    with pytest.raises((ValueError, TypeError), match="^" + re.escape(message)) as info:
-        complex_conv2d(**args)
-    assert "\n" not in str(info.value)
-
-
-@needs_kernel
-@pytest.mark.parametrize("case", BAD_INPUTS, ids=list(BAD_INPUTS))
-def test_bad_input_kernel_message(case):
-    """The C++ op checks the same things (TORCH_CHECK) for callers that bypass the Python wrapper."""
-    args, message = BAD_INPUTS[case]
-    # An empty x is a ValueError (TORCH_CHECK_VALUE), as in the wrapper; the other checks raise RuntimeError.
-    with pytest.raises((RuntimeError, ValueError), match="^" + re.escape(f"specdiff: {message}")) as info:
-        kernel_op(*args.values())
-    assert "\n" not in str(info.value).strip()
-
-
 def test_bad_device_message():
-    args = bad(weight_re=torch.randn(6, 2, 3, 2, device="meta"))
-    with pytest.raises(ValueError, match="^weight_re is on meta but x is on cpu"):
-        complex_conv2d(**args)
+    call, _, message = bad("weight_re is on meta but x is on cpu", weight_re=torch.randn(6, 2, 3, 2, device="meta"))
+    with pytest.raises(ValueError, match="^" + message):
+        complex_conv2d(*call.tensors, *call.params)
 
-
-@needs_kernel
-@settings(max_examples=20, deadline=None)
-@given(
-    batch=st.integers(1, 3),
-    cin_per_group=st.integers(1, 3),
-    cout_per_group=st.integers(1, 3),
-    groups=st.integers(1, 3),
-    hw=st.tuples(st.integers(1, 9), st.integers(1, 9)),
-    kernel=st.tuples(st.integers(1, 4), st.integers(1, 4)),
-    stride=st.tuples(st.integers(1, 3), st.integers(1, 3)),
-    padding=st.tuples(st.integers(0, 2), st.integers(0, 2)),
-    dilation=st.tuples(st.integers(1, 2), st.integers(1, 2)),
-    biases=st.sampled_from(["both", "re", "im", "none"]),
-    channels_last=st.booleans(),
-    algorithm=st.sampled_from(["block", "gauss", "gemm"]),
-)
-def test_random_shapes_match_reference(
-    batch,
-    cin_per_group,
-    cout_per_group,
-    groups,
-    hw,
-    kernel,
-    stride,
-    padding,
-    dilation,
-    biases,
-    channels_last,
-    algorithm,
-):
-    spans = [d * (k - 1) + 1 for d, k in zip(dilation, kernel, strict=True)]
-    assume(all(s + 2 * p >= span for s, p, span in zip(hw, padding, spans, strict=True)))
-    config = (
-        cin_per_group * groups,
-        cout_per_group * groups,
-        kernel,
-        stride,
-        padding,
-        dilation,
-        groups,
-        biases,
-    )
-    (x, wr, wi, br, bi), params = make_inputs(config, hw, torch.float64, batch=batch)
-    x = with_layout(x, "channels_last" if channels_last else "contiguous")
-    leaves = [t.requires_grad_() for t in (x, wr, wi, br, bi) if t is not None]
-    expected = complex_conv2d_reference(x, wr, wi, br, bi, *params)
-    upstream = torch.randn_like(expected)
-    previous = torch.ops.specdiff._complex_conv_algorithm(algorithm)
-    try:
-        y = kernel_op(x, wr, wi, br, bi, *params)
-        got = torch.autograd.grad(y, leaves, upstream)
-    finally:
-        torch.ops.specdiff._complex_conv_algorithm(previous)
-    assert y.shape == expected.shape and rel_err(y, expected) < 1e-10
-    for g, w in zip(got, torch.autograd.grad(expected, leaves, upstream), strict=True):
-        assert rel_err(g, w) < 1e-10
 
 
 @needs_kernel
@@ -583,26 +370,13 @@ def test_random_shapes_match_reference(
     cout=st.sampled_from([16, 48]),
     hw=st.tuples(st.integers(1, 11), st.integers(1, 11)),
     padding=st.tuples(st.integers(0, 2), st.integers(0, 2)),
-    biases=st.sampled_from(["both", "re", "im", "none"]),
+    biases=st.sampled_from(BIASES),
     channels_last=st.booleans(),
 )
 def test_winograd_random_shapes_match_reference(batch, cin, cout, hw, padding, biases, channels_last):
     """Winograd's form on any image it fits: outputs from 1x1 up, tiles cut by both edges."""
     assume(all(s + 2 * p >= 3 for s, p in zip(hw, padding, strict=True)))
     config = (cin, cout, (3, 3), 1, padding, 1, 1, biases)
-    (x, wr, wi, br, bi), params = make_inputs(config, hw, torch.float64, batch=batch)
-    x = with_layout(x, "channels_last" if channels_last else "contiguous")
-    leaves = [t.requires_grad_() for t in (x, wr, wi, br, bi) if t is not None]
-    expected = complex_conv2d_reference(x, wr, wi, br, bi, *params)
-    upstream = torch.randn_like(expected)
-    previous = torch.ops.specdiff._complex_conv_algorithm("winograd")
-    try:
-        with torch.profiler.profile() as prof:
-            y = kernel_op(x, wr, wi, br, bi, *params)
-        got = torch.autograd.grad(y, leaves, upstream)
-    finally:
-        torch.ops.specdiff._complex_conv_algorithm(previous)
-    assert not any(e.name == "aten::convolution" for e in prof.events())
-    assert y.shape == expected.shape and rel_err(y, expected) < 1e-10
-    for g, w in zip(got, torch.autograd.grad(expected, leaves, upstream), strict=True):
-        assert rel_err(g, w) < 1e-10
+    inputs, params = make_inputs(config, hw, torch.float64, batch=batch)
+    check_random_problem(complex_conv2d_reference, kernel_op, inputs, params, channels_last, "winograd",
+                         no_convolution=True)

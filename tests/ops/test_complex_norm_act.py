@@ -5,9 +5,10 @@ import re
 
 import pytest
 import torch
-from hypothesis import given, settings
+from hypothesis import assume
 from hypothesis import strategies as st
-from oputil import TOL, backend, cpu_isa, cpu_isas, rel_err, with_layout
+from optester import Call, OpSpec, OpTester
+from oputil import backend, cpu_isa, cpu_isas, rel_err
 
 from specdiff import extension
 from specdiff.nn.complex import ComplexBatchNorm2d, ComplexSiLU, complex_film
@@ -36,6 +37,95 @@ def make_inputs(batch=3, channels=4, hw=(5, 6), film=True, dtype=torch.float64, 
     return {k: None if v is None else v.to(dtype) for k, v in tensors.items()}
 
 
+ORDER = ("x", "weight", "bias", "film", "running_mean", "running_var")
+
+
+def case(training, film, hw, batch=3, channels=4):
+    def build():
+        inputs = make_inputs(batch=batch, channels=channels, hw=hw, film=film)
+        return Call(tuple(inputs[k] for k in ORDER), (training, 0.3))
+
+    return build
+
+
+@st.composite
+def random_calls(draw):
+    batch, channels, h, w = (draw(st.integers(1, n)) for n in (3, 4, 9, 9))
+    training = draw(st.booleans())
+    assume(not (training and batch * h * w == 1))  # batch statistics need 2 values (test_bad_input covers 1)
+    inputs = make_inputs(batch=batch, channels=channels, hw=(h, w), film=draw(st.booleans()))
+    return Call(tuple(inputs[k] for k in ORDER), (training, 0.3))
+
+
+def public(x, weight, bias, film, running_mean, running_var, training, momentum):
+    """The output and the running statistics after the call (updated in training)."""
+    y = complex_norm_act(x, weight, bias, film=film, running_mean=running_mean, running_var=running_var,
+                         training=training, momentum=momentum)
+    return y, running_mean, running_var
+
+
+def reference(x, weight, bias, film, running_mean, running_var, training, momentum):
+    y = complex_norm_act_reference(x, weight, bias, film, running_mean, running_var, training, momentum, 1e-5)
+    return y, running_mean, running_var
+
+
+def kernel_args(call):
+    x, weight, bias, film, running_mean, running_var = call.tensors
+    stats = (None, None) if call.params[0] else (running_mean, running_var)
+    return x, weight, bias, *stats, film, 1e-5
+
+
+def backward_args(call):
+    x, weight, bias, *stats, film, eps = kernel_args(call)
+    y, mean, var = torch.ops.specdiff.complex_norm_act(x, weight, bias, *stats, film, eps)
+    mask = [True, True, film is not None]
+    return [(torch.randn_like(y), x, weight, bias, mean, var, film, eps, call.params[0], mask)]
+
+
+def bad(message, **changes):
+    inputs = {**make_inputs(dtype=torch.float32), "running_mean": None, "running_var": None, **changes}
+    training = inputs.pop("training", True)
+    return Call(tuple(inputs[k] for k in ORDER), (training, 0.1)), (ValueError, TypeError), message
+
+
+class TestComplexNormAct(OpTester):
+    spec = OpSpec(
+        name="complex_norm_act",
+        public=public,
+        reference=reference,
+        cases={
+            **{f"{mode}-{'film' if film else 'nofilm'}-{h}x{w}": case(mode == "train", film, (h, w))
+               for mode in ("train", "eval") for film in (True, False) for h, w in ((5, 6), (1, 7), (16, 9))},
+            **{f"small-{mode}-{'film' if film else 'nofilm'}": case(mode == "train", film, (3, 4), batch=2, channels=2)
+               for mode in ("train", "eval") for film in (True, False)},
+        },
+        grads=(0, 1, 2, 3),
+        gradcheck_cases=["small-train-film", "small-train-nofilm", "small-eval-film", "small-eval-nofilm"],
+        opcheck_cases=["small-train-film", "small-train-nofilm", "small-eval-film", "small-eval-nofilm"],
+        compile_case="train-film-5x6",
+        layouts=("contiguous", "channels_last", "permuted"),
+        kernel_args=kernel_args,
+        backward_args=backward_args,
+        random_calls=random_calls(),
+        random_tol=(1e-10, 1e-9),
+        sizes={f"{h}x{w}": (lambda h=h, w=w: [case(training, True, (h, w))() for training in (True, False)])
+               for h in (1, 2, 3, 5, 8, 16, 17) for w in (1, 2, 3, 5, 8, 16, 17)},
+        bad_inputs={
+            "x-rank": bad("x must be a 4-D tensor", x=torch.randn(8, 5, 6)),
+            "x-integer": bad("x must be float32 or float64", x=torch.ones(3, 8, 5, 6, dtype=torch.int64)),
+            "x-odd-channels": bad("x must have an even channel count", x=torch.randn(3, 7, 5, 6)),
+            "weight-shape": bad("weight must be a 1-D tensor [2C] = [8]", weight=torch.ones(4)),
+            "film-shape": bad("film must be a tensor [B, 3C] = [3, 12]", film=torch.ones(3, 8)),
+            "running-mean-alone": bad("running_mean and running_var must be", running_mean=torch.zeros(8),
+                                      training=False),
+            "no-channels": bad("x must not be empty", x=torch.randn(3, 0, 5, 6), weight=None, bias=None, film=None),
+            "one-value": bad("batch statistics need more than 1 value", x=torch.randn(1, 8, 1, 1),
+                             film=torch.ones(1, 12)),
+            "empty-batch": bad("x must not be empty", x=torch.randn(0, 8, 5, 6), film=None),
+        },
+    )
+
+
 def run(path, inputs, training, grad_out=None, momentum=0.3):
     """(y, running_mean, running_var, grads of x, weight, bias, film) on one path; inputs are not modified."""
     leaves = {k: inputs[k].clone().requires_grad_() for k in ("x", "weight", "bias", "film") if inputs[k] is not None}
@@ -46,28 +136,6 @@ def run(path, inputs, training, grad_out=None, momentum=0.3):
     grad_out = torch.randn_like(y) if grad_out is None else grad_out.to(y.dtype)
     grads = torch.autograd.grad(y, list(leaves.values()), grad_out)
     return y, stats["running_mean"], stats["running_var"], grads
-
-
-@needs_kernel
-@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["f32", "f64"])
-@pytest.mark.parametrize("layout", ["contiguous", "channels_last", "permuted"])
-@pytest.mark.parametrize("film", [True, False], ids=["film", "nofilm"])
-@pytest.mark.parametrize("training", [True, False], ids=["train", "eval"])
-@pytest.mark.parametrize("hw", [(5, 6), (1, 7), (16, 9)])
-def test_kernel_matches_reference(dtype, layout, film, training, hw):
-    inputs = make_inputs(hw=hw, film=film, dtype=dtype)
-    inputs["x"] = with_layout(inputs["x"], layout)
-    upstream = torch.randn(inputs["x"].shape, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
-    exact = run("reference", {k: None if v is None else v.double() for k, v in inputs.items()}, training, upstream)
-    got = run("kernel", inputs, training, upstream)
-    assert got[0].dtype == dtype and got[0].is_contiguous()
-    assert rel_err(got[0], exact[0]) < TOL[dtype]
-    for g, e in zip(got[1:3], exact[1:3], strict=True):  # running statistics, updated (training) or kept
-        assert rel_err(g, e) < TOL[dtype]
-    if not training:
-        assert torch.equal(got[1], inputs["running_mean"])
-    for g, e in zip(got[3], exact[3], strict=True):
-        assert g.shape == e.shape and rel_err(g, e) < TOL[dtype]
 
 
 @needs_kernel
@@ -92,52 +160,6 @@ def test_gradient_at_zero_is_finite():
                          running_var=torch.ones(2, dtype=torch.float64) - 1e-5, training=False)
     (g,) = torch.autograd.grad(y.sum(), x)
     assert torch.isfinite(g).all() and torch.allclose(g, torch.full_like(g, 0.5))
-
-
-@needs_kernel
-@pytest.mark.parametrize("film", [True, False], ids=["film", "nofilm"])
-@pytest.mark.parametrize("training", [True, False], ids=["train", "eval"])
-def test_gradcheck(film, training):
-    inputs = make_inputs(batch=2, channels=2, hw=(3, 4), film=film)
-    leaves = [inputs[k].requires_grad_() for k in ("x", "weight", "bias")]
-    if film:
-        leaves.append(inputs["film"].requires_grad_())
-
-    def fn(x, weight, bias, film=None):
-        return complex_norm_act(x, weight, bias, film=film, running_mean=inputs["running_mean"].clone(),
-                                running_var=inputs["running_var"].clone(), training=training)
-
-    assert torch.autograd.gradcheck(fn, tuple(leaves))
-
-
-@needs_kernel
-@pytest.mark.parametrize("batch_stats", [True, False], ids=["batch", "fixed"])
-@pytest.mark.parametrize("film", [True, False], ids=["film", "nofilm"])
-def test_opcheck(batch_stats, film):
-    inputs = make_inputs(batch=2, channels=3, hw=(4, 5), film=film, dtype=torch.float32)
-    x, weight, bias = (inputs[k].requires_grad_() for k in ("x", "weight", "bias"))
-    f = inputs["film"].requires_grad_() if film else None
-    stats = (None, None) if batch_stats else (inputs["running_mean"], inputs["running_var"])
-    torch.library.opcheck(torch.ops.specdiff.complex_norm_act.default, (x, weight, bias, *stats, f, 1e-5))
-    y, mean, var = torch.ops.specdiff.complex_norm_act(x, weight, bias, *stats, f, 1e-5)
-    args = (torch.randn_like(y), x.detach(), weight.detach(), bias.detach(), mean, var,
-            None if f is None else f.detach(), 1e-5, batch_stats, [True, True, film])
-    torch.library.opcheck(torch.ops.specdiff._complex_norm_act_backward.default, args)
-
-
-@needs_kernel
-def test_torch_compile_fullgraph_parity():
-    inputs = make_inputs(dtype=torch.float32)
-
-    def fn(x, weight, bias, film):
-        return complex_norm_act(x, weight, bias, film=film).square().sum()
-
-    leaves = [inputs[k].requires_grad_() for k in ("x", "weight", "bias", "film")]
-    eager = fn(*leaves)
-    compiled = torch.compile(fn, fullgraph=True)(*leaves)
-    assert rel_err(compiled, eager) < 1e-6
-    for a, b in zip(torch.autograd.grad(compiled, leaves), torch.autograd.grad(eager, leaves), strict=True):
-        assert rel_err(a, b) < 1e-5
 
 
 @needs_kernel
@@ -167,55 +189,6 @@ def test_module_norm_act_equals_norm_film_silu(momentum, track_running_stats):
         for (name, a), b in zip(fused.state_dict().items(), plain.state_dict().values(), strict=True):
             assert torch.allclose(a.double(), b.double(), rtol=1e-12, atol=1e-14), name
 
-
-@needs_kernel
-@settings(max_examples=15, deadline=None)
-@given(
-    batch=st.integers(1, 3),
-    channels=st.integers(1, 4),
-    hw=st.tuples(st.integers(1, 9), st.integers(1, 9)),
-    film=st.booleans(),
-    training=st.booleans(),
-)
-def test_random_shapes_match_reference(batch, channels, hw, film, training):
-    if training and batch * hw[0] * hw[1] == 1:
-        return  # batch statistics need more than one value per channel (test_bad_input covers the error)
-    inputs = make_inputs(batch=batch, channels=channels, hw=hw, film=film)
-    upstream = torch.randn(batch, 2 * channels, *hw, dtype=torch.float64)
-    exact, got = run("reference", inputs, training, upstream), run("kernel", inputs, training, upstream)
-    assert rel_err(got[0], exact[0]) < 1e-10
-    for g, e in zip(got[3], exact[3], strict=True):
-        assert rel_err(g, e) < 1e-9
-
-
-def bad(**changes):
-    inputs = make_inputs(dtype=torch.float32)
-    args = {"x": inputs["x"], "weight": inputs["weight"], "bias": inputs["bias"], "film": inputs["film"]}
-    args.update(changes)
-    return args
-
-
-BAD_INPUTS = {
-    "x-rank": (bad(x=torch.randn(8, 5, 6)), "x must be a 4-D tensor"),
-    "x-integer": (bad(x=torch.ones(3, 8, 5, 6, dtype=torch.int64)), "x must be float32 or float64"),
-    "x-odd-channels": (bad(x=torch.randn(3, 7, 5, 6)), "x must have an even channel count"),
-    "weight-shape": (bad(weight=torch.ones(4)), "weight must be a 1-D tensor [2C] = [8]"),
-    "film-shape": (bad(film=torch.ones(3, 8)), "film must be a tensor [B, 3C] = [3, 12]"),
-    "running-mean-alone": (bad(running_mean=torch.zeros(8), training=False), "running_mean and running_var must be"),
-    "no-channels": (bad(x=torch.randn(3, 0, 5, 6), weight=None, bias=None, film=None), "x must not be empty"),
-    "one-value": (bad(x=torch.randn(1, 8, 1, 1), film=torch.ones(1, 12)), "batch statistics need more than 1 value"),
-    "empty-batch": (bad(x=torch.randn(0, 8, 5, 6), film=None), "x must not be empty"),
-}
-
-
-@pytest.mark.parametrize("path", ["kernel", "reference"])
-@pytest.mark.parametrize("case", BAD_INPUTS, ids=list(BAD_INPUTS))
-def test_bad_input(case, path):
-    if path == "kernel" and not extension.has_kernel("complex_norm_act", "cpu"):
-        pytest.skip("no CPU kernel")
-    args, message = BAD_INPUTS[case]
-    with backend(path), pytest.raises((ValueError, TypeError), match="^" + re.escape(message)):
-        complex_norm_act(**args)
 
 
 @needs_kernel

@@ -1,6 +1,6 @@
 """Fuzzing every public op (``specdiff.ops.*``) and every ``torch.ops.specdiff`` entry point with bad and edge input.
 
-The contract (issue 16): a call either matches the float64 reference (values; gradients where differentiable) or
+The contract: a call either matches the float64 reference (values; gradients where differentiable) or
 raises ValueError / TypeError / RuntimeError with a one-line message, the same on the kernel and the reference
 path. No call may crash the process or return a result for invalid input. Drawn here: NaN and inf, zero-size
 dimensions, 1x1 images, permuted, step-sliced and expanded (stride-0) views, every dtype, meta tensors, mismatched
@@ -409,7 +409,7 @@ def test_meta_tensors_give_the_shapes_and_dtypes_of_a_real_call(path, case):
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# The reported faults (issue 16), one regression test each.
+# The reported faults, one regression test each.
 
 
 def run_child(code: str, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -510,7 +510,7 @@ def test_reported_crashes_under_specdiff_backend(env_backend):
 
 @pytest.mark.parametrize("algorithm", CONV_ALGORITHMS)
 def test_winograd_config_keeps_the_reference_nonfinite_pattern(algorithm):
-    """Issue 16's case: 1x32x32x32, 16 -> 16 complex channels, 3x3, padding 1 (Winograd's form under auto)."""
+    """The reported case: 1x32x32x32, 16 -> 16 complex channels, 3x3, padding 1 (Winograd's form under auto)."""
     gen = torch.Generator().manual_seed(0)
     x, wr, wi = _randn(gen, 1, 32, 32, 32), _randn(gen, 16, 16, 3, 3), _randn(gen, 16, 16, 3, 3)
     grad = _randn(gen, 1, 32, 32, 32)

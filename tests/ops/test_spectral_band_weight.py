@@ -5,9 +5,8 @@ import math
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings
-from hypothesis import strategies as st
-from oputil import SIZES, TOL, backend, band_args, cpu_isa, cpu_isas, needs_cpu_kernels, rel_err, specdiff_ops_called
+from optester import OpTester
+from oputil import SIZES, TOL, band_args, band_bad, band_op_spec, cpu_isa, cpu_isas, needs_cpu_kernels, rel_err
 
 from specdiff.ops import frequency_radius, spectral_band_weight, spectral_band_weight_reference
 
@@ -17,6 +16,33 @@ pytestmark = needs_cpu_kernels
 def spectrum(B, C, H, W, dtype=torch.float64, seed=0):
     gen = torch.Generator().manual_seed(seed)
     return torch.fft.rfft2(torch.randn(B, C, H, W, generator=gen, dtype=dtype), norm="ortho")
+
+
+def bad(error, message, spec=None, width=4, **band):
+    spec = torch.ones(2, 1, 4, 3, dtype=torch.complex64) if spec is None else spec
+    return band_bad(spec, error, message, extra=(width,), **band)
+
+
+class TestSpectralBandWeight(OpTester):
+    spec = band_op_spec(
+        "spectral_band_weight", spectral_band_weight, spectral_band_weight_reference,
+        heights=(1, 2, 5, 16, 17, 33), widths=SIZES,
+        first=lambda gen, b, c, h, w: (
+            torch.fft.rfft2(torch.randn(b, c, h, w, generator=gen, dtype=torch.float64), norm="ortho"), (w,)),
+        bad_inputs={
+            "spec-real": bad(TypeError, "spec must be a complex64/complex128", spec=torch.ones(1, 1, 4, 3)),
+            "spec-rank": bad(TypeError, "spec must be a complex64/complex128",
+                             spec=torch.ones(1, 4, 3, dtype=torch.complex64)),
+            "width": bad(ValueError, "width=8 does not fit spec with 3 columns", width=8),
+            "kind": bad(ValueError, "kind must be one of 'radial', 'bandpass'", kind="gaussian"),
+            "temperature": bad(ValueError, "temperature must be a finite number > 0", temperature=0.0),
+            "inner-shape": bad(ValueError, "inner must be a number, a 0-d tensor or of shape [B] = [2]",
+                               inner=torch.zeros(3)),
+            "gain-integer": bad(TypeError, "gain must be a floating-point tensor",
+                                gain=torch.ones(2, dtype=torch.int64)),
+            "outer-string": bad(TypeError, "outer must be a number or a tensor", outer="wide"),
+        },
+    )
 
 
 def test_frequency_radius_uses_the_fft_bins():
@@ -32,32 +58,6 @@ def test_radial_band_is_rho_times_gain_in_the_kernel():
     out = torch.ops.specdiff.spectral_band_weight(spec, *band_args(1, False), 5.0, 7, "radial")
     assert torch.allclose(out.real[0, 0], 1.3 * frequency_radius(6, 7, dtype=torch.float64), atol=1e-14)
 
-
-@pytest.mark.parametrize("kind", ["radial", "bandpass"])
-@pytest.mark.parametrize("W", SIZES)
-@pytest.mark.parametrize("H", [1, 2, 5, 16, 17, 33])
-def test_matches_reference(H, W, kind):
-    spec = spectrum(3, 2, H, W)
-    params = band_args(3, per_sample=True)
-    ref = spectral_band_weight_reference(spec, *params, 8.0, W, kind)
-    for dtype, cdtype in ((torch.float32, torch.complex64), (torch.float64, torch.complex128)):
-        out = torch.ops.specdiff.spectral_band_weight(spec.to(cdtype), *(p.to(dtype) for p in params), 8.0, W, kind)
-        assert out.dtype == cdtype and rel_err(out, ref) < TOL[dtype]
-
-
-@pytest.mark.parametrize("per_sample", [False, True])
-@pytest.mark.parametrize("kind", ["radial", "bandpass"])
-def test_gradients_to_spectrum_and_band(kind, per_sample):
-    spec = spectrum(4, 3, 9, 10).requires_grad_(True)
-    params = band_args(4, per_sample, requires_grad=True)
-    g = torch.randn_like(spec)
-    inputs = (spec, *params)
-    ref = torch.autograd.grad(spectral_band_weight_reference(spec, *params, 6.0, 10, kind), inputs, g,
-                              allow_unused=True)
-    out = torch.autograd.grad(torch.ops.specdiff.spectral_band_weight(spec, *params, 6.0, 10, kind), inputs, g)
-    for a, b, t in zip(out, ref, inputs, strict=True):
-        assert a.shape == t.shape
-        assert rel_err(a, torch.zeros_like(a) if b is None else b) < 1e-12
 
 
 def _grads_vs_reference(spec, params, temperature, width, tol):
@@ -110,76 +110,3 @@ def test_large_outputs_take_the_streaming_path(dtype, isa):
     assert spec.nbytes >= 8 << 20
     with cpu_isa(isa):
         _grads_vs_reference(spec, band_args(B, True), 9.0, 133, TOL[torch.float32 if B == 2 else torch.float64])
-
-
-@pytest.mark.parametrize("path", ["kernel", "reference"])
-def test_gradcheck(path):
-    spec = spectrum(2, 2, 5, 6).requires_grad_(True)
-    params = band_args(2, per_sample=True, requires_grad=True)
-    with backend(path):
-        assert torch.autograd.gradcheck(
-            lambda s, i, o, g: spectral_band_weight(s, 6, inner=i, outer=o, gain=g, temperature=4.0), (spec, *params)
-        )
-
-
-def test_opcheck():
-    spec = spectrum(2, 3, 6, 7)
-    for per_sample in (False, True):
-        args = (spec.requires_grad_(True), *band_args(2, per_sample, requires_grad=True), 5.0, 7, "bandpass")
-        torch.library.opcheck(torch.ops.specdiff.spectral_band_weight.default, args)
-
-
-def test_compile_fullgraph_parity():
-    spec = spectrum(2, 3, 8, 8)
-    inner = torch.tensor([0.1, 0.3], dtype=torch.float64)
-
-    def f(s, inner):
-        return spectral_band_weight(s, 8, inner=inner, outer=0.7).abs().sum()
-
-    assert torch.allclose(torch.compile(f, fullgraph=True)(spec, inner), f(spec, inner), rtol=1e-12)
-
-
-def test_non_contiguous_spectrum():
-    spec = spectrum(2, 3, 8, 8)
-    view = spec.transpose(0, 1).contiguous().transpose(0, 1)
-    params = band_args(2, True)
-    assert torch.equal(torch.ops.specdiff.spectral_band_weight(view, *params, 3.0, 8, "bandpass"),
-                       torch.ops.specdiff.spectral_band_weight(spec, *params, 3.0, 8, "bandpass"))
-
-
-def test_routes_by_backend():
-    spec = spectrum(1, 1, 4, 4)
-    with backend("reference"):
-        assert specdiff_ops_called(spectral_band_weight, spec, 4) == []
-    assert specdiff_ops_called(spectral_band_weight, spec, 4) == ["specdiff::spectral_band_weight"]
-
-
-@pytest.mark.parametrize(
-    "kwargs, error, match",
-    [
-        (dict(spec=torch.ones(1, 1, 4, 3)), TypeError, "spec must be a complex64/complex128"),
-        (dict(spec=torch.ones(1, 4, 3, dtype=torch.complex64)), TypeError, "spec must be a complex64/complex128"),
-        (dict(width=8), ValueError, "width=8 does not fit spec with 3 columns"),
-        (dict(kind="gaussian"), ValueError, "kind must be one of 'radial', 'bandpass'"),
-        (dict(temperature=0.0), ValueError, "temperature must be a finite number > 0"),
-        (dict(inner=torch.zeros(3)), ValueError, r"inner must be a number, a 0-d tensor or of shape \[B\] = \[2\]"),
-        (dict(gain=torch.ones(2, dtype=torch.int64)), TypeError, "gain must be a floating-point tensor"),
-        (dict(outer="wide"), TypeError, "outer must be a number or a tensor"),
-    ],
-)
-def test_bad_input_errors(kwargs, error, match):
-    args = dict(spec=torch.ones(2, 1, 4, 3, dtype=torch.complex64), width=4)
-    args.update(kwargs)
-    spec, width = args.pop("spec"), args.pop("width")
-    with pytest.raises(error, match=match):
-        spectral_band_weight(spec, width, **args)
-
-
-@settings(max_examples=20, deadline=None)
-@given(B=st.integers(1, 4), C=st.integers(1, 3), H=st.integers(1, 24), W=st.integers(1, 24),
-       per_sample=st.booleans(), temperature=st.floats(0.5, 50.0))
-def test_random_shapes(B, C, H, W, per_sample, temperature):
-    spec = spectrum(B, C, H, W, seed=H * W)
-    params = band_args(B, per_sample)
-    out = torch.ops.specdiff.spectral_band_weight(spec, *params, temperature, W, "bandpass")
-    assert rel_err(out, spectral_band_weight_reference(spec, *params, temperature, W, "bandpass")) < 1e-12

@@ -2,20 +2,9 @@
 
 import pytest
 import torch
-from hypothesis import given, settings
 from hypothesis import strategies as st
-from oputil import (
-    LAYOUTS,
-    SIZES,
-    TOL,
-    backend,
-    cpu_isa,
-    cpu_isas,
-    needs_cpu_kernels,
-    rel_err,
-    specdiff_ops_called,
-    with_layout,
-)
+from optester import Call, OpSpec, OpTester
+from oputil import SIZES, TOL, cpu_isa, cpu_isas, needs_cpu_kernels, rel_err
 
 from specdiff.ops import spectral_filter2d, spectral_filter2d_reference
 
@@ -38,16 +27,76 @@ def as_dtype(t, dtype):
     return t.to(dtype)
 
 
-@pytest.mark.parametrize("W", SIZES)
-@pytest.mark.parametrize("H", SIZES)
-def test_matches_reference_every_size(H, W):
-    for complex_weight in (False, True):
-        x, w = make((2, 3, H, W), (3, H, W // 2 + 1), complex_weight, seed=H * 1000 + W)
-        ref = spectral_filter2d_reference(x, w)
-        for dtype in (torch.float32, torch.float64):
-            y = kernel(x.to(dtype), as_dtype(w, dtype))
-            assert y.dtype == dtype and y.shape == x.shape
-            assert rel_err(y, ref) < TOL[dtype], (H, W, dtype, complex_weight)
+WEIGHT_SHAPES = {
+    "W": lambda B, C, H, Wf: (Wf,),
+    "HW": lambda B, C, H, Wf: (H, Wf),
+    "CHW": lambda B, C, H, Wf: (C, H, Wf),
+    "B1HW": lambda B, C, H, Wf: (B, 1, H, Wf),
+    "BCHW": lambda B, C, H, Wf: (B, C, H, Wf),
+    "1C1W": lambda B, C, H, Wf: (1, C, 1, Wf),
+    "scalar": lambda B, C, H, Wf: (1,),
+}
+
+
+def case(shape, weight_shape, complex_weight):
+    return lambda: Call(make(shape, weight_shape, complex_weight, seed=sum(shape)))
+
+
+def bad(x, w, error, message):
+    return Call((x, w)), (error,), message
+
+
+def size(h, w):
+    """Both weights (real, complex) at one size."""
+    return lambda: [Call(make((2, 3, h, w), (3, h, w // 2 + 1), complex_weight, seed=h * 1000 + w))
+                    for complex_weight in (False, True)]
+
+
+@st.composite
+def random_calls(draw):
+    b, c, h, w = (draw(st.integers(1, n)) for n in (3, 4, 40, 40))
+    weight_shape = WEIGHT_SHAPES[draw(st.sampled_from(sorted(WEIGHT_SHAPES)))](b, c, h, w // 2 + 1)
+    return Call(make((b, c, h, w), weight_shape, draw(st.booleans()), seed=b + c + h + w))
+
+
+class TestSpectralFilter2d(OpTester):
+    spec = OpSpec(
+        name="spectral_filter2d",
+        public=spectral_filter2d,
+        reference=spectral_filter2d_reference,
+        cases={
+            "odd-real-CHW": case((2, 3, 11, 9), (3, 11, 5), False),
+            "odd-complex-B1HW": case((2, 3, 7, 13), (2, 1, 7, 7), True),
+            "even-real-HW": case((2, 6, 12, 16), (12, 9), False),
+            "even-complex-CHW": case((3, 2, 8, 10), (2, 8, 6), True),
+            "small-real": case((2, 2, 5, 6), (2, 5, 4), False),
+            "small-complex": case((2, 2, 5, 6), (2, 5, 4), True),
+        },
+        gradcheck_cases=["small-real", "small-complex"],
+        opcheck_cases=["small-real", "small-complex"],
+        compile_case="even-complex-CHW",
+        bad_inputs={
+            "x-rank": bad(torch.randn(3, 8, 8), torch.ones(8, 5), ValueError, "x must be a 4-D tensor [B, C, H, W]"),
+            "x-integer": bad(torch.ones(1, 1, 8, 8, dtype=torch.int64), torch.ones(8, 5), TypeError,
+                             "x must be float32 or float64"),
+            "x-half": bad(torch.ones(1, 1, 8, 8, dtype=torch.float16), torch.ones(8, 5), TypeError,
+                          "x must be float32 or float64"),
+            "weight-columns": bad(torch.randn(2, 3, 8, 8), torch.ones(8, 4), ValueError,
+                                  "weight of shape (8, 4) is not broadcastable"),
+            "weight-channels": bad(torch.randn(2, 3, 8, 8), torch.ones(4, 3, 8, 5), ValueError, "weight of shape"),
+            "weight-rank": bad(torch.randn(2, 3, 8, 8), torch.ones(1, 2, 3, 8, 5), ValueError,
+                               "weight must have 1 to 4 dims"),
+            "weight-dtype": bad(torch.randn(2, 3, 8, 8), torch.ones(8, 5, dtype=torch.float64), TypeError,
+                                "weight must be torch.float32"),
+            "weight-device": bad(torch.randn(2, 3, 8, 8), torch.ones(8, 5, device="meta"), ValueError,
+                                 "weight is on meta but x is on cpu"),
+        },
+        random_calls=random_calls(),
+        sizes={f"{h}x{w}": size(h, w) for h in SIZES for w in SIZES},
+        backward_args=lambda call: [(torch.randn(call.tensors[0].shape, dtype=torch.float64), *call.tensors,
+                                     [True, False])],
+    )
+
 
 
 @pytest.mark.parametrize("H,W", [(7, 67), (67, 12)])
@@ -149,15 +198,6 @@ def test_weight_gradient_summed_over_runs_of_blocks(isa, dtype, complex_weight, 
         assert rel_err(a, b) < (TOL[dtype] if dtype == torch.float32 else 1e-12)
 
 
-WEIGHT_SHAPES = {
-    "W": lambda B, C, H, Wf: (Wf,),
-    "HW": lambda B, C, H, Wf: (H, Wf),
-    "CHW": lambda B, C, H, Wf: (C, H, Wf),
-    "B1HW": lambda B, C, H, Wf: (B, 1, H, Wf),
-    "BCHW": lambda B, C, H, Wf: (B, C, H, Wf),
-    "1C1W": lambda B, C, H, Wf: (1, C, 1, Wf),
-    "scalar": lambda B, C, H, Wf: (1,),
-}
 
 
 @pytest.mark.parametrize("complex_weight", [False, True])
@@ -176,19 +216,6 @@ def test_broadcast_shapes_values_and_gradients(kind, complex_weight):
     assert rel_err(y, y_ref) < 1e-12
     assert rel_err(gx, gx_ref) < 1e-12
     assert rel_err(gw, gw_ref) < 1e-12
-
-
-@pytest.mark.parametrize("layout", LAYOUTS)
-def test_layouts_give_the_same_result(layout):
-    x, w = make((2, 6, 11, 16), (6, 11, 9), True)
-    expected = kernel(x, w)
-    y = kernel(with_layout(x, layout), w)
-    assert torch.equal(y, expected)
-    g = torch.randn_like(x)
-    gx_ref, gw_ref = torch.ops.specdiff._spectral_filter2d_backward(g, x, w, [True, True])
-    gx, gw = torch.ops.specdiff._spectral_filter2d_backward(with_layout(g, layout), with_layout(x, layout), w,
-                                                            [True, True])
-    assert torch.allclose(gx, gx_ref, rtol=0, atol=1e-14) and torch.allclose(gw, gw_ref, rtol=0, atol=1e-12)
 
 
 def test_layout_of_weight_does_not_matter():
@@ -219,41 +246,6 @@ def test_identity_weight_round_trips_exactly():
     assert torch.allclose(kernel(x, torch.ones(17, 17, dtype=torch.float64)), x, atol=1e-13)
 
 
-@pytest.mark.parametrize("complex_weight", [False, True])
-@pytest.mark.parametrize("path", ["kernel", "reference"])
-def test_gradcheck(path, complex_weight):
-    x, w = make((2, 2, 5, 6), (2, 5, 4), complex_weight)
-    x.requires_grad_(True)
-    w.requires_grad_(True)
-    with backend(path):
-        assert torch.autograd.gradcheck(spectral_filter2d, (x, w))
-
-
-@pytest.mark.parametrize("complex_weight", [False, True])
-def test_opcheck(complex_weight):
-    x, w = make((2, 3, 6, 7), (3, 6, 4), complex_weight)
-    torch.library.opcheck(kernel, (x, w))
-    torch.library.opcheck(kernel, (x.requires_grad_(True), w.requires_grad_(True)))
-    g = torch.randn_like(x)
-    backward = torch.ops.specdiff._spectral_filter2d_backward.default
-    torch.library.opcheck(backward, (g, x.detach(), w.detach(), [True, False]))
-
-
-def test_compile_fullgraph_parity():
-    x, w = make((2, 3, 8, 10), (8, 6), True)
-
-    def f(x, w):
-        return spectral_filter2d(x, w).square().sum()
-
-    compiled = torch.compile(f, fullgraph=True)
-    xr = x.clone().requires_grad_(True)
-    xc = x.clone().requires_grad_(True)
-    f(xr, w).backward()
-    compiled(xc, w).backward()
-    assert torch.allclose(compiled(x, w), f(x, w), rtol=1e-12)
-    assert torch.allclose(xc.grad, xr.grad, rtol=1e-12, atol=1e-12)
-
-
 def test_needs_only_the_requested_gradient():
     x, w = make((2, 2, 6, 6), (6, 4), False)
     w.requires_grad_(True)
@@ -262,47 +254,6 @@ def test_needs_only_the_requested_gradient():
     assert rel_err(gw, gw_ref) < 1e-12
 
 
-@pytest.mark.parametrize(
-    "x, w, error, match",
-    [
-        (torch.randn(3, 8, 8), torch.ones(8, 5), ValueError, r"x must be a 4-D tensor \[B, C, H, W\]"),
-        (torch.ones(1, 1, 8, 8, dtype=torch.int64), torch.ones(8, 5), TypeError, "x must be float32 or float64"),
-        (torch.ones(1, 1, 8, 8, dtype=torch.float16), torch.ones(8, 5), TypeError, "x must be float32 or float64"),
-        (torch.randn(2, 3, 8, 8), torch.ones(8, 4), ValueError, r"weight of shape \(8, 4\) is not broadcastable"),
-        (torch.randn(2, 3, 8, 8), torch.ones(4, 3, 8, 5), ValueError, "weight of shape"),
-        (torch.randn(2, 3, 8, 8), torch.ones(1, 2, 3, 8, 5), ValueError, "weight must have 1 to 4 dims"),
-        (torch.randn(2, 3, 8, 8), torch.ones(8, 5, dtype=torch.float64), TypeError, "weight must be torch.float32"),
-        (torch.randn(2, 3, 8, 8), torch.ones(8, 5, device="meta"), ValueError, "weight is on meta but x is on cpu"),
-    ],
-)
-def test_bad_input_errors(x, w, error, match):
-    with pytest.raises(error, match=match):
-        spectral_filter2d(x, w)
-
-
 def test_kernel_checks_inputs_itself():
     with pytest.raises(RuntimeError, match="weight of shape"):
         kernel(torch.randn(2, 3, 8, 8), torch.ones(7, 5))
-
-
-def test_backend_switch_routes_to_reference_or_kernel():
-    x, w = make((2, 3, 8, 8), (8, 5), True)
-    with backend("reference"):
-        assert specdiff_ops_called(spectral_filter2d, x, w) == []
-        assert torch.equal(spectral_filter2d(x, w), spectral_filter2d_reference(x, w))
-    with backend("auto"):
-        assert specdiff_ops_called(spectral_filter2d, x, w) == ["specdiff::spectral_filter2d"]
-
-
-@settings(max_examples=25, deadline=None)
-@given(
-    B=st.integers(1, 3),
-    C=st.integers(1, 4),
-    H=st.integers(1, 40),
-    W=st.integers(1, 40),
-    kind=st.sampled_from(sorted(WEIGHT_SHAPES)),
-    complex_weight=st.booleans(),
-)
-def test_random_shapes(B, C, H, W, kind, complex_weight):
-    x, w = make((B, C, H, W), WEIGHT_SHAPES[kind](B, C, H, W // 2 + 1), complex_weight, seed=B + C + H + W)
-    assert rel_err(kernel(x, w), spectral_filter2d_reference(x, w)) < TOL[torch.float64]

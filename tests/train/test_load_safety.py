@@ -18,7 +18,7 @@ import torch
 from trainutil import ROOT, smoke, write_alias_bomb
 
 from specdiff.config import load_config
-from specdiff.train import CheckpointError, load_checkpoint, load_model, sample_run, train
+from specdiff.train import CheckpointError, TrainState, load_checkpoint, load_model, sample_run, train
 from specdiff.train.checkpoint import FORMAT_VERSION, convert_checkpoint, save_checkpoint
 
 SMOKE_SET = ["training.steps=2", "training.checkpoint_every=2"]
@@ -255,13 +255,19 @@ def test_sample_errors_are_one_line(results, tmp_path):
     got = cli_many(
         ["sample", "--run-dir", broken, "--device", "cpu"],
         ["sample", "--run-dir", other, "--device", "cpu"],
+        ["sample", "--run-dir", run, "--steps", "500", "--device", "cpu"],
+        ["sample", "--run-dir", run, "--sampler", "dpm_solver++", "--order", "4", "--device", "cpu"],
         *(["sample", "--run-dir", run, "--tag", tag, "--device", "cpu"]
           for tag in (os.path.relpath(escape, os.path.join(run, "samples")), "a/b", "..", ".hidden", "")),
     )
     assert_one_line_error(got[0], "config.yaml' is not valid YAML", status=(2,))
     assert_one_line_error(got[1], "does not fit the run's config.yaml (model tiny_unet)", "other shapes",
                           status=(1,))
-    for result in got[2:]:
+    assert_one_line_error(got[2], "sampling.steps = 500: num_steps must be an integer in [1, 100], got 500; the run "
+                          "has diffusion.num_timesteps = 100", status=(2,))
+    assert_one_line_error(got[3], "specdiff: config error: sampling.order = 4: order must be 1, 2 or 3, got 4",
+                          status=(2,))
+    for result in got[4:]:
         assert_one_line_error(result, "is not a plain name", "A-Z a-z 0-9 . _ + -", status=(1,))
     assert not escape.exists() and not os.path.exists(os.path.join(run, "samples"))
     with pytest.raises(ValueError, match="not a plain name"):
@@ -275,10 +281,16 @@ def test_config_file_errors_are_one_line(tmp_path):
         ["train", "--config", str(tmp_path)],
         ["train", "--config", str(bomb)],
         ["config", "show", str(bomb)],
+        ["train", "--config", smoke("tiny_unet"), *sum((["--set", s] for s in SMOKE_SET), []), "--set",
+         "model.initialization={strategy: cross_domain_flat, source: {type: file, path: /nonexistent/w.pt}}",
+         "--output-dir", str(tmp_path / "out"), "--quiet"],
     )
     assert_one_line_error(got[0], f"config file {str(tmp_path)!r} is a directory", status=(2,))
-    for result in got[1:]:
+    for result in got[1:3]:
         assert_one_line_error(result, "bomb.yaml' is not valid YAML", "may not use aliases", status=(2,))
+    # The file a config names is read when training starts: still a config error, in one line.
+    assert_one_line_error(got[3], "specdiff: config error: model.initialization.source.path = '/nonexistent/w.pt': "
+                          "no such file", status=(2,))
 
 
 def test_resume_from_a_checkpoint_of_another_architecture_is_one_line(results, tmp_path):
@@ -293,3 +305,51 @@ def test_resume_from_a_checkpoint_of_another_architecture_is_one_line(results, t
                        "--output-dir", str(results), "--resume", "--quiet"])
     assert_one_line_error(got, "step_9.pt' does not fit the run's config.yaml (model tiny_unet)", "other shapes",
                           status=(1,))
+
+
+def test_train_state_is_plain_data_in_the_format_2_layout_and_round_trips(results, tmp_path):
+    # What the trainer writes: the loop's TrainState as plain entries next to the weights, format 2's layout.
+    state = load_checkpoint(str(results / "runs" / "clean" / "checkpoints" / "step_2.pt"))
+    assert state["history"]["step"] == [1, 2] and len(state["history"]["loss"]) == 2
+    assert set(state["clock"]) == {"compute_s", "wall_s", "spectral_s", "profiled_s", "images", "timed_s",
+                                   "timed_images"}
+    restored = TrainState.from_checkpoint(state, "step_2.pt")
+    batch = load_config(smoke("tiny_unet"), SMOKE_SET).training.batch_size
+    assert restored.step == 2 and restored.history.step == [1, 2] and restored.clock.images == 2 * batch
+    assert restored.history.compute_s[-1] == restored.clock.compute_s == state["clock"]["compute_s"]
+    assert restored.to_checkpoint() == {k: state[k] for k in ("history", "clock", "loss_smooth")}
+
+    # A state recorded step by step survives save_checkpoint and torch.load(weights_only=True) exactly.
+    fresh = TrainState()
+    fresh.record(1.0, 0.5, 8)
+    fresh.record(0.5, 0.25, 8, spectral_fraction=0.4, profiled=True)
+    fresh.record(0.25, 0.125, 8, profiled=True)  # the profiler saw nothing: neither timed nor profiled
+    assert fresh.loss_smooth == pytest.approx(0.9 * (0.9 * 1.0 + 0.1 * 0.5) + 0.1 * 0.25, rel=1e-15)
+    assert (fresh.clock.compute_s, fresh.clock.timed_s, fresh.clock.profiled_s) == (0.875, 0.5, 0.25)
+    assert fresh.clock.spectral_s == 0.4 * 0.25 and (fresh.clock.images, fresh.clock.timed_images) == (24, 8)
+    path = save_checkpoint(str(tmp_path), 3, {"model": {}, "ema": {}, **fresh.to_checkpoint()})
+    assert torch.serialization.get_unsafe_globals_in_checkpoint(path) == []
+    assert TrainState.from_checkpoint(load_checkpoint(path), path) == fresh
+
+
+@pytest.mark.parametrize("case, change, problem", [
+    ("no-clock", lambda s: s.pop("clock"), "'clock' is NoneType, not a mapping"),
+    ("clock-entries", lambda s: s["clock"].pop("timed_s"), "'clock' has the entries"),
+    ("lengths", lambda s: s["history"]["loss"].append(0.1), "the lists in 'history' differ in length"),
+    ("loss-type", lambda s: s["history"].update(loss="0.1"), "history['loss'] is not a list of finite floats"),
+    ("images-type", lambda s: s["clock"].update(images=1.5), "clock['images'] = 1.5 is not a finite int"),
+    ("smooth-type", lambda s: s.update(loss_smooth="low"), "loss_smooth = 'low' is not a finite number or null"),
+])
+def test_a_checkpoint_without_a_valid_train_state_is_refused_in_one_line_naming_its_format(results, case, change,
+                                                                                          problem):
+    run = copy_run(results, f"state-{case}")
+    path = os.path.join(run, "checkpoints", "step_2.pt")
+    state = load_checkpoint(path)
+    change(state)
+    torch.save(state, path)
+    with pytest.raises(CheckpointError) as info:
+        TrainState.from_checkpoint(load_checkpoint(path), path)
+    assert str(info.value).startswith(f"checkpoint {path!r} (format 2) cannot be resumed: {problem}")
+    (got,) = cli_many(["train", "--config", os.path.join(run, "config.yaml"), "--set", "training.steps=4",
+                       "--run-id", os.path.basename(run), "--output-dir", str(results), "--resume", "--quiet"])
+    assert_one_line_error(got, "(format 2) cannot be resumed", problem, status=(1,))
