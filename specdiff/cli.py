@@ -163,6 +163,8 @@ def _diagnose(args: argparse.Namespace) -> int:
     from specdiff.eval.diagnose import diagnose_run, write_diagnosis
 
     device = _device(args.device)
+    if args.name and len(args.name) != len(args.run_dir):
+        raise InvalidValue(f"give one --name per --run-dir: {len(args.name)} names for {len(args.run_dir)} runs")
     results = [diagnose_run(run, checkpoint=args.checkpoint, timesteps=args.timesteps, num_images=args.num_images,
                             num_samples=args.num_samples, sampler=args.sampler, steps=args.steps, seed=args.seed,
                             device=device) for run in args.run_dir]
@@ -370,10 +372,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", help="latest (default), a step number, or a path")
     p.add_argument("--timesteps", type=_timesteps, default=DEFAULT_TIMESTEPS,
                    help=f"comma-separated (default {','.join(map(str, DEFAULT_TIMESTEPS))})")
-    p.add_argument("--num-images", type=int, default=256, help="test images for the denoising error")
-    p.add_argument("--num-samples", type=int, default=64, help="samples on the recorded trajectory")
+    p.add_argument("--num-images", type=_at_least(1), default=256, help="test images for the denoising error")
+    p.add_argument("--num-samples", type=_at_least(1), default=64, help="samples on the recorded trajectory")
     p.add_argument("--sampler", default="dpm_solver++", help=f"{' | '.join(available_samplers())}")
-    p.add_argument("--steps", type=int, default=25)
+    p.add_argument("--steps", type=_at_least(1), default=25)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--output-dir", default="results/diagnose")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:<index>")

@@ -307,7 +307,7 @@ class Config:
     def __post_init__(self):
         """Rules that span sections."""
         if self.loss.spectral == "whitened":
-            _require(self.diffusion.uniform_corruption, "loss.spectral", self.loss.spectral,
+            require(self.diffusion.uniform_corruption, "loss.spectral", self.loss.spectral,
                      "needs diffusion.uniform_corruption: true (it whitens the coloured noise; with white noise it "
                      "is the plain MSE)")
 

@@ -27,6 +27,7 @@ from torch import Tensor
 from specdiff.diffusion import denoise, q_sample, sample
 from specdiff.diffusion.noise import NoiseOp, colour
 from specdiff.diffusion.schedules import NoiseSchedule
+from specdiff.errors import InvalidValue
 from specdiff.eval.spectral import BANDS, LOG_EPS, band_energy
 
 DEFAULT_TIMESTEPS = (10, 50, 100, 200, 300, 500, 700, 900)
@@ -59,10 +60,10 @@ def band_denoising_error(
     errors as energy per pixel (``error_low + error_mid + error_high = error_total`` = the x0 MSE).
     """
     if images.dim() != 4 or len(images) == 0:
-        raise ValueError(f"images must be a non-empty Tensor[N, C, H, W], got shape {tuple(images.shape)}")
+        raise InvalidValue(f"images must be a non-empty Tensor[N, C, H, W], got shape {tuple(images.shape)}")
     for t in timesteps:
         if not 0 <= int(t) < schedule.num_timesteps:
-            raise ValueError(f"timesteps must lie in [0, {schedule.num_timesteps - 1}], got {t}")
+            raise InvalidValue(f"timesteps must lie in [0, {schedule.num_timesteps - 1}], got {t}")
     generator = torch.Generator(device=images.device).manual_seed(seed)
     eps = torch.randn(images.shape, generator=generator, device=images.device, dtype=images.dtype)
     data = _mean_band_energy(images)
@@ -193,8 +194,10 @@ def write_diagnosis(results: Sequence[dict[str, Any]], output_dir: str,
     from specdiff.report.tables import markdown_table
 
     names = list(names or [os.path.basename(os.path.normpath(r["run"])) for r in results])
+    if len(names) != len(results):
+        raise InvalidValue(f"give one name per run: {len(names)} names for {len(results)} runs")
     if len(set(names)) != len(names):
-        raise ValueError(f"run names must differ, got {names}")
+        raise InvalidValue(f"run names must differ, got {names}")
     os.makedirs(output_dir, exist_ok=True)
     paths = {"json": os.path.join(output_dir, "diagnose.json"), "markdown": os.path.join(output_dir, "diagnose.md")}
     atomic_write_json(paths["json"], {"runs": dict(zip(names, results, strict=True))})
