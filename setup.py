@@ -33,7 +33,8 @@ def _extensions():
     def rel(pattern):
         return sorted(os.path.relpath(p, ROOT) for p in glob.glob(os.path.join(ROOT, pattern)))
 
-    sources = rel("csrc/*.cpp") + rel("csrc/ops/*.cpp") + rel("csrc/cpu/*.cpp") + rel("csrc/common/*.cpp")
+    sources = (rel("csrc/*.cpp") + rel("csrc/ops/*.cpp") + rel("csrc/cpu/*.cpp") + rel("csrc/cpu/lanes/*.cpp")
+               + rel("csrc/common/*.cpp"))
     opt = ["-O0", "-g"] if debug else ["-O3"]
     cxx = opt + ["-std=c++17", "-fopenmp", "-fno-math-errno", "-fno-trapping-math", "-Wno-psabi", "-DSPECDIFF_WITH_CPU"]
     nvcc = opt + ["-std=c++17", "--expt-relaxed-constexpr", "-lineinfo"]

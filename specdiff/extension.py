@@ -24,8 +24,16 @@ from specdiff.errors import InvalidValue, Unavailable
 
 BACKENDS = ("auto", "reference", "kernel")
 
-# Every public op and the kernels that must exist for it (forward and backward).
-OPS: dict[str, tuple[str, ...]] = {}
+# Every public op and the ``specdiff::`` kernels (forward and backward entry points) that must exist for it.
+OPS: dict[str, tuple[str, ...]] = {
+    "spectral_filter2d": ("spectral_filter2d", "_spectral_filter2d_backward"),
+    "spectral_band_weight": ("spectral_band_weight", "_spectral_band_weight_backward"),
+    "spectral_band_filter2d": ("spectral_band_filter2d", "_spectral_band_filter2d_backward"),
+    "spectral_band_mse": ("spectral_band_mse", "_spectral_band_mse_backward"),
+    "complex_conv2d": ("complex_conv2d", "_complex_conv2d_backward"),
+    "complex_conv_transpose2d": ("complex_conv_transpose2d", "_complex_conv_transpose2d_backward"),
+    "complex_norm_act": ("complex_norm_act", "_complex_norm_act_backward"),
+}
 
 
 @dataclass(frozen=True)
@@ -54,11 +62,6 @@ def _load() -> _State:
 
 _STATE = _load()
 _KERNEL_CACHE: dict[tuple[str, str], bool] = {}
-
-
-def register_op(name: str, *kernels: str) -> None:
-    """Declares public op ``name`` whose kernel path needs the ``specdiff::`` ops ``kernels``."""
-    OPS[name] = kernels or (name,)
 
 
 def is_loaded() -> bool:
@@ -143,6 +146,42 @@ def set_cpu_isa(isa: str) -> str:
     return torch.ops.specdiff._set_cpu_isa(isa)
 
 
+# The rules and choices of the kernels, asked of the C++ (csrc/capabilities.cpp) rather than mirrored here.
+
+
+def check_band_args(kind: str, temperature: float) -> None:
+    """Raises ValueError unless ``kind`` and ``temperature`` are valid band arguments (common/band_params.h), the
+    rule every kernel applies. Without the extension only the reference's own needs are checked (its kinds)."""
+    if not _STATE.loaded or (kind, temperature) in _VALID_BAND_ARGS:
+        return
+    try:
+        torch.ops.specdiff._check_band_args(kind, float(temperature))
+    except ValueError as exc:
+        raise ValueError(str(exc).removeprefix("specdiff: ")) from None
+    if len(_VALID_BAND_ARGS) < 1024:
+        _VALID_BAND_ARGS.add((kind, temperature))
+
+
+_VALID_BAND_ARGS: set[tuple[str, float]] = set()
+
+
+def roundtrip_fused(device_type: str, height: int, width: int) -> bool:
+    """Whether the kernels run planes of ``height`` x ``width`` through their fused FFT round trip on
+    ``device_type`` (CPU: every size whose prime factors are at most the largest radix; CUDA: the sizes with a fused
+    kernel under the SPECDIFF_CUDA_* tuning, see csrc/cuda/roundtrip_plan.h)."""
+    if not _STATE.loaded:
+        return False
+    return torch.ops.specdiff._roundtrip_fused(device_type, height, width)
+
+
+def cpu_caches() -> dict | None:
+    """The CPU data caches the kernels size their blocks from (detected at run time), or None."""
+    if not _STATE.loaded:
+        return None
+    names = ("l1d_bytes", "l1d_ways", "l2_bytes", "llc_bytes", "llc_cpus", "line_bytes")
+    return dict(zip(names, torch.ops.specdiff._cpu_caches(), strict=True))
+
+
 def info() -> dict:
     """Build and run-time facts: versions, CPU ISA, kernels per op and device, active backend and why."""
     import platform
@@ -150,7 +189,6 @@ def info() -> dict:
     import numpy
 
     import specdiff
-    import specdiff.ops  # noqa: F401  (registers every op)
 
     if _STATE.backend == "reference":
         active, why = "reference", "SPECDIFF_BACKEND=reference"
@@ -172,6 +210,7 @@ def info() -> dict:
         "built_with_cuda": bool(_STATE.loaded and torch.ops.specdiff._built_with_cuda()),
         "cpu_isa": cpu_isa(),
         "cpu_isa_detected": torch.ops.specdiff._detected_cpu_isa() if _STATE.loaded else None,
+        "cpu_caches": cpu_caches(),
         "backend_setting": _STATE.backend,
         "backend": active,
         "backend_reason": why,

@@ -3,6 +3,8 @@
 import json
 
 import pytest
+import torch
+from recording import RecordOps
 
 from specdiff import extension
 from specdiff.cli import main
@@ -25,6 +27,32 @@ def test_bench_ops_writes_records_and_plot(tmp_path, capsys):
                  "--markdown"]) == 0
     table = capsys.readouterr().out.splitlines()
     assert table[0].startswith("| op | B×C×H×W |") and table[2].startswith("| spectral_filter2d | 1x1x4x4 |")
+
+
+@pytest.mark.skipif(not extension.is_loaded(), reason="specdiff._C is not built")
+def test_band_weighting_is_timed_against_its_memory_bound(tmp_path, capsys):
+    """spectral_band_weight's fwd+bwd records carry the five-pass memory bound timed beside both paths; the other
+    records have none."""
+    out = tmp_path / "bench.json"
+    assert main(["bench", "ops", "--op", "spectral_band_weight", "--op", "spectral_filter2d", "--shape", "2x3x16x16",
+                 "--repeats", "2", "--warmup", "1", "--json", str(out), "--markdown"]) == 0
+    records = {(r["op"], r["pass"]): r for r in json.loads(out.read_text())["records"]}
+    bound = records[("spectral_band_weight", "fwdbwd")]
+    assert bound["bound_ms"] > 0 and bound["kernel_over_bound"] == pytest.approx(bound["kernel_ms"] / bound["bound_ms"])
+    assert [k for k, r in records.items() if "bound_ms" in r] == [("spectral_band_weight", "fwdbwd")]
+    table = capsys.readouterr().out
+    assert "| spectral_band_weight | 2x3x16x16 | fwdbwd |" in table and "kernel / bound" in table
+
+
+def test_five_passes_move_what_band_weighting_must():
+    """The bound's thunk writes fresh tensors of the spectrum's size and leaves its input alone."""
+    from specdiff.bench.cases import BOUND, CASES
+
+    thunks = CASES["spectral_band_weight"].build((2, 3, 8, 8), torch.float32, torch.device("cpu"))
+    assert set(thunks) >= {(BOUND, "fwdbwd")} and (BOUND, "fwd") not in thunks
+    with RecordOps() as rec:
+        thunks[(BOUND, "fwdbwd")]()
+    assert rec.count("aten::copy_") == 1 and rec.count("aten::add") == 1 and rec.count("aten::empty_like") == 2
 
 
 def test_bench_rejects_unknown_op_and_bad_shape(capsys):

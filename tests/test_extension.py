@@ -130,3 +130,54 @@ def test_use_backend_switches_the_routing_and_restores_it():
     with pytest.raises(ValueError, match="backend must be one of auto, reference, kernel"):
         with extension.use_backend("fast"):
             pass
+
+
+@pytest.mark.skipif(not extension.is_loaded(), reason="specdiff._C is not built")
+def test_has_kernel_without_importing_the_ops():
+    """The op table is static: has_kernel answers before (and without) specdiff.ops being imported."""
+    code = ("import sys, specdiff.extension as e; print(e.has_kernel('complex_norm_act', 'cpu'), "
+            "'specdiff.ops' in sys.modules, sorted(e.OPS) == sorted(set(e.OPS)))")
+    assert run_python(code).stdout.split() == ["True", "False", "True"]
+
+
+@pytest.mark.skipif(not extension.is_loaded(), reason="specdiff._C is not built")
+def test_band_rule_is_the_kernels():
+    """Python asks the kernels' one band-argument rule (common/band_params.cpp): the same messages as a direct call of
+    the kernel op on every device, so the CPU and CUDA kernels cannot disagree (they used to on temperature <= 0)."""
+    extension.check_band_args("bandpass", 1e-3)
+    extension.check_band_args("radial", 10)
+    for kind, temperature, message in (("notch", 1.0, "kind must be one of 'radial', 'bandpass', got 'notch'"),
+                                       ("radial", 0.0, "temperature must be a finite number > 0, got 0"),
+                                       ("bandpass", -2.5, "temperature must be a finite number > 0, got -2.5"),
+                                       ("bandpass", float("nan"), "temperature must be a finite number > 0, got nan")):
+        with pytest.raises(ValueError) as py:
+            extension.check_band_args(kind, temperature)
+        assert str(py.value) == message
+        x, zero = torch.randn(1, 1, 4, 4), torch.tensor(0.0)
+        with pytest.raises(ValueError) as cpp:
+            torch.ops.specdiff.spectral_band_filter2d(x, zero, zero, zero, temperature, kind)
+        assert str(cpp.value).splitlines()[0] == "specdiff: " + message
+
+
+@pytest.mark.skipif(not extension.is_loaded(), reason="specdiff._C is not built")
+def test_fused_sizes_come_from_the_kernels():
+    """The CPU round trip fuses every size whose prime factors are at most the largest radix; CUDA's fused sizes
+    are answered only by a CUDA build (and never for devices without kernels)."""
+    radix = torch.ops.specdiff._max_fft_radix()
+    assert extension.roundtrip_fused("cpu", 8, 8) and extension.roundtrip_fused("cpu", 3 * radix, 7)
+    prime = next(p for p in range(radix + 1, 4 * radix) if all(p % d for d in range(2, p)))
+    assert not extension.roundtrip_fused("cpu", prime, 8)
+    assert not extension.roundtrip_fused("xpu", 8, 8)
+    if not torch.ops.specdiff._built_with_cuda():
+        assert not extension.roundtrip_fused("cuda", 32, 32)
+
+
+@pytest.mark.skipif(not extension.is_loaded(), reason="specdiff._C is not built")
+def test_cpu_caches_are_detected_and_can_be_overridden():
+    caches = extension.cpu_caches()
+    assert set(caches) == {"l1d_bytes", "l1d_ways", "l2_bytes", "llc_bytes", "llc_cpus", "line_bytes"}
+    assert caches["l1d_bytes"] >= 8 << 10 and caches["l2_bytes"] >= caches["l1d_bytes"] and caches["line_bytes"] >= 32
+    code = "import specdiff.extension as e; c = e.cpu_caches(); print(c['l1d_bytes'], c['l2_bytes'], c['l1d_ways'])"
+    out = run_python(code, SPECDIFF_CPU_CACHES="l1d=32K,l2=1M,l1d_ways=8")
+    assert out.stdout.split() == [str(32 << 10), str(1 << 20), "8"]
+

@@ -1,8 +1,5 @@
 #include "common/cpu_isa.h"
 
-#include <ATen/Parallel.h>
-#include <torch/library.h>
-
 #include <atomic>
 #include <cstdlib>
 #include <stdexcept>
@@ -75,70 +72,6 @@ const char* cpu_isa_name(CpuIsa isa) {
       return "base";
   }
   return "base";
-}
-
-template <>
-const LaneKernels<float>& lane_kernels<float>() {
-  switch (active_cpu_isa()) {
-    case CpuIsa::avx512:
-      return isa_avx512::kernels_float;
-    case CpuIsa::avx2:
-      return isa_avx2::kernels_float;
-    default:
-      return isa_base::kernels_float;
-  }
-}
-
-template <>
-const LaneKernels<double>& lane_kernels<double>() {
-  switch (active_cpu_isa()) {
-    case CpuIsa::avx512:
-      return isa_avx512::kernels_double;
-    case CpuIsa::avx2:
-      return isa_avx2::kernels_double;
-    default:
-      return isa_base::kernels_double;
-  }
-}
-
-int64_t roundtrip_scratch_elems(int64_t H, int64_t W, int lanes_per_vector) {
-  const int64_t Wf = W / 2 + 1;
-  const int64_t rows = H > W ? H : W;
-  const int64_t staged = W < lanes_per_vector ? H * W : 0;  // whole-plane staging of short rows (roundtrip)
-  return (4 * Wf * (H + 1) + 4 * rows + staged) * lanes_per_vector + 64;  // columns H + 1 apart at most
-}
-
-namespace {
-
-std::string cpu_isa_op() { return cpu_isa_name(active_cpu_isa()); }
-
-std::string detected_cpu_isa_op() { return cpu_isa_name(detected_cpu_isa()); }
-
-std::string set_cpu_isa_op(const std::string& name) {
-  const std::string previous = cpu_isa_name(active_cpu_isa());
-  set_cpu_isa(name);
-  return previous;
-}
-
-bool built_with_cuda_op() {
-#ifdef SPECDIFF_WITH_CUDA
-  return true;
-#else
-  return false;
-#endif
-}
-
-int64_t max_fft_radix_op() { return kMaxRadix; }
-
-}  // namespace
-
-// Build and run-time facts for `specdiff info` and the tests; CatchAll since they take no tensor.
-TORCH_LIBRARY_FRAGMENT(specdiff, m) {
-  m.def("_cpu_isa() -> str", &cpu_isa_op);
-  m.def("_detected_cpu_isa() -> str", &detected_cpu_isa_op);
-  m.def("_set_cpu_isa(str isa) -> str", &set_cpu_isa_op);
-  m.def("_built_with_cuda() -> bool", &built_with_cuda_op);
-  m.def("_max_fft_radix() -> int", &max_fft_radix_op);
 }
 
 }  // namespace specdiff

@@ -1,9 +1,7 @@
-// Run-time choice of the instruction set used by the lane kernels.
+// Run-time choice of the instruction set the CPU lane kernels run with (cpu/lanes/dispatch.h).
 #pragma once
 
 #include <string>
-
-#include "common/lane_kernels.h"
 
 namespace specdiff {
 
@@ -16,8 +14,5 @@ CpuIsa active_cpu_isa();
 // Forces an ISA (for tests and benchmarks); throws if the CPU lacks it.
 void set_cpu_isa(const std::string& name);
 const char* cpu_isa_name(CpuIsa isa);
-
-template <typename T>
-const LaneKernels<T>& lane_kernels();
 
 }  // namespace specdiff

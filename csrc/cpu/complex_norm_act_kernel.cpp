@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "common/checks.h"
-#include "common/cpu_isa.h"
+#include "cpu/lanes/norm_act.h"
 
 namespace specdiff::cpu {
 
@@ -112,7 +112,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> complex_norm_act_cpu(const at::Te
   if (x.numel() == 0) return {y, mean, var};
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "complex_norm_act", [&] {
     using T = scalar_t;
-    const LaneKernels<T>& kernels = lane_kernels<T>();
+    const NormActKernels<T>& kernels = norm_act_lanes<T>();
     const T *px = x.const_data_ptr<T>(), *pw = w.const_data_ptr<T>(), *pb = bs.const_data_ptr<T>();
     const T* pf = film.defined() ? film.const_data_ptr<T>() : nullptr;
     T *pmean = mean.mutable_data_ptr<T>(), *pvar = var.mutable_data_ptr<T>(), *py = y.mutable_data_ptr<T>();
@@ -132,7 +132,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> complex_norm_act_cpu(const at::Te
         for (int64_t b = 0; b < B; ++b) {
           const std::array<T, 4> coef = affine_of(ch, film_of(pf, b, c, C));
           const int64_t re = (b * 2 * C + c) * P, im = re + C * P;
-          kernels.norm_act(px + re, px + im, coef.data(), P, py + re, py + im);
+          kernels.forward(px + re, px + im, coef.data(), P, py + re, py + im);
         }
       }
     });
@@ -159,7 +159,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> complex_norm_act_back
   if (x.numel() == 0) return {gx, gw, gb, gfilm};
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "complex_norm_act_backward", [&] {
     using T = scalar_t;
-    const LaneKernels<T>& kernels = lane_kernels<T>();
+    const NormActKernels<T>& kernels = norm_act_lanes<T>();
     const T *px = x.const_data_ptr<T>(), *pg = grad.const_data_ptr<T>(), *pw = w.const_data_ptr<T>();
     const T *pb = bs.const_data_ptr<T>(), *pmean = mean.const_data_ptr<T>(), *pvar = var.const_data_ptr<T>();
     const T* pf = film.defined() ? film.const_data_ptr<T>() : nullptr;
@@ -173,7 +173,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> complex_norm_act_back
         for (int64_t b = 0; b < B; ++b) {
           const std::array<T, 4> coef = affine_of(ch, film_of(pf, b, c, C));
           const int64_t re = (b * 2 * C + c) * P, im = re + C * P;
-          kernels.norm_act_sums(px + re, px + im, pg + re, pg + im, coef.data(), ch.mu, P, &sums[4 * b]);
+          kernels.backward_sums(px + re, px + im, pg + re, pg + im, coef.data(), ch.mu, P, &sums[4 * b]);
         }
         // With g_h = (1 + s) gz: grad bias = sum g_h, grad weight = sum g_h xhat, xhat = (x - mu) istd.
         double g_h[2] = {0, 0}, g_hx[2] = {0, 0};
@@ -209,7 +209,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> complex_norm_act_back
           const T d[6] = {ch.w[0] * ch.istd[0] * f[0], gamma[0], delta[0], ch.w[1] * ch.istd[1] * f[0], gamma[1],
                           delta[1]};
           const int64_t re = (b * 2 * C + c) * P, im = re + C * P;
-          kernels.norm_act_backward(px + re, px + im, pg + re, pg + im, coef.data(), d, P, pgx + re, pgx + im);
+          kernels.backward(px + re, px + im, pg + re, pg + im, coef.data(), d, P, pgx + re, pgx + im);
         }
       }
     });

@@ -1,165 +1,245 @@
+// Driver of the fused FFT round trip (cpu/lanes/roundtrip.h) over all planes of a tensor. A call computes its plan
+// once (RoundTripPlan: geometry, entry point, weight and accumulator layout, workspace), then runs blocks of `lanes`
+// planes in parallel, each thread in its own reused workspace (cpu/workspace.h).
 #include "cpu/roundtrip.h"
 
 #include <ATen/ATen.h>
 #include <ATen/Dispatch.h>
 #include <ATen/Parallel.h>
 
-#include <memory>
+#include <algorithm>
+#include <atomic>
 #include <numeric>
 #include <vector>
 
 #include "common/checks.h"
-#include "common/cpu_isa.h"
+#include "common/cpu_caches.h"
 #include "common/fft_plan.h"
-#include "common/lane_kernels.h"
+#include "cpu/lanes/roundtrip.h"
+#include "cpu/workspace.h"
 
 namespace specdiff::cpu {
 
 namespace {
 
-// Blocks whose grad_weight terms are summed in lane layout before they are added into the float64 accumulators.
-constexpr int64_t kMaxGradRun = 16;
+// Blocks whose correlation terms are summed in lane layout (in the working precision) before they are added into
+// the float64 accumulators: few enough that the float sums stay as accurate as one block's terms.
+constexpr int64_t kMaxSumRun = 16;
 
-// Per-thread memory for per-channel weights kept in lane layout (one slot per channel pattern of a block).
-constexpr int64_t kMaxLaneWeightBytes = int64_t{2} << 20;
+enum class Entry { forward, backward, weight_grad, energy, forward_energy };
+
+bool writes_output(Entry e) { return e == Entry::forward || e == Entry::backward || e == Entry::forward_energy; }
+bool correlates(Entry e) { return e != Entry::forward; }
+bool self_correlates(Entry e) { return e == Entry::energy || e == Entry::forward_energy; }
 
 // The lane FFT covers sizes whose prime factors are <= kMaxRadix; other sizes take ATen's FFT.
 bool use_lane_fft(int64_t H, int64_t W) { return fft_size_supported(H) && fft_size_supported(W); }
 
-at::Tensor weight_as_complex(const PlaneWeight& w) {
-  return w.complex ? at::view_as_complex(w.data) : w.data;
-}
-
+// Everything the blocks of one call share.
 template <typename T>
-void run_lanes(const at::Tensor& in, const at::Tensor* src, const at::Tensor& out, const PlaneWeight& w,
-               bool conj_weight, const at::Tensor& grad_weight_acc) {
-  const int64_t B = in.size(0), C = in.size(1), H = in.size(2), W = in.size(3), Wf = W / 2 + 1;
-  const int64_t N = B * C;
-  const FftPlan<T> plan_h(static_cast<int>(H)), plan_w(static_cast<int>(W));
-  const FftPlanView<T> ph = plan_h.view(), pw = plan_w.view();
-  const LaneKernels<T>& kernels = lane_kernels<T>();
-  const int P = kernels.lanes;
-  const int64_t nblocks = (N + P - 1) / P;
+struct RoundTripPlan {
+  const RoundTripKernels<T>& k;
+  FftPlan<T> plan_h, plan_w;
+  RoundTripGeometry<T> g;
+  RoundTripFn<T> entry;
+  Entry kind;
+  int64_t C, N, P, nblocks;
+  // The weight (or, for the energy entries, the accumulators' grouping): [Bw, Cw] slices of `wplane` elements
+  // ([H][Wf], or [H][Wf][2] when complex); plane n = b C + c uses slice slice_of(n).
+  const T* wdata;
+  int64_t Bw, Cw, wplane;
+  T imag_sign;
+  // Per-lane weights in lane layout: one slot per channel pattern of a block (by_channel: built once per thread),
+  // or one slot rebuilt whenever a block's slices differ from the previous block's.
+  bool lane_weights, by_channel;
+  int64_t channel_step, slots, slot_elems;
+  // Correlation sums: into per-thread float64 accumulators when several planes share a slice (summed after the
+  // loop), else straight into the output.
+  bool shared_sums;
+  int64_t sum_elems;  // lane-layout sums of one block
+  // The thread's workspace: scratch, lane weights, lane sums, float64 accumulators.
+  int64_t off_scratch, off_weights, off_sums, off_acc, workspace_bytes;
 
-  const int64_t Bw = w.data.size(0), Cw = w.data.size(1);
-  const int64_t wplane = H * Wf * (w.complex ? 2 : 1);
-  const T* wdata = w.data.data_ptr<T>();
-  const bool need_gw = grad_weight_acc.defined();
-  // Planes sharing a weight slice accumulate into per-thread copies, summed at the end. The kernel accumulates
-  // each slice column-major, [Wf][H] (x2 if complex), the order its column pass produces; transposed at the end.
-  const bool shared = need_gw && Bw * Cw < N;
-  const int64_t nthreads = at::get_num_threads();
-  at::Tensor acc = need_gw ? at::zeros({shared ? nthreads : 1, Bw * Cw * wplane}, grad_weight_acc.options())
-                           : at::Tensor();
-  const T* in_ptr = in.data_ptr<T>();
-  const T* src_ptr = src ? src->data_ptr<T>() : nullptr;
-  T* out_ptr = out.defined() ? out.data_ptr<T>() : nullptr;
-  double* acc_ptr = need_gw ? acc.data_ptr<double>() : nullptr;
+  RoundTripPlan(Entry e, const at::Tensor& in, const at::Tensor* src, const at::Tensor& out, const PlaneWeight& w,
+                bool conj_weight)
+      : k(roundtrip_lanes<T>()), plan_h(static_cast<int>(in.size(2))), plan_w(static_cast<int>(in.size(3))) {
+    const int64_t B = in.size(0), H = in.size(2), W = in.size(3), Wf = W / 2 + 1;
+    const CpuCaches& caches = cpu_caches();
+    kind = e;
+    C = in.size(1);
+    N = B * C;
+    P = k.lanes;
+    nblocks = (N + P - 1) / P;
+    const int64_t vector_bytes = P * static_cast<int64_t>(sizeof(T));
+    g.rows = plan_w.view();
+    g.cols = plan_h.view();
+    g.H = H;
+    g.W = W;
+    g.ld = roundtrip_column_stride(H, vector_bytes, caches.l1d_set_period());
+    g.in_sh = in.stride(2);
+    g.in_sw = in.stride(3);
+    g.src_sh = src ? src->stride(2) : 0;
+    g.src_sw = src ? src->stride(3) : 0;
+    g.weight_complex = w.complex && !self_correlates(e);
+    g.stream_out = writes_output(e) && stream_output(out.nbytes());
+    switch (e) {
+      case Entry::forward:
+        entry = k.forward;
+        break;
+      case Entry::backward:
+        entry = k.backward;
+        break;
+      case Entry::weight_grad:
+        entry = k.weight_grad;
+        break;
+      case Entry::energy:
+        entry = k.energy;
+        break;
+      case Entry::forward_energy:
+        entry = k.forward_energy;
+        break;
+    }
+    wdata = w.data.data_ptr<T>();
+    Bw = w.data.size(0);
+    Cw = w.data.size(1);
+    wplane = H * Wf * (w.complex ? 2 : 1);
+    imag_sign = conj_weight ? T(-1) : T(1);
 
-  at::parallel_for(0, nblocks, 1, [&](int64_t b0, int64_t b1) {
-    const int64_t nscratch = roundtrip_scratch_elems(H, W, P);
-    std::unique_ptr<T[]> scratch(new T[nscratch]);
-    // Lane-layout weights (see RoundTripBlock), only where lanes can have different weights and there is an
-    // output. Weights that vary by channel only: a full block's lane slices depend only on its first plane's
-    // channel n0 % C (a multiple of g), so each of those C/g patterns gets a slot, built once per thread (the
-    // partial last block rebuilds its slot and leaves it invalid). Otherwise one slot, kept while consecutive
-    // blocks use the same slices.
-    const bool lane_weights = out.defined() && Bw * Cw > 1;
-    const int64_t slot_elems = H * Wf * (w.complex ? 2 : 1) * P;
-    const int64_t g = std::gcd<int64_t>(P, C);
-    const bool by_channel = lane_weights && Bw == 1 &&
-                            C / g * slot_elems * static_cast<int64_t>(sizeof(T)) <= kMaxLaneWeightBytes;
-    const int64_t slots = by_channel ? C / g : 1;
-    std::unique_ptr<T[]> weight_lanes(lane_weights ? new T[slots * slot_elems + 64 / sizeof(T)] : nullptr);
-    std::vector<char> built(by_channel ? slots : 0, 0);
-    // Lane-layout sums of grad_weight terms over runs of blocks that share their weight slices (RoundTripBlock);
-    // blocks can share slices only when planes do.
-    const bool runs = need_gw && shared;
-    std::unique_ptr<T[]> grad_lanes(runs ? new T[slot_elems + 64 / sizeof(T)] : nullptr);
-    int64_t run = 0;  // blocks summed into grad_lanes so far
-    const T* previous[kMaxLanes] = {};
-    double* acc_base = need_gw ? acc_ptr + (shared ? at::get_thread_num() * Bw * Cw * wplane : 0) : nullptr;
+    slot_elems = H * Wf * (w.complex ? 2 : 1) * P;
+    lane_weights = writes_output(e) && Bw * Cw > 1;
+    channel_step = std::gcd<int64_t>(P, C);
+    // Slots per channel pattern only while they stay in a core's L2 with the block's own data.
+    by_channel = lane_weights && Bw == 1 &&
+                 C / channel_step * slot_elems * static_cast<int64_t>(sizeof(T)) <= caches.l2;
+    slots = !lane_weights ? 0 : by_channel ? C / channel_step : 1;
+
+    shared_sums = correlates(e) && Bw * Cw < N;
+    sum_elems = correlates(e) ? H * Wf * (g.weight_complex ? 2 : 1) * P : 0;
+
+    WorkspaceLayout layout;
+    off_scratch = layout.add<T>(roundtrip_scratch_elems(H, W, static_cast<int>(P)));
+    off_weights = layout.add<T>(slots * slot_elems);
+    off_sums = layout.add<T>(sum_elems);
+    off_acc = layout.add<double>(shared_sums ? Bw * Cw * wplane : 0);
+    workspace_bytes = layout.bytes();
+  }
+
+  int64_t slice_of(int64_t n) const { return (Bw > 1 ? n / C : 0) * Cw + (Cw > 1 ? n % C : 0); }
+};
+
+// Runs the plan's entry point over every block. grad: the float64 sums [Bw, Cw, H, Wf(, 2)] (zeroed), or nullptr.
+template <typename T>
+void run_blocks(const RoundTripPlan<T>& p, const at::Tensor& in, const at::Tensor* src, const at::Tensor& out,
+                double* grad) {
+  const T* in_ptr = in.const_data_ptr<T>();
+  const T* src_ptr = src ? src->const_data_ptr<T>() : nullptr;
+  T* out_ptr = out.defined() ? out.mutable_data_ptr<T>() : nullptr;
+  const int64_t H = p.g.H, W = p.g.W, P = p.P, C = p.C, N = p.N;
+  const bool sums = correlates(p.kind);
+  const int64_t acc_elems = p.Bw * p.Cw * p.wplane;
+  std::vector<double*> thread_acc(p.shared_sums ? std::max(at::get_num_threads(), 1) : 0, nullptr);
+  std::atomic<int> next_acc{0};
+
+  at::parallel_for(0, p.nblocks, 1, [&](int64_t b0, int64_t b1) {
+    char* ws = thread_workspace(p.workspace_bytes);
     RoundTripBlock<T> blk{};
-    blk.H = H;
-    blk.W = W;
-    blk.in_sh = in.stride(2);
-    blk.in_sw = in.stride(3);
-    if (src) {
-      blk.src_sh = src->stride(2);
-      blk.src_sw = src->stride(3);
+    blk.scratch = at_offset<T>(ws, p.off_scratch);
+    blk.weight.imag_sign = p.imag_sign;
+    double* acc = grad;
+    if (sums) {
+      blk.sums = at_offset<T>(ws, p.off_sums);
+      std::fill(blk.sums, blk.sums + p.sum_elems, T(0));
+      if (p.shared_sums) {
+        acc = at_offset<double>(ws, p.off_acc);
+        std::fill(acc, acc + acc_elems, 0.0);
+        const int slot = next_acc.fetch_add(1);
+        TORCH_INTERNAL_ASSERT(slot < static_cast<int>(thread_acc.size()));
+        thread_acc[slot] = acc;
+      }
     }
-    blk.src_is_in = src && src->data_ptr() == in.data_ptr() && src->strides() == in.strides();
-    blk.stream_out = out.defined() && out.nbytes() >= kStreamingStoreMinBytes;
-    blk.weight_complex = w.complex;
-    blk.conj_weight = conj_weight;
-    // Align the scratch to 64 bytes so each lane vector is one cache line.
-    const auto addr = reinterpret_cast<uintptr_t>(scratch.get());
-    blk.scratch = scratch.get() + ((64 - addr % 64) % 64) / sizeof(T);
-    if (lane_weights) {
-      const auto waddr = reinterpret_cast<uintptr_t>(weight_lanes.get());
-      blk.weight_lanes = weight_lanes.get() + ((64 - waddr % 64) % 64) / sizeof(T);
-    }
-    T* const weight_lanes_base = blk.weight_lanes;
-    if (runs) {
-      const auto gaddr = reinterpret_cast<uintptr_t>(grad_lanes.get());
-      blk.grad_lanes = grad_lanes.get() + ((64 - gaddr % 64) % 64) / sizeof(T);
-    }
-    T* const grad_lanes_base = blk.grad_lanes;
-    // The weight slice of plane n = b C + c.
-    const auto wslice = [&](int64_t n) { return (Bw > 1 ? n / C : 0) * Cw + (Cw > 1 ? n % C : 0); };
-    // True when block blkno is full and its lanes add into the same grad_weight slices as blk's.
-    const auto same_slices = [&](int64_t blkno) {
-      if (std::min<int64_t>(P, N - blkno * P) != P) return false;
+    T* const lanes_base = at_offset<T>(ws, p.off_weights);
+    std::vector<char> built(p.by_channel ? p.slots : 0, 0);
+    const T* held[kMaxLanes] = {};  // the slices the single slot holds (not by_channel)
+    const T* slices[kMaxLanes];
+    double* sinks[kMaxLanes];
+    int64_t run = 0;  // blocks summed into blk.sums since the last flush
+    // True when block `next` is full and its lanes use the slices of the block in `slices`.
+    const auto same_slices = [&](int64_t next) {
+      if (std::min<int64_t>(P, N - next * P) != P) return false;
       for (int l = 0; l < P; ++l) {
-        if (acc_base + wslice(blkno * P + l) * wplane != blk.grad_weight[l]) return false;
+        if (p.wdata + p.slice_of(next * P + l) * p.wplane != slices[l]) return false;
       }
       return true;
     };
     for (int64_t blkno = b0; blkno < b1; ++blkno) {
       const int64_t n0 = blkno * P;
       blk.count = static_cast<int>(std::min<int64_t>(P, N - n0));
+      bool uniform = true;
       for (int l = 0; l < P; ++l) {
         const int64_t n = n0 + (l < blk.count ? l : 0);
         const int64_t b = n / C, c = n % C;
         blk.in[l] = in_ptr + b * in.stride(0) + c * in.stride(1);
-        blk.src[l] = src ? src_ptr + b * src->stride(0) + c * src->stride(1) : nullptr;
+        blk.src[l] = src_ptr ? src_ptr + b * src->stride(0) + c * src->stride(1) : nullptr;
         blk.out[l] = out_ptr ? out_ptr + n * H * W : nullptr;
-        blk.weight[l] = wdata + wslice(n) * wplane;
-        blk.grad_weight[l] = acc_base ? acc_base + wslice(n) * wplane : nullptr;
+        slices[l] = p.wdata + p.slice_of(n) * p.wplane;
+        sinks[l] = acc ? acc + p.slice_of(n) * p.wplane : nullptr;
+        uniform = uniform && slices[l] == slices[0];
       }
-      if (runs) {
-        // Runs hold only full blocks (a partial block's spare lanes repeat lane 0) and at most kMaxGradRun blocks,
-        // whose float sums stay as accurate as the per-block terms.
-        const bool next = blk.count == P && run + 1 < kMaxGradRun && blkno + 1 < b1 && same_slices(blkno + 1);
-        blk.grad_lanes = run > 0 || next ? grad_lanes_base : nullptr;
-        blk.grad_lanes_start = run == 0;
-        blk.grad_lanes_flush = !next;
-        run = next ? run + 1 : 0;
-      }
-      blk.weight_uniform = true;
-      for (int l = 1; l < P; ++l) blk.weight_uniform = blk.weight_uniform && blk.weight[l] == blk.weight[0];
-      if (by_channel) {
-        const bool full = blk.count == P;
-        const int64_t slot = (n0 % C) / g;
-        blk.weight_lanes = weight_lanes_base + slot * slot_elems;
-        blk.weight_lanes_ready = full && built[slot];
-        built[slot] = full;
+      if (uniform || !p.lane_weights) {
+        blk.weight.slice = slices[0];
+        blk.weight.lanes = nullptr;
       } else {
-        blk.weight_lanes_ready = !blk.weight_uniform;
-        for (int l = 0; l < P; ++l) blk.weight_lanes_ready = blk.weight_lanes_ready && previous[l] == blk.weight[l];
+        bool ready;
+        T* lanes;
+        if (p.by_channel) {
+          // A full block's lane slices depend only on its first plane's channel (a multiple of channel_step); the
+          // partial last block rebuilds its slot and leaves it invalid.
+          const int64_t slot = (n0 % C) / p.channel_step;
+          lanes = lanes_base + slot * p.slot_elems;
+          ready = blk.count == P && built[slot];
+          built[slot] = blk.count == P;
+        } else {
+          lanes = lanes_base;
+          ready = std::equal(slices, slices + P, held);
+          std::copy(slices, slices + P, held);
+        }
+        if (!ready) p.k.gather_weight(p.g, slices, lanes);
+        blk.weight.slice = nullptr;
+        blk.weight.lanes = lanes;
       }
-      kernels.roundtrip(ph, pw, blk);
-      // The lane layout is (re)built only for non-uniform weights on a pass with an output.
-      for (int l = 0; l < P; ++l) previous[l] = blk.weight_uniform || !blk.out[0] ? nullptr : blk.weight[l];
+      p.entry(p.g, blk);
+      if (sums) {
+        // A run of blocks that add into the same slices (a weight shared over the batch) sums in lane layout first.
+        const bool more = p.shared_sums && blk.count == P && run + 1 < kMaxSumRun && blkno + 1 < b1 &&
+                          same_slices(blkno + 1);
+        if (more) {
+          ++run;
+        } else {
+          p.k.flush_sums(p.g, blk.sums, blk.count, sinks);
+          run = 0;
+        }
+      }
     }
   });
-  if (need_gw) {
-    const at::Tensor total = shared ? acc.sum(0) : acc[0];
-    std::vector<int64_t> columns{Bw * Cw, Wf, H}, rows{Bw * Cw, H, Wf};
-    if (w.complex) columns.push_back(2), rows.push_back(2);
-    grad_weight_acc.view(rows).copy_(total.view(columns).transpose(1, 2));
+  if (p.shared_sums) {
+    const int used = next_acc.load();
+    at::parallel_for(0, acc_elems, int64_t{1} << 14, [&](int64_t e0, int64_t e1) {
+      for (int t = 0; t < used; ++t) {
+        const double* a = thread_acc[t];
+        for (int64_t e = e0; e < e1; ++e) grad[e] += a[e];
+      }
+    });
   }
 }
+
+template <typename T>
+void run(Entry e, const at::Tensor& in, const at::Tensor* src, const at::Tensor& out, const PlaneWeight& w,
+         bool conj_weight, const at::Tensor& grad) {
+  const RoundTripPlan<T> plan(e, in, src, out, w, conj_weight);
+  run_blocks<T>(plan, in, src, out, grad.defined() ? grad.mutable_data_ptr<double>() : nullptr);
+}
+
+at::Tensor weight_as_complex(const PlaneWeight& w) { return w.complex ? at::view_as_complex(w.data) : w.data; }
 
 // ATen FFT path for sizes the lane FFT does not cover (large prime factors).
 at::Tensor aten_forward(const at::Tensor& in, const PlaneWeight& w, bool conj_weight) {
@@ -176,68 +256,80 @@ at::Tensor aten_grad_weight(const at::Tensor& grad, const at::Tensor& x, const P
   return spectra_grad_weight(G, X, w, x.size(3)).to(at::kDouble).contiguous();
 }
 
+at::Tensor aten_energy(const at::Tensor& x) {
+  const at::Tensor X = at::fft_rfft2(x.to(at::kDouble), c10::nullopt, {-2, -1}, "ortho");
+  return (at::abs(X).square() * half_spectrum_doubling(x.size(3), x.options().dtype(at::kDouble))).sum(1, true);
+}
+
+at::Tensor zero_sums(const PlaneWeight& w) { return at::zeros(w.data.sizes(), w.data.options().dtype(at::kDouble)); }
+
+// [B, 1, H, W//2+1]: one accumulator slice per sample.
+PlaneWeight per_sample_groups(const at::Tensor& x) {
+  return PlaneWeight{at::empty({x.size(0), 1, x.size(2), x.size(3) / 2 + 1}, x.options()), false};
+}
+
 }  // namespace
 
+bool roundtrip_fused(int64_t H, int64_t W) { return use_lane_fft(H, W); }
+
 at::Tensor roundtrip_forward(const at::Tensor& x, const PlaneWeight& w) {
-  const int64_t H = x.size(2), W = x.size(3);
-  if (x.numel() == 0) return at::empty(x.sizes(), x.options());
-  if (!use_lane_fft(H, W)) return aten_forward(x, w, false);
+  if (!use_lane_fft(x.size(2), x.size(3))) return aten_forward(x, w, false);
   at::Tensor out = at::empty(x.sizes(), x.options());
-  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "spectral_filter2d", [&] {
-    run_lanes<scalar_t>(x, nullptr, out, w, false, at::Tensor());
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "roundtrip_forward", [&] {
+    run<scalar_t>(Entry::forward, x, nullptr, out, w, false, at::Tensor());
   });
   return out;
 }
 
+at::Tensor roundtrip_backward_input(const at::Tensor& grad, const PlaneWeight& w) {
+  if (!use_lane_fft(grad.size(2), grad.size(3))) return aten_forward(grad, w, true);
+  at::Tensor gx = at::empty(grad.sizes(), grad.options());
+  AT_DISPATCH_FLOATING_TYPES(grad.scalar_type(), "roundtrip_backward_input", [&] {
+    run<scalar_t>(Entry::forward, grad, nullptr, gx, w, true, at::Tensor());
+  });
+  return gx;
+}
+
+at::Tensor roundtrip_weight_grad(const at::Tensor& grad, const at::Tensor& x, const PlaneWeight& w) {
+  if (!use_lane_fft(x.size(2), x.size(3))) return aten_grad_weight(grad, x, w);
+  at::Tensor gw = zero_sums(w);
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "roundtrip_weight_grad", [&] {
+    run<scalar_t>(Entry::weight_grad, grad, &x, at::Tensor(), w, true, gw);
+  });
+  return gw;
+}
+
 std::tuple<at::Tensor, at::Tensor> roundtrip_backward(const at::Tensor& grad, const at::Tensor& x,
-                                                      const PlaneWeight& w, bool need_x, bool need_w) {
-  const int64_t H = x.size(2), W = x.size(3);
-  at::Tensor gx, gw;
-  if (x.numel() == 0) {
-    if (need_x) gx = at::zeros(x.sizes(), x.options());
-    if (need_w) gw = at::zeros(w.data.sizes(), w.data.options().dtype(at::kDouble));
-    return {gx, gw};
-  }
-  if (!use_lane_fft(H, W)) {
-    if (need_x) gx = aten_forward(grad, w, true);
-    if (need_w) gw = aten_grad_weight(grad, x, w);
-    return {gx, gw};
-  }
-  if (need_x) gx = at::empty(x.sizes(), x.options());
-  if (need_w) gw = at::zeros(w.data.sizes(), w.data.options().dtype(at::kDouble));
-  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "_spectral_filter2d_backward", [&] {
-    run_lanes<scalar_t>(grad, need_w ? &x : nullptr, gx, w, true, gw);
+                                                      const PlaneWeight& w) {
+  if (!use_lane_fft(x.size(2), x.size(3))) return {aten_forward(grad, w, true), aten_grad_weight(grad, x, w)};
+  at::Tensor gx = at::empty(x.sizes(), x.options());
+  at::Tensor gw = zero_sums(w);
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "roundtrip_backward", [&] {
+    run<scalar_t>(Entry::backward, grad, &x, gx, w, true, gw);
   });
   return {gx, gw};
 }
 
 at::Tensor spectral_energy(const at::Tensor& x) {
   check_real_image(x, "x");
-  const int64_t B = x.size(0), H = x.size(2), W = x.size(3), Wf = W / 2 + 1;
-  if (x.numel() == 0) return at::zeros({B, 1, H, Wf}, x.options().dtype(at::kDouble));
-  if (!use_lane_fft(H, W)) {
-    const at::Tensor X = at::fft_rfft2(x.to(at::kDouble), c10::nullopt, {-2, -1}, "ortho");
-    return (at::abs(X).square() * half_spectrum_doubling(W, x.options().dtype(at::kDouble))).sum(1, true);
-  }
-  // The round trip's weight-gradient accumulation with src == in gives D |X|^2 summed over each
-  // [B, 1] group; no inverse transform runs because there is no output.
-  const PlaneWeight groups{at::empty({B, 1, H, Wf}, x.options()), false};
-  at::Tensor energy = at::zeros({B, 1, H, Wf}, x.options().dtype(at::kDouble));
+  if (!use_lane_fft(x.size(2), x.size(3))) return aten_energy(x);
+  const PlaneWeight groups = per_sample_groups(x);
+  at::Tensor energy = zero_sums(groups);
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "spectral_energy", [&] {
-    run_lanes<scalar_t>(x, &x, at::Tensor(), groups, false, energy);
+    run<scalar_t>(Entry::energy, x, nullptr, at::Tensor(), groups, false, energy);
   });
   return energy;
 }
 
 std::tuple<at::Tensor, at::Tensor> roundtrip_forward_with_energy(const at::Tensor& x, const PlaneWeight& w) {
-  const int64_t B = x.size(0), H = x.size(2), W = x.size(3);
+  const int64_t B = x.size(0);
   TORCH_CHECK(!w.complex && w.data.size(0) == B && w.data.size(1) == 1,
               "specdiff: internal: the energy pass needs a real per-sample weight [B, 1, H, W//2+1]");
-  if (x.numel() == 0 || !use_lane_fft(H, W)) return {roundtrip_forward(x, w), spectral_energy(x)};
+  if (!use_lane_fft(x.size(2), x.size(3))) return {aten_forward(x, w, false), aten_energy(x)};
   at::Tensor out = at::empty(x.sizes(), x.options());
-  at::Tensor energy = at::zeros(w.data.sizes(), x.options().dtype(at::kDouble));
+  at::Tensor energy = zero_sums(w);
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "roundtrip_forward_with_energy", [&] {
-    run_lanes<scalar_t>(x, &x, out, w, false, energy);
+    run<scalar_t>(Entry::forward_energy, x, nullptr, out, w, false, energy);
   });
   return {out, energy};
 }

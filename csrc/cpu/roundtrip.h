@@ -1,5 +1,6 @@
-// Driver of the fused FFT round trip over all planes of a tensor, shared by spectral_filter2d and
-// the analytic-band real-space op.
+// Driver of the fused FFT round trip over all planes of a tensor (cpu/lanes/roundtrip.h), shared by
+// spectral_filter2d, spectral_band_filter2d and spectral_band_mse. Sizes whose prime factors exceed kMaxRadix take
+// ATen's FFT instead (roundtrip_fused).
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -10,17 +11,28 @@
 
 namespace specdiff::cpu {
 
-// PlaneWeight (common/plane_weight.h) in x's dtype.
+// Whether planes of H x W run through the fused lane FFT (else ATen's FFT).
+bool roundtrip_fused(int64_t H, int64_t W);
 
+// Weights are PlaneWeight (common/plane_weight.h) in x's dtype; weight gradients come accumulated in float64 with
+// the layout of w.data, before the reduction to the caller's weight shape.
+
+// irfft2(w . rfft2(x)).
 at::Tensor roundtrip_forward(const at::Tensor& x, const PlaneWeight& w);
 
-// grad_x (or an undefined tensor) and grad_weight accumulated in float64 with the layout of w.data
-// (or undefined), without reduction to the caller's weight shape.
-std::tuple<at::Tensor, at::Tensor> roundtrip_backward(const at::Tensor& grad, const at::Tensor& x,
-                                                      const PlaneWeight& w, bool need_x, bool need_w);
+// The backward: grad_x = irfft2(conj(w) . rfft2(grad)).
+at::Tensor roundtrip_backward_input(const at::Tensor& grad, const PlaneWeight& w);
 
-// Sum over channels of D |rfft2(x, "ortho")|^2 (D as in the backward), float64 [B, 1, H, W//2+1]:
-// by Parseval its total over a sample is the sample's sum of squares.
+// grad_weight = D rfft2(grad) conj(rfft2(x)) summed over the planes of each weight slice (D = 2 on interior
+// columns, 1 on the DC and Nyquist columns).
+at::Tensor roundtrip_weight_grad(const at::Tensor& grad, const at::Tensor& x, const PlaneWeight& w);
+
+// Both in one pass over grad and x.
+std::tuple<at::Tensor, at::Tensor> roundtrip_backward(const at::Tensor& grad, const at::Tensor& x,
+                                                      const PlaneWeight& w);
+
+// Sum over channels of D |rfft2(x, "ortho")|^2, float64 [B, 1, H, W//2+1]: by Parseval its total over a sample is
+// the sample's sum of squares.
 at::Tensor spectral_energy(const at::Tensor& x);
 
 // roundtrip_forward(x, w) and spectral_energy(x) in one pass over x; w must have one slice per sample

@@ -1,8 +1,10 @@
 #include <ATen/ATen.h>
 #include <torch/library.h>
 
+#include <tuple>
+
 #include "common/checks.h"
-#include "cpu/band_params.h"
+#include "cpu/band_mask.h"
 #include "cpu/roundtrip.h"
 
 namespace specdiff::cpu {
@@ -13,8 +15,8 @@ at::Tensor spectral_band_filter2d_cpu(const at::Tensor& x, const at::Tensor& inn
                                       const at::Tensor& gain, double temperature, c10::string_view kind) {
   check_real_image(x, "x");
   check_not_empty(x, "x", "[B, C, H, W]");
-  const BandParams p = band_params(inner, outer, gain, temperature, std::string(kind), x.size(0), x.scalar_type());
-  const BandMask m = band_mask(p, x.size(2), x.size(3), false);
+  const BandParams p = cpu_band(inner, outer, gain, temperature, kind, x.size(0), x, "x");
+  const BandMask m = band_mask(p, x.size(0), x.size(2), x.size(3), false);
   return roundtrip_forward(x, PlaneWeight{m.w, false});
 }
 
@@ -26,10 +28,18 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> spectral_band_filter2
   check_real_image(grad, "grad");
   TORCH_CHECK(grad.sizes() == x.sizes() && grad.scalar_type() == x.scalar_type(),
               "specdiff: grad must match x in shape and dtype");
-  const BandParams p = band_params(inner, outer, gain, temperature, std::string(kind), x.size(0), x.scalar_type());
+  const BandParams p = cpu_band(inner, outer, gain, temperature, kind, x.size(0), x, "x");
   const bool need_params = mask[1] || mask[2] || mask[3];
-  const BandMask m = band_mask(p, x.size(2), x.size(3), need_params);
-  auto [gx, grad_mask] = roundtrip_backward(grad, x, PlaneWeight{m.w, false}, mask[0], need_params);
+  const BandMask m = band_mask(p, x.size(0), x.size(2), x.size(3), need_params);
+  const PlaneWeight band{m.w, false};
+  at::Tensor gx, grad_mask;
+  if (mask[0] && need_params) {
+    std::tie(gx, grad_mask) = roundtrip_backward(grad, x, band);
+  } else if (mask[0]) {
+    gx = roundtrip_backward_input(grad, band);
+  } else if (need_params) {
+    grad_mask = roundtrip_weight_grad(grad, x, band);
+  }
   if (!mask[0]) gx = at::zeros(x.sizes(), x.options());
   if (!need_params) return {gx, at::zeros_like(inner), at::zeros_like(outer), at::zeros_like(gain)};
   auto [gi, go, gg] = band_param_grads(grad_mask, m, p, mask);

@@ -2,7 +2,7 @@
 #include <torch/library.h>
 
 #include "common/checks.h"
-#include "cpu/band_params.h"
+#include "cpu/band_mask.h"
 #include "cpu/roundtrip.h"
 
 namespace specdiff::cpu {
@@ -14,8 +14,8 @@ at::Tensor spectral_band_mse_cpu(const at::Tensor& r, const at::Tensor& inner, c
   check_real_image(r, "residual");
   check_not_empty(r, "residual", "[B, C, H, W]");
   const int64_t B = r.size(0), C = r.size(1), H = r.size(2), W = r.size(3);
-  const BandParams p = band_params(inner, outer, gain, temperature, std::string(kind), B, r.scalar_type());
-  const BandMask m = band_mask(p, H, W, false);
+  const BandParams p = cpu_band(inner, outer, gain, temperature, kind, B, r, "residual");
+  const BandMask m = band_mask(p, B, H, W, false);
   const at::Tensor energy = spectral_energy(r);  // [B, 1, H, Wf] float64
   const double norm = 1.0 / static_cast<double>(C * H * W);
   return ((energy * m.w.to(at::kDouble)).sum({1, 2, 3}) * norm).to(r.scalar_type());
@@ -32,9 +32,9 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> spectral_band_mse_bac
   TORCH_CHECK(grad.dim() == 1 && grad.size(0) == B && grad.is_floating_point(),
               "specdiff: grad must be a floating-point tensor of shape [B] = [", B, "], got ", grad.scalar_type(), " ",
               grad.sizes());
-  const BandParams p = band_params(inner, outer, gain, temperature, std::string(kind), B, r.scalar_type());
+  const BandParams p = cpu_band(inner, outer, gain, temperature, kind, B, r, "residual");
   const bool need_params = mask[1] || mask[2] || mask[3];
-  const BandMask m = band_mask(p, H, W, need_params);
+  const BandMask m = band_mask(p, B, H, W, need_params);
   const double norm = 1.0 / static_cast<double>(C * H * W);
   const at::Tensor g = grad.to(r.scalar_type()).view({B, 1, 1, 1});
   at::Tensor gr, energy;

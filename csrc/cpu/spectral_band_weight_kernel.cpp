@@ -10,9 +10,9 @@
 #include <vector>
 
 #include "common/checks.h"
-#include "common/cpu_isa.h"
-#include "common/lane_kernels.h"
-#include "cpu/band_params.h"
+#include "common/cpu_caches.h"
+#include "cpu/lanes/band_scale.h"
+#include "cpu/band_mask.h"
 
 namespace specdiff::cpu {
 
@@ -48,22 +48,22 @@ at::Tensor spectral_band_weight_cpu(const at::Tensor& spec, const at::Tensor& in
   check_spectrum(spec, width, "spec");
   const int64_t B = spec.size(0), C = spec.size(1), H = spec.size(2), Wf = spec.size(3);
   const auto real = c10::toRealValueType(spec.scalar_type());
-  const BandParams p = band_params(inner, outer, gain, temperature, std::string(kind), B, real);
+  const BandParams p = cpu_band(inner, outer, gain, temperature, kind, B, spec, "spec");
   const at::Tensor s = at::view_as_real(spec.resolve_conj().contiguous());
   at::Tensor out = at::empty_like(s);
   const int64_t m = 2 * H * Wf;  // reals per plane
-  const at::Tensor table = band_mask(p, H, width, false, true).w;
+  const at::Tensor table = band_mask(p, B, H, width, false, true).w;
   AT_DISPATCH_FLOATING_TYPES(real, "spectral_band_weight", [&] {
     using T = scalar_t;
     const T* src = s.data_ptr<T>();
     const T* w = table.data_ptr<T>();
     T* dst = out.data_ptr<T>();
-    const BandScaleFn<T> band_scale = lane_kernels<T>().band_scale;
-    const bool stream = out.nbytes() >= kStreamingStoreMinBytes;
+    const BandScaleFn<T> band_scale = band_scale_lanes<T>().scale;
+    const bool stream = stream_output(out.nbytes());
     at::parallel_for(0, B * C, 1, [&](int64_t p0, int64_t p1) {
       for (int64_t first = p0, end; first < p1; first = end) {
-        end = run_end(first, p1, C, p.groups);
-        band_scale(w + group_of(first, C, p.groups) * m, src + first * m, dst + first * m, m, end - first, stream);
+        end = run_end(first, p1, C, p.groups(B));
+        band_scale(w + group_of(first, C, p.groups(B)) * m, src + first * m, dst + first * m, m, end - first, stream);
       }
     });
   });
@@ -81,7 +81,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> spectral_band_weight_
               " for spec ", spec.scalar_type(), " ", spec.sizes());
   const int64_t B = spec.size(0), C = spec.size(1), H = spec.size(2), Wf = spec.size(3);
   const auto real = c10::toRealValueType(spec.scalar_type());
-  const BandParams p = band_params(inner, outer, gain, temperature, std::string(kind), B, real);
+  const BandParams p = cpu_band(inner, outer, gain, temperature, kind, B, spec, "spec");
   const bool need_params = mask[1] || mask[2] || mask[3];
   const at::Tensor s = at::view_as_real(spec.resolve_conj().contiguous());
   const at::Tensor g = at::view_as_real(grad.resolve_conj().contiguous());
@@ -90,7 +90,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> spectral_band_weight_
   // afterwards: no atomics.
   at::Tensor partial = at::zeros({B * C, 3}, spec.options().dtype(at::kDouble));
   const int64_t m = 2 * H * Wf;
-  const BandMask bm = band_mask(p, H, width, need_params, true);
+  const BandMask bm = band_mask(p, B, H, width, need_params, true);
   AT_DISPATCH_FLOATING_TYPES(real, "_spectral_band_weight_backward", [&] {
     using T = scalar_t;
     const T* sp = s.data_ptr<T>();
@@ -100,20 +100,23 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> spectral_band_weight_
     const T* w = bm.w.data_ptr<T>();
     const T* d[3] = {need_params ? bm.d_inner.data_ptr<T>() : nullptr,
                      need_params ? bm.d_outer.data_ptr<T>() : nullptr, need_params ? bm.d_gain.data_ptr<T>() : nullptr};
-    const LaneKernels<T>& kernels = lane_kernels<T>();
-    const bool stream = mask[0] && gs.nbytes() >= kStreamingStoreMinBytes;
+    const BandScaleKernels<T>& kernels = band_scale_lanes<T>();
+    const bool stream = mask[0] && stream_output(gs.nbytes());
     at::parallel_for(0, B * C, 1, [&](int64_t p0, int64_t p1) {
       for (int64_t first = p0, end; first < p1; first = end) {
-        end = run_end(first, p1, C, p.groups);
-        const int64_t group = group_of(first, C, p.groups);
+        end = run_end(first, p1, C, p.groups(B));
+        const int64_t group = group_of(first, C, p.groups(B));
         T* y = out ? out + first * m : nullptr;
-        if (need_params) {
-          // The run's sums go to its first plane's row of `partial`: no atomics.
-          const T* dg[3] = {d[0] + group * m, d[1] + group * m, d[2] + group * m};
-          kernels.band_scale_correlate(w + group * m, dg, gp + first * m, sp + first * m, y, m, end - first, stream,
-                                       sums + 3 * first);
+        // A run's sums go to its first plane's row of `partial`: no atomics.
+        const T* dg[3] = {need_params ? d[0] + group * m : nullptr, need_params ? d[1] + group * m : nullptr,
+                          need_params ? d[2] + group * m : nullptr};
+        if (need_params && y) {
+          kernels.scale_correlate(w + group * m, dg, gp + first * m, sp + first * m, y, m, end - first, stream,
+                                  sums + 3 * first);
+        } else if (need_params) {
+          kernels.correlate(dg, gp + first * m, sp + first * m, m, end - first, sums + 3 * first);
         } else if (y) {
-          kernels.band_scale(w + group * m, gp + first * m, y, m, end - first, stream);
+          kernels.scale(w + group * m, gp + first * m, y, m, end - first, stream);
         }
       }
     });

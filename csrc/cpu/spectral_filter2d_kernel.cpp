@@ -1,6 +1,8 @@
 #include <ATen/ATen.h>
 #include <torch/library.h>
 
+#include <tuple>
+
 #include "common/checks.h"
 #include "cpu/roundtrip.h"
 
@@ -29,7 +31,14 @@ std::tuple<at::Tensor, at::Tensor> spectral_filter2d_backward_cpu(const at::Tens
   TORCH_CHECK(grad.sizes() == x.sizes() && grad.scalar_type() == x.scalar_type(),
               "specdiff: grad must match x in shape and dtype");
   const PlaneWeight pw = cpu_plane_weight(weight, x);
-  auto [gx, acc] = roundtrip_backward(grad, x, pw, mask[0], mask[1]);
+  at::Tensor gx, acc;
+  if (mask[0] && mask[1]) {
+    std::tie(gx, acc) = roundtrip_backward(grad, x, pw);
+  } else if (mask[0]) {
+    gx = roundtrip_backward_input(grad, pw);
+  } else if (mask[1]) {
+    acc = roundtrip_weight_grad(grad, x, pw);
+  }
   if (!mask[0]) gx = at::zeros(x.sizes(), x.options());
   at::Tensor gw = mask[1] ? reduce_to_weight(acc, pw, weight) : at::zeros(weight.sizes(), weight.options());
   return {gx, gw};

@@ -1,7 +1,7 @@
 // Batched complex FFTs in shared memory, computed by one thread block.
 //
 // Mixed-radix Stockham autosort stages (Van Loan, "Computational Frameworks for the FFT", 1992, sec. 1.7),
-// out of place between two buffers, in the same stage order as the CPU engine (lane_kernels_impl.h).
+// out of place between two buffers, in the same stage order as the CPU engine (cpu/lanes/fft.h).
 // Every thread takes butterflies of any of the `count` sequences, so a block keeps busy whether it
 // transforms 64 rows of one plane or 4 rows each of 16 small planes. Radices 2, 3 and 4 have closed-form
 // butterflies; any other factor (an odd prime >= 5) is a direct DFT with one thread per output, so every

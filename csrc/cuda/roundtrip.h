@@ -5,6 +5,7 @@
 #include <ATen/core/Tensor.h>
 
 #include "cuda/launch.h"
+#include "cuda/roundtrip_plan.h"
 
 namespace specdiff::cuda {
 
@@ -13,18 +14,12 @@ void check_cuda_image(const at::Tensor& x, const char* name);
 
 // The dtype the kernels compute in for a real or complex dtype: float64 for (complex) float64, else float32.
 at::ScalarType compute_real_type(at::ScalarType t);
-Dtype launch_dtype(at::ScalarType t);
 
-// Round-trip arguments over the planes of `in` (shape [B, C, H, W]) grouped into [slices_b, slices_c].
-RoundTripArgs roundtrip_args(const at::Tensor& in, int64_t slices_b, int64_t slices_c);
-void set_src(RoundTripArgs& a, const at::Tensor& src);
-
-// The fast-path predicate: fills the launch plan of `a` and returns true when a plane fits the fused
-// kernel on the current device; false means the op takes the cuFFT path. acc_per_bin: reals of
-// grad_weight accumulated per spectrum bin (0, 1 real, 2 complex); reduce: the launch reduces per slice.
+// The fast-path predicate: plan_roundtrip (roundtrip_plan.h) with the current device's limits and the
+// environment's tuning; false means the op takes the cuFFT path.
 bool plan_roundtrip(RoundTripArgs& a, int acc_per_bin, bool reduce);
 
-// Blocks per slice for a reduction over `work` items, enough to fill the device across all slices.
+// reduction_splits (roundtrip_plan.h) for the current device.
 int64_t reduction_splits(int64_t slices, int64_t work);
 
 // The cuFFT path: "ortho" transforms of the last two dims, in the compute dtype.

@@ -245,4 +245,23 @@ __global__ void __launch_bounds__(kBlockThreads)
   wt.finish(dynamic_smem<T>(), slice, split, a.splits);
 }
 
+// The kernel that runs planes of H x W: the compile-time specialization for the sizes has_fixed_size_kernel names
+// (constant index arithmetic, radix-8 stages), else the any-size kernel. roundtrip_launch.cuh launches it; the
+// native test runs the same choice under CPU emulation.
+template <typename T, typename S, class Weight>
+auto roundtrip_kernel_for(int H, int W) -> decltype(&roundtrip_kernel<T, S, Weight>) {
+  switch (has_fixed_size_kernel(H, W) ? H : 0) {
+    case 16:
+      return roundtrip_kernel<T, S, Weight, 16, 16>;
+    case 32:
+      return roundtrip_kernel<T, S, Weight, 32, 32>;
+    case 64:
+      return roundtrip_kernel<T, S, Weight, 64, 64>;
+    case 128:
+      return roundtrip_kernel<T, S, Weight, 128, 128>;
+    default:
+      return roundtrip_kernel<T, S, Weight>;
+  }
+}
+
 }  // namespace specdiff::cuda

@@ -9,7 +9,7 @@
 #include <array>
 
 #include "common/checks.h"
-#include "cuda/band_params.h"
+#include "cuda/band_launch.h"
 #include "cuda/roundtrip.h"
 
 namespace specdiff::cuda {
@@ -21,7 +21,7 @@ at::Tensor spectral_band_filter2d_cuda(const at::Tensor& x, const at::Tensor& in
   check_cuda_image(x, "x");
   const c10::cuda::CUDAGuard guard(x.device());
   const int64_t B = x.size(0), H = x.size(2), W = x.size(3);
-  const Band band = make_band(inner, outer, gain, temperature, kind, B, x, "x");
+  const BandParams band = cuda_band(inner, outer, gain, temperature, kind, B, x, "x");
   const int64_t slices = band.per_sample ? B : 1;
   at::Tensor out = at::empty(x.sizes(), x.options());
   if (x.numel() == 0) return out;
@@ -49,7 +49,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> spectral_band_filter2
               "specdiff: grad must match x in shape and dtype");
   const c10::cuda::CUDAGuard guard(x.device());
   const int64_t B = x.size(0), H = x.size(2), W = x.size(3);
-  const Band band = make_band(inner, outer, gain, temperature, kind, B, x, "x");
+  const BandParams band = cuda_band(inner, outer, gain, temperature, kind, B, x, "x");
   const int64_t slices = band.per_sample ? B : 1;
   const bool need_x = mask[0], need_p = mask[1] || mask[2] || mask[3];
   at::Tensor gx = need_x ? at::empty(x.sizes(), x.options()) : at::zeros(x.sizes(), x.options());

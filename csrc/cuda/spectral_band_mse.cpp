@@ -10,7 +10,7 @@
 #include <array>
 
 #include "common/checks.h"
-#include "cuda/band_params.h"
+#include "cuda/band_launch.h"
 #include "cuda/roundtrip.h"
 
 namespace specdiff::cuda {
@@ -20,7 +20,7 @@ namespace {
 // Per-sample sums [B, 4] of D |R|^2 (band, d band/d inner, d/d outer, d/d gain) over the half spectrum,
 // R = rfft2(residual, "ortho"), D = 2 on the interior columns: sums over the full spectrum. With
 // grad_out, also writes grad_r = irfft2(band R) * weight_scale[b] * scale into it.
-at::Tensor band_power_sums(const at::Tensor& residual, const Band& band, bool need_sums, at::Tensor* grad_out,
+at::Tensor band_power_sums(const at::Tensor& residual, const BandParams& band, bool need_sums, at::Tensor* grad_out,
                            const at::Tensor* weight_scale, double scale) {
   const int64_t B = residual.size(0), H = residual.size(2), W = residual.size(3);
   at::Tensor sums = at::zeros({B, 4}, residual.options().dtype(compute_real_type(residual.scalar_type())));
@@ -48,7 +48,7 @@ at::Tensor spectral_band_mse_cuda(const at::Tensor& residual, const at::Tensor& 
   check_cuda_image(residual, "residual");
   const c10::cuda::CUDAGuard guard(residual.device());
   const int64_t B = residual.size(0), chw = residual.size(1) * residual.size(2) * residual.size(3);
-  const Band band = make_band(inner, outer, gain, temperature, kind, B, residual, "residual");
+  const BandParams band = cuda_band(inner, outer, gain, temperature, kind, B, residual, "residual");
   const at::Tensor sums = band_power_sums(residual, band, /*need_sums=*/true, nullptr, nullptr, 1.0);
   return (sums.select(1, 0) / static_cast<double>(chw)).to(residual.scalar_type());
 }
@@ -64,7 +64,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> spectral_band_mse_bac
               "specdiff: grad must be a floating-point [B] = [", B, "] tensor, got ", grad.scalar_type(), " of shape ",
               grad.sizes());
   const c10::cuda::CUDAGuard guard(residual.device());
-  const Band band = make_band(inner, outer, gain, temperature, kind, B, residual, "residual");
+  const BandParams band = cuda_band(inner, outer, gain, temperature, kind, B, residual, "residual");
   const bool need_r = mask[0], need_p = mask[1] || mask[2] || mask[3];
   const at::Tensor g = grad.to(compute_real_type(residual.scalar_type())).contiguous();
   at::Tensor gr = need_r ? at::empty(residual.sizes(), residual.options())

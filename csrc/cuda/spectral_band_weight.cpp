@@ -7,7 +7,7 @@
 #include <array>
 
 #include "common/checks.h"
-#include "cuda/band_params.h"
+#include "cuda/band_launch.h"
 #include "cuda/roundtrip.h"
 
 namespace specdiff::cuda {
@@ -33,7 +33,7 @@ at::Tensor spectral_band_weight_cuda(const at::Tensor& spec, const at::Tensor& i
   check_spectrum(spec, "spec", width);
   const c10::cuda::CUDAGuard guard(spec.device());
   const int64_t B = spec.size(0);
-  const Band band = make_band(inner, outer, gain, temperature, kind, B, spec, "spec");
+  const BandParams band = cuda_band(inner, outer, gain, temperature, kind, B, spec, "spec");
   const at::Tensor in = dense(spec);
   at::Tensor out = at::empty(in.sizes(), in.options());
   band_spectrum(in, nullptr, &out, false, width, band, band.per_sample ? B : 1, nullptr, 1.0);
@@ -51,7 +51,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> spectral_band_weight_
               "specdiff: grad must match spec in shape and dtype");
   const c10::cuda::CUDAGuard guard(spec.device());
   const int64_t B = spec.size(0);
-  const Band band = make_band(inner, outer, gain, temperature, kind, B, spec, "spec");
+  const BandParams band = cuda_band(inner, outer, gain, temperature, kind, B, spec, "spec");
   const int64_t slices = band.per_sample ? B : 1;
   const bool need_s = mask[0], need_p = mask[1] || mask[2] || mask[3];
   const at::Tensor g = dense(grad);

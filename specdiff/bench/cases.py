@@ -23,6 +23,8 @@ STANDARD_SHAPES: tuple[tuple[int, int, int, int], ...] = (
 TINY_SHAPES: tuple[tuple[int, int, int, int], ...] = ((2, 4, 8, 8), (1, 2, 5, 7))
 PASSES = ("fwd", "fwdbwd")
 PATHS = ("reference", "kernel")
+# A case may add a (BOUND, pass) thunk: what no kernel of the op can beat (a floor timed beside the two paths).
+BOUND = "bound"
 
 Thunk = Callable[[], object]
 
@@ -99,12 +101,29 @@ def _spectral_band_weight(shape, dtype, device):
     x, params = _band_inputs(shape, dtype, device)
     spec = torch.fft.rfft2(x, norm="ortho")
     width = shape[3]
-    return _paths(
+    thunks = _paths(
         lambda s, i, o, g: spectral_band_weight_reference(s, i, o, g, 10.0, width, "bandpass"),
         lambda s, i, o, g: torch.ops.specdiff.spectral_band_weight(s, i, o, g, 10.0, width, "bandpass"),
         spec,
         *params,
     )
+    thunks[(BOUND, "fwdbwd")] = five_passes(spec)
+    return thunks
+
+
+def five_passes(spec: torch.Tensor) -> Thunk:
+    """The memory traffic no band weighting can avoid, fwd+bwd: the forward reads the spectrum and writes its
+    output, the backward reads the upstream gradient and the spectrum and writes the spectrum's gradient (five
+    passes over a spectrum-sized tensor, in fresh outputs like the op's), with no arithmetic worth the name."""
+    grad = torch.randn_like(spec)
+
+    def run():
+        out = torch.empty_like(spec)
+        out.copy_(spec)
+        grad_spec = torch.empty_like(spec)
+        torch.add(grad, spec, out=grad_spec)
+
+    return run
 
 
 @register_case("spectral_band_filter2d", "spectral_band_filter2d")

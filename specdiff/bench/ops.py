@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable
 
 import torch
 
-from specdiff.bench.cases import CASES, PASSES, STANDARD_SHAPES, kernel_available
+from specdiff.bench.cases import BOUND, CASES, PASSES, STANDARD_SHAPES, kernel_available
 from specdiff.errors import InvalidValue
 
 
@@ -76,7 +76,9 @@ def bench_ops(
     """Times each (op, shape, pass) on both paths; the two alternate call by call so drift hits both alike.
 
     Returns records ``{op, shape, dtype, device, pass, reference_ms, kernel_ms, speedup, timing}`` (medians);
-    ``timing`` is ``wall`` on the CPU, ``cuda_graph`` (device time of replayed graphs) or ``eager`` on CUDA.
+    ``timing`` is ``wall`` on the CPU, ``cuda_graph`` (device time of replayed graphs) or ``eager`` on CUDA. A case
+    with a memory bound (a ``bound`` thunk, CPU) times it interleaved too and adds ``bound_ms`` and
+    ``kernel_over_bound``.
     """
     device = torch.device(device)
     names = list(ops) if ops is not None else list(CASES)
@@ -94,20 +96,22 @@ def bench_ops(
         for shape in shapes:
             thunks = case.build(tuple(shape), dtype, device)
             for pass_ in PASSES:
-                ref, ker = thunks[("reference", pass_)], thunks[("kernel", pass_)]
+                paths = {"reference": thunks[("reference", pass_)], "kernel": thunks[("kernel", pass_)]}
+                if (BOUND, pass_) in thunks and device.type == "cpu":
+                    paths[BOUND] = thunks[(BOUND, pass_)]
                 timing = "wall"
                 if device.type == "cuda":
-                    graphed = cuda_graphed(ref), cuda_graphed(ker)
-                    timing = "eager" if None in graphed else "cuda_graph"
+                    graphed = {k: cuda_graphed(t) for k, t in paths.items()}
+                    timing = "eager" if None in graphed.values() else "cuda_graph"
                     if timing == "cuda_graph":
-                        ref, ker = graphed
+                        paths = graphed
                 for _ in range(warmup):
-                    ref()
-                    ker()
-                times = {"reference": [], "kernel": []}
+                    for thunk in paths.values():
+                        thunk()
+                times = {k: [] for k in paths}
                 for _ in range(repeats):
-                    times["reference"].append(timed(ref))
-                    times["kernel"].append(timed(ker))
+                    for k, thunk in paths.items():
+                        times[k].append(timed(thunk))
                 ref_ms, ker_ms = statistics.median(times["reference"]), statistics.median(times["kernel"])
                 record = {
                     "op": name,
@@ -120,6 +124,9 @@ def bench_ops(
                     "speedup": ref_ms / ker_ms,
                     "timing": timing,
                 }
+                if BOUND in times:
+                    record["bound_ms"] = statistics.median(times[BOUND])
+                    record["kernel_over_bound"] = ker_ms / record["bound_ms"]
                 records.append(record)
                 if log:
                     log(format_row(record))
@@ -128,8 +135,9 @@ def bench_ops(
 
 def format_row(r: dict) -> str:
     shape = "x".join(map(str, r["shape"]))
+    bound = f"   (bound {r['bound_ms']:.3f} ms, kernel {r['kernel_over_bound']:.2f}x it)" if "bound_ms" in r else ""
     return (f"{r['op']:<24} {shape:<16} {r['pass']:<7} {r['reference_ms']:>10.3f} {r['kernel_ms']:>10.3f} "
-            f"{r['speedup']:>7.2f}x")
+            f"{r['speedup']:>7.2f}x{bound}")
 
 
 def format_table(records: list[dict]) -> str:
@@ -156,6 +164,13 @@ def format_markdown(records: list[dict]) -> str:
                 continue
             cells += [_ms(r["reference_ms"]), _ms(r["kernel_ms"]), f"**{r['speedup']:.2f}x**"]
         lines.append(f"| {op} | {shape} | " + " | ".join(cells) + " |")
+    bounded = [r for r in records if "bound_ms" in r]
+    if bounded:
+        lines += ["", "| op | B×C×H×W | pass | memory bound ms | kernel ms | kernel / bound |",
+                  "|---|---|---|---:|---:|---:|"]
+        for r in bounded:
+            lines.append(f"| {r['op']} | {'x'.join(map(str, r['shape']))} | {r['pass']} | {_ms(r['bound_ms'])} "
+                         f"| {_ms(r['kernel_ms'])} | **{r['kernel_over_bound']:.2f}x** |")
     return "\n".join(lines)
 
 

@@ -9,31 +9,42 @@
 
 from __future__ import annotations
 
-import math
 from typing import Literal
 
 import torch
 
+from specdiff import extension
 from specdiff.ops.frequency import frequency_radius
 
 BandKind = Literal["radial", "bandpass"]
-BAND_KINDS: tuple[str, ...] = ("radial", "bandpass")
 Param = float | torch.Tensor
+
+
+def _radial(rho, inner, outer, gain, temperature):
+    return gain * rho
+
+
+def _bandpass(rho, inner, outer, gain, temperature):
+    return gain * torch.sigmoid(temperature * (rho - inner)) * (1 - torch.sigmoid(temperature * (rho - outer)))
+
+
+# The bands as functions of rho: the specification the kernels implement (common/band.h).
+_BANDS = {"radial": _radial, "bandpass": _bandpass}
+BAND_KINDS: tuple[str, ...] = tuple(_BANDS)
 
 
 def band_params(
     inner: Param, outer: Param, gain: Param, temperature: float, kind: str, batch: int, like: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Checks the band arguments and returns (inner, outer, gain) as tensors of ``like``'s real dtype."""
-    if kind not in BAND_KINDS:
-        raise ValueError(f"kind must be one of {', '.join(map(repr, BAND_KINDS))}, got {kind!r}")
-    if (
-        not isinstance(temperature, (int, float))
-        or isinstance(temperature, bool)
-        or not math.isfinite(temperature)
-        or temperature <= 0
-    ):
-        raise ValueError(f"temperature must be a finite number > 0, got {temperature!r}")
+    """Checks the band arguments and returns (inner, outer, gain) as tensors of ``like``'s real dtype.
+
+    ``kind`` and ``temperature`` are checked by the kernels' own rule (:func:`specdiff.extension.check_band_args`),
+    so both paths reject the same values with the same message."""
+    if not isinstance(kind, str):
+        raise TypeError(f"kind must be a string, got {type(kind).__name__}")
+    if not isinstance(temperature, (int, float)) or isinstance(temperature, bool):
+        raise ValueError(f"temperature must be a number, got {temperature!r}")
+    extension.check_band_args(kind, temperature)
     dtype = like.real.dtype if like.is_complex() else like.dtype
     if dtype in (torch.float16, torch.bfloat16):  # band math stays in float32 under mixed precision
         dtype = torch.float32
@@ -66,13 +77,13 @@ def band_mask_reference(
 ) -> torch.Tensor:
     """The band on the half spectrum: ``Tensor[G, 1, height, width//2+1]`` with G = B if any parameter is
     per-sample, else 1."""
+    if kind not in _BANDS:
+        raise ValueError(f"kind must be one of {', '.join(map(repr, BAND_KINDS))}, got {kind!r}")
     rho = frequency_radius(height, width, dtype=inner.dtype, device=inner.device)
     per_sample = max(p.dim() for p in (inner, outer, gain)) == 1
     shape = (-1, 1, 1, 1) if per_sample else (1, 1, 1, 1)
     inner, outer, gain = (p.reshape(shape) for p in (inner, outer, gain))
-    if kind == "radial":
-        return gain * rho
-    return gain * torch.sigmoid(temperature * (rho - inner)) * (1 - torch.sigmoid(temperature * (rho - outer)))
+    return _BANDS[kind](rho, inner, outer, gain, temperature)
 
 
 def register_band_autograd(op: str, backward: str) -> None:

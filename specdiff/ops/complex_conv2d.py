@@ -1,10 +1,11 @@
 """``complex_conv2d``: complex 2-D convolution on the split layout ``[B, 2C, H, W]`` as one fused op.
 
-The kernel runs ONE real convolution instead of the four of :func:`complex_conv2d_reference`: with the block
-weight ``[[Wr, -Wi], [Wi, Wr]]`` (arranged per group), or, for wide layers, Gauss's 3-multiplication form as
-one grouped convolution of ``[xr + xi | xi | xr]`` by ``[Wr | Wr + Wi | Wr - Wi]``. Pointwise convolutions (1x1,
-stride 1, unpadded) on contiguous x run as per-sample BLAS GEMMs with Gauss's three products instead
-(csrc/cpu/complex_pointwise.cpp). ``choose_algorithm`` in csrc/cpu/complex_conv.cpp picks per shape.
+The CPU kernel runs one of four algorithms instead of the four real convolutions of
+:func:`complex_conv2d_reference` (csrc/cpu/complex_conv_algorithms.h, one file each): ONE real convolution with
+the block weight ``[[Wr, -Wi], [Wi, Wr]]``, Gauss's three products as three convolutions, Winograd's F(4x4, 3x3)
+with Gauss's products for 3x3 stride-1 convolutions, or per-sample BLAS GEMMs for pointwise ones.
+``choose_algorithm`` (csrc/cpu/complex_conv.cpp) picks per shape; ``torch.ops.specdiff._complex_conv_choice`` says
+which, and ``torch.ops.specdiff._complex_conv_algorithm`` forces one.
 """
 
 from __future__ import annotations
@@ -15,8 +16,6 @@ import torch.nn.functional as F
 from specdiff import extension
 from specdiff.ops._checks import float32_under_autocast
 from specdiff.ops._complex_conv import IntPair, check_complex_conv, io_memory_format, output_shape, pair
-
-extension.register_op("complex_conv2d", "complex_conv2d", "_complex_conv2d_backward")
 
 
 def complex_conv2d_reference(

@@ -2,8 +2,8 @@
 
 The kernel runs ONE real transposed convolution instead of the four of
 :func:`complex_conv_transpose2d_reference`: with the block weight ``[[Wr, Wi], [-Wi, Wr]]`` (rows: real and
-imaginary input channels, arranged per group), or Gauss's 3-multiplication form as one grouped transposed
-convolution, as for :func:`~specdiff.ops.complex_conv2d.complex_conv2d`.
+imaginary input channels, arranged per group), or Gauss's 3-multiplication form as three transposed convolutions,
+chosen as for :func:`~specdiff.ops.complex_conv2d.complex_conv2d`.
 """
 
 from __future__ import annotations
@@ -14,10 +14,6 @@ import torch.nn.functional as F
 from specdiff import extension
 from specdiff.ops._checks import float32_under_autocast
 from specdiff.ops._complex_conv import IntPair, check_complex_conv, io_memory_format, output_shape, pair
-
-extension.register_op(
-    "complex_conv_transpose2d", "complex_conv_transpose2d", "_complex_conv_transpose2d_backward"
-)
 
 
 def complex_conv_transpose2d_reference(

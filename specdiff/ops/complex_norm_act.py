@@ -18,8 +18,6 @@ import torch.nn.functional as F
 from specdiff import extension
 from specdiff.ops._checks import check_image, check_same_device, float32_under_autocast
 
-extension.register_op("complex_norm_act", "complex_norm_act", "_complex_norm_act_backward")
-
 
 class _ModulusSiLU(torch.autograd.Function):
     """``z · σ(|z|)`` with a hand-written backward: 3 passes forward and 7 backward instead of autograd's ~15.

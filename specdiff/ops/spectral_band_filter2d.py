@@ -9,8 +9,6 @@ from specdiff.ops._checks import check_image, float32_under_autocast, in_float32
 from specdiff.ops.band import BandKind, Param, band_mask_reference, band_params, register_band_autograd
 from specdiff.ops.spectral_filter2d import spectral_filter2d_reference
 
-extension.register_op("spectral_band_filter2d", "spectral_band_filter2d", "_spectral_band_filter2d_backward")
-
 
 def spectral_band_filter2d_reference(x, inner, outer, gain, temperature, kind):
     """Pure-PyTorch specification of :func:`spectral_band_filter2d` (tensor parameters)."""

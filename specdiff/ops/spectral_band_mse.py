@@ -8,8 +8,6 @@ from specdiff import extension
 from specdiff.ops._checks import check_image, float32_under_autocast, in_float32
 from specdiff.ops.band import BandKind, Param, band_mask_reference, band_params, register_band_autograd
 
-extension.register_op("spectral_band_mse", "spectral_band_mse", "_spectral_band_mse_backward")
-
 
 def spectral_band_mse_reference(residual, inner, outer, gain, temperature, kind):
     """Pure-PyTorch specification of :func:`spectral_band_mse` (tensor parameters)."""

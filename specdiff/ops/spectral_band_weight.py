@@ -8,8 +8,6 @@ from specdiff import extension
 from specdiff.ops._checks import check_not_empty, check_same_device
 from specdiff.ops.band import BandKind, Param, band_mask_reference, band_params, register_band_autograd
 
-extension.register_op("spectral_band_weight", "spectral_band_weight", "_spectral_band_weight_backward")
-
 
 def spectral_band_weight_reference(spec, inner, outer, gain, temperature, width, kind):
     """Pure-PyTorch specification of :func:`spectral_band_weight` (tensor parameters)."""

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import torch
 
 from specdiff import extension
@@ -16,8 +14,6 @@ from specdiff.ops._checks import (
     float32_under_autocast,
     in_float32,
 )
-
-extension.register_op("spectral_filter2d", "spectral_filter2d", "_spectral_filter2d_backward")
 
 
 def spectral_filter2d_reference(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
@@ -40,18 +36,14 @@ def check_filter_weight(x: torch.Tensor, weight: torch.Tensor) -> None:
     check_broadcastable(weight, "weight", (b, c, h, w // 2 + 1), "[B, C, H, W//2+1]")
 
 
-# Square planes with a compile-time fused CUDA kernel (has_fixed_size_kernel in csrc/cuda/launch.h). Other sizes run
-# the op's cuFFT fallback, whose backward transforms x again: 0.54-0.57x the reference's fwd+bwd on an H100
-# (4x16x256x256, 8x8x100x100, 8x16x129x130), so under SPECDIFF_BACKEND=auto they take the reference path on CUDA.
-CUDA_FUSED_SIDES = (16, 32, 64, 128)
-
-
 def _kernel_pays_off(x: torch.Tensor) -> bool:
+    """Under ``SPECDIFF_BACKEND=auto``, CUDA planes without a fused kernel take the reference: the op's cuFFT
+    fallback transforms x again in its backward and measured slower than the reference (README, CUDA). Which sizes
+    are fused is the kernels' rule, asked of the C++."""
     if x.device.type != "cuda" or extension.backend() != "auto":
         return True
-    h, w = x.shape[-2:]
-    fuse_any = os.environ.get("SPECDIFF_CUDA_FUSE_ANY_SIZE", "0") not in ("", "0")
-    return fuse_any or (h == w and h in CUDA_FUSED_SIDES)
+    height, width = x.shape[-2:]
+    return extension.roundtrip_fused("cuda", height, width)
 
 
 @float32_under_autocast()

@@ -70,10 +70,12 @@ def kernel_and_reference(fn, *args, **kwargs):
 
 
 def specdiff_ops_called(fn, *args, **kwargs) -> list[str]:
-    """Names of the ``specdiff::`` ops that ``fn(*args, **kwargs)`` dispatches to."""
+    """Names of the ``specdiff::`` kernel ops (those behind the public ops, not the rule and capability queries)
+    that ``fn(*args, **kwargs)`` dispatches to."""
+    kernels = {f"specdiff::{k}" for names in extension.OPS.values() for k in names}
     with RecordOps() as rec:
         fn(*args, **kwargs)
-    return [n for n in rec.names if n.startswith("specdiff::")]
+    return [n for n in rec.names if n in kernels]
 
 
 def band_args(batch: int, per_sample: bool, dtype=torch.float64, requires_grad: bool = False):

@@ -268,6 +268,28 @@ def test_auto_algorithm_choice(cin, cout, groups, k, batch, operands):
     convolutions = [e for e in prof.events() if e.name == "aten::convolution"]
     expected = {3: [[batch, cin, 16, 16]] * 3, 2: [[batch, 2 * cin, 16, 16]], 0: []}[operands]
     assert [e.input_shapes[0] for e in convolutions] == expected
+    # The choice query names the algorithm that just ran (on meta tensors too: it reads only shapes and layout).
+    name = {3: "gauss", 2: "block", 0: "gemm" if k == 1 else "winograd"}[operands]
+    pad = [k // 2] * 2
+    for dev in ("cpu", "meta"):
+        args = (x.to(dev), w[0].to(dev), [1, 1], pad, [1, 1], [0, 0], groups, False)
+        assert torch.ops.specdiff._complex_conv_choice(*args) == name
+
+
+@needs_kernel
+def test_choice_query_follows_the_forced_algorithm():
+    """A forced algorithm is what the query reports, with the fallbacks of choose_algorithm: Gauss's form for a
+    forced Winograd that does not fit (5x5), the block form for a forced GEMM that is not pointwise."""
+    x, w = torch.randn(4, 64, 16, 16), torch.randn(32, 32, 5, 5)
+    previous = torch.ops.specdiff._complex_conv_algorithm("winograd")
+    try:
+        assert torch.ops.specdiff._complex_conv_choice(x, w, [1, 1], [2, 2], [1, 1], [0, 0], 1, False) == "gauss"
+        torch.ops.specdiff._complex_conv_algorithm("gemm")
+        assert torch.ops.specdiff._complex_conv_choice(x, w, [1, 1], [2, 2], [1, 1], [0, 0], 1, False) == "block"
+    finally:
+        torch.ops.specdiff._complex_conv_algorithm(previous)
+    with pytest.raises(RuntimeError, match="weight_re must be a 4-D tensor"):
+        torch.ops.specdiff._complex_conv_choice(x, w[0], [1, 1], [2, 2], [1, 1], [0, 0], 1, False)
 
 
 @needs_kernel

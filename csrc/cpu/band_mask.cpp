@@ -1,4 +1,4 @@
-#include "cpu/band_params.h"
+#include "cpu/band_mask.h"
 
 #include <ATen/ATen.h>
 #include <ATen/Dispatch.h>
@@ -12,33 +12,14 @@
 
 namespace specdiff::cpu {
 
-namespace {
-
-at::Tensor check_param(const at::Tensor& t, const char* name, int64_t batch, at::ScalarType dtype) {
-  TORCH_CHECK(t.scalar_type() == dtype, "specdiff: ", name, " must be ", dtype, ", got ", t.scalar_type());
-  TORCH_CHECK(t.dim() == 0 || (t.dim() == 1 && t.size(0) == batch), "specdiff: ", name,
-              " must be a 0-d tensor or of shape [B] = [", batch, "], got shape ", t.sizes());
-  return t.contiguous();
+BandParams cpu_band(const at::Tensor& inner, const at::Tensor& outer, const at::Tensor& gain, double temperature,
+                    c10::string_view kind, int64_t batch, const at::Tensor& x, const char* x_name) {
+  return parse_band(inner, outer, gain, temperature, kind, batch, x, x_name, c10::toRealValueType(x.scalar_type()));
 }
 
-}  // namespace
-
-BandParams band_params(const at::Tensor& inner, const at::Tensor& outer, const at::Tensor& gain,
-                       double temperature, const std::string& kind, int64_t batch, at::ScalarType dtype) {
-  TORCH_CHECK(kind == "radial" || kind == "bandpass", "specdiff: kind must be 'radial' or 'bandpass', got '", kind,
-              "'");
-  TORCH_CHECK(std::isfinite(temperature) && temperature > 0, "specdiff: temperature must be a finite number > 0, got ",
-              temperature);
-  BandParams p{check_param(inner, "inner", batch, dtype), check_param(outer, "outer", batch, dtype),
-               check_param(gain, "gain", batch, dtype), temperature,
-               kind == "radial" ? BandKind::radial : BandKind::bandpass, 1};
-  if (p.inner.dim() == 1 || p.outer.dim() == 1 || p.gain.dim() == 1) p.groups = batch;
-  return p;
-}
-
-BandMask band_mask(const BandParams& p, int64_t H, int64_t W, bool derivatives, bool pairs) {
+BandMask band_mask(const BandParams& p, int64_t batch, int64_t H, int64_t W, bool derivatives, bool pairs) {
   TORCH_CHECK(H >= 1 && W >= 1, "specdiff: internal: band_mask needs H, W >= 1, got ", H, "x", W);
-  const int64_t Wf = W / 2 + 1, G = p.groups;
+  const int64_t Wf = W / 2 + 1, G = p.groups(batch);
   // Rows h and H - h have the same |fy| and so the same band: fill rows 0..H/2 (vectorized), copy the rest.
   const int64_t rows = H / 2 + 1;
   const int64_t per_group = (pairs ? 2 : 1) * H * Wf;

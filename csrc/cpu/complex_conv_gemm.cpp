@@ -1,12 +1,10 @@
-// Pointwise complex convolution as GEMMs. On the contiguous split layout one sample's group is a pair of
+// The GEMM form of the pointwise complex convolutions (complex_conv_algorithms.h). On the contiguous split layout one sample's group is a pair of
 // row-major matrices Xr, Xi [channels x P] (P = H*W pixels, ld = P), so y = W x is a complex matrix product,
 // done with Gauss's three real products instead of four:
 //   P1 = Mr (Xr + Xi),  P2 = (Mr + Mi) Xi,  P3 = (Mi - Mr) Xr;  Re = P1 - P2,  Im = P1 + P3.
 // Forward: M = W. grad_x: M = W^H (Mr = Wr^T, Mi = -Wi^T) applied to grad. grad_W = sum over samples of
-// grad X^H, as three accumulated products (K1 - K3, K1 + K2 below). Measured on 2 threads (AVX-512, MKL), batch
-// 64 of 128 -> 128 complex channels on a 16x9 grid: this takes 3/4 of the block-weight convolution's
-// multiply-adds at GEMM speed (~180 GFLOP/s) where oneDNN's 1x1 convolution of the block weight ran ~155.
-#include "cpu/complex_pointwise.h"
+// grad X^H, as three accumulated products (K1 - K3, K1 + K2 below): 3/4 of the block form's multiply-adds, at GEMM
+// speed (docs/cpu_kernels.md).
 
 #include <ATen/ATen.h>
 #include <ATen/Dispatch.h>
@@ -16,6 +14,9 @@
 #include <algorithm>
 #include <limits>
 #include <type_traits>
+
+#include "cpu/complex_conv_algorithms.h"
+#include "cpu/workspace.h"
 
 namespace specdiff::cpu {
 
@@ -117,9 +118,7 @@ at::Tensor gauss_combinations(const at::Tensor& mr, const at::Tensor& mi) {
   return at::stack({mr, mr + mi, mi - mr}).contiguous();
 }
 
-}  // namespace
-
-bool pointwise_available(at::ScalarType dtype, int64_t pixels, int64_t channels) {
+bool blas_fits(at::ScalarType dtype, int64_t pixels, int64_t channels) {
   const bool blas = dtype == at::kFloat    ? blas_gemm<float>() != nullptr
                     : dtype == at::kDouble ? blas_gemm<double>() != nullptr
                                            : false;
@@ -128,9 +127,17 @@ bool pointwise_available(at::ScalarType dtype, int64_t pixels, int64_t channels)
   return blas && pixels <= most && channels <= most;
 }
 
-at::Tensor pointwise_forward(const at::Tensor& x_in, const at::Tensor& weight_re, const at::Tensor& weight_im,
-                             const std::optional<at::Tensor>& bias_re, const std::optional<at::Tensor>& bias_im,
-                             int64_t groups) {
+}  // namespace
+
+bool gemm_fits(const at::Tensor& x, const at::Tensor& weight_re, const ComplexConvParams& p, at::MemoryFormat fmt) {
+  return !p.transposed && fmt == at::MemoryFormat::Contiguous && weight_re.size(2) == 1 && weight_re.size(3) == 1 &&
+         p.stride == std::vector<int64_t>{1, 1} && p.padding == std::vector<int64_t>{0, 0} &&
+         blas_fits(x.scalar_type(), x.size(2) * x.size(3), std::max(x.size(1) / 2, weight_re.size(0)));
+}
+
+at::Tensor gemm_forward(const at::Tensor& x_in, const at::Tensor& weight_re, const at::Tensor& weight_im,
+                        const OptionalTensor& bias_re, const OptionalTensor& bias_im, const ComplexConvParams& p) {
+  const int64_t groups = p.groups;
   const at::Tensor x = x_in.contiguous();
   const int64_t B = x.size(0), cin = x.size(1) / 2, cout = weight_re.size(0), P = x.size(2) * x.size(3);
   const int64_t ci = cin / groups, co = cout / groups;
@@ -138,18 +145,18 @@ at::Tensor pointwise_forward(const at::Tensor& x_in, const at::Tensor& weight_re
   const at::Tensor m = gauss_combinations(weight_re.reshape({cout, ci}), weight_im.reshape({cout, ci}));
   const at::Tensor br = bias_re ? bias_re->contiguous() : at::Tensor();
   const at::Tensor bi = bias_im ? bias_im->contiguous() : at::Tensor();
-  at::Tensor scratch = at::empty({at::get_num_threads(), ci * P}, x.options());
-  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "complex_pointwise_forward", [&] {
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "complex_conv_gemm_forward", [&] {
     const scalar_t *px = x.const_data_ptr<scalar_t>(), *pm = m.const_data_ptr<scalar_t>();
     const scalar_t *pbr = br.defined() ? br.const_data_ptr<scalar_t>() : nullptr;
     const scalar_t *pbi = bi.defined() ? bi.const_data_ptr<scalar_t>() : nullptr;
-    scalar_t *py = y.mutable_data_ptr<scalar_t>(), *ps = scratch.mutable_data_ptr<scalar_t>();
-    for_each_item(B * groups, [&](int64_t item, int thread) {
+    scalar_t* py = y.mutable_data_ptr<scalar_t>();
+    const int64_t scratch_bytes = ci * P * static_cast<int64_t>(sizeof(scalar_t));
+    for_each_item(B * groups, [&](int64_t item, int) {
       const int64_t b = item / groups, g = item % groups;
       const scalar_t* xr = px + (b * 2 * cin + g * ci) * P;
       const scalar_t* xi = xr + cin * P;
       scalar_t* yr = py + (b * 2 * cout + g * co) * P;
-      scalar_t* s = ps + thread * ci * P;
+      scalar_t* s = reinterpret_cast<scalar_t*>(thread_workspace(scratch_bytes));
       add_sub<scalar_t>(ci * P, xr, xi, s, nullptr);
       const scalar_t* mg = pm + g * co * ci;
       gauss_apply<scalar_t>(co, ci, P, mg, mg + cout * ci, mg + 2 * cout * ci, xr, xi, s, pbr ? pbr + g * co : nullptr,
@@ -159,9 +166,9 @@ at::Tensor pointwise_forward(const at::Tensor& x_in, const at::Tensor& weight_re
   return y;
 }
 
-std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> pointwise_backward(
-    const at::Tensor& grad_in, const at::Tensor& x_in, const at::Tensor& weight_re, const at::Tensor& weight_im,
-    int64_t groups, std::array<bool, 3> mask) {
+ConvGrads gemm_backward(const at::Tensor& grad_in, const at::Tensor& x_in, const at::Tensor& weight_re,
+                        const at::Tensor& weight_im, const ComplexConvParams& p, std::array<bool, 3> mask) {
+  const int64_t groups = p.groups;
   const at::Tensor grad = grad_in.contiguous(), x = x_in.contiguous();
   const int64_t B = x.size(0), cin = x.size(1) / 2, cout = weight_re.size(0), P = x.size(2) * x.size(3);
   const int64_t ci = cin / groups, co = cout / groups, threads = at::get_num_threads();
@@ -171,22 +178,22 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> pointwise
   const at::Tensor wr = weight_re.reshape({groups, co, ci}), wi = weight_im.reshape({groups, co, ci});
   const at::Tensor mh = gauss_combinations(wr.transpose(1, 2), -wi.transpose(1, 2));
   // Per thread: grad_re + grad_im [co x P], x_re + x_im and x_re - x_im [ci x P]; K1, K2, K3 [cout x ci].
-  at::Tensor scratch = at::empty({threads, (co + 2 * ci) * P}, x.options());
   at::Tensor acc = need_w ? at::zeros({threads, 3, cout, ci}, x.options()) : at::Tensor();
   // Per thread: the bias gradients (row sums of grad's real and imaginary halves), [2 cout].
   at::Tensor bias_acc = mask[2] ? at::zeros({threads, 2 * cout}, x.options()) : at::Tensor();
   if (need_x || need_w || mask[2]) {
-    AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "complex_pointwise_backward", [&] {
+    AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "complex_conv_gemm_backward", [&] {
       const scalar_t *pg = grad.const_data_ptr<scalar_t>(), *px = x.const_data_ptr<scalar_t>();
       const scalar_t* pm = mh.const_data_ptr<scalar_t>();
-      scalar_t *pgx = need_x ? gx.mutable_data_ptr<scalar_t>() : nullptr, *ps = scratch.mutable_data_ptr<scalar_t>();
+      scalar_t* pgx = need_x ? gx.mutable_data_ptr<scalar_t>() : nullptr;
+      const int64_t scratch_bytes = (co + 2 * ci) * P * static_cast<int64_t>(sizeof(scalar_t));
       scalar_t* pacc = need_w ? acc.mutable_data_ptr<scalar_t>() : nullptr;
       scalar_t* pbias = mask[2] ? bias_acc.mutable_data_ptr<scalar_t>() : nullptr;
       for_each_item(B * groups, [&](int64_t item, int thread) {
         const int64_t b = item / groups, g = item % groups;
         const scalar_t* gr = pg + (b * 2 * cout + g * co) * P;
         const scalar_t* gi = gr + cout * P;
-        scalar_t* sg = ps + thread * (co + 2 * ci) * P;
+        scalar_t* sg = reinterpret_cast<scalar_t*>(thread_workspace(scratch_bytes));
         scalar_t* rows = pbias ? pbias + thread * 2 * cout + g * co : nullptr;
         add_rows<scalar_t>(co, P, gr, gi, sg, rows, rows ? rows + cout : nullptr);
         if (need_x) {

@@ -1,5 +1,5 @@
-// Winograd's F(4x4, 3x3) complex convolution (see WinogradConvFn in lane_kernels.h), vectorized over channels.
-// Included by lane_kernels_impl.h inside its ISA's namespace, where VecOf and kLanes are defined.
+// Winograd's F(4x4, 3x3) complex convolution (winograd.h), for the ISA of the including translation unit (see
+// vec.h).
 //
 // Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks" (2016): a 4x4 output tile is
 // A^T [(G g G^T) . (B^T d B)] A for the 6x6 input tile d, so the 36 products per tile and channel pair replace
@@ -8,6 +8,15 @@
 // A block of `tile_block` tiles is transformed, multiplied and transformed back while its operands stay in L2.
 // The weights' gradient is the adjoint per position, dU = conj(V)^T dM with dM = A dY A^T of the upstream
 // gradient tiles: GEMMs reducing over the tiles of a block into per-thread sums (the caller applies G^T . G).
+
+#pragma once
+
+#include "cpu/lanes/vec.h"
+#include "cpu/lanes/winograd.h"
+
+namespace specdiff {
+namespace SPECDIFF_ISA {
+namespace {
 
 // The rows of the GEMM micro-kernel (its register tile is kWinoRows x 2 vectors): what fits the ISA's registers.
 constexpr int kWinoRows = SPECDIFF_VEC_BYTES == 64 ? 12 : 6;
@@ -279,3 +288,19 @@ void winograd_weight_grad(const WinogradConv<T>& w, const T* __restrict grad, in
     }
   }
 }
+
+}  // namespace
+
+extern const WinogradKernels<float> winograd_lanes_float{
+    .rows = kWinoRows,
+    .forward = &winograd_conv<float>,
+    .weight_grad = &winograd_weight_grad<float>,
+};
+extern const WinogradKernels<double> winograd_lanes_double{
+    .rows = kWinoRows,
+    .forward = &winograd_conv<double>,
+    .weight_grad = &winograd_weight_grad<double>,
+};
+
+}  // namespace SPECDIFF_ISA
+}  // namespace specdiff

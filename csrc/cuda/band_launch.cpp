@@ -1,10 +1,9 @@
-#include "cuda/band_params.h"
+#include "cuda/band_launch.h"
 
 #include <ATen/ATen.h>
 #include <c10/cuda/CUDAStream.h>
 
 #include <climits>
-#include <cmath>
 
 #include "common/checks.h"
 #include "cuda/roundtrip.h"
@@ -16,31 +15,14 @@ namespace {
 // Elements each thread of the elementwise band kernel handles (amortizes the per-block setup).
 constexpr int64_t kItemsPerThread = 4;
 
-at::Tensor band_param(const at::Tensor& p, const char* name, int64_t B, const at::Tensor& ref, const char* ref_name,
-                      at::ScalarType compute) {
-  check_same_device(ref, ref_name, p, name);
-  TORCH_CHECK(p.is_floating_point(), "specdiff: ", name, " must be a floating-point tensor, got ", p.scalar_type());
-  TORCH_CHECK(p.dim() == 0 || (p.dim() == 1 && p.size(0) == B), "specdiff: ", name, " must be 0-d or [B] = [", B,
-              "], got shape ", p.sizes());
-  return p.to(compute).contiguous();
-}
-
 }  // namespace
 
-Band make_band(const at::Tensor& inner, const at::Tensor& outer, const at::Tensor& gain, double temperature,
-               c10::string_view kind, int64_t B, const at::Tensor& ref, const char* ref_name) {
-  TORCH_CHECK(kind == "radial" || kind == "bandpass", "specdiff: kind must be 'radial' or 'bandpass', got '", kind,
-              "'");
-  TORCH_CHECK(std::isfinite(temperature), "specdiff: temperature must be finite, got ", temperature);
-  const at::ScalarType compute = compute_real_type(ref.scalar_type());
-  Band band{kind == "radial" ? BandKind::radial : BandKind::bandpass, temperature,
-            band_param(inner, "inner", B, ref, ref_name, compute), band_param(outer, "outer", B, ref, ref_name, compute),
-            band_param(gain, "gain", B, ref, ref_name, compute), false};
-  band.per_sample = band.inner.dim() == 1 || band.outer.dim() == 1 || band.gain.dim() == 1;
-  return band;
+BandParams cuda_band(const at::Tensor& inner, const at::Tensor& outer, const at::Tensor& gain, double temperature,
+                     c10::string_view kind, int64_t B, const at::Tensor& ref, const char* ref_name) {
+  return parse_band(inner, outer, gain, temperature, kind, B, ref, ref_name, compute_real_type(ref.scalar_type()));
 }
 
-BandArgs band_args(const Band& band, void* partial, const at::Tensor* slice_scale, double scale) {
+BandArgs band_args(const BandParams& band, void* partial, const at::Tensor* slice_scale, double scale) {
   BandArgs a{};
   a.kind = static_cast<int>(band.kind);
   a.temperature = band.temperature;
@@ -58,7 +40,7 @@ BandArgs band_args(const Band& band, void* partial, const at::Tensor* slice_scal
 }
 
 at::Tensor band_spectrum(const at::Tensor& in, const at::Tensor* other, const at::Tensor* out, bool doubled,
-                         int64_t W, const Band& band, int64_t slices, const at::Tensor* slice_scale, double scale) {
+                         int64_t W, const BandParams& band, int64_t slices, const at::Tensor* slice_scale, double scale) {
   const at::TensorOptions real = in.options().dtype(compute_real_type(in.scalar_type()));
   if (in.numel() == 0) return other ? at::zeros({slices, 4}, real) : at::Tensor();
   BandSpectrumArgs a{};

@@ -1,14 +1,23 @@
-// Lane kernels compiled for the avx512 ISA (selected at run time by cpu_isa.cpp).
+// The lane kernels of every op family compiled for the avx512 ISA (chosen at run time: lanes/dispatch.cpp). The
+// standard headers and the families' interfaces come first, outside the target region, so no std:: function is
+// compiled for this ISA alone.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <limits>
+#include <vector>
 
 #if defined(__x86_64__)
 #include <immintrin.h>
 #endif
 
-#include "common/lane_kernels.h"
+#include "common/fft_plan.h"
+#include "cpu/lanes/band_scale.h"
+#include "cpu/lanes/conv_layout.h"
+#include "cpu/lanes/norm_act.h"
+#include "cpu/lanes/roundtrip.h"
+#include "cpu/lanes/winograd.h"
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #pragma GCC push_options
@@ -18,7 +27,11 @@
 #endif
 #define SPECDIFF_ISA isa_avx512
 #define SPECDIFF_VEC_BYTES 64
-#include "cpu/lane_kernels_impl.h"
+#include "cpu/lanes/band_scale_impl.h"
+#include "cpu/lanes/conv_layout_impl.h"
+#include "cpu/lanes/norm_act_impl.h"
+#include "cpu/lanes/roundtrip_impl.h"
+#include "cpu/lanes/winograd_impl.h"
 #undef SPECDIFF_ISA
 #undef SPECDIFF_VEC_BYTES
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)

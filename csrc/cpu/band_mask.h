@@ -1,0 +1,31 @@
+// The analytic band's tables on the half spectrum, built from parsed arguments (common/band_params.h), and the chain
+// rule from a table's gradient to the band parameters. Shared by the band ops' CPU kernels.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <array>
+#include <tuple>
+
+#include "common/band_params.h"
+
+namespace specdiff::cpu {
+
+// The parsed band of a batch of B samples, on the CPU: the parameters in x's real dtype.
+BandParams cpu_band(const at::Tensor& inner, const at::Tensor& outer, const at::Tensor& gain, double temperature,
+                    c10::string_view kind, int64_t batch, const at::Tensor& x, const char* x_name);
+
+// mask, d mask/d inner, d outer, d gain as [G, 1, H, W//2+1] tensors of the parameters' dtype, G =
+// p.groups(batch); with `pairs`, [G, 1, H, W//2+1, 2]: each value twice, to weight interleaved (re, im) values.
+struct BandMask {
+  at::Tensor w, d_inner, d_outer, d_gain;
+};
+BandMask band_mask(const BandParams& p, int64_t batch, int64_t H, int64_t W, bool derivatives, bool pairs = false);
+
+// Parameter gradients from grad_mask [G, 1, H, Wf] (G = p.groups(B) or B), reduced to each parameter's shape;
+// zeros where output_mask says the gradient is not needed.
+std::tuple<at::Tensor, at::Tensor, at::Tensor> band_param_grads(const at::Tensor& grad_mask, const BandMask& m,
+                                                                const BandParams& p,
+                                                                const std::array<bool, 4>& output_mask);
+
+}  // namespace specdiff::cpu

@@ -1,0 +1,36 @@
+// Band weighting of interleaved (re, im) half spectra by a pair-expanded band table (each bin's weight twice), the
+// lane kernels of spectral_band_weight. A call covers `planes` consecutive planes of m values that share one table.
+#pragma once
+
+#include <cstdint>
+
+#include "cpu/lanes/dispatch.h"
+
+namespace specdiff {
+
+// y[i m + j] = w[j] x[i m + j] for j < m. stream: write y with streaming stores (outputs larger than the caches),
+// fenced once at the end.
+template <typename T>
+using BandScaleFn = void (*)(const T* w, const T* x, T* y, int64_t m, int64_t planes, bool stream);
+
+// sums[k] += sum over i, j of g[i m + j] s[i m + j] d[k][j] for k < 3, where d are the pair-expanded derivative
+// tables of the band (d inner, d outer, d gain): with interleaved values, g[2b] s[2b] + g[2b + 1] s[2b + 1] is the
+// bin's correlation Re(g conj(s)).
+template <typename T>
+using BandCorrelateFn = void (*)(const T* const* d, const T* g, const T* s, int64_t m, int64_t planes, double* sums);
+
+// Both at once, reading g once: y = w g (the spectrum's gradient) and the sums.
+template <typename T>
+using BandScaleCorrelateFn = void (*)(const T* w, const T* const* d, const T* g, const T* s, T* y, int64_t m,
+                                      int64_t planes, bool stream, double* sums);
+
+template <typename T>
+struct BandScaleKernels {
+  BandScaleFn<T> scale;
+  BandCorrelateFn<T> correlate;
+  BandScaleCorrelateFn<T> scale_correlate;
+};
+
+SPECDIFF_DECLARE_LANES(BandScaleKernels, band_scale_lanes)
+
+}  // namespace specdiff

@@ -1,0 +1,30 @@
+// The lane kernels of every op family compiled for the base ISA (chosen at run time: lanes/dispatch.cpp). The
+// standard headers and the families' interfaces come first, outside the target region, so no std:: function is
+// compiled for this ISA alone.
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+#include "common/fft_plan.h"
+#include "cpu/lanes/band_scale.h"
+#include "cpu/lanes/conv_layout.h"
+#include "cpu/lanes/norm_act.h"
+#include "cpu/lanes/roundtrip.h"
+#include "cpu/lanes/winograd.h"
+
+#define SPECDIFF_ISA isa_base
+#define SPECDIFF_VEC_BYTES 16
+#include "cpu/lanes/band_scale_impl.h"
+#include "cpu/lanes/conv_layout_impl.h"
+#include "cpu/lanes/norm_act_impl.h"
+#include "cpu/lanes/roundtrip_impl.h"
+#include "cpu/lanes/winograd_impl.h"
+#undef SPECDIFF_ISA
+#undef SPECDIFF_VEC_BYTES

@@ -1,0 +1,315 @@
+// The FFT round trip's lane kernels (roundtrip.h), for the ISA of the including translation unit (see vec.h).
+//
+// The half spectrum of a block is stored column-major, S[k][h] (k < W/2+1), so the column FFTs run on contiguous
+// memory. Every entry point is the same three phases, composed at compile time: the row transforms of the input
+// into S (rows_to_spectrum), one pass over the columns (column_pass: transform along H, optionally correlate,
+// optionally weight and transform back), and the inverse row transforms into the output (spectrum_to_rows).
+#pragma once
+
+#include "cpu/lanes/fft.h"
+#include "cpu/lanes/roundtrip.h"
+#include "cpu/lanes/vec.h"
+
+namespace specdiff {
+namespace SPECDIFF_ISA {
+namespace {
+
+// The thread's scratch for one block, carved per roundtrip_scratch_elems.
+template <typename T>
+struct RoundTripScratch {
+  Buf<T> S, X;  // the block's half spectrum and (cross-correlating entries) the correlated input's
+  Buf<T> a, b;  // one row (or column) being transformed, ping-pong
+  typename VecOf<T>::type* stage;  // W < lanes: the block's planes in lane layout [H][W], else nullptr
+
+  RoundTripScratch(const RoundTripGeometry<T>& g, T* scratch) {
+    using V = typename VecOf<T>::type;
+    const int64_t nS = (g.W / 2 + 1) * g.ld, nrow = g.H > g.W ? g.H : g.W;
+    V* s = reinterpret_cast<V*>(scratch);
+    S = Buf<T>{s, s + nS};
+    X = Buf<T>{s + 2 * nS, s + 3 * nS};
+    V* r = s + 4 * nS;
+    a = Buf<T>{r, r + nrow};
+    b = Buf<T>{r + 2 * nrow, r + 3 * nrow};
+    stage = g.W < kLanes<T> ? r + 4 * nrow : nullptr;
+  }
+};
+
+// Rows h0 and h0+1 (when < H), already in a.re and a.im, -> columns of the half spectrum S[k][h]. Two real rows
+// ride in one complex FFT as z = a + i b; A[k] = (Z[k] + conj Z[-k]) / 2 and B[k] = (Z[k] - conj Z[-k]) / 2i
+// separate them (any W, odd included).
+template <typename T>
+inline void row_pair_spectrum(const RoundTripGeometry<T>& g, int64_t h0, Buf<T> S, Buf<T> a, Buf<T> b) {
+  using V = typename VecOf<T>::type;
+  const bool pair = h0 + 1 < g.H;
+  const int64_t W = g.W, Wf = W / 2 + 1, ld = g.ld;
+  const Buf<T> z = fft_lanes<T, false>(g.rows, a, b);
+  for (int64_t k = 0; k < Wf; ++k) {
+    const int64_t mk = (W - k) % W;
+    const V zkr = z.re[k], zki = z.im[k], zmr = z.re[mk], zmi = z.im[mk];
+    S.re[k * ld + h0] = T(0.5) * (zkr + zmr);
+    S.im[k * ld + h0] = T(0.5) * (zki - zmi);
+    if (pair) {
+      S.re[k * ld + h0 + 1] = T(0.5) * (zki + zmi);
+      S.im[k * ld + h0 + 1] = T(0.5) * (zmr - zkr);
+    }
+  }
+}
+
+// Phase 1: the planes (strides sh, sw) -> the block's half spectrum S. Rows shorter than a register tile would
+// move lane by lane, so contiguous planes of such rows move as whole-plane tiles through the stage instead.
+template <typename T>
+inline void rows_to_spectrum(const RoundTripGeometry<T>& g, const T* const* planes, int64_t sh, int64_t sw,
+                             Buf<T> S, const RoundTripScratch<T>& m) {
+  using V = typename VecOf<T>::type;
+  constexpr int P = kLanes<T>;
+  const int64_t H = g.H, W = g.W;
+  const Buf<T> a = m.a, b = m.b;
+  if (m.stage && sh == W && sw == 1) {
+    gather_row<T>(planes, 0, 1, H * W, m.stage);
+    for (int64_t h0 = 0; h0 < H; h0 += 2) {
+      const bool pair = h0 + 1 < H;
+      for (int64_t w = 0; w < W; ++w) {
+        a.re[w] = m.stage[h0 * W + w];
+        a.im[w] = pair ? m.stage[(h0 + 1) * W + w] : V{};
+      }
+      row_pair_spectrum<T>(g, h0, S, a, b);
+    }
+    return;
+  }
+  const int64_t span = ((W - 1) * sw + 1) * static_cast<int64_t>(sizeof(T));
+  for (int64_t h0 = 0; h0 < H; h0 += 2) {
+    // The lanes read P separate plane streams, too many for the hardware prefetcher: fetch the next row pair
+    // of every plane into L2 while this one is transformed (into L1, rows a multiple of the L1's set period
+    // apart would evict each other; docs/cpu_kernels.md).
+    for (int64_t r = h0 + 2; r < H && r < h0 + 4; ++r) {
+      for (int l = 0; l < P; ++l) {
+        const char* row = reinterpret_cast<const char*>(planes[l] + r * sh);
+        for (int64_t byte = 0; byte < span; byte += 64) __builtin_prefetch(row + byte, 0, 2);
+      }
+    }
+    gather_row<T>(planes, h0 * sh, sw, W, a.re);
+    if (h0 + 1 < H) {
+      gather_row<T>(planes, (h0 + 1) * sh, sw, W, a.im);
+    } else {
+      for (int64_t w = 0; w < W; ++w) a.im[w] = V{};
+    }
+    row_pair_spectrum<T>(g, h0, S, a, b);
+  }
+}
+
+// Phase 3: the inverse of phase 1, the complex-to-real transform along W (which, like pocketfft and MKL, ignores
+// the imaginary parts of the DC and Nyquist bins), into the block's contiguous output planes.
+template <typename T>
+inline void spectrum_to_rows(const RoundTripGeometry<T>& g, const RoundTripBlock<T>& blk, Buf<T> S,
+                             const RoundTripScratch<T>& m) {
+  using V = typename VecOf<T>::type;
+  const int64_t H = g.H, W = g.W, Wf = W / 2 + 1, ld = g.ld;
+  const Buf<T> a = m.a, b = m.b;
+  for (int64_t h0 = 0; h0 < H; h0 += 2) {
+    const bool pair = h0 + 1 < H;
+    const int64_t h1 = pair ? h0 + 1 : h0;
+    for (int64_t k = 0; k < Wf; ++k) {
+      const bool edge = k == 0 || 2 * k == W;
+      const V Ar = S.re[k * ld + h0], Ai = edge ? V{} : S.im[k * ld + h0];
+      const V Br = pair ? S.re[k * ld + h1] : V{};
+      const V Bi = (pair && !edge) ? S.im[k * ld + h1] : V{};
+      a.re[k] = Ar - Bi;
+      a.im[k] = Ai + Br;
+    }
+    for (int64_t k = Wf; k < W; ++k) {
+      const int64_t mk = W - k;
+      const V Ar = S.re[mk * ld + h0], Ai = S.im[mk * ld + h0];
+      const V Br = pair ? S.re[mk * ld + h1] : V{};
+      const V Bi = pair ? S.im[mk * ld + h1] : V{};
+      a.re[k] = Ar + Bi;
+      a.im[k] = Br - Ai;
+    }
+    const Buf<T> z = fft_lanes<T, true>(g.rows, a, b);
+    if (m.stage) {
+      for (int64_t w = 0; w < W; ++w) {
+        m.stage[h0 * W + w] = z.re[w];
+        if (pair) m.stage[(h0 + 1) * W + w] = z.im[w];
+      }
+      continue;
+    }
+    scatter_row<T>(z.re, blk.out, blk.count, h0 * W, W, g.stream_out);
+    if (pair) scatter_row<T>(z.im, blk.out, blk.count, (h0 + 1) * W, W, g.stream_out);
+  }
+  if (m.stage) scatter_row<T>(m.stage, blk.out, blk.count, 0, H * W, g.stream_out);
+  if (g.stream_out) stream_fence();
+}
+
+// What a column pass adds to the block's sums: nothing, D G conj(X) of the transformed input G and the correlated
+// input X, or D |G|^2.
+enum class Correlation { none, cross, self };
+
+// Phase 2: every column k of S through the FFT along H (G), the correlation into the block's sums, and, with
+// kInverse, the weight and the inverse FFT along H back into S's column.
+template <typename T, Correlation kCorr, bool kInverse>
+inline void column_pass(const RoundTripGeometry<T>& g, const RoundTripBlock<T>& blk, const RoundTripScratch<T>& m) {
+  using V = typename VecOf<T>::type;
+  const int64_t H = g.H, W = g.W, Wf = W / 2 + 1, ld = g.ld, nW = Wf * H;
+  const T scale = T(1) / static_cast<T>(H * W);
+  const BlockWeight<T>& w = blk.weight;
+  const V* wl_re = reinterpret_cast<const V*>(w.lanes);
+  const V* wl_im = wl_re && g.weight_complex ? wl_re + nW : nullptr;
+  for (int64_t k = 0; k < Wf; ++k) {
+    const Buf<T> col{m.S.re + k * ld, m.S.im + k * ld};
+    const Buf<T> G = fft_lanes<T, false>(g.cols, col, m.a);
+    if constexpr (kCorr != Correlation::none) {
+      const T f = ((k == 0 || 2 * k == W) ? T(1) : T(2)) * scale;
+      V* sr = reinterpret_cast<V*>(blk.sums) + k * H;
+      if constexpr (kCorr == Correlation::self) {
+        for (int64_t h = 0; h < H; ++h) sr[h] += f * (G.re[h] * G.re[h] + G.im[h] * G.im[h]);
+      } else {
+        const Buf<T> X = fft_lanes<T, false>(g.cols, Buf<T>{m.X.re + k * ld, m.X.im + k * ld}, m.b);
+        for (int64_t h = 0; h < H; ++h) sr[h] += f * (G.re[h] * X.re[h] + G.im[h] * X.im[h]);
+        if (g.weight_complex) {
+          V* si = sr + nW;
+          for (int64_t h = 0; h < H; ++h) si[h] += f * (G.im[h] * X.re[h] - G.re[h] * X.im[h]);
+        }
+      }
+    }
+    if constexpr (kInverse) {
+      const T isign = w.imag_sign * scale;
+      for (int64_t h = 0; h < H; ++h) {
+        V wr, wi;
+        const int64_t off = h * Wf + k;
+        if (w.slice) {
+          wr = V{} + (g.weight_complex ? w.slice[2 * off] : w.slice[off]) * scale;
+          wi = V{} + (g.weight_complex ? w.slice[2 * off + 1] * isign : T(0));
+        } else {
+          wr = wl_re[off] * scale;
+          wi = wl_im ? wl_im[off] * isign : V{};
+        }
+        const V gr = G.re[h], gi = G.im[h];
+        G.re[h] = gr * wr - gi * wi;
+        G.im[h] = gr * wi + gi * wr;
+      }
+      const Buf<T> Y = fft_lanes<T, true>(g.cols, G, G.re == col.re ? m.a : col);
+      if (Y.re != col.re) {
+        for (int64_t h = 0; h < H; ++h) {
+          col.re[h] = Y.re[h];
+          col.im[h] = Y.im[h];
+        }
+      }
+    }
+  }
+}
+
+template <typename T>
+void roundtrip_forward(const RoundTripGeometry<T>& g, const RoundTripBlock<T>& blk) {
+  const RoundTripScratch<T> m(g, blk.scratch);
+  rows_to_spectrum<T>(g, blk.in, g.in_sh, g.in_sw, m.S, m);
+  column_pass<T, Correlation::none, true>(g, blk, m);
+  spectrum_to_rows<T>(g, blk, m.S, m);
+}
+
+template <typename T>
+void roundtrip_backward(const RoundTripGeometry<T>& g, const RoundTripBlock<T>& blk) {
+  const RoundTripScratch<T> m(g, blk.scratch);
+  rows_to_spectrum<T>(g, blk.in, g.in_sh, g.in_sw, m.S, m);
+  rows_to_spectrum<T>(g, blk.src, g.src_sh, g.src_sw, m.X, m);
+  column_pass<T, Correlation::cross, true>(g, blk, m);
+  spectrum_to_rows<T>(g, blk, m.S, m);
+}
+
+template <typename T>
+void roundtrip_weight_grad(const RoundTripGeometry<T>& g, const RoundTripBlock<T>& blk) {
+  const RoundTripScratch<T> m(g, blk.scratch);
+  rows_to_spectrum<T>(g, blk.in, g.in_sh, g.in_sw, m.S, m);
+  rows_to_spectrum<T>(g, blk.src, g.src_sh, g.src_sw, m.X, m);
+  column_pass<T, Correlation::cross, false>(g, blk, m);
+}
+
+template <typename T>
+void roundtrip_energy(const RoundTripGeometry<T>& g, const RoundTripBlock<T>& blk) {
+  const RoundTripScratch<T> m(g, blk.scratch);
+  rows_to_spectrum<T>(g, blk.in, g.in_sh, g.in_sw, m.S, m);
+  column_pass<T, Correlation::self, false>(g, blk, m);
+}
+
+template <typename T>
+void roundtrip_forward_energy(const RoundTripGeometry<T>& g, const RoundTripBlock<T>& blk) {
+  const RoundTripScratch<T> m(g, blk.scratch);
+  rows_to_spectrum<T>(g, blk.in, g.in_sh, g.in_sw, m.S, m);
+  column_pass<T, Correlation::self, true>(g, blk, m);
+  spectrum_to_rows<T>(g, blk, m.S, m);
+}
+
+// Per-lane weights into lane layout (see BlockWeight): unit-stride rows move as register tiles.
+template <typename T>
+void roundtrip_gather_weight(const RoundTripGeometry<T>& g, const T* const* slices, T* lanes) {
+  using V = typename VecOf<T>::type;
+  const int64_t H = g.H, Wf = g.W / 2 + 1, nW = H * Wf, sw = g.weight_complex ? 2 : 1;
+  V* wl = reinterpret_cast<V*>(lanes);
+  for (int64_t h = 0; h < H; ++h) {
+    gather_row<T>(slices, h * Wf * sw, sw, Wf, wl + h * Wf);
+    if (g.weight_complex) gather_row<T>(slices, h * Wf * sw + 1, sw, Wf, wl + nW + h * Wf);
+  }
+}
+
+// P rows of a column at a time, transposed in registers, so each lane adds a run of its column k of grad
+// ([H][Wf], the weight's layout).
+template <typename T>
+void roundtrip_flush_sums(const RoundTripGeometry<T>& g, T* sums, int count, double* const* grad) {
+  using V = typename VecOf<T>::type;
+  constexpr int P = kLanes<T>;
+  const int64_t H = g.H, Wf = g.W / 2 + 1, nW = Wf * H;
+  V* sr = reinterpret_cast<V*>(sums);
+  V* si = g.weight_complex ? sr + nW : nullptr;
+  for (int64_t k = 0; k < Wf; ++k) {
+    for (int64_t h0 = 0; h0 < H; h0 += P) {
+      const int nh = static_cast<int>(H - h0 < P ? H - h0 : P);
+      V cr[P], ci[P];
+      for (int j = 0; j < P; ++j) {
+        const int64_t at = k * H + h0 + (j < nh ? j : 0);
+        cr[j] = sr[at];
+        ci[j] = si ? si[at] : V{};
+      }
+      transpose_tile<T>(cr);
+      if (si) transpose_tile<T>(ci);
+      for (int l = 0; l < count; ++l) {
+        const T* re = reinterpret_cast<const T*>(&cr[l]);
+        const T* im = reinterpret_cast<const T*>(&ci[l]);
+        if (si) {
+          double* gw = grad[l] + 2 * (h0 * Wf + k);
+          for (int j = 0; j < nh; ++j) {
+            gw[2 * j * Wf] += re[j];
+            gw[2 * j * Wf + 1] += im[j];
+          }
+        } else {
+          double* gw = grad[l] + h0 * Wf + k;
+          for (int j = 0; j < nh; ++j) gw[j * Wf] += re[j];
+        }
+      }
+    }
+  }
+  for (int64_t i = 0; i < (si ? 2 : 1) * nW; ++i) sr[i] = V{};
+}
+
+}  // namespace
+
+extern const RoundTripKernels<float> roundtrip_lanes_float{
+    .lanes = kLanes<float>,
+    .forward = &roundtrip_forward<float>,
+    .backward = &roundtrip_backward<float>,
+    .weight_grad = &roundtrip_weight_grad<float>,
+    .energy = &roundtrip_energy<float>,
+    .forward_energy = &roundtrip_forward_energy<float>,
+    .gather_weight = &roundtrip_gather_weight<float>,
+    .flush_sums = &roundtrip_flush_sums<float>,
+};
+extern const RoundTripKernels<double> roundtrip_lanes_double{
+    .lanes = kLanes<double>,
+    .forward = &roundtrip_forward<double>,
+    .backward = &roundtrip_backward<double>,
+    .weight_grad = &roundtrip_weight_grad<double>,
+    .energy = &roundtrip_energy<double>,
+    .forward_energy = &roundtrip_forward_energy<double>,
+    .gather_weight = &roundtrip_gather_weight<double>,
+    .flush_sums = &roundtrip_flush_sums<double>,
+};
+
+}  // namespace SPECDIFF_ISA
+}  // namespace specdiff

@@ -1,0 +1,108 @@
+// The lane vector of an ISA and the register-level helpers every lane kernel family uses. Part of the per-ISA
+// translation units (lanes/isa_<isa>.cpp), which include it inside their `#pragma GCC target` region with
+// SPECDIFF_ISA naming the namespace and SPECDIFF_VEC_BYTES the register width.
+//
+// A lane vector V holds one value of kLanes<T> planes (or channels): one register of the ISA, as a GCC vector
+// extension type, so arithmetic on V compiles to whole-register SIMD for the including file's ISA. Everything
+// here has internal linkage (the unnamed namespace), so the per-ISA copies never meet at link time.
+#pragma once
+
+namespace specdiff {
+namespace SPECDIFF_ISA {
+namespace {
+
+template <typename T>
+struct VecOf;
+template <>
+struct VecOf<float> {
+  typedef float type __attribute__((vector_size(SPECDIFF_VEC_BYTES)));
+};
+template <>
+struct VecOf<double> {
+  typedef double type __attribute__((vector_size(SPECDIFF_VEC_BYTES)));
+};
+template <typename T>
+constexpr int kLanes = SPECDIFF_VEC_BYTES / static_cast<int>(sizeof(T));
+// Shuffle index vectors: integers of the element's width.
+template <typename T>
+struct IndexVecOf;
+template <>
+struct IndexVecOf<float> {
+  typedef int type __attribute__((vector_size(SPECDIFF_VEC_BYTES)));
+};
+template <>
+struct IndexVecOf<double> {
+  typedef long long type __attribute__((vector_size(SPECDIFF_VEC_BYTES)));
+};
+
+// One round of an in-register P x P transpose: swaps the off-diagonal s x s sub-blocks of every 2s x 2s
+// block (rows i and i + s exchange the halves selected by bit s of the column). log2(P) rounds with
+// s = P/2 .. 1 transpose the whole tile.
+template <typename T, int s>
+inline void transpose_round(typename VecOf<T>::type* r) {
+  using I = typename IndexVecOf<T>::type;
+  constexpr int P = kLanes<T>;
+  if constexpr (s < P) {
+    I lo, hi;
+    for (int j = 0; j < P; ++j) {
+      lo[j] = (j & s) ? P + j - s : j;
+      hi[j] = (j & s) ? P + j : j + s;
+    }
+    for (int i = 0; i < P; ++i) {
+      if (i & s) continue;
+      const typename VecOf<T>::type a = r[i], b = r[i + s];
+      r[i] = __builtin_shuffle(a, b, lo);
+      r[i + s] = __builtin_shuffle(a, b, hi);
+    }
+  }
+}
+
+template <typename T>
+inline void transpose_tile(typename VecOf<T>::type* r) {
+  transpose_round<T, 8>(r);
+  transpose_round<T, 4>(r);
+  transpose_round<T, 2>(r);
+  transpose_round<T, 1>(r);
+}
+
+// Stores v at p (aligned to the vector size) past the caches: a streaming store does not read the line it
+// writes first.
+template <typename T>
+inline void stream_vector(T* p, typename VecOf<T>::type v) {
+#if defined(__x86_64__) && SPECDIFF_VEC_BYTES == 64
+  if constexpr (sizeof(T) == 4) _mm512_stream_ps(reinterpret_cast<float*>(p), reinterpret_cast<__m512>(v));
+  else _mm512_stream_pd(reinterpret_cast<double*>(p), reinterpret_cast<__m512d>(v));
+#elif defined(__x86_64__) && SPECDIFF_VEC_BYTES == 32
+  if constexpr (sizeof(T) == 4) _mm256_stream_ps(reinterpret_cast<float*>(p), reinterpret_cast<__m256>(v));
+  else _mm256_stream_pd(reinterpret_cast<double*>(p), reinterpret_cast<__m256d>(v));
+#elif defined(__x86_64__) && SPECDIFF_VEC_BYTES == 16
+  if constexpr (sizeof(T) == 4) _mm_stream_ps(reinterpret_cast<float*>(p), reinterpret_cast<__m128>(v));
+  else _mm_stream_pd(reinterpret_cast<double*>(p), reinterpret_cast<__m128d>(v));
+#else
+  __builtin_memcpy(p, &v, sizeof(v));
+#endif
+}
+
+inline void stream_fence() {
+#if defined(__x86_64__)
+  _mm_sfence();
+#endif
+}
+
+// Stores v at p: a streaming store (p aligned to the vector size) or an ordinary one.
+template <typename T, bool kStream>
+inline void store_vector(T* p, typename VecOf<T>::type v) {
+  if constexpr (kStream) stream_vector<T>(p, v);
+  else __builtin_memcpy(p, &v, sizeof(v));
+}
+
+// The first element from which y + j is vector-aligned (at most m): streaming stores start there.
+template <typename T>
+inline int64_t aligned_head(const T* y, int64_t m) {
+  const int64_t misaligned = static_cast<int64_t>(reinterpret_cast<uintptr_t>(y) % SPECDIFF_VEC_BYTES);
+  return std::min<int64_t>(m, misaligned == 0 ? 0 : (SPECDIFF_VEC_BYTES - misaligned) / sizeof(T));
+}
+
+}  // namespace
+}  // namespace SPECDIFF_ISA
+}  // namespace specdiff

@@ -1,0 +1,37 @@
+// Per-thread scratch memory that does not go through the allocator on every call: each thread keeps one buffer,
+// grown when a call needs more and reused by every later call on that thread (the kernels' OpenMP threads live as
+// long as the process). So a kernel's scratch costs the same whichever malloc the process runs with (glibc's
+// returns large blocks to the system and faults them in again on the next call; tcmalloc keeps them).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace specdiff::cpu {
+
+// Sub-arrays of one workspace, each aligned to 64 bytes (a cache line, and the widest vector).
+class WorkspaceLayout {
+ public:
+  // Reserves `count` elements of T; returns their offset in bytes.
+  template <typename T>
+  int64_t add(int64_t count) {
+    const int64_t offset = bytes_;
+    bytes_ += (count * static_cast<int64_t>(sizeof(T)) + 63) / 64 * 64;
+    return offset;
+  }
+  int64_t bytes() const { return bytes_; }
+
+ private:
+  int64_t bytes_ = 0;
+};
+
+// The calling thread's workspace of at least `bytes` bytes, 64-byte aligned. Valid until the next call of
+// thread_workspace on the same thread; its contents are whatever the thread's last user left there.
+char* thread_workspace(int64_t bytes);
+
+template <typename T>
+T* at_offset(char* base, int64_t offset) {
+  return reinterpret_cast<T*>(base + offset);
+}
+
+}  // namespace specdiff::cpu
