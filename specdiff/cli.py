@@ -113,7 +113,7 @@ def _bench_models(args: argparse.Namespace) -> int:
     torch.set_num_threads(args.threads or os.cpu_count() or 1)
     records = bench_models(args.model or DEFAULT_MODELS, args.backend or BACKENDS, batch=args.batch, size=args.size,
                            base_channels=args.base_channels, steps=args.steps, warmup=args.warmup,
-                           device=_device(args.device),
+                           device=_device(args.device), compile=args.compile,
                            log=lambda line: print(line, file=sys.stderr, flush=True))
     print(format_table(records))
     if args.json:
@@ -338,7 +338,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--warmup", type=_at_least(0), default=2)
     p.add_argument("--threads", type=_at_least(0), default=0, help="torch threads (default: all cores)")
     p.add_argument("--device", default="cpu", help="auto | cpu | cuda | cuda:<index>")
-    p.add_argument("--json", help="write {threads, records: [{model, backend, images_per_second, ...}]} here")
+    p.add_argument("--compile", action="store_true",
+                   help="also time torch.compile(model) for each model and backend (compiled during warm-up)")
+    p.add_argument("--json", help="write {threads, records: [{model, backend, compiled, images_per_second, ...}]} "
+                   "here")
     p.set_defaults(func=_bench_models)
 
     p = bench.add_parser("quality", help="sample quality (FID/KID, spectral metrics) against training seconds",

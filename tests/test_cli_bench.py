@@ -71,3 +71,24 @@ def test_bench_models_writes_records(tmp_path):
     assert {r["model"] for r in records} == {"tiny_unet", "spectral_unet", "baseline_conv"}  # with the floor row
     assert {r["backend"] for r in records} == ({"reference", "kernel"} if extension.is_loaded() else {"reference"})
     assert all(r["images_per_second"] > 0 for r in records)
+
+
+def test_bench_models_compile_times_each_pair_twice(tmp_path, monkeypatch, capsys):
+    # Dynamo's "eager" backend keeps the test fast; the timing run uses inductor, the default.
+    compiled_models = []
+    real_compile = torch.compile
+
+    def compile_eager(model, **kwargs):
+        compiled_models.append(type(model).__name__)
+        return real_compile(model, backend="eager", **kwargs)
+
+    monkeypatch.setattr(torch, "compile", compile_eager)
+    out = tmp_path / "models.json"
+    assert main(["bench", "models", "--model", "spectral_unet", "--backend", "reference", "--batch", "2", "--size",
+                 "8", "--base-channels", "8", "--steps", "1", "--warmup", "0", "--compile", "--json", str(out)]) == 0
+    records = json.loads(out.read_text())["records"]
+    assert [(r["model"], r["backend"], r["compiled"]) for r in records] == [
+        ("spectral_unet", "reference", False), ("spectral_unet", "reference", True)]
+    assert compiled_models == ["SpectralUNet"]
+    assert records[0]["params"] == records[1]["params"]
+    assert "spectral_unet (reference): compiled / eager throughput = " in capsys.readouterr().out

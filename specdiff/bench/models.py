@@ -4,6 +4,8 @@ One timed step is a full training step: ``diffusion_loss`` (forward + ε-MSE), b
 Each (model, backend) pair gets its own copy of the model (same initial state_dict) and optimizer; the
 pairs take turns step by step, so a load change on the machine hits every pair alike. The backend is
 switched with :func:`use_backend`, which swaps the process backend as ``SPECDIFF_BACKEND`` would at import.
+With ``compile=True`` every pair also runs as ``torch.compile(model)`` (the default inductor backend), compiled
+during warm-up under its own backend and timed in the same rotation as the eager copies.
 """
 
 from __future__ import annotations
@@ -64,6 +66,7 @@ def bench_models(
     steps: int = 10,
     warmup: int = 2,
     device: str | torch.device = "cpu",
+    compile: bool = False,
     log: Callable[[str], None] | None = None,
 ) -> list[dict]:
     """Times a training step of each model under each backend, interleaved; medians over ``steps``.
@@ -73,9 +76,10 @@ def bench_models(
         backends: op backends to compare (``reference``, ``kernel``; ``auto`` also works).
         batch, channels, size, base_channels: the batch ``[batch, channels, size, size]`` and the models'
             ``in_channels`` / ``base_channels``.
-        configs: extra constructor arguments per model name (e.g. ``{"spectral_unet": {"patch_size": 4}}``).
+        configs: extra constructor arguments per model name (e.g. ``{"spectral_unet": {"mixer": "spatial"}}``).
+        compile: also time each (model, backend) as ``torch.compile(model)``; the first warm-up step compiles.
 
-    Returns records ``{model, backend, images_per_second, ms_per_step, params, batch, size, channels,
+    Returns records ``{model, backend, compiled, images_per_second, ms_per_step, params, batch, size, channels,
     base_channels, threads, device}``.
     """
     from specdiff.nn import MODELS, build_model
@@ -105,8 +109,12 @@ def bench_models(
             raise InvalidValue(f"{name} needs a size divisible by {factor}, got {size}")
         model.to(device).train()
         for backend in backends:
-            replica = copy.deepcopy(model)
-            pairs.append((name, backend, replica, make_step(replica, x0)))
+            for compiled in (False, True) if compile else (False,):
+                replica = copy.deepcopy(model)
+                run_model = torch.compile(replica) if compiled else replica
+                pairs.append((name, backend, compiled, replica, make_step(run_model, x0)))
+    if compile:
+        warmup = max(warmup, 2)  # the first call compiles, the second may recompile (dynamic shapes, grads)
 
     run = timer(device)
 
@@ -114,18 +122,19 @@ def bench_models(
         with use_backend(backend):
             return run(step) * 1e-3
 
-    times: dict[tuple[str, str], list[float]] = {(n, b): [] for n, b, _, _ in pairs}
+    times: dict[tuple[str, str, bool], list[float]] = {(n, b, c): [] for n, b, c, _, _ in pairs}
     for i in range(warmup + steps):
-        for name, backend, _, step in pairs:
+        for name, backend, compiled, _, step in pairs:
             elapsed = timed(backend, step)
             if i >= warmup:
-                times[(name, backend)].append(elapsed)
+                times[(name, backend, compiled)].append(elapsed)
     records = []
-    for name, backend, model, _ in pairs:
-        seconds = statistics.median(times[(name, backend)])
+    for name, backend, compiled, model, _ in pairs:
+        seconds = statistics.median(times[(name, backend, compiled)])
         record = {
             "model": name,
             "backend": backend,
+            "compiled": compiled,
             "images_per_second": batch / seconds,
             "ms_per_step": seconds * 1e3,
             "params": count_parameters(model),
@@ -143,15 +152,18 @@ def bench_models(
 
 
 def format_row(r: dict) -> str:
-    return (f"{r['model']:<20} {r['backend']:<10} {r['params']:>10,} {r['ms_per_step']:>10.1f} "
+    mode = "compiled" if r.get("compiled") else "eager"
+    return (f"{r['model']:<20} {r['backend']:<10} {mode:<9} {r['params']:>10,} {r['ms_per_step']:>10.1f} "
             f"{r['images_per_second']:>9.1f}")
 
 
 def format_table(records: list[dict]) -> str:
-    """The records as a table, then the ratios the project targets (kernel speedup, cost relative to TinyUNet)."""
-    header = f"{'model':<20} {'backend':<10} {'params':>10} {'ms/step':>10} {'images/s':>9}"
+    """The records as a table, then the ratios the project targets (kernel speedup, cost relative to TinyUNet,
+    compiled against eager), all from the eager records except the last."""
+    header = f"{'model':<20} {'backend':<10} {'mode':<9} {'params':>10} {'ms/step':>10} {'images/s':>9}"
     lines = [header, "-" * len(header), *map(format_row, records)]
-    ips = {(r["model"], r["backend"]): r["images_per_second"] for r in records}
+    ips = {(r["model"], r["backend"]): r["images_per_second"] for r in records if not r.get("compiled")}
+    compiled = {(r["model"], r["backend"]): r["images_per_second"] for r in records if r.get("compiled")}
     for name in dict.fromkeys(r["model"] for r in records):
         if (name, "kernel") in ips and (name, "reference") in ips:
             speedup = ips[(name, "kernel")] / ips[(name, "reference")]
@@ -163,4 +175,7 @@ def format_table(records: list[dict]) -> str:
                 if (name, backend) in ips and (base, backend) in ips:
                     ratio = ips[(base, backend)] / ips[(name, backend)]
                     lines.append(f"{name} time per image / {base}'s ({backend}) = {ratio:.2f}x")
+    for (name, backend), value in compiled.items():
+        if (name, backend) in ips:
+            lines.append(f"{name} ({backend}): compiled / eager throughput = {value / ips[(name, backend)]:.2f}x")
     return "\n".join(lines)
