@@ -1,7 +1,8 @@
 # make demo   : create or reuse .venv, install specdiff (compiling the kernels), run `specdiff demo` (~5 min)
 # make test   : create or reuse .venv, install specdiff (compiling the kernels), run the tests
-# make bench  : run the op benchmark suite for real (BENCH_ARGS="--benchmark-autosave" to save a baseline,
-#               BENCH_ARGS="--benchmark-compare --benchmark-compare-fail=median:10%" to compare)
+# make bench  : run the op benchmark suite for real with the default allocator (BENCH_ARGS="--benchmark-autosave"
+#               to save a baseline, BENCH_ARGS="--benchmark-compare --benchmark-compare-fail=median:10%" to compare;
+#               BENCH_ENV="LD_PRELOAD=$(TCMALLOC)" for a tcmalloc run, a second column at most)
 # make gpu-check : on a machine with an NVIDIA GPU, nvcc and a CUDA build of torch (TORCH_SPEC below): build
 #                  the CUDA kernels, run the op tests and the CUDA op benchmark (scripts/gpu_check.sh; the log
 #                  goes to results/gpu_check.txt, the timings to results/gpu_bench.{json,md}). Not in `make test` / CI.
@@ -12,6 +13,7 @@ PY := $(VENV)/bin/python
 TORCH_SPEC ?= torch==2.13.0
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
+BENCH_ENV ?=
 TCMALLOC := $(firstword $(wildcard /usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4 /usr/lib/libtcmalloc_minimal.so.4))
 
 .PHONY: install build test demo bench gpu-check clean
@@ -39,7 +41,7 @@ test: build
 	$(PY) -m pytest -q tests benchmarks --benchmark-disable $(PYTEST_ARGS)
 
 bench: build
-	LD_PRELOAD=$(TCMALLOC) $(PY) -m pytest benchmarks --benchmark-only --benchmark-group-by=group $(BENCH_ARGS)
+	$(BENCH_ENV) $(PY) -m pytest benchmarks --benchmark-only --benchmark-group-by=group $(BENCH_ARGS)
 
 gpu-check: install
 	PYTHON=$(PY) scripts/gpu_check.sh results
