@@ -81,7 +81,13 @@ def backend() -> str:
 
 def has_kernel(op: str, device: torch.device | str) -> bool:
     """True when every kernel op behind public op ``op`` is registered for ``device``'s type."""
-    dev = torch.device(device).type
+    return _has_kernel(op, torch.device(device).type)
+
+
+# Under torch.compile, Dynamo calls this at trace time and keeps the answer as a constant: the dispatcher query
+# returns a bool, which Dynamo cannot put into a graph, so tracing into it would break the graph at every op.
+@torch.compiler.assume_constant_result
+def _has_kernel(op: str, dev: str) -> bool:
     key = (op, dev)
     if key not in _KERNEL_CACHE:
         # Meta tensors run the ops' fake impls (registered as their Meta kernels): shapes and dtypes, no data.

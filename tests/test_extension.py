@@ -181,3 +181,24 @@ def test_cpu_caches_are_detected_and_can_be_overridden():
     out = run_python(code, SPECDIFF_CPU_CACHES="l1d=32K,l2=1M,l1d_ways=8")
     assert out.stdout.split() == [str(32 << 10), str(1 << 20), "8"]
 
+
+
+@pytest.mark.parametrize("backend", ["auto", "reference"])
+def test_models_trace_without_graph_breaks_on_a_cold_kernel_cache(monkeypatch, backend):
+    # The routing predicate asks the dispatcher which kernels exist; traced by Dynamo, that query (a bool from a
+    # C++ function) would split the graph at every op on the first compile of a process. It is a constant at trace
+    # time instead, so a cold cache must give one graph.
+    from specdiff.nn import build_model
+
+    monkeypatch.setattr(extension, "_KERNEL_CACHE", {})
+    torch._dynamo.reset()
+    torch.manual_seed(0)
+    model = build_model("spectral_unet", in_channels=1, base_channels=4, image_size=8)
+    x, t = torch.randn(2, 1, 8, 8), torch.tensor([3, 500])
+    with extension.use_backend(backend):
+        explanation = torch._dynamo.explain(model)(x, t)
+    torch._dynamo.reset()
+    assert explanation.graph_break_count == 0, [b.reason for b in explanation.break_reasons]
+    assert explanation.graph_count == 1
+    assert extension._KERNEL_CACHE == ({("spectral_filter2d", "cpu"): extension.is_loaded()} if backend == "auto"
+                                       else {})
