@@ -198,14 +198,15 @@ def write_diagnosis(results: Sequence[dict[str, Any]], output_dir: str,
         raise InvalidValue(f"give one name per run: {len(names)} names for {len(results)} runs")
     if len(set(names)) != len(names):
         raise InvalidValue(f"run names must differ, got {names}")
+    runs = dict(zip(names, results, strict=True))
     os.makedirs(output_dir, exist_ok=True)
     paths = {"json": os.path.join(output_dir, "diagnose.json"), "markdown": os.path.join(output_dir, "diagnose.md")}
-    atomic_write_json(paths["json"], {"runs": dict(zip(names, results, strict=True))})
+    atomic_write_json(paths["json"], {"runs": runs})
     lines = ["# Denoising error and sampling trajectory per frequency band", "",
              "Bands: low rho < 1/3, mid 1/3 <= rho < 2/3, high rho >= 2/3 (rho the normalised radius of the true FFT "
              "frequencies). Errors: x0 error energy per pixel (the three bands sum to the x0 MSE). Gain: "
              "10 log10 of the x0 prediction's band energy over the data's.", ""]
-    for name, result in zip(names, results, strict=True):
+    for name, result in runs.items():
         lines += [f"## {name}", "", f"{result['model']} on {result['dataset']}, checkpoint step {result['step']}, "
                   f"{result['num_images']} test images; trajectory: {result['num_samples']} samples, "
                   f"{result['sampler']} with {result['sampler_steps']} steps.", ""]
@@ -218,7 +219,6 @@ def write_diagnosis(results: Sequence[dict[str, Any]], output_dir: str,
                                  for r in result["trajectory"]])
         lines.append("")
     atomic_write_text(paths["markdown"], "\n".join(lines))
-    runs = dict(zip(names, results, strict=True))
     paths["denoising_error"] = figures.band_denoising_error({n: r["denoising"] for n, r in runs.items()},
                                                            os.path.join(output_dir, "denoising_error")).png
     paths["trajectory"] = figures.trajectory_bands({n: r["trajectory"] for n, r in runs.items()},
