@@ -33,6 +33,7 @@ OPS: dict[str, tuple[str, ...]] = {
     "complex_conv2d": ("complex_conv2d", "_complex_conv2d_backward"),
     "complex_conv_transpose2d": ("complex_conv_transpose2d", "_complex_conv_transpose2d_backward"),
     "complex_norm_act": ("complex_norm_act", "_complex_norm_act_backward"),
+    "group_norm_silu": ("group_norm_silu", "_group_norm_silu_backward"),
 }
 
 

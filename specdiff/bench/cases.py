@@ -232,3 +232,25 @@ def _complex_norm_act(shape, dtype, device):
         return torch.ops.specdiff.complex_norm_act(x, weight, bias, None, None, film, 1e-5)[0]
 
     return _paths(reference, kernel, x, weight, bias, film)
+
+
+@register_case("group_norm_silu", "group_norm_silu")
+def _group_norm_silu(shape, dtype, device):
+    """Group norm (8 groups, or the largest divisor of C below 8) + SiLU on [B, C, H, W] (a block's pre-activation)."""
+    import math
+
+    from specdiff.ops.group_norm_silu import group_norm_silu_reference
+
+    b, c, h, w = shape
+    groups = math.gcd(c, 8)
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(b, c, h, w, generator=gen, dtype=dtype).to(device)
+    weight, bias = (1 + 0.1 * torch.randn(2, c, generator=gen, dtype=dtype)).to(device)
+
+    def reference(x, weight, bias):
+        return group_norm_silu_reference(x, groups, weight, bias)
+
+    def kernel(x, weight, bias):
+        return torch.ops.specdiff.group_norm_silu(x, weight, bias, groups, 1e-5)[0]
+
+    return _paths(reference, kernel, x, weight, bias)

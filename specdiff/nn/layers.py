@@ -10,6 +10,7 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
+from specdiff.ops.group_norm_silu import group_norm_silu
 from specdiff.ops.spectral_band_filter2d import spectral_band_filter2d
 
 Weighting = Literal["none", "radial", "bandpass", "learnable"]
@@ -72,9 +73,19 @@ class TimeEmbedding(nn.Module):
         return self.mlp(emb)
 
 
-def group_norm(channels: int) -> nn.GroupNorm:
-    """GroupNorm with up to 8 groups (the largest divisor of ``channels`` that is <= 8)."""
-    return nn.GroupNorm(math.gcd(channels, 8), channels)
+class GroupNormSiLU(nn.GroupNorm):
+    """``silu(group_norm(x))`` as one fused :func:`~specdiff.ops.group_norm_silu` call. The parameters and
+    state_dict keys are ``nn.GroupNorm``'s, so a GroupNorm followed by SiLU can become one without changing
+    checkpoints."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return group_norm_silu(x, self.num_groups, self.weight, self.bias, self.eps)
+
+
+def group_norm(channels: int, silu: bool = False) -> nn.GroupNorm:
+    """GroupNorm with up to 8 groups (the largest divisor of ``channels`` that is <= 8); with ``silu`` followed
+    by SiLU in the same fused op (:class:`GroupNormSiLU`)."""
+    return (GroupNormSiLU if silu else nn.GroupNorm)(math.gcd(channels, 8), channels)
 
 
 class SpectralAdapter(nn.Module):

@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from specdiff.nn.global_filter import (
@@ -96,7 +95,7 @@ class SpectralUNet(nn.Module):
             self.up.append(blocks)
             if level > 0:
                 self.upsample.append(Upsample(ch, grids[level - 1], mixer))
-        self.norm_out = group_norm(ch)
+        self.norm_out = group_norm(ch, silu=True)
         self.filter_out = GlobalFilter(ch, grids[0], mixer=mixer)
         self.conv_out = Pointwise(ch, in_channels)
 
@@ -121,4 +120,4 @@ class SpectralUNet(nn.Module):
                 h = block(torch.cat([h, hs.pop()], dim=1), emb)
             if level < len(self.upsample):
                 h = self.upsample[level](h)
-        return self.conv_out(self.filter_out(F.silu(self.norm_out(h))))
+        return self.conv_out(self.filter_out(self.norm_out(h)))

@@ -5,6 +5,7 @@ from specdiff.ops.complex_conv2d import complex_conv2d, complex_conv2d_reference
 from specdiff.ops.complex_conv_transpose2d import complex_conv_transpose2d, complex_conv_transpose2d_reference
 from specdiff.ops.complex_norm_act import complex_norm_act, complex_norm_act_reference
 from specdiff.ops.frequency import frequency_radius, radius_bins, ring_index
+from specdiff.ops.group_norm_silu import group_norm_silu, group_norm_silu_reference
 from specdiff.ops.spectral_band_filter2d import spectral_band_filter2d, spectral_band_filter2d_reference
 from specdiff.ops.spectral_band_mse import spectral_band_mse, spectral_band_mse_reference
 from specdiff.ops.spectral_band_weight import spectral_band_weight, spectral_band_weight_reference
@@ -20,6 +21,8 @@ __all__ = [
     "complex_norm_act",
     "complex_norm_act_reference",
     "frequency_radius",
+    "group_norm_silu",
+    "group_norm_silu_reference",
     "radius_bins",
     "ring_index",
     "spectral_band_filter2d",

@@ -1,4 +1,4 @@
-// The complex_norm_act lane kernels (norm_act.h), for the ISA of the including translation unit (see vec.h):
+// The complex_norm_act and group_norm_silu lane kernels (norm_act.h), for the ISA of the including translation unit (see vec.h):
 // plain loops the compiler vectorizes (`omp simd`), with exp in plain arithmetic (simd_exp.h).
 #pragma once
 
@@ -74,6 +74,46 @@ void norm_act_backward(const T* __restrict xr, const T* __restrict xi, const T* 
   }
 }
 
+// gz = g s (1 + z (1 - s)), s = σ(z).
+template <typename T>
+inline T silu_grad(T z, T g) {
+  const T s = T(1) / (T(1) + cpu::simd_exp(-z));
+  return g * s * (T(1) + z * (T(1) - s));
+}
+
+template <typename T>
+void silu(const T* __restrict x, const T* c, int64_t n, T* __restrict y) {
+  const T a = c[0], k = c[1];
+#pragma omp simd
+  for (int64_t j = 0; j < n; ++j) {
+    const T z = a * x[j] + k;
+    y[j] = z / (T(1) + cpu::simd_exp(-z));
+  }
+}
+
+template <typename T>
+void silu_sums(const T* __restrict x, const T* __restrict g, const T* c, T mu, int64_t n, T* __restrict gz_out,
+               T* sums) {
+  const T a = c[0], k = c[1];
+  T sg = 0, sxg = 0;
+#pragma omp simd reduction(+ : sg, sxg)
+  for (int64_t j = 0; j < n; ++j) {
+    const T gz = silu_grad(a * x[j] + k, g[j]);
+    gz_out[j] = gz;
+    sg += gz;
+    sxg += gz * (x[j] - mu);
+  }
+  sums[0] = sg;
+  sums[1] = sxg;
+}
+
+template <typename T>
+void silu_backward(const T* __restrict x, const T* __restrict gz, const T* d, int64_t n, T* __restrict gx) {
+  const T d0 = d[0], d1 = d[1], d2 = d[2];
+#pragma omp simd
+  for (int64_t j = 0; j < n; ++j) gx[j] = d0 * gz[j] + d1 * x[j] + d2;
+}
+
 template <typename T>
 void moments(const T* __restrict x, int64_t n, T shift, T* out) {
   T s1 = 0, s2 = 0;
@@ -94,12 +134,18 @@ extern const NormActKernels<float> norm_act_lanes_float{
     .forward = &norm_act<float>,
     .backward_sums = &norm_act_sums<float>,
     .backward = &norm_act_backward<float>,
+    .silu = &silu<float>,
+    .silu_sums = &silu_sums<float>,
+    .silu_backward = &silu_backward<float>,
 };
 extern const NormActKernels<double> norm_act_lanes_double{
     .moments = &moments<double>,
     .forward = &norm_act<double>,
     .backward_sums = &norm_act_sums<double>,
     .backward = &norm_act_backward<double>,
+    .silu = &silu<double>,
+    .silu_sums = &silu_sums<double>,
+    .silu_backward = &silu_backward<double>,
 };
 
 }  // namespace SPECDIFF_ISA
