@@ -52,6 +52,22 @@ def _at_least(minimum: int):
     return parse
 
 
+def _positive(text: str) -> float:
+    """argparse type: a finite number > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
+    return value
+
+
+def _sigma_max(text: str) -> float | None:
+    """argparse type: a finite number > 0, or "none"."""
+    return None if text.strip().lower() == "none" else _positive(text)
+
+
 def _seconds(text: str) -> float:
     """argparse type: a finite number of seconds > 0."""
     try:
@@ -139,7 +155,7 @@ def _bench_quality(args: argparse.Namespace) -> int:
     order = args.order if args.order is not None else (2 if args.sampler == "dpm_solver++" else None)
     result = run_quality(args.model or MODELS, args.dataset or DATASETS, seconds=args.seconds, seeds=args.seeds,
                          fractions=args.fractions, sampler=args.sampler, order=order,
-                         sampler_steps=args.sampler_steps, num_samples=args.num_samples,
+                         sampler_steps=args.sampler_steps, sigma_max=args.sigma_max, num_samples=args.num_samples,
                          num_reference=args.num_reference, output_dir=args.output_dir, config_dir=args.config_dir,
                          device=_device(args.device), log=lambda line: print(line, file=sys.stderr, flush=True))
     with open(result["table"]) as f:
@@ -205,7 +221,7 @@ def _sample(args: argparse.Namespace) -> int:
     out = sample_run(args.run_dir, checkpoint=args.checkpoint, sampler=args.sampler, steps=args.steps,
                      num_samples=args.num_samples, seed=args.seed, ema=args.ema, eta=args.eta, order=args.order,
                      spacing=args.spacing, batch_size=args.batch_size, tag=args.tag, device=_device(args.device),
-                     clip_x0=args.clip_x0, alpha=args.alpha, edges=args.edges)
+                     clip_x0=args.clip_x0, sigma_max=args.sigma_max, alpha=args.alpha, edges=args.edges)
     print(f"wrote {out}")
     return 0
 
@@ -359,6 +375,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sampler", default="dpm_solver++", help=f"{' | '.join(available_samplers())}")
     p.add_argument("--order", type=int, help="sampler order (default: 2 for dpm_solver++)")
     p.add_argument("--sampler-steps", type=_at_least(1), default=25)
+    p.add_argument("--sigma-max", type=_sigma_max, default=10.0, help="start sampling at the last timestep with "
+                   "σ/α <= this (default 10; none: at T - 1)")
     p.add_argument("--num-samples", type=_at_least(1), default=256)
     p.add_argument("--num-reference", type=_at_least(1), default=512, help="test-split images to compare with")
     p.add_argument("--output-dir", default="results/quality")
@@ -414,6 +432,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--order", type=int, help="dpm_solver++ order 1-3")
     p.add_argument("--spacing", choices=["linspace", "leading", "trailing"])
     p.add_argument("--clip-x0", type=float, help="clamp x0 predictions to [-c, c] (default: the config's, 1.0)")
+    p.add_argument("--sigma-max", type=_positive, help="start at the last timestep with σ/α <= this "
+                   "(default: the config's sampling.sigma_max, whose null starts at T - 1)")
     p.add_argument("--alpha", type=_numbers, help="masf: moving-average weight in [0, 1), one or one per band "
                    "(e.g. 0.5 or 0.2,0.5,0.9)")
     p.add_argument("--edges", type=_numbers, help="masf: band edges in rho, increasing in (0, 1) (default 1/3,2/3)")

@@ -249,6 +249,8 @@ class SamplingConfig:
     batch_size: int = 64
     # Clamp every x0 prediction to [-clip_x0, clip_x0] while sampling (data are in [-1, 1]); null: no clamp.
     clip_x0: float | None = 1.0
+    # Start the timestep grid at the last t with σ_t/α_t <= sigma_max (from σ_t M ε); null: at T - 1.
+    sigma_max: float | None = None
     # masf only: the spectral moving-average weight (one number, or one per band) and the band edges in rho.
     alpha: float | tuple[float, ...] | None = None
     edges: tuple[float, ...] | None = None
@@ -265,6 +267,8 @@ class SamplingConfig:
         require(self.seed >= 0, "seed", self.seed, "must be >= 0")
         require(self.clip_x0 is None or (math.isfinite(self.clip_x0) and self.clip_x0 > 0), "clip_x0", self.clip_x0,
                  "must be a number > 0 or null (no clamp)")
+        require(self.sigma_max is None or (math.isfinite(self.sigma_max) and self.sigma_max > 0), "sigma_max",
+                self.sigma_max, "must be a number > 0 or null (start at T - 1)")
         for key in ("alpha", "edges"):  # lists from YAML become tuples (the config is frozen)
             if isinstance(getattr(self, key), list):
                 object.__setattr__(self, key, tuple(getattr(self, key)))

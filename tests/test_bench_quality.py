@@ -33,6 +33,8 @@ def test_end_to_end_records_table_plot_and_resume(tmp_path, capsys):
         assert r["images_seen"] == 32 * r["steps"]
         assert set(r["metrics"]) == set(METRICS) and all(math.isfinite(v) for v in r["metrics"].values())
         assert r["settings"]["sampler"] == "dpm_solver++" and r["settings"]["order"] == 2
+        assert r["settings"]["sigma_max"] == 10.0
+        assert json.loads(open(os.path.join(r["samples"], "metadata.json")).read())["sigma_max"] == 10.0
         assert len([f for f in os.listdir(r["samples"]) if f.startswith("sample_")]) == 8
     assert half["steps"] >= 1
     if half["seconds"] < 2.0:  # else one cold first step spent both budgets: nothing left for the second stage
@@ -43,6 +45,7 @@ def test_end_to_end_records_table_plot_and_resume(tmp_path, capsys):
         {half["steps"], full["steps"]})
     assert [int(r["steps"]) for r in read_rows(out)] == [half["steps"], full["steps"]]
 
+    assert "dpm_solver++ (2 steps, from the last timestep with σ/α <= 10)" in (tmp_path / "quality.md").read_text()
     table = (tmp_path / "quality.md").read_text().splitlines()
     rows = [line.split(" | ") for line in table if line.startswith("| piecewise | tiny_unet |")]
     assert [(row[2], int(row[5])) for row in rows] == [("0.5", half["steps"]), ("1", full["steps"])]
@@ -85,3 +88,17 @@ def test_bad_arguments(tmp_path, capsys):
     assert "nope_piecewise.yaml" in capsys.readouterr().err and not (tmp_path / "runs").exists()
     assert main([*TINY, "--sampler", "ddim", "--order", "2", "--output-dir", str(tmp_path)]) == 2
     assert "order" in capsys.readouterr().err and not (tmp_path / "runs").exists()
+    with pytest.raises(SystemExit):
+        main([*TINY, "--sigma-max", "-1", "--output-dir", str(tmp_path)])
+    assert "expected a number > 0, got '-1'" in capsys.readouterr().err
+
+
+def test_sigma_max_none_is_a_setting_of_its_own(tmp_path, capsys):
+    """--sigma-max none samples from T - 1; records made with another sigma_max are redone, not reused."""
+    out = str(tmp_path)
+    one = [*TINY, "--fractions", "1", "--output-dir", out]
+    assert main(one) == 0
+    assert main([*one, "--sigma-max", "none"]) == 0
+    assert "recorded, skipped" not in capsys.readouterr().err
+    record = json.loads((tmp_path / "records" / "tiny_unet-piecewise-seed0-2s-f1.json").read_text())
+    assert record["settings"]["sigma_max"] is None

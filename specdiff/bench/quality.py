@@ -43,6 +43,9 @@ METRICS = ("fid_offline", "kid_offline", "spectral_distance_db", "band_power_db_
            "band_power_db_high")
 REFERENCE_SEED = 0
 SAMPLE_SEED = 0
+# The fixed sampler starts at σ/α <= 10 (α ≈ 0.1), not at T - 1 (cosine: α = 5e-5, where an ε model's x0̂ is
+# mostly its error times 2e4); see docs/spectral_models.md.
+SIGMA_MAX = 10.0
 
 
 def config_path(config_dir: str, model: str, dataset: str) -> str:
@@ -72,6 +75,7 @@ def run_quality(
     sampler: str = "dpm_solver++",
     order: int | None = 2,
     sampler_steps: int = 25,
+    sigma_max: float | None = SIGMA_MAX,
     num_samples: int = 256,
     num_reference: int = 512,
     output_dir: str = "results/quality",
@@ -91,9 +95,11 @@ def run_quality(
         raise ValueError(f"seconds must be a positive number, got {seconds}")
     if seeds < 1 or num_samples < 1 or num_reference < 1:
         raise ValueError("seeds, num_samples and num_reference must be >= 1")
-    SamplingConfig(sampler=sampler, steps=sampler_steps, num_samples=num_samples, order=order)  # fail before work
-    settings = {"sampler": sampler, "order": order, "sampler_steps": sampler_steps, "num_samples": num_samples,
-                "num_reference": num_reference, "sample_seed": SAMPLE_SEED, "reference_seed": REFERENCE_SEED}
+    # fail before work
+    SamplingConfig(sampler=sampler, steps=sampler_steps, num_samples=num_samples, order=order, sigma_max=sigma_max)
+    settings = {"sampler": sampler, "order": order, "sampler_steps": sampler_steps, "sigma_max": sigma_max,
+                "num_samples": num_samples, "num_reference": num_reference, "sample_seed": SAMPLE_SEED,
+                "reference_seed": REFERENCE_SEED}
     paths = {(m, d): config_path(config_dir, m, d) for d in datasets for m in models}
     configs = {key: load_config(path, [f"training.device={device}"]) for key, path in paths.items()}  # all first
 
@@ -144,8 +150,9 @@ def _stage(model: str, config, path: str, seed: int, fraction: float, seconds: f
     step = _stage_step(history["compute_s"], budget)
     resolved = str(resolve_device(device))
     samples = sample_run(run_dir, checkpoint=str(step), sampler=settings["sampler"], order=settings["order"],
-                         steps=settings["sampler_steps"], num_samples=settings["num_samples"], seed=SAMPLE_SEED,
-                         tag=f"quality-f{fraction:g}", device=resolved)
+                         steps=settings["sampler_steps"], sigma_max=settings["sigma_max"],
+                         num_samples=settings["num_samples"], seed=SAMPLE_SEED, tag=f"quality-f{fraction:g}",
+                         device=resolved)
     reference = reference_folder(out, stage_config, settings["num_reference"], REFERENCE_SEED)
     evaluation = evaluate(samples, reference=reference, metrics=list(EVALUATE), channels=config.data.channels,
                           device=resolved, seed=0)
@@ -200,10 +207,15 @@ def format_markdown(records: Sequence[dict[str, Any]]) -> str:
     extractor = first.get("feature_extractor") or {}
     note = (f"Mean over seeds. Training s: training compute (forward+backward+update). "
             f"Samples: {settings.get('num_samples')} with {settings.get('sampler')} "
-            f"({settings.get('sampler_steps')} steps), against "
+            f"({settings.get('sampler_steps')} steps{_start(settings)}), against "
             f"{settings.get('num_reference')} test images; features: {extractor.get('name', '—')} "
             f"v{extractor.get('version', '?')}.")
     return "\n".join(["# Sample quality against training seconds", "", note, "", *lines, ""])
+
+
+def _start(settings: dict[str, Any]) -> str:
+    sigma_max = settings.get("sigma_max")
+    return "" if sigma_max is None else f", from the last timestep with σ/α <= {sigma_max:g}"
 
 
 def plot_quality(records: Sequence[dict[str, Any]], path: str) -> str:

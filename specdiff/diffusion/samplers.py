@@ -401,13 +401,19 @@ def sample(
     generator: torch.Generator | None = None,
     callback: Callback | None = None,
     clip_x0: float | None = None,
+    sigma_max: float | None = None,
     **options: Any,
 ) -> Tensor:
     """Draw x0 [B, C, H, W] with the sampler registered as `name` in `num_steps` model steps.
 
     x_T: standard normal noise ε [B, C, H, W]; sampling starts from M ε (M = `noise_op`, identity if
     None), the same operator the model was trained with. `model(x_t, t)` takes int64 timesteps t [B].
-    Timesteps follow `make_timesteps(T, num_steps, spacing)`. `eta` (None: the sampler's default) and
+    Timesteps follow `make_timesteps(T, num_steps, spacing)`. With `sigma_max` they follow
+    `make_timesteps(t_max + 1, num_steps, spacing)` instead, t_max = `schedule.last_timestep(sigma_max)` (the
+    last timestep with σ/α <= sigma_max), and sampling starts from σ_{t_max} M ε: the grid skips the
+    timesteps where α is so small that an ε model's x0̂ = (x_t - σ n̂)/α is mostly its error times 1/α (for
+    the cosine schedule α_{T-1} = 5e-5), at the cost of ignoring the α_{t_max} x0 part of x_{t_max} (Karras
+    et al. 2022 start at σ_max = 80). `eta` (None: the sampler's default) and
     `options` (e.g. `order` for dpm_solver++) go to the sampler; ones it does not take raise ValueError.
     `callback` receives {"i", "t", "x", "x0_pred"} at every visited timestep. `clip_x0` (e.g. 1.0 for data in
     [-1, 1]) clamps every x0 prediction through the denoiser wrapper (see :class:`Denoiser`); None: exact solver.
@@ -416,7 +422,11 @@ def sample(
     if eta is not None:
         options["eta"] = eta
     check_options(name, fn, options)
-    timesteps = make_timesteps(schedule.num_timesteps, num_steps, spacing)
+    top = schedule.last_timestep(sigma_max)
+    if top < schedule.num_timesteps - 1 and not (isinstance(num_steps, int) and 1 <= num_steps <= top + 1):
+        raise InvalidValue(f"num_steps must be an integer in [1, {top + 1}] (the timesteps with σ/α <= sigma_max "
+                           f"= {sigma_max}), got {num_steps!r}")
+    timesteps = make_timesteps(top + 1, num_steps, spacing) if top > 0 else torch.zeros(1, dtype=torch.int64)
     denoiser = Denoiser(model, schedule, prediction, clip_x0)
     if prediction == "eps" and bool((schedule.alpha_cumprod_at(timesteps) == 0).any()):
         raise InvalidValue(
@@ -424,6 +434,8 @@ def sample(
             "there (Lin et al. 2024 §3.2); use 'v' or 'x0'"
         )
     x = colour(x_T, noise_op)
+    if sigma_max is not None:
+        x = x * math.sqrt(1.0 - schedule.alphas_cumprod[top].item())
     return fn(denoiser, x, timesteps, noise_op=noise_op, generator=generator, callback=callback, **options)
 
 

@@ -80,6 +80,20 @@ class Schedule:
         """Half log-SNR λ_t = log(α_t / σ_t) (Lu et al. 2022), float64 [T]; -inf where ᾱ_t = 0."""
         return 0.5 * (torch.log(self.alphas_cumprod) - torch.log1p(-self.alphas_cumprod))
 
+    def last_timestep(self, sigma_max: float | None = None) -> int:
+        """The largest timestep whose noise-to-signal ratio σ_t/α_t = sqrt((1 - ᾱ_t)/ᾱ_t) is at most
+        ``sigma_max`` (Karras et al. 2022's σ_max: the same process seen as variance exploding); T - 1 for None.
+        Decided as 1 - ᾱ_t <= σ_max² ᾱ_t in float64. InvalidValue when even t = 0 is noisier."""
+        if sigma_max is None:
+            return self.num_timesteps - 1
+        check_sigma_max(sigma_max)
+        within = ((1.0 - self.alphas_cumprod) <= sigma_max**2 * self.alphas_cumprod).nonzero()
+        if within.numel() == 0:
+            lowest = math.sqrt((1.0 - self.alphas_cumprod[0].item()) / self.alphas_cumprod[0].item())
+            raise InvalidValue(f"sigma_max must be at least the schedule's σ/α at t = 0 ({lowest:.4g}), "
+                               f"got {sigma_max}")
+        return int(within.max())
+
     def alpha_cumprod_at(self, t: Tensor) -> Tensor:
         """ᾱ_t for integer timesteps t (any shape, any device), float64 on t's device."""
         if t.is_floating_point() or t.is_complex():
@@ -104,6 +118,15 @@ def _rescale_zero_terminal_snr(alphas_cumprod: Tensor) -> Tensor:
 def _betas_from_alphas_cumprod(alphas_cumprod: Tensor) -> Tensor:
     alphas = alphas_cumprod / torch.cat([alphas_cumprod.new_ones(1), alphas_cumprod[:-1]])
     return 1.0 - alphas
+
+
+def check_sigma_max(sigma_max: float | None) -> None:
+    """``sigma_max`` must be None or a finite number > 0 (see :meth:`Schedule.last_timestep`)."""
+    if sigma_max is None:
+        return
+    if isinstance(sigma_max, bool) or not isinstance(sigma_max, (int, float)) or not (
+            math.isfinite(sigma_max) and sigma_max > 0):
+        raise InvalidValue(f"sigma_max must be a finite number > 0 or None, got {sigma_max!r}")
 
 
 def make_schedule(

@@ -107,6 +107,7 @@ def trajectory_bands(
     generator: torch.Generator | None = None,
     spacing: str = "trailing",
     clip_x0: float | None = 1.0,
+    sigma_max: float | None = None,
     **options: Any,
 ) -> list[dict[str, Any]]:
     """Runs ``sampler`` from ``x_T`` and records, at every visited timestep, the band powers of the x0 prediction
@@ -114,8 +115,9 @@ def trajectory_bands(
 
     Rows: ``{"i", "t", "alpha_cumprod", "x0_db_<band>", "xt_db_<band>"}``. ``x0_db``: the x0 prediction's
     mean band energy over the data's; ``xt_db``: x_t's over ``ᾱ_t E_band(x0) + (1 - ᾱ_t) E_band(n)``, the forward
-    process's marginal at t (n = the run's noise, coloured by ``noise_op``). ``spacing`` and ``clip_x0`` as in
-    :func:`specdiff.diffusion.sample` (the x0 predictions are recorded after the clamp, as the sampler uses them).
+    process's marginal at t (n = the run's noise, coloured by ``noise_op``). ``spacing``, ``clip_x0`` and
+    ``sigma_max`` as in :func:`specdiff.diffusion.sample` (the x0 predictions are recorded after the clamp, as the
+    sampler uses them).
     """
     data = _mean_band_energy(reference)
     probe = torch.Generator(device=x_T.device).manual_seed(1)
@@ -136,7 +138,7 @@ def trajectory_bands(
         rows.append(row)
 
     sample(sampler, model, x_T, schedule, steps, prediction=prediction, noise_op=noise_op, generator=generator,
-           callback=record, spacing=spacing, clip_x0=clip_x0, **options)
+           callback=record, spacing=spacing, clip_x0=clip_x0, sigma_max=sigma_max, **options)
     return rows
 
 
@@ -176,7 +178,7 @@ def diagnose_run(
     options = {"order": 2} if sampler == "dpm_solver++" else {}
     trajectory = trajectory_bands(model, schedule, x_T, images, sampler=sampler, steps=steps, prediction=prediction,
                                   noise_op=noise_op, generator=generator, spacing=config.sampling.spacing,
-                                  clip_x0=config.sampling.clip_x0, **options)
+                                  clip_x0=config.sampling.clip_x0, sigma_max=config.sampling.sigma_max, **options)
     return {"run": run_dir, "model": config.model.name, "dataset": d.name, "step": step, "sampler": sampler,
             "sampler_steps": steps, "num_images": len(images), "num_samples": num_samples,
             "denoising": denoising, "trajectory": trajectory}

@@ -76,7 +76,7 @@ def draw(config: Config, cfg: SamplingConfig, model: nn.Module, n: int, generato
     x_T = torch.randn(shape, generator=generator, device=generator.device)
     x0 = sample(cfg.sampler, model, x_T, schedule, cfg.steps, prediction=config.diffusion.prediction,
                 spacing=cfg.spacing, noise_op=noise_op, generator=generator, clip_x0=cfg.clip_x0,
-                **sampler_options(cfg))
+                sigma_max=cfg.sigma_max, **sampler_options(cfg))
     return x0.clamp(-1, 1)
 
 
@@ -94,6 +94,7 @@ def sample_run(
     spacing: str | None = None,
     batch_size: int | None = None,
     clip_x0: float | None = None,
+    sigma_max: float | None = None,
     alpha: float | tuple[float, ...] | None = None,
     edges: tuple[float, ...] | None = None,
     tag: str | None = None,
@@ -112,12 +113,12 @@ def sample_run(
     config = load_run_config(run_dir)
     given = {"sampler": sampler, "steps": steps, "num_samples": num_samples, "seed": seed, "use_ema": ema,
              "eta": eta, "order": order, "spacing": spacing, "batch_size": batch_size, "clip_x0": clip_x0,
-             "alpha": alpha, "edges": edges}
+             "sigma_max": sigma_max, "alpha": alpha, "edges": edges}
     changes = {k: v for k, v in given.items() if v is not None}
     try:
         if "sampler" in changes and changes["sampler"] != config.sampling.sampler:
             # A different sampler does not inherit the run's sampler-specific options (eta, order, alpha, edges).
-            kept = ("steps", "num_samples", "use_ema", "seed", "spacing", "batch_size", "clip_x0")
+            kept = ("steps", "num_samples", "use_ema", "seed", "spacing", "batch_size", "clip_x0", "sigma_max")
             base = SamplingConfig(sampler=changes["sampler"], **{k: getattr(config.sampling, k) for k in kept})
         else:
             base = config.sampling
@@ -126,10 +127,18 @@ def sample_run(
         raise ConfigError(f"sampling.{exc.key}", exc.value, exc.allowed) from None
     options = sampler_options(cfg)
     try:
-        make_timesteps(config.diffusion.num_timesteps, cfg.steps, cfg.spacing)
+        top = build_schedule(config).last_timestep(cfg.sigma_max)
     except ValueError as exc:
+        raise ConfigError("sampling.sigma_max", cfg.sigma_max, str(exc)) from None
+    try:
+        if top > 0:
+            make_timesteps(top + 1, cfg.steps, cfg.spacing)
+        elif cfg.steps != 1:
+            raise ValueError("num_steps must be 1: only t = 0 has σ/α <= sigma_max")
+    except ValueError as exc:
+        window = "" if cfg.sigma_max is None else f" ({top + 1} of them within sampling.sigma_max = {cfg.sigma_max})"
         raise ConfigError("sampling.steps", cfg.steps, f"{exc}; the run has diffusion.num_timesteps = "
-                          f"{config.diffusion.num_timesteps}") from None
+                          f"{config.diffusion.num_timesteps}{window}") from None
 
     dev = resolve_device(device)
     _, model, ckpt_path, ckpt_step = load_model(run_dir, checkpoint, ema=cfg.use_ema, device=dev, config=config)

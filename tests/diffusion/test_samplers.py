@@ -450,6 +450,71 @@ def test_zero_terminal_snr_rejects_eps_prediction_and_dpm_solver2():
     assert torch.isfinite(x0).all()
 
 
+# --- sigma_max: a grid that starts below T - 1 ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", BUILTIN)
+@pytest.mark.parametrize("spacing", ["linspace", "leading", "trailing"])
+def test_sigma_max_starts_the_grid_at_the_last_timestep_within_it(name, spacing):
+    """The grid is make_timesteps(t_max + 1, N) and the first model call sees σ_{t_max} times the noise."""
+    schedule = make_schedule("cosine", 100)
+    top = schedule.last_timestep(10.0)
+    assert 0 < top < 99
+    oracle = GaussianOracle.random(SHAPE, seed=0)
+    exact_model = oracle.model(schedule, "eps")
+    calls = []
+
+    def model(x, t):
+        calls.append((int(t[0]), x.clone()))
+        return exact_model(x, t)
+
+    steps = []
+    x_T = _noise(4, seed=0)
+    sample(name, model, x_T, schedule, 7, spacing=spacing, sigma_max=10.0, callback=steps.append,
+           generator=torch.Generator().manual_seed(0))
+    assert [s["t"] for s in steps] == make_timesteps(top + 1, 7, spacing).tolist()
+    assert calls[0][0] == steps[0]["t"]
+    sigma = math.sqrt(1.0 - schedule.alphas_cumprod[top].item())
+    assert torch.equal(calls[0][1], x_T * sigma)
+    assert all(t <= top for t, _ in calls)
+
+
+def test_sigma_max_none_is_the_full_grid():
+    schedule = make_schedule("cosine", 100)
+    oracle = GaussianOracle.random(SHAPE, seed=0)
+    x_T = _noise(4, seed=0)
+    full = sample("ddim", oracle.model(schedule, "eps"), x_T, schedule, 7)
+    assert torch.equal(full, sample("ddim", oracle.model(schedule, "eps"), x_T, schedule, 7, sigma_max=None))
+
+
+def test_sigma_max_lets_eps_prediction_sample_a_zero_terminal_snr_schedule():
+    """Without ᾱ = 0 on the grid an ε model has an x0 to recover; the ODE solution from t_max is the exact one
+    (the start drops the α_{t_max} x0 part of x_{t_max}, so compare with the flow from σ_{t_max} x_T)."""
+    oracle = GaussianOracle.random(SHAPE, seed=8)
+    schedule = make_schedule("cosine", 1000, zero_terminal_snr=True)
+    top = schedule.last_timestep(10.0)
+    x_T = _noise(64, seed=9)
+    x0 = sample("dpm_solver++", oracle.model(schedule, "eps"), x_T, schedule, 100, sigma_max=10.0, order=2)
+    start = x_T * math.sqrt(1.0 - schedule.alphas_cumprod[top].item())
+    assert _rms(x0, _exact_output(oracle, schedule, start, make_timesteps(top + 1, 100))) < 0.02
+
+
+def test_sigma_max_bad_values_raise():
+    schedule = make_schedule("cosine", 100)
+    model = GaussianOracle.random(SHAPE, seed=0).model(schedule, "eps")
+    lowest = math.sqrt((1 - schedule.alphas_cumprod[0].item()) / schedule.alphas_cumprod[0].item())
+    with pytest.raises(ValueError, match="sigma_max must be at least the schedule's σ/α at t = 0"):
+        sample("ddim", model, _noise(2, seed=0), schedule, 1, sigma_max=lowest / 2)
+    for bad in (0.0, -1.0, math.inf, math.nan, True, "10"):
+        with pytest.raises(ValueError, match="sigma_max must be a finite number > 0 or None"):
+            sample("ddim", model, _noise(2, seed=0), schedule, 5, sigma_max=bad)
+    top = schedule.last_timestep(1.0)
+    with pytest.raises(ValueError, match=rf"num_steps must be an integer in \[1, {top + 1}\]"):
+        sample("ddim", model, _noise(2, seed=0), schedule, top + 2, sigma_max=1.0)
+    x0 = sample("ddim", model, _noise(2, seed=0), schedule, 1, sigma_max=lowest * (1 + 1e-9))  # only t = 0
+    assert torch.isfinite(x0).all()
+
+
 # --- registry and options -------------------------------------------------------------------------------------
 
 

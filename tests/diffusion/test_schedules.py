@@ -172,3 +172,22 @@ def test_every_step_visits_every_timestep(spacing):
 def test_make_timesteps_rejects_bad_arguments(args, match):
     with pytest.raises(ValueError, match=match):
         make_timesteps(*args)
+
+
+@pytest.mark.parametrize("kind", ["linear", "cosine"])
+def test_last_timestep_is_the_last_within_sigma_max(kind):
+    """σ/α increases with t; between two neighbours' ratios the answer is the lower one, decided on 1 - ᾱ <= σ² ᾱ."""
+    schedule = make_schedule(kind, 1000)
+    ratio = ((1 - schedule.alphas_cumprod) / schedule.alphas_cumprod).sqrt()
+    assert schedule.last_timestep(None) == 999
+    assert schedule.last_timestep(float(ratio[-1]) * 2) == 999
+    for t in (0, 1, 500, 900, 998):
+        between = math.sqrt(float(ratio[t]) * float(ratio[t + 1]))
+        assert schedule.last_timestep(between) == t
+    exact = schedule.alphas_cumprod
+    for t in (1, 300, 700):  # at σ_max with σ_max² ᾱ_t >= 1 - ᾱ_t in float64, t itself is within
+        sigma = float(ratio[t])
+        if (1 - exact[t]) <= sigma**2 * exact[t]:
+            assert schedule.last_timestep(sigma) == t
+        else:
+            assert schedule.last_timestep(sigma) == t - 1

@@ -101,3 +101,29 @@ def test_masf_from_the_api_the_cli_and_configs(run_dir):
         with pytest.raises(ConfigError) as info:
             from_dict({"sampling": raw})
         assert info.value.key == key and needle in str(info.value), str(info.value)
+
+
+def test_sigma_max_from_the_api_and_the_cli(run_dir):
+    """sample_run's sigma_max reaches the sampler (the images change, the metadata says it), bad values fail
+    before loading, and too many steps for the shortened grid name both settings."""
+    import subprocess
+    import sys
+
+    full = sample_run(run_dir, num_samples=2, steps=3, seed=3, tag="full", device="cpu")
+    short = sample_run(run_dir, num_samples=2, steps=3, seed=3, sigma_max=10.0, tag="short", device="cpu")
+    assert json.loads(open(os.path.join(short, "metadata.json")).read())["sigma_max"] == 10.0
+    assert json.loads(open(os.path.join(full, "metadata.json")).read())["sigma_max"] is None
+    assert not torch.equal(read_image(os.path.join(full, "sample_000.png")),
+                           read_image(os.path.join(short, "sample_000.png")))
+    with pytest.raises(ConfigError, match="sampling.sigma_max.*must be a number > 0"):
+        sample_run(run_dir, sigma_max=-1.0)
+    with pytest.raises(ConfigError, match="sampling.sigma_max.*at least the schedule's σ/α at t = 0"):
+        sample_run(run_dir, sigma_max=1e-6)
+    with pytest.raises(ConfigError, match=r"sampling.steps.*within sampling.sigma_max = 0.1"):
+        sample_run(run_dir, sigma_max=0.1, steps=1000)
+    proc = subprocess.run([sys.executable, "-m", "specdiff", "sample", "--run-dir", run_dir, "--sigma-max", "10",
+                           "--num-samples", "2", "--steps", "3", "--seed", "3", "--tag", "cli", "--device", "cpu"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert torch.equal(read_image(os.path.join(run_dir, "samples", "cli", "sample_001.png")),
+                       read_image(os.path.join(short, "sample_001.png")))
