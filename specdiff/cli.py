@@ -52,31 +52,27 @@ def _at_least(minimum: int):
     return parse
 
 
-def _positive(text: str) -> float:
-    """argparse type: a finite number > 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
-    return value
+def _positive(what: str = "a number"):
+    """argparse type: a finite number > 0 (``what`` names it in the error)."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not (math.isfinite(value) and value > 0):
+            raise argparse.ArgumentTypeError(f"expected {what} > 0, got {text!r}")
+        return value
+
+    return parse
+
+
+_seconds = _positive("a number of seconds")
 
 
 def _sigma_max(text: str) -> float | None:
     """argparse type: a finite number > 0, or "none"."""
-    return None if text.strip().lower() == "none" else _positive(text)
-
-
-def _seconds(text: str) -> float:
-    """argparse type: a finite number of seconds > 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, got {text!r}")
-    return value
+    return None if text.strip().lower() == "none" else _positive()(text)
 
 
 def _numbers(text: str) -> float | tuple[float, ...]:
@@ -432,7 +428,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--order", type=int, help="dpm_solver++ order 1-3")
     p.add_argument("--spacing", choices=["linspace", "leading", "trailing"])
     p.add_argument("--clip-x0", type=float, help="clamp x0 predictions to [-c, c] (default: the config's, 1.0)")
-    p.add_argument("--sigma-max", type=_positive, help="start at the last timestep with σ/α <= this "
+    p.add_argument("--sigma-max", type=_positive(), help="start at the last timestep with σ/α <= this "
                    "(default: the config's sampling.sigma_max, whose null starts at T - 1)")
     p.add_argument("--alpha", type=_numbers, help="masf: moving-average weight in [0, 1), one or one per band "
                    "(e.g. 0.5 or 0.2,0.5,0.9)")

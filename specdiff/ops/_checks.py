@@ -86,6 +86,20 @@ def check_same_device(ref: torch.Tensor, ref_name: str, other: torch.Tensor, nam
         raise ValueError(f"{name} is on {other.device} but {ref_name} is on {ref.device}; move them to one device")
 
 
+def check_channel_vectors(x: torch.Tensor, layout: str, size: int, **vectors: torch.Tensor | None) -> None:
+    """Each given vector (None is skipped) must be a 1-D tensor of ``size`` values (``layout``, e.g. "[C]"), on x's
+    device and of x's dtype; ValueError / TypeError naming it otherwise."""
+    for name, t in vectors.items():
+        if t is None:
+            continue
+        if not isinstance(t, torch.Tensor) or t.shape != (size,):
+            got = tuple(t.shape) if isinstance(t, torch.Tensor) else type(t).__name__
+            raise ValueError(f"{name} must be a 1-D tensor {layout} = [{size}] or None, got {got}")
+        check_same_device(x, "x", t, name)
+        if t.dtype != x.dtype:
+            raise TypeError(f"{name} must have x's dtype {x.dtype}, got {t.dtype}")
+
+
 def check_broadcastable(t: torch.Tensor, name: str, target: tuple[int, ...], target_desc: str) -> None:
     """``t`` must broadcast to ``target`` without growing it (rank at most len(target))."""
     if t.dim() < 1 or t.dim() > len(target):

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from specdiff import extension
-from specdiff.ops._checks import check_image, check_same_device, float32_under_autocast
+from specdiff.ops._checks import check_channel_vectors, check_image, check_same_device, float32_under_autocast
 
 
 class _ModulusSiLU(torch.autograd.Function):
@@ -83,15 +83,7 @@ def _check(x, weight, bias, film, running_mean, running_var, training, momentum,
             f"x must have an even channel count on the split layout [B, 2C, H, W] (real half first), got {x.shape[1]}"
         )
     c2 = x.shape[1]
-    for name, t in (("weight", weight), ("bias", bias), ("running_mean", running_mean), ("running_var", running_var)):
-        if t is None:
-            continue
-        if not isinstance(t, torch.Tensor) or t.shape != (c2,):
-            got = tuple(t.shape) if isinstance(t, torch.Tensor) else type(t).__name__
-            raise ValueError(f"{name} must be a 1-D tensor [2C] = [{c2}] or None, got {got}")
-        check_same_device(x, "x", t, name)
-        if t.dtype != x.dtype:
-            raise TypeError(f"{name} must have x's dtype {x.dtype}, got {t.dtype}")
+    check_channel_vectors(x, "[2C]", c2, weight=weight, bias=bias, running_mean=running_mean, running_var=running_var)
     if (running_mean is None) != (running_var is None):
         raise ValueError("running_mean and running_var must be given together or both be None")
     if film is not None:

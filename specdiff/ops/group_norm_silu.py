@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from specdiff import extension
-from specdiff.ops._checks import check_image, check_same_device, float32_under_autocast
+from specdiff.ops._checks import check_channel_vectors, check_image, float32_under_autocast
 
 
 def group_norm_silu_reference(
@@ -33,15 +33,7 @@ def _check(x, num_groups, weight, bias, eps) -> None:
     if per_group * h * w == 1:
         raise ValueError(f"a group needs more than 1 value, got 1 ({per_group} channel x {h} x {w}); "
                          "use fewer groups or larger images")
-    for name, t in (("weight", weight), ("bias", bias)):
-        if t is None:
-            continue
-        if not isinstance(t, torch.Tensor) or t.shape != (c,):
-            got = tuple(t.shape) if isinstance(t, torch.Tensor) else type(t).__name__
-            raise ValueError(f"{name} must be a 1-D tensor [C] = [{c}] or None, got {got}")
-        check_same_device(x, "x", t, name)
-        if t.dtype != x.dtype:
-            raise TypeError(f"{name} must have x's dtype {x.dtype}, got {t.dtype}")
+    check_channel_vectors(x, "[C]", c, weight=weight, bias=bias)
     if not isinstance(eps, (int, float)) or isinstance(eps, bool) or not (math.isfinite(eps) and eps >= 0):
         raise ValueError(f"eps must be a finite number >= 0, got {eps!r}")
 

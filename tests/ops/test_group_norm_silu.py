@@ -39,7 +39,9 @@ def case(groups, batch=3, channels=8, hw=(5, 6), offset=3.0):
 def random_calls(draw):
     groups, per_group = draw(st.integers(1, 4)), draw(st.integers(1, 3))
     batch, h, w = (draw(st.integers(1, n)) for n in (3, 9, 9))
-    assume(per_group * h * w > 1)  # a group needs 2 values (test_bad_input covers 1)
+    # A group needs 2 values (test_bad_input covers 1); with exactly 2 the normalized pair is ±1 whatever x is, so
+    # x's gradient is eps's tiny effect and its relative error says nothing: 3 or more.
+    assume(per_group * h * w >= 3)
     return Call(make_inputs(batch, groups * per_group, (h, w), seed=draw(st.integers(0, 99))), (groups,))
 
 
@@ -88,7 +90,7 @@ class TestGroupNormSiLU(OpTester):
         kernel_args=kernel_args,
         backward_args=backward_args,
         random_calls=random_calls(),
-        sizes={f"{h}x{w}": (lambda h=h, w=w: [case(g, hw=(h, w))() for g in (1, 4)])
+        sizes={f"{h}x{w}": (lambda h=h, w=w: [case(g, hw=(h, w))() for g in (1, 2)])
                for h in (1, 2, 3, 5, 8, 16, 17) for w in (1, 2, 3, 5, 8, 16, 17)},
         bad_inputs={
             "x-rank": bad("x must be a 4-D tensor", x=torch.randn(3, 8, 5)),
