@@ -423,10 +423,7 @@ def sample(
         options["eta"] = eta
     check_options(name, fn, options)
     top = schedule.last_timestep(sigma_max)
-    if top < schedule.num_timesteps - 1 and not (isinstance(num_steps, int) and 1 <= num_steps <= top + 1):
-        raise InvalidValue(f"num_steps must be an integer in [1, {top + 1}] (the timesteps with σ/α <= sigma_max "
-                           f"= {sigma_max}), got {num_steps!r}")
-    timesteps = make_timesteps(top + 1, num_steps, spacing) if top > 0 else torch.zeros(1, dtype=torch.int64)
+    timesteps = make_timesteps(top + 1, num_steps, spacing)
     denoiser = Denoiser(model, schedule, prediction, clip_x0)
     if prediction == "eps" and bool((schedule.alpha_cumprod_at(timesteps) == 0).any()):
         raise InvalidValue(

@@ -170,7 +170,8 @@ def _round_half_even(numerator: Tensor, denominator: int) -> Tensor:
 
 
 def make_timesteps(num_timesteps: int, num_steps: int, spacing: Spacing = "trailing") -> Tensor:
-    """Timesteps a sampler visits: strictly decreasing int64 [num_steps] in [0, T-1].
+    """Timesteps a sampler visits: strictly decreasing int64 [num_steps] in [0, T-1]. T may be the first T
+    timesteps of a longer schedule (a grid cut at ``Schedule.last_timestep(sigma_max)``), down to T = 1.
 
     Spacings follow Lin et al. 2024, Table 2 (0-based), with k = N-1, ..., 0 for N = num_steps:
     linspace = round((T-1)·k/(N-1)) (T-1 for N = 1), leading = k·(T//N), trailing = round(T·(k+1)/N) - 1; for
@@ -194,8 +195,8 @@ def make_timesteps(num_timesteps: int, num_steps: int, spacing: Spacing = "trail
       N dividing T. EulerAncestralDiscreteScheduler's ``linspace`` is not rounded: fractional timesteps, which
       a discrete schedule here refuses.
     """
-    if isinstance(num_timesteps, bool) or not isinstance(num_timesteps, int) or num_timesteps < 2:
-        raise ValueError(f"num_timesteps must be an integer >= 2, got {num_timesteps!r}")
+    if isinstance(num_timesteps, bool) or not isinstance(num_timesteps, int) or num_timesteps < 1:
+        raise ValueError(f"num_timesteps must be an integer >= 1, got {num_timesteps!r}")
     if isinstance(num_steps, bool) or not isinstance(num_steps, int) or not 1 <= num_steps <= num_timesteps:
         raise InvalidValue(f"num_steps must be an integer in [1, {num_timesteps}], got {num_steps!r}")
     if spacing not in SPACINGS:

@@ -131,10 +131,7 @@ def sample_run(
     except ValueError as exc:
         raise ConfigError("sampling.sigma_max", cfg.sigma_max, str(exc)) from None
     try:
-        if top > 0:
-            make_timesteps(top + 1, cfg.steps, cfg.spacing)
-        elif cfg.steps != 1:
-            raise ValueError("num_steps must be 1: only t = 0 has σ/α <= sigma_max")
+        make_timesteps(top + 1, cfg.steps, cfg.spacing)
     except ValueError as exc:
         window = "" if cfg.sigma_max is None else f" ({top + 1} of them within sampling.sigma_max = {cfg.sigma_max})"
         raise ConfigError("sampling.steps", cfg.steps, f"{exc}; the run has diffusion.num_timesteps = "

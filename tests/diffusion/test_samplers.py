@@ -479,14 +479,6 @@ def test_sigma_max_starts_the_grid_at_the_last_timestep_within_it(name, spacing)
     assert all(t <= top for t, _ in calls)
 
 
-def test_sigma_max_none_is_the_full_grid():
-    schedule = make_schedule("cosine", 100)
-    oracle = GaussianOracle.random(SHAPE, seed=0)
-    x_T = _noise(4, seed=0)
-    full = sample("ddim", oracle.model(schedule, "eps"), x_T, schedule, 7)
-    assert torch.equal(full, sample("ddim", oracle.model(schedule, "eps"), x_T, schedule, 7, sigma_max=None))
-
-
 def test_sigma_max_lets_eps_prediction_sample_a_zero_terminal_snr_schedule():
     """Without ᾱ = 0 on the grid an ε model has an x0 to recover; the ODE solution from t_max is the exact one
     (the start drops the α_{t_max} x0 part of x_{t_max}, so compare with the flow from σ_{t_max} x_T)."""

@@ -166,12 +166,18 @@ def test_every_step_visits_every_timestep(spacing):
         ((1000, 1001, "trailing"), "num_steps must be an integer in \\[1, 1000\\], got 1001"),
         ((1000, 0, "trailing"), "num_steps must be an integer in \\[1, 1000\\], got 0"),
         ((1000, 10, "uniform"), "spacing must be one of \\('linspace', 'leading', 'trailing'\\), got 'uniform'"),
-        ((1, 1, "trailing"), "num_timesteps must be an integer >= 2"),
+        ((0, 1, "trailing"), "num_timesteps must be an integer >= 1"),
+        ((1, 2, "trailing"), "num_steps must be an integer in \\[1, 1\\], got 2"),
     ],
 )
 def test_make_timesteps_rejects_bad_arguments(args, match):
     with pytest.raises(ValueError, match=match):
         make_timesteps(*args)
+
+
+@pytest.mark.parametrize("spacing", ["linspace", "leading", "trailing"])
+def test_make_timesteps_over_one_timestep_visits_t0(spacing):
+    assert make_timesteps(1, 1, spacing).tolist() == [0]
 
 
 @pytest.mark.parametrize("kind", ["linear", "cosine"])
