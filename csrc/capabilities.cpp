@@ -48,6 +48,9 @@ std::vector<int64_t> cpu_caches_op() {
   return {c.l1d, c.l1d_ways, c.l2, c.llc, c.llc_cpus, c.line};
 }
 
+// Whether the CPU kernels write an output of `bytes` with streaming stores, under the current thread count.
+bool stream_output_op(int64_t bytes) { return stream_output(bytes); }
+
 // The band arguments' rule of every device (common/band_params.h): raises ValueError, or returns.
 void check_band_args_op(c10::string_view kind, double temperature) { check_band_args(kind, temperature); }
 
@@ -80,6 +83,7 @@ TORCH_LIBRARY_FRAGMENT(specdiff, m) {
   m.def("_built_with_cuda() -> bool", &built_with_cuda_op);
   m.def("_max_fft_radix() -> int", &max_fft_radix_op);
   m.def("_cpu_caches() -> int[]", &cpu_caches_op);
+  m.def("_stream_output(int bytes) -> bool", &stream_output_op);
   m.def("_check_band_args(str kind, float temperature) -> ()", &check_band_args_op);
   m.def("_roundtrip_fused(str device, int H, int W) -> bool", &roundtrip_fused_op);
   m.def("_complex_conv_algorithm(str algorithm) -> str", &complex_conv_algorithm_op);

@@ -189,6 +189,13 @@ def cpu_caches() -> dict | None:
     return dict(zip(names, torch.ops.specdiff._cpu_caches(), strict=True))
 
 
+def stream_output(nbytes: int) -> bool:
+    """Whether the CPU kernels write an output of ``nbytes`` with streaming stores: one that does not fit the L2s of
+    the threads in use (the detected L2 times ``torch.get_num_threads()``) together with an input of its size.
+    False without the extension."""
+    return bool(_STATE.loaded and torch.ops.specdiff._stream_output(int(nbytes)))
+
+
 def info() -> dict:
     """Build and run-time facts: versions, CPU ISA, kernels per op and device, active backend and why."""
     import platform

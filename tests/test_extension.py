@@ -182,6 +182,18 @@ def test_cpu_caches_are_detected_and_can_be_overridden():
     assert out.stdout.split() == [str(32 << 10), str(1 << 20), "8"]
 
 
+@pytest.mark.skipif(not extension.is_loaded(), reason="specdiff._C is not built")
+@pytest.mark.parametrize("threads", [1, 2])
+def test_outputs_that_do_not_fit_the_threads_l2s_with_an_input_are_streamed(threads):
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        half = extension.cpu_caches()["l2_bytes"] * threads // 2  # an output and an input of `half` bytes fit
+        assert not extension.stream_output(half) and extension.stream_output(half + 1)
+    finally:
+        torch.set_num_threads(previous)
+
+
 
 @pytest.mark.parametrize("backend", ["auto", "reference"])
 def test_models_trace_without_graph_breaks_on_a_cold_kernel_cache(monkeypatch, backend):

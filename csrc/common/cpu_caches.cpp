@@ -2,6 +2,9 @@
 
 #include <unistd.h>
 
+#include <ATen/Parallel.h>
+
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -114,6 +117,11 @@ const CpuCaches& cpu_caches() {
   return caches;
 }
 
-bool stream_output(int64_t bytes) { return bytes >= (int64_t{8} << 20); }
+bool stream_output(int64_t bytes) {
+  // An output that does not fit the private L2s of the threads writing it together with an input of its size has
+  // left them before the next op reads it; streaming saves each line's read-for-ownership and keeps the op's inputs
+  // in L2 (docs/cpu_kernels.md).
+  return 2 * bytes > cpu_caches().l2 * std::max(1, at::get_num_threads());
+}
 
 }  // namespace specdiff

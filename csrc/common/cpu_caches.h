@@ -26,8 +26,9 @@ struct CpuCaches {
 // entries (for tests and for re-measuring a blocking on other cache sizes).
 const CpuCaches& cpu_caches();
 
-// Whether a kernel writes an output of `bytes` with streaming stores: an output that does not stay in the caches
-// anyway gains from skipping each line's read-for-ownership; a smaller one should stay cached for the next op.
+// Whether a kernel writes an output of `bytes` with streaming stores: one that does not fit the L2s of the threads in
+// use (l2 times at::get_num_threads()) together with an input of its size does not stay in the private caches anyway
+// and gains from skipping each line's read-for-ownership; a smaller one should stay cached for the next op.
 bool stream_output(int64_t bytes);
 
 }  // namespace specdiff

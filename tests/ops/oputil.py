@@ -57,6 +57,19 @@ def cpu_isa(name: str):
         extension.set_cpu_isa(previous)
 
 
+@contextlib.contextmanager
+def streamed(nbytes: int):
+    """One thread, so that outputs of ``nbytes`` (more than any x86 core's L2) take the kernels' streaming-store
+    path (outputs that do not fit the L2s of the threads in use together with an input of their size)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        assert extension.stream_output(nbytes), (nbytes, extension.cpu_caches())
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 backend = extension.use_backend  # the process-wide backend switch, as SPECDIFF_BACKEND at import
 
 

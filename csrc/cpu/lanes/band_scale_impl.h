@@ -34,55 +34,81 @@ void band_scale(const T* __restrict w, const T* __restrict x, T* __restrict y, i
   if (stream) stream_fence();
 }
 
-// One plane of the correlation, with (kOut) or without the scaled output. The correlations times the derivative
-// tables are summed in registers, in the working precision over blocks of kCorrelationBlock values per lane, then
-// in double: no per-thread array and no second pass (the loop is memory-bound; docs/cpu_kernels.md).
+// The correlation sums of a run of planes that share the derivative tables. They are summed in registers, in the
+// working precision over blocks of kCorrelationBlock vectors per lane (the registers carry over from one plane to
+// the next, so small planes do not pay a horizontal sum each), then in double: no per-thread array and no second
+// pass (the loop is memory-bound; docs/cpu_kernels.md).
+template <typename T>
+class BandSums {
+ public:
+  using V = typename VecOf<T>::type;
+  static constexpr int P = kLanes<T>;
+  static constexpr int kCorrelationBlock = 64;
+
+  explicit BandSums(double* sums) : sums_(sums) {}
+  ~BandSums() { flush(); }
+
+  // One vector of values j..j+P: c = g s, added times each table.
+  void add(V c, V v0, V v1, V v2) {
+    a0_ += c * v0;
+    a1_ += c * v1;
+    a2_ += c * v2;
+    if (++pending_ == kCorrelationBlock) flush();
+  }
+  // One value, straight to double.
+  void add_scalar(double c, T v0, T v1, T v2) {
+    sums_[0] += c * v0;
+    sums_[1] += c * v1;
+    sums_[2] += c * v2;
+  }
+
+ private:
+  void flush() {
+    for (int k = 0; k < P; ++k) {
+      sums_[0] += static_cast<double>(a0_[k]);
+      sums_[1] += static_cast<double>(a1_[k]);
+      sums_[2] += static_cast<double>(a2_[k]);
+    }
+    a0_ = a1_ = a2_ = V{};
+    pending_ = 0;
+  }
+
+  double* sums_;
+  V a0_{}, a1_{}, a2_{};
+  int pending_ = 0;
+};
+
+// One plane of the correlation, with (kOut) or without the scaled output y = w g.
 template <typename T, bool kStream, bool kOut>
 void band_scale_correlate_plane(const T* __restrict w, const T* const* d, const T* __restrict g,
-                                const T* __restrict s, T* __restrict y, int64_t m, double* sums) {
+                                const T* __restrict s, T* __restrict y, int64_t m, BandSums<T>& acc) {
   using V = typename VecOf<T>::type;
   constexpr int P = kLanes<T>;
-  constexpr int64_t kCorrelationBlock = 64;
   const T* __restrict d0 = d[0];
   const T* __restrict d1 = d[1];
   const T* __restrict d2 = d[2];
   auto scalar = [&](int64_t j0, int64_t j1) {
     for (int64_t j = j0; j < j1; ++j) {
       if constexpr (kOut) y[j] = w[j] * g[j];
-      const double c = static_cast<double>(g[j]) * static_cast<double>(s[j]);
-      sums[0] += c * d0[j];
-      sums[1] += c * d1[j];
-      sums[2] += c * d2[j];
+      acc.add_scalar(static_cast<double>(g[j]) * static_cast<double>(s[j]), d0[j], d1[j], d2[j]);
     }
   };
   const int64_t head = kStream ? aligned_head(y, m) : 0;
   scalar(0, head);
   int64_t j = head;
-  while (j + P <= m) {
-    V a0 = V{}, a1 = V{}, a2 = V{};
-    const int64_t block_end = std::min(m, j + kCorrelationBlock * P);
-    for (; j + P <= block_end; j += P) {
-      V vg, vs, v0, v1, v2;
-      __builtin_memcpy(&vg, g + j, sizeof(V));
-      __builtin_memcpy(&vs, s + j, sizeof(V));
-      if constexpr (kOut) {
-        V vw;
-        __builtin_memcpy(&vw, w + j, sizeof(V));
-        store_vector<T, kStream>(y + j, vw * vg);
-      }
-      __builtin_memcpy(&v0, d0 + j, sizeof(V));
-      __builtin_memcpy(&v1, d1 + j, sizeof(V));
-      __builtin_memcpy(&v2, d2 + j, sizeof(V));
-      const V c = vg * vs;
-      a0 += c * v0;
-      a1 += c * v1;
-      a2 += c * v2;
+  for (; j + P <= m; j += P) {
+    V vg, vs, v0, v1, v2;
+    __builtin_memcpy(&vg, g + j, sizeof(V));
+    __builtin_memcpy(&vs, s + j, sizeof(V));
+    if constexpr (kOut) {
+      V vw;
+      __builtin_memcpy(&vw, w + j, sizeof(V));
+      store_vector<T, kStream>(y + j, vw * vg);
     }
-    for (int k = 0; k < P; ++k) {
-      sums[0] += static_cast<double>(a0[k]);
-      sums[1] += static_cast<double>(a1[k]);
-      sums[2] += static_cast<double>(a2[k]);
-    }
+    __builtin_memcpy(&v0, d0 + j, sizeof(V));
+    __builtin_memcpy(&v1, d1 + j, sizeof(V));
+    __builtin_memcpy(&v2, d2 + j, sizeof(V));
+    acc.add(vg * vs, v0, v1, v2);
   }
   scalar(j, m);
 }
@@ -90,17 +116,19 @@ void band_scale_correlate_plane(const T* __restrict w, const T* const* d, const 
 template <typename T>
 void band_correlate(const T* const* d, const T* __restrict g, const T* __restrict s, int64_t m, int64_t planes,
                     double* sums) {
+  BandSums<T> acc(sums);
   for (int64_t i = 0; i < planes; ++i, g += m, s += m) {
-    band_scale_correlate_plane<T, false, false>(nullptr, d, g, s, nullptr, m, sums);
+    band_scale_correlate_plane<T, false, false>(nullptr, d, g, s, nullptr, m, acc);
   }
 }
 
 template <typename T>
 void band_scale_correlate(const T* __restrict w, const T* const* d, const T* __restrict g, const T* __restrict s,
                           T* __restrict y, int64_t m, int64_t planes, bool stream, double* sums) {
+  BandSums<T> acc(sums);
   for (int64_t i = 0; i < planes; ++i, g += m, s += m, y += m) {
-    if (stream) band_scale_correlate_plane<T, true, true>(w, d, g, s, y, m, sums);
-    else band_scale_correlate_plane<T, false, true>(w, d, g, s, y, m, sums);
+    if (stream) band_scale_correlate_plane<T, true, true>(w, d, g, s, y, m, acc);
+    else band_scale_correlate_plane<T, false, true>(w, d, g, s, y, m, acc);
   }
   if (stream) stream_fence();
 }
