@@ -37,6 +37,11 @@ def check_mixer(mixer: str) -> None:
         raise ValueError(f"mixer must be one of {', '.join(map(repr, MIXERS))}, got {mixer!r}")
 
 
+def check_positive_int(name: str, value: object) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+
+
 def _kernel_to_response(kernel: Tensor, height: int, width: int) -> Tensor:
     """The frequency response ``[C, height, width//2+1]`` (complex) of small kernels ``[C, kh, kw]`` whose tap
     (i, j) sits at offset ``(i - kh//2, j - kw//2)`` of the circular convolution ``y[n] = Σ_m k[m] x[n - m]``."""
@@ -97,15 +102,23 @@ class GlobalFilter(nn.Module):
     :func:`initial_kernel`), so it starts local and may grow global. Inputs of another size use the response
     carried through its kernel (:func:`resample_response`).
 
+    ``multiplier`` k gives every channel k filters of its own (output ``[B, k C, H, W]``, channel ``c k + j`` is
+    filter j of channel c), a depth multiplier: followed by a 1x1 convolution, k filters per channel factor a full
+    convolution with rank k per input channel instead of 1 (k = 9 fixed shifts would be a full 3x3 convolution).
+
     ``mixer="spatial"``: a depthwise 3x3 convolution (zero padding) starting from the same taps;
-    ``mixer="identity"``: no filter at all.
+    ``mixer="identity"``: no filter at all (k copies of each channel).
     """
 
-    def __init__(self, channels: int, size: tuple[int, int], init: Init = "local", mixer: Mixer = "global"):
+    def __init__(self, channels: int, size: tuple[int, int], init: Init = "local", mixer: Mixer = "global",
+                 multiplier: int = 1):
         super().__init__()
         check_mixer(mixer)
+        check_positive_int("multiplier", multiplier)
         self.channels, self.size, self.init, self.mixer = channels, (int(size[0]), int(size[1])), init, mixer
-        kernel = initial_kernel(channels, init)
+        self.multiplier = multiplier
+        self.out_channels = channels * multiplier
+        kernel = initial_kernel(self.out_channels, init)
         if mixer == "global":
             response = _kernel_to_response(kernel, *self.size)
             self.weight = nn.Parameter(torch.view_as_real(response).contiguous())
@@ -119,14 +132,17 @@ class GlobalFilter(nn.Module):
         return resample_response(torch.view_as_complex(real), self.size, (height, width))
 
     def forward(self, x: Tensor) -> Tensor:
+        if self.mixer == "spatial":  # a depthwise convolution with k outputs per group needs no copies
+            return F.conv2d(x, self.weight.to(x.dtype), padding=1, groups=self.channels)
+        if self.multiplier > 1:
+            x = x.repeat_interleave(self.multiplier, dim=1)
         if self.mixer == "identity":
             return x
-        if self.mixer == "spatial":
-            return F.conv2d(x, self.weight.to(x.dtype), padding=1, groups=self.channels)
         return spectral_filter2d(x, self.response(*x.shape[-2:], x.dtype))
 
     def extra_repr(self) -> str:
-        return f"{self.channels}, size={self.size}, init={self.init!r}, mixer={self.mixer!r}"
+        multiplier = f", multiplier={self.multiplier}" if self.multiplier > 1 else ""
+        return f"{self.channels}, size={self.size}, init={self.init!r}, mixer={self.mixer!r}{multiplier}"
 
 
 class Downsample(nn.Module):
@@ -188,19 +204,20 @@ class GlobalFilterBlock(nn.Module):
     ``h = P1(F1(SiLU(GN(x)))) + emb(t)``; ``out = skip(x) + P2(F2(SiLU(GN(h))))``.
 
     ``P2`` starts at zero, so the block starts as its skip path. Each ``SiLU(GN(.))`` is one fused
-    :func:`~specdiff.ops.group_norm_silu` call, and the time embedding enters through P1's bias.
+    :func:`~specdiff.ops.group_norm_silu` call, and the time embedding enters through P1's bias. With
+    ``filters_per_channel`` k, F1 and F2 give each channel k filters and P1, P2 mix k times as many channels.
     """
 
     def __init__(self, in_channels: int, out_channels: int, emb_dim: int, size: tuple[int, int],
-                 mixer: Mixer = "global"):
+                 mixer: Mixer = "global", filters_per_channel: int = 1):
         super().__init__()
         self.norm1 = group_norm(in_channels, silu=True)
-        self.filter1 = GlobalFilter(in_channels, size, mixer=mixer)
-        self.proj1 = Pointwise(in_channels, out_channels)
+        self.filter1 = GlobalFilter(in_channels, size, mixer=mixer, multiplier=filters_per_channel)
+        self.proj1 = Pointwise(self.filter1.out_channels, out_channels)
         self.emb = nn.Linear(emb_dim, out_channels)
         self.norm2 = group_norm(out_channels, silu=True)
-        self.filter2 = GlobalFilter(out_channels, size, mixer=mixer)
-        self.proj2 = Pointwise(out_channels, out_channels)
+        self.filter2 = GlobalFilter(out_channels, size, mixer=mixer, multiplier=filters_per_channel)
+        self.proj2 = Pointwise(self.filter2.out_channels, out_channels)
         self.skip = Pointwise(in_channels, out_channels) if in_channels != out_channels else nn.Identity()
         nn.init.zeros_(self.proj2.weight)
         nn.init.zeros_(self.proj2.bias)
@@ -210,5 +227,5 @@ class GlobalFilterBlock(nn.Module):
         return self.skip(x) + self.proj2(self.filter2(self.norm2(h)))
 
 
-__all__ = ["MIXERS", "Downsample", "GlobalFilter", "GlobalFilterBlock", "Pointwise", "Upsample", "initial_kernel",
+__all__ = ["MIXERS", "check_positive_int", "Downsample", "GlobalFilter", "GlobalFilterBlock", "Pointwise", "Upsample", "initial_kernel",
            "resample_response"]

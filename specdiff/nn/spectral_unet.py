@@ -16,6 +16,7 @@ from specdiff.nn.global_filter import (
     Pointwise,
     Upsample,
     check_mixer,
+    check_positive_int,
 )
 from specdiff.nn.layers import TimeEmbedding, check_input, group_norm
 
@@ -38,6 +39,8 @@ class SpectralUNet(nn.Module):
     Each level's filters are learned on its grid (``image_size / 2**level``); inputs of another size use the
     filters carried through their kernels (exact while the kernels fit). ``mixer`` swaps every global filter for
     its spatial counterpart (``"spatial"``, depthwise 3x3) or removes it (``"identity"``), for ablations.
+    ``filters_per_channel`` k gives every block's filters k responses per channel, mixed by the block's 1x1
+    convolutions (a depth multiplier, see :class:`~specdiff.nn.global_filter.GlobalFilter`).
 
     H and W must be multiples of ``2 ** (len(channel_mults) - 1)`` (a ValueError says so otherwise).
     """
@@ -51,12 +54,13 @@ class SpectralUNet(nn.Module):
         time_embed_dim: int = 128,
         image_size: int = 32,
         mixer: Mixer = "global",
+        filters_per_channel: int = 1,
     ):
         super().__init__()
         for name, value in (("in_channels", in_channels), ("base_channels", base_channels),
-                            ("num_res_blocks", num_res_blocks), ("image_size", image_size)):
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
+                            ("num_res_blocks", num_res_blocks), ("image_size", image_size),
+                            ("filters_per_channel", filters_per_channel)):
+            check_positive_int(name, value)
         if not channel_mults or any(int(m) < 1 for m in channel_mults):
             raise ValueError(f"channel_mults must be a non-empty sequence of positive ints, got {channel_mults!r}")
         check_mixer(mixer)
@@ -77,20 +81,21 @@ class SpectralUNet(nn.Module):
         for level, width in enumerate(widths):
             blocks = nn.ModuleList()
             for _ in range(num_res_blocks):
-                blocks.append(GlobalFilterBlock(ch, width, time_embed_dim, grids[level], mixer))
+                blocks.append(GlobalFilterBlock(ch, width, time_embed_dim, grids[level], mixer, filters_per_channel))
                 ch = width
                 skips.append(ch)
             self.down.append(blocks)
             if level < levels - 1:
                 self.downsample.append(Downsample(ch, grids[level], mixer))
                 skips.append(ch)
-        self.mid = GlobalFilterBlock(ch, ch, time_embed_dim, grids[-1], mixer)
+        self.mid = GlobalFilterBlock(ch, ch, time_embed_dim, grids[-1], mixer, filters_per_channel)
         self.up = nn.ModuleList()
         self.upsample = nn.ModuleList()
         for level, width in reversed(list(enumerate(widths))):
             blocks = nn.ModuleList()
             for _ in range(num_res_blocks + 1):
-                blocks.append(GlobalFilterBlock(ch + skips.pop(), width, time_embed_dim, grids[level], mixer))
+                blocks.append(GlobalFilterBlock(ch + skips.pop(), width, time_embed_dim, grids[level], mixer,
+                                                filters_per_channel))
                 ch = width
             self.up.append(blocks)
             if level > 0:

@@ -25,5 +25,7 @@ class SpectralUNetDeep(SpectralUNet):
         time_embed_dim: int = 128,
         image_size: int = 32,
         mixer: Mixer = "global",
+        filters_per_channel: int = 1,
     ):
-        super().__init__(in_channels, base_channels, channel_mults, num_res_blocks, time_embed_dim, image_size, mixer)
+        super().__init__(in_channels, base_channels, channel_mults, num_res_blocks, time_embed_dim, image_size, mixer,
+                         filters_per_channel)

@@ -28,8 +28,7 @@ def circular_conv(x, kernel):
 
 
 def set_kernel(layer, kernel):
-    """Makes ``layer`` (global or spatial) the filter of ``kernel`` [C, 3, 3] on its grid."""
-    fresh = GlobalFilter(layer.channels, layer.size, mixer=layer.mixer)
+    """Makes ``layer`` (global or spatial) the filter of ``kernel`` [C k, 3, 3] on its grid."""
     with torch.no_grad():
         if layer.mixer == "global":
             from specdiff.nn.global_filter import _kernel_to_response
@@ -37,7 +36,6 @@ def set_kernel(layer, kernel):
             layer.weight.copy_(torch.view_as_real(_kernel_to_response(kernel.double(), *layer.size)))
         else:
             layer.weight.copy_(kernel.flip(-2, -1).unsqueeze(1))
-    del fresh
     return layer
 
 
@@ -63,10 +61,28 @@ def test_spatial_counterpart_has_the_same_taps_with_zero_padding():
     assert (spatial(x) - glob(x)).abs().max() > 1e-3  # the borders differ: circular vs zero padding
 
 
+@pytest.mark.parametrize("mixer", ["global", "spatial"])
+def test_a_multiplier_gives_every_channel_its_own_filters(mixer):
+    """Output channel c k + j is channel c through filter j of c: the same filter as a layer of k C channels
+    applied to each channel repeated k times."""
+    gen = torch.Generator().manual_seed(5)
+    kernel = initial_kernel(6, "local", gen).double()
+    layer = set_kernel(GlobalFilter(2, (8, 7), mixer=mixer, multiplier=3).double(), kernel)
+    wide = set_kernel(GlobalFilter(6, (8, 7), mixer=mixer).double(), kernel)
+    x = torch.randn(2, 2, 8, 7, generator=gen, dtype=torch.float64)
+    assert layer.out_channels == 6 and layer.weight.shape[0] == 6
+    torch.testing.assert_close(layer(x), wide(x.repeat_interleave(3, dim=1)), rtol=1e-12, atol=1e-12)
+    if mixer == "global":
+        torch.testing.assert_close(layer(x)[:, 4], circular_conv(x[:, 1:2], kernel[4:5])[:, 0], rtol=1e-12,
+                                   atol=1e-12)
+
+
 def test_identity_mixer_has_no_parameters_and_returns_its_input():
     layer = GlobalFilter(5, (8, 8), mixer="identity")
     x = torch.randn(1, 5, 8, 8)
     assert list(layer.parameters()) == [] and layer(x) is x
+    copies = GlobalFilter(5, (8, 8), mixer="identity", multiplier=2)
+    torch.testing.assert_close(copies(x), x.repeat_interleave(2, dim=1), rtol=0, atol=0)
 
 
 @pytest.mark.parametrize("new", [(8, 8), (12, 10), (5, 7), (3, 3), (16, 9)])
@@ -112,9 +128,11 @@ def test_identity_resampling_is_decimation_and_zero_insertion():
 
 
 @pytest.mark.parametrize("mixer", MIXERS)
-def test_block_starts_as_its_skip_path_and_then_depends_on_every_part(mixer):
+@pytest.mark.parametrize("k", [1, 2])
+def test_block_starts_as_its_skip_path_and_then_depends_on_every_part(mixer, k):
     torch.manual_seed(0)
-    block = GlobalFilterBlock(4, 6, 8, (8, 8), mixer)
+    block = GlobalFilterBlock(4, 6, 8, (8, 8), mixer, filters_per_channel=k)
+    assert (block.proj1.in_channels, block.proj2.in_channels) == (4 * k, 6 * k)
     x, emb = torch.randn(2, 4, 8, 8), torch.randn(2, 8)
     torch.testing.assert_close(block(x, emb), block.skip(x), rtol=0, atol=0)
     with torch.no_grad():
@@ -136,3 +154,6 @@ def test_bad_arguments_raise_clearly():
         GlobalFilter(2, (4, 4), mixer="fourier")
     with pytest.raises(ValueError, match="init must be 'local', 'down' or 'up', got 'box'"):
         GlobalFilter(2, (4, 4), init="box")
+    for bad in (0, 1.5, True):
+        with pytest.raises(ValueError, match=f"multiplier must be a positive int, got {bad!r}"):
+            GlobalFilter(2, (4, 4), multiplier=bad)

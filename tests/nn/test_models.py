@@ -36,7 +36,8 @@ SMALL = {
                                "per_block": {"weighting": "learnable", "time_conditioned": True},
                                "output": {"weighting": "radial", "gain": 1.0}}},
     "spectral_unet": {"base_channels": 4, "time_embed_dim": 16, "image_size": 16},
-    "spectral_unet_deep": {"base_channels": 8, "num_res_blocks": 1, "time_embed_dim": 16, "image_size": 16},
+    "spectral_unet_deep": {"base_channels": 8, "num_res_blocks": 1, "time_embed_dim": 16, "image_size": 16,
+                           "filters_per_channel": 2},
     "baseline_conv": {"base_channels": 8, "time_embed_dim": 16},
     "frequency_native_unet": {"base_channels": 4, "num_res_blocks": 2, "time_embed_dim": 16, "phase_mixing": True},
     "frequency_native_unet_deep": {"base_channels": 4, "channel_mults": (1, 2), "time_embed_dim": 16,
@@ -47,9 +48,9 @@ ALTERNATIVES = {
     "tiny_unet": {"in_channels": 2, "base_channels": 6, "channel_mults": (1, 1), "num_res_blocks": 2,
                   "time_embed_dim": 12, "adapters": {"input": {"weighting": "bandpass", "outer": 0.4}}},
     "spectral_unet": {"in_channels": 2, "base_channels": 6, "channel_mults": (1,), "num_res_blocks": 2,
-                      "time_embed_dim": 12, "image_size": 8, "mixer": "spatial"},
+                      "time_embed_dim": 12, "image_size": 8, "mixer": "spatial", "filters_per_channel": 3},
     "spectral_unet_deep": {"in_channels": 2, "base_channels": 6, "channel_mults": (1, 2), "num_res_blocks": 2,
-                           "time_embed_dim": 12, "image_size": 8, "mixer": "identity"},
+                           "time_embed_dim": 12, "image_size": 8, "mixer": "identity", "filters_per_channel": 3},
     "baseline_conv": {"in_channels": 2, "base_channels": 6, "time_embed_dim": 12},
     "frequency_native_unet": {"in_channels": 2, "base_channels": 6, "channel_mult": 1, "num_res_blocks": 1,
                               "time_embed_dim": 12, "patch_size": 1, "amplitude_residual": False,
@@ -294,6 +295,8 @@ def test_registry_builds_every_model_and_names_valid_choices():
         build_model("unet")
     with pytest.raises(TypeError, match="'base_chanels' \\(did you mean 'base_channels'\\?\\); valid: in_channels"):
         build_model("spectral_unet", base_chanels=8)
+    with pytest.raises(ValueError, match="filters_per_channel must be a positive int, got 0"):
+        build_model("spectral_unet_deep", filters_per_channel=0)
     with pytest.raises(TypeError, match="unknown argument"):
         build_model("tiny_unet", adapters={"inptu": {"weighting": "radial"}})
     with pytest.raises(TypeError, match="valid: weighting, inner, outer"):
