@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from specdiff.nn.layers import TimeEmbedding, check_input
+from specdiff.nn.layers import TimeEmbedding, check_input, check_positive_int
 from specdiff.nn.spectral import (
     AmplitudeResidual,
     FrequencyPatchEmbed,
@@ -59,8 +59,7 @@ class FrequencyNativeUNet(nn.Module):
         for name, value in (("in_channels", in_channels), ("base_channels", base_channels),
                             ("channel_mult", channel_mult), ("num_res_blocks", num_res_blocks),
                             ("patch_size", patch_size)):
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
+            check_positive_int(name, value)
         self.in_channels = in_channels
         self.patch_size = patch_size
         width = base_channels * channel_mult

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from torch import Tensor, nn
 
 from specdiff.nn.complex import ComplexConv2d, ComplexConvTranspose2d, ComplexResBlock, complex_cat
-from specdiff.nn.layers import TimeEmbedding, check_input
+from specdiff.nn.layers import TimeEmbedding, check_input, check_positive_int
 from specdiff.nn.spectral import (
     AmplitudeResidual,
     FrequencyPatchEmbed,
@@ -50,8 +50,7 @@ class FrequencyNativeUNetDeep(nn.Module):
         super().__init__()
         for name, value in (("in_channels", in_channels), ("base_channels", base_channels),
                             ("num_res_blocks", num_res_blocks), ("patch_size", patch_size)):
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
+            check_positive_int(name, value)
         if not channel_mults or any(int(m) < 1 for m in channel_mults):
             raise ValueError(f"channel_mults must be a non-empty sequence of positive ints, got {channel_mults!r}")
         self.in_channels = in_channels

@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from specdiff.nn.layers import group_norm
+from specdiff.nn.layers import check_positive_int, group_norm
 from specdiff.ops.spectral_filter2d import spectral_filter2d
 
 Mixer = Literal["global", "spatial", "identity"]
@@ -35,11 +35,6 @@ Init = Literal["local", "down", "up"]
 def check_mixer(mixer: str) -> None:
     if mixer not in MIXERS:
         raise ValueError(f"mixer must be one of {', '.join(map(repr, MIXERS))}, got {mixer!r}")
-
-
-def check_positive_int(name: str, value: object) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
 
 
 def _kernel_to_response(kernel: Tensor, height: int, width: int) -> Tensor:
@@ -117,7 +112,6 @@ class GlobalFilter(nn.Module):
         check_positive_int("multiplier", multiplier)
         self.channels, self.size, self.init, self.mixer = channels, (int(size[0]), int(size[1])), init, mixer
         self.multiplier = multiplier
-        self.out_channels = channels * multiplier
         kernel = initial_kernel(self.out_channels, init)
         if mixer == "global":
             response = _kernel_to_response(kernel, *self.size)
@@ -125,6 +119,11 @@ class GlobalFilter(nn.Module):
         elif mixer == "spatial":
             # F.conv2d correlates: flipping the taps gives the convolution y[n] = Σ_m k[m] x[n - m].
             self.weight = nn.Parameter(kernel.flip(-2, -1).unsqueeze(1).contiguous())
+
+    @property
+    def out_channels(self) -> int:
+        """k C: the channels of the output."""
+        return self.channels * self.multiplier
 
     def response(self, height: int, width: int, dtype: torch.dtype = torch.float32) -> Tensor:
         """The complex response ``[C, height, width//2+1]`` applied to ``height x width`` inputs of ``dtype``."""
@@ -227,5 +226,5 @@ class GlobalFilterBlock(nn.Module):
         return self.skip(x) + self.proj2(self.filter2(self.norm2(h)))
 
 
-__all__ = ["MIXERS", "check_positive_int", "Downsample", "GlobalFilter", "GlobalFilterBlock", "Pointwise", "Upsample", "initial_kernel",
+__all__ = ["MIXERS", "Downsample", "GlobalFilter", "GlobalFilterBlock", "Pointwise", "Upsample", "initial_kernel",
            "resample_response"]

@@ -36,6 +36,12 @@ def check_kwargs(where: str, given: Iterable[str], valid: Iterable[str]) -> None
         raise TypeError(f"{where}: unknown argument(s) {', '.join(hints)}; valid: {', '.join(valid)}")
 
 
+def check_positive_int(name: str, value: object) -> None:
+    """A constructor's size argument: an int >= 1 (bool is not one); ValueError naming it otherwise."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+
+
 def check_input(x: Tensor, t: Tensor, in_channels: int, model: str) -> None:
     """``x`` must be ``[B, in_channels, H, W]`` floating point and ``t`` integer ``[B]``."""
     if not isinstance(x, Tensor) or x.dim() != 4 or not x.is_floating_point():
@@ -139,8 +145,7 @@ class SpectralAdapter(nn.Module):
             for name in ("inner", "outer", "gain"):
                 self.register_parameter(name, nn.Parameter(torch.tensor(band[name])))
             if cond_dim is not None:
-                if not isinstance(cond_dim, int) or cond_dim < 1:
-                    raise ValueError(f"cond_dim must be a positive int, got {cond_dim!r}")
+                check_positive_int("cond_dim", cond_dim)
                 hidden = max(16, min(cond_dim, 64))
                 self.cond = nn.Sequential(nn.Linear(cond_dim, hidden), nn.SiLU(), nn.Linear(hidden, 3))
                 nn.init.zeros_(self.cond[-1].weight)

@@ -16,9 +16,8 @@ from specdiff.nn.global_filter import (
     Pointwise,
     Upsample,
     check_mixer,
-    check_positive_int,
 )
-from specdiff.nn.layers import TimeEmbedding, check_input, group_norm
+from specdiff.nn.layers import TimeEmbedding, check_input, check_positive_int, group_norm
 
 
 class SpectralUNet(nn.Module):

@@ -6,8 +6,18 @@ import numpy as np
 import pytest
 import torch
 from optester import OpTester
-from oputil import (SIZES, TOL, band_args, band_bad, band_op_spec, cpu_isa, cpu_isas, needs_cpu_kernels, rel_err,
-                    streamed)
+from oputil import (
+    SIZES,
+    TOL,
+    band_args,
+    band_bad,
+    band_op_spec,
+    cpu_isa,
+    cpu_isas,
+    needs_cpu_kernels,
+    rel_err,
+    streamed,
+)
 
 from specdiff.ops import frequency_radius, spectral_band_weight, spectral_band_weight_reference
 
