@@ -383,7 +383,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("diagnose", help="denoising error per frequency band against t, and what a sampler sees",
                        description="For each run (EMA weights): the x0 error and gain per frequency band at fixed "
                                    "timesteps on test images, and the band power of x0 predictions and x_t along a "
-                                   "sampler run. Writes diagnose.json, diagnose.md and two figures.")
+                                   "sampler run, and the share of the global filters' kernel energy within 3x3. Writes "
+                                   "diagnose.json, diagnose.md and two figures.")
     p.add_argument("--run-dir", action="append", required=True, help="results/runs/<run_id> (repeatable)")
     p.add_argument("--name", action="append", help="label per --run-dir, in order (default: the folder names)")
     p.add_argument("--checkpoint", help="latest (default), a step number, or a path")

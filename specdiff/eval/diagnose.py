@@ -12,6 +12,9 @@ ring membership, Parseval-consistent):
   x0 prediction against the data's (dB), and the power of x_t against what the forward process puts there,
   ``ᾱ_t E_band(x0) + (1 - ᾱ_t) E_band(n)`` (dB). A per-frequency gain above 1 that each step compounds shows as
   an excess that grows along the trajectory.
+* :func:`filter_locality`: for a model with global filters (SpectralUNet, SpectralUNetDeep), how local the learned
+  filters are: the share of each filter's kernel energy within a small neighbourhood of its origin. The filters
+  start as 3x3 kernels (share 1) and may grow global.
 * Ablations are ordinary runs of the quality benchmark (:mod:`specdiff.bench.quality`) with other configs.
 """
 
@@ -142,6 +145,37 @@ def trajectory_bands(
     return rows
 
 
+def filter_locality(model: torch.nn.Module, radius: int = 1) -> dict[str, Any]:
+    """How local the global filters of ``model`` are. For every frequency-domain
+    :class:`~specdiff.nn.global_filter.GlobalFilter` (on its own grid H x W), its kernels
+    ``irfft2(response, s=(H, W))`` (one per output channel) and the share of their squared taps within Chebyshev
+    distance ``radius`` of the origin, circularly (``radius`` 1: the 3x3 neighbourhood). Returns
+    ``{"radius", "share", "filters": [{"name", "channels", "size", "share"}]}``, ``share`` at the top the
+    energy-weighted share over all filters (None when the model has no global filter)."""
+    from specdiff.nn.global_filter import GlobalFilter
+
+    if not isinstance(radius, int) or isinstance(radius, bool) or radius < 0:
+        raise InvalidValue(f"radius must be an int >= 0, got {radius!r}")
+    filters, inside_total, energy_total = [], 0.0, 0.0
+    for name, module in model.named_modules():
+        if not isinstance(module, GlobalFilter) or module.mixer != "global":
+            continue
+        h, w = module.size
+        with torch.no_grad():
+            kernel = torch.fft.irfft2(module.response(h, w, torch.float64), s=(h, w))  # [k C, H, W]
+        dy = torch.arange(h, device=kernel.device)
+        dx = torch.arange(w, device=kernel.device)
+        dy, dx = torch.minimum(dy, h - dy), torch.minimum(dx, w - dx)
+        near = torch.maximum(dy[:, None], dx[None, :]) <= radius
+        energy = kernel.square()
+        inside, total = energy[:, near].sum().item(), energy.sum().item()
+        inside_total, energy_total = inside_total + inside, energy_total + total
+        filters.append({"name": name, "channels": kernel.shape[0], "size": [h, w],
+                        "share": inside / total if total > 0 else None})
+    share = inside_total / energy_total if energy_total > 0 else None
+    return {"radius": radius, "share": share, "filters": filters}
+
+
 def diagnose_run(
     run_dir: str,
     *,
@@ -157,8 +191,8 @@ def diagnose_run(
     """Both measurements for a run's checkpoint (EMA weights, as sampling uses): the band error against t on
     ``num_images`` test images (data seed ``seed``), and the trajectory of ``num_samples`` samples drawn with
     ``sampler`` in ``steps`` steps (the run's noise operator, timestep spacing and x0 clamp; dpm_solver++ at
-    order 2). Returns
-    ``{"run", "model", "dataset", "step", "denoising", "trajectory"}``."""
+    order 2), and the locality of its global filters (:func:`filter_locality`, 3x3 neighbourhood). Returns
+    ``{"run", "model", "dataset", "step", "denoising", "trajectory", "filters"}``."""
     from specdiff.data import build_dataset
     from specdiff.train.sampling import load_model
     from specdiff.train.trainer import build_noise_op, build_schedule
@@ -181,7 +215,7 @@ def diagnose_run(
                                   clip_x0=config.sampling.clip_x0, sigma_max=config.sampling.sigma_max, **options)
     return {"run": run_dir, "model": config.model.name, "dataset": d.name, "step": step, "sampler": sampler,
             "sampler_steps": steps, "num_images": len(images), "num_samples": num_samples,
-            "denoising": denoising, "trajectory": trajectory}
+            "denoising": denoising, "trajectory": trajectory, "filters": filter_locality(model)}
 
 
 def write_diagnosis(results: Sequence[dict[str, Any]], output_dir: str,
@@ -213,6 +247,13 @@ def write_diagnosis(results: Sequence[dict[str, Any]], output_dir: str,
                   f"{result['num_images']} test images; trajectory: {result['num_samples']} samples, "
                   f"{result['sampler']} with {result['sampler_steps']} steps.", ""]
         header = ["t", *(f"error {b}" for b in BANDS), "error total", *(f"gain {b} (dB)" for b in BANDS)]
+        filters = result.get("filters") or {}
+        if filters.get("share") is not None:
+            least = min((f for f in filters["filters"] if f["share"] is not None), key=lambda f: f["share"])
+            lines += [f"Global filters: {100 * filters['share']:.2f}% of their kernels' energy within the "
+                      f"{2 * filters['radius'] + 1}x{2 * filters['radius'] + 1} neighbourhood of the origin "
+                      f"({len(filters['filters'])} filters, energy-weighted); least local: {least['name']} "
+                      f"{100 * least['share']:.2f}%.", ""]
         lines += markdown_table(header, [[r["t"], *(r[f"error_{b}"] for b in BANDS), r["error_total"],
                                           *(r[f"gain_db_{b}"] for b in BANDS)] for r in result["denoising"]])
         lines.append("")
@@ -228,4 +269,5 @@ def write_diagnosis(results: Sequence[dict[str, Any]], output_dir: str,
     return paths
 
 
-__all__ = ["DEFAULT_TIMESTEPS", "band_denoising_error", "diagnose_run", "trajectory_bands", "write_diagnosis"]
+__all__ = ["DEFAULT_TIMESTEPS", "band_denoising_error", "diagnose_run", "filter_locality", "trajectory_bands",
+           "write_diagnosis"]

@@ -11,7 +11,8 @@ import pytest
 import torch
 
 from specdiff.diffusion import UniformFrequencyNoise, make_schedule
-from specdiff.eval.diagnose import band_denoising_error, trajectory_bands
+from specdiff.errors import InvalidValue
+from specdiff.eval.diagnose import band_denoising_error, filter_locality, trajectory_bands
 from specdiff.eval.spectral import BANDS, band_energy
 
 
@@ -92,6 +93,46 @@ def test_diagnose_command_writes_tables_and_figures(tmp_path):
     assert [r["t"] for r in result["denoising"]] == [5, 50] and len(result["trajectory"]) == 3
     assert result["model"] == "spectral_unet" and result["num_images"] == 8
     text = (out / "diagnose.md").read_text()
-    assert "## su" in text and "error low" in text
+    assert "## su" in text and "error low" in text and "Global filters: " in text
+    assert result["filters"]["radius"] == 1 and 0.9 < result["filters"]["share"] <= 1
     for stem in ("denoising_error", "trajectory"):
         assert (out / f"{stem}.png").stat().st_size > 0 and (out / f"{stem}.pdf").stat().st_size > 0
+
+
+def test_filter_locality_is_the_share_of_kernel_energy_near_the_origin():
+    from specdiff.nn.global_filter import GlobalFilter, _kernel_to_response
+
+    fresh = GlobalFilter(3, (8, 10)).double()  # starts as 3x3 kernels
+    assert filter_locality(fresh)["share"] == pytest.approx(1.0, abs=1e-12)
+    # Channel 0: taps 1 at the origin and 2 three rows away (wrapping, offset -3); channel 1: a tap 1 at (1, -1).
+    # Energies 1 + 4 and 1: within the 3x3 neighbourhood 1 + 1 of 6, within distance 3 all of it.
+    kernel = torch.zeros(2, 7, 7, dtype=torch.float64)
+    kernel[0, 3, 3], kernel[0, 0, 3], kernel[1, 4, 2] = 1.0, 2.0, 1.0
+    known = GlobalFilter(2, (8, 10)).double()
+    with torch.no_grad():
+        known.weight.copy_(torch.view_as_real(_kernel_to_response(kernel, 8, 10)))
+    result = filter_locality(known)
+    assert result["share"] == pytest.approx(2 / 6, abs=1e-12)
+    assert [f["share"] for f in result["filters"]] == pytest.approx([2 / 6], abs=1e-12)
+    assert result["filters"][0]["channels"] == 2 and result["filters"][0]["size"] == [8, 10]
+    assert filter_locality(known, radius=3)["share"] == pytest.approx(1.0, abs=1e-12)
+    assert filter_locality(known, radius=0)["share"] == pytest.approx(1 / 6, abs=1e-12)
+
+
+def test_filter_locality_covers_every_global_filter_and_only_those():
+    from specdiff.nn import build_model
+    from specdiff.nn.global_filter import GlobalFilter
+
+    model = build_model("spectral_unet", in_channels=1, base_channels=4, channel_mults=(1, 2), time_embed_dim=8,
+                        image_size=8, filters_per_channel=2)
+    names = {n for n, m in model.named_modules() if isinstance(m, GlobalFilter)}
+    result = filter_locality(model)
+    assert {f["name"] for f in result["filters"]} == names and result["share"] == pytest.approx(1.0, abs=1e-6)
+    spatial = build_model("spectral_unet", in_channels=1, base_channels=4, channel_mults=(1, 2), time_embed_dim=8,
+                          image_size=8, mixer="spatial")
+    assert filter_locality(spatial) == {"radius": 1, "share": None, "filters": []}
+    assert filter_locality(build_model("tiny_unet", in_channels=1, base_channels=4, channel_mults=(1, 2),
+                                       time_embed_dim=8))["filters"] == []
+    for bad in (-1, 1.5, True):
+        with pytest.raises(InvalidValue, match="radius must be an int >= 0"):
+            filter_locality(model, radius=bad)
