@@ -19,9 +19,21 @@ std::vector<int64_t> rank4_shape(const at::Tensor& weight) {
 
 }  // namespace
 
-PlaneWeight plane_weight(const at::Tensor& weight, const at::Tensor& x, at::ScalarType real) {
+std::vector<int64_t> filter_grid(const at::Tensor& x, at::OptionalIntArrayRef s) {
+  if (!s.has_value()) return {};
+  const at::IntArrayRef g = *s;
+  TORCH_CHECK(g.size() == 2 && g[0] >= x.size(2) && g[1] >= x.size(3),
+              "specdiff: s must be two ints at least x's height and width (", x.size(2), ", ", x.size(3), "), got ",
+              g);
+  if (g[0] == x.size(2) && g[1] == x.size(3)) return {};
+  return g.vec();
+}
+
+PlaneWeight plane_weight(const at::Tensor& weight, const at::Tensor& x, at::ScalarType real,
+                         at::IntArrayRef grid) {
   check_same_device(x, "x", weight, "weight");
-  const int64_t B = x.size(0), C = x.size(1), H = x.size(2), Wf = x.size(3) / 2 + 1;
+  const int64_t B = x.size(0), C = x.size(1);
+  const int64_t H = grid.empty() ? x.size(2) : grid[0], Wf = (grid.empty() ? x.size(3) : grid[1]) / 2 + 1;
   TORCH_CHECK(weight.dim() >= 1 && weight.dim() <= 4,
               "specdiff: weight must have 1 to 4 dims broadcastable to [B, C, H, W//2+1] = [", B, ", ", C, ", ", H,
               ", ", Wf, "], got shape ", weight.sizes());

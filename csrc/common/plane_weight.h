@@ -4,6 +4,8 @@
 
 #include <ATen/core/Tensor.h>
 
+#include <vector>
+
 namespace specdiff {
 
 // data: contiguous [Bw, Cw, H, Wf] (real) or [Bw, Cw, H, Wf, 2] (complex as pairs), Bw in {1, B}, Cw in {1, C}.
@@ -12,9 +14,14 @@ struct PlaneWeight {
   bool complex;
 };
 
+// spectral_filter2d's transform size `s`: empty (x's size) or two sizes at least x's height and width.
+std::vector<int64_t> filter_grid(const at::Tensor& x, at::OptionalIntArrayRef s);
+
 // Checks that weight (rank 1..4) broadcasts to [B, C, H, W//2+1] of x without growing and lays it out per plane
-// group in `real` (complex weights in its complex counterpart). Dtype rules are the caller's.
-PlaneWeight plane_weight(const at::Tensor& weight, const at::Tensor& x, at::ScalarType real);
+// group in `real` (complex weights in its complex counterpart). Dtype rules are the caller's. With a transform
+// grid {H', W'} (a zero-padded round trip) the half spectrum is the grid's, [B, C, H', W'//2+1].
+PlaneWeight plane_weight(const at::Tensor& weight, const at::Tensor& x, at::ScalarType real,
+                         at::IntArrayRef grid = {});
 
 // D of the half spectrum: 2 for the interior columns, 1 for DC and (even W) Nyquist; shape [W/2+1].
 at::Tensor half_spectrum_doubling(int64_t W, const at::TensorOptions& options);

@@ -8,6 +8,7 @@
 #include <ATen/Parallel.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <numeric>
 #include <vector>
@@ -35,6 +36,18 @@ bool self_correlates(Entry e) { return e == Entry::energy || e == Entry::forward
 // The lane FFT covers sizes whose prime factors are <= kMaxRadix; other sizes take ATen's FFT.
 bool use_lane_fft(int64_t H, int64_t W) { return fft_size_supported(H) && fft_size_supported(W); }
 
+// The transform grid of planes like x's: `grid` when given (the callers check it), else x's size.
+struct Grid {
+  int64_t H, W;
+  bool padded;
+};
+
+Grid grid_of(const at::Tensor& x, at::IntArrayRef grid) {
+  if (grid.empty()) return {x.size(2), x.size(3), false};
+  TORCH_INTERNAL_ASSERT(grid.size() == 2 && grid[0] >= x.size(2) && grid[1] >= x.size(3));
+  return {grid[0], grid[1], grid[0] != x.size(2) || grid[1] != x.size(3)};
+}
+
 // Everything the blocks of one call share.
 template <typename T>
 struct RoundTripPlan {
@@ -61,9 +74,9 @@ struct RoundTripPlan {
   int64_t off_scratch, off_weights, off_sums, off_acc, workspace_bytes;
 
   RoundTripPlan(Entry e, const at::Tensor& in, const at::Tensor* src, const at::Tensor& out, const PlaneWeight& w,
-                bool conj_weight)
-      : k(roundtrip_lanes<T>()), plan_h(static_cast<int>(in.size(2))), plan_w(static_cast<int>(in.size(3))) {
-    const int64_t B = in.size(0), H = in.size(2), W = in.size(3), Wf = W / 2 + 1;
+                bool conj_weight, Grid grid)
+      : k(roundtrip_lanes<T>()), plan_h(static_cast<int>(grid.H)), plan_w(static_cast<int>(grid.W)) {
+    const int64_t B = in.size(0), H = grid.H, W = grid.W, Wf = W / 2 + 1;
     const CpuCaches& caches = cpu_caches();
     kind = e;
     C = in.size(1);
@@ -75,6 +88,8 @@ struct RoundTripPlan {
     g.cols = plan_h.view();
     g.H = H;
     g.W = W;
+    g.ph = in.size(2);
+    g.pw = in.size(3);
     g.ld = roundtrip_column_stride(H, vector_bytes, caches.l1d_set_period());
     g.in_sh = in.stride(2);
     g.in_sw = in.stride(3);
@@ -134,7 +149,7 @@ void run_blocks(const RoundTripPlan<T>& p, const at::Tensor& in, const at::Tenso
   const T* in_ptr = in.const_data_ptr<T>();
   const T* src_ptr = src ? src->const_data_ptr<T>() : nullptr;
   T* out_ptr = out.defined() ? out.mutable_data_ptr<T>() : nullptr;
-  const int64_t H = p.g.H, W = p.g.W, P = p.P, C = p.C, N = p.N;
+  const int64_t plane = p.g.ph * p.g.pw, P = p.P, C = p.C, N = p.N;
   const bool sums = correlates(p.kind);
   const int64_t acc_elems = p.Bw * p.Cw * p.wplane;
   std::vector<double*> thread_acc(p.shared_sums ? std::max(at::get_num_threads(), 1) : 0, nullptr);
@@ -180,7 +195,7 @@ void run_blocks(const RoundTripPlan<T>& p, const at::Tensor& in, const at::Tenso
         const int64_t b = n / C, c = n % C;
         blk.in[l] = in_ptr + b * in.stride(0) + c * in.stride(1);
         blk.src[l] = src_ptr ? src_ptr + b * src->stride(0) + c * src->stride(1) : nullptr;
-        blk.out[l] = out_ptr ? out_ptr + n * H * W : nullptr;
+        blk.out[l] = out_ptr ? out_ptr + n * plane : nullptr;
         slices[l] = p.wdata + p.slice_of(n) * p.wplane;
         sinks[l] = acc ? acc + p.slice_of(n) * p.wplane : nullptr;
         uniform = uniform && slices[l] == slices[0];
@@ -234,26 +249,29 @@ void run_blocks(const RoundTripPlan<T>& p, const at::Tensor& in, const at::Tenso
 
 template <typename T>
 void run(Entry e, const at::Tensor& in, const at::Tensor* src, const at::Tensor& out, const PlaneWeight& w,
-         bool conj_weight, const at::Tensor& grad) {
-  const RoundTripPlan<T> plan(e, in, src, out, w, conj_weight);
+         bool conj_weight, const at::Tensor& grad, Grid grid) {
+  const RoundTripPlan<T> plan(e, in, src, out, w, conj_weight, grid);
   run_blocks<T>(plan, in, src, out, grad.defined() ? grad.mutable_data_ptr<double>() : nullptr);
 }
 
 at::Tensor weight_as_complex(const PlaneWeight& w) { return w.complex ? at::view_as_complex(w.data) : w.data; }
 
 // ATen FFT path for sizes the lane FFT does not cover (large prime factors).
-at::Tensor aten_forward(const at::Tensor& in, const PlaneWeight& w, bool conj_weight) {
-  const int64_t H = in.size(2), W = in.size(3);
+at::Tensor aten_forward(const at::Tensor& in, const PlaneWeight& w, bool conj_weight, Grid grid) {
+  const std::array<int64_t, 2> s{grid.H, grid.W};
   at::Tensor wc = weight_as_complex(w);
   if (conj_weight && w.complex) wc = wc.conj();
-  at::Tensor spec = at::fft_rfft2(in, c10::nullopt, {-2, -1}, "ortho") * wc;
-  return at::fft_irfft2(spec, at::IntArrayRef({H, W}), {-2, -1}, "ortho").contiguous();
+  const at::Tensor spec = at::fft_rfft2(in, s, {-2, -1}, "ortho") * wc;
+  at::Tensor out = at::fft_irfft2(spec, s, {-2, -1}, "ortho");
+  if (grid.padded) out = out.narrow(2, 0, in.size(2)).narrow(3, 0, in.size(3));
+  return out.contiguous();
 }
 
-at::Tensor aten_grad_weight(const at::Tensor& grad, const at::Tensor& x, const PlaneWeight& w) {
-  const at::Tensor G = at::fft_rfft2(grad, c10::nullopt, {-2, -1}, "ortho");
-  const at::Tensor X = at::fft_rfft2(x, c10::nullopt, {-2, -1}, "ortho");
-  return spectra_grad_weight(G, X, w, x.size(3)).to(at::kDouble).contiguous();
+at::Tensor aten_grad_weight(const at::Tensor& grad, const at::Tensor& x, const PlaneWeight& w, Grid grid) {
+  const std::array<int64_t, 2> s{grid.H, grid.W};
+  const at::Tensor G = at::fft_rfft2(grad, s, {-2, -1}, "ortho");
+  const at::Tensor X = at::fft_rfft2(x, s, {-2, -1}, "ortho");
+  return spectra_grad_weight(G, X, w, grid.W).to(at::kDouble).contiguous();
 }
 
 at::Tensor aten_energy(const at::Tensor& x) {
@@ -272,40 +290,45 @@ PlaneWeight per_sample_groups(const at::Tensor& x) {
 
 bool roundtrip_fused(int64_t H, int64_t W) { return use_lane_fft(H, W); }
 
-at::Tensor roundtrip_forward(const at::Tensor& x, const PlaneWeight& w) {
-  if (!use_lane_fft(x.size(2), x.size(3))) return aten_forward(x, w, false);
+at::Tensor roundtrip_forward(const at::Tensor& x, const PlaneWeight& w, at::IntArrayRef grid) {
+  const Grid gr = grid_of(x, grid);
+  if (!use_lane_fft(gr.H, gr.W)) return aten_forward(x, w, false, gr);
   at::Tensor out = at::empty(x.sizes(), x.options());
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "roundtrip_forward", [&] {
-    run<scalar_t>(Entry::forward, x, nullptr, out, w, false, at::Tensor());
+    run<scalar_t>(Entry::forward, x, nullptr, out, w, false, at::Tensor(), gr);
   });
   return out;
 }
 
-at::Tensor roundtrip_backward_input(const at::Tensor& grad, const PlaneWeight& w) {
-  if (!use_lane_fft(grad.size(2), grad.size(3))) return aten_forward(grad, w, true);
+at::Tensor roundtrip_backward_input(const at::Tensor& grad, const PlaneWeight& w, at::IntArrayRef grid) {
+  const Grid gr = grid_of(grad, grid);
+  if (!use_lane_fft(gr.H, gr.W)) return aten_forward(grad, w, true, gr);
   at::Tensor gx = at::empty(grad.sizes(), grad.options());
   AT_DISPATCH_FLOATING_TYPES(grad.scalar_type(), "roundtrip_backward_input", [&] {
-    run<scalar_t>(Entry::forward, grad, nullptr, gx, w, true, at::Tensor());
+    run<scalar_t>(Entry::forward, grad, nullptr, gx, w, true, at::Tensor(), gr);
   });
   return gx;
 }
 
-at::Tensor roundtrip_weight_grad(const at::Tensor& grad, const at::Tensor& x, const PlaneWeight& w) {
-  if (!use_lane_fft(x.size(2), x.size(3))) return aten_grad_weight(grad, x, w);
+at::Tensor roundtrip_weight_grad(const at::Tensor& grad, const at::Tensor& x, const PlaneWeight& w,
+                                 at::IntArrayRef grid) {
+  const Grid gr = grid_of(x, grid);
+  if (!use_lane_fft(gr.H, gr.W)) return aten_grad_weight(grad, x, w, gr);
   at::Tensor gw = zero_sums(w);
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "roundtrip_weight_grad", [&] {
-    run<scalar_t>(Entry::weight_grad, grad, &x, at::Tensor(), w, true, gw);
+    run<scalar_t>(Entry::weight_grad, grad, &x, at::Tensor(), w, true, gw, gr);
   });
   return gw;
 }
 
 std::tuple<at::Tensor, at::Tensor> roundtrip_backward(const at::Tensor& grad, const at::Tensor& x,
-                                                      const PlaneWeight& w) {
-  if (!use_lane_fft(x.size(2), x.size(3))) return {aten_forward(grad, w, true), aten_grad_weight(grad, x, w)};
+                                                      const PlaneWeight& w, at::IntArrayRef grid) {
+  const Grid gr = grid_of(x, grid);
+  if (!use_lane_fft(gr.H, gr.W)) return {aten_forward(grad, w, true, gr), aten_grad_weight(grad, x, w, gr)};
   at::Tensor gx = at::empty(x.sizes(), x.options());
   at::Tensor gw = zero_sums(w);
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "roundtrip_backward", [&] {
-    run<scalar_t>(Entry::backward, grad, &x, gx, w, true, gw);
+    run<scalar_t>(Entry::backward, grad, &x, gx, w, true, gw, gr);
   });
   return {gx, gw};
 }
@@ -316,7 +339,7 @@ at::Tensor spectral_energy(const at::Tensor& x) {
   const PlaneWeight groups = per_sample_groups(x);
   at::Tensor energy = zero_sums(groups);
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "spectral_energy", [&] {
-    run<scalar_t>(Entry::energy, x, nullptr, at::Tensor(), groups, false, energy);
+    run<scalar_t>(Entry::energy, x, nullptr, at::Tensor(), groups, false, energy, grid_of(x, {}));
   });
   return energy;
 }
@@ -325,11 +348,12 @@ std::tuple<at::Tensor, at::Tensor> roundtrip_forward_with_energy(const at::Tenso
   const int64_t B = x.size(0);
   TORCH_CHECK(!w.complex && w.data.size(0) == B && w.data.size(1) == 1,
               "specdiff: internal: the energy pass needs a real per-sample weight [B, 1, H, W//2+1]");
-  if (!use_lane_fft(x.size(2), x.size(3))) return {aten_forward(x, w, false), aten_energy(x)};
+  const Grid gr = grid_of(x, {});
+  if (!use_lane_fft(gr.H, gr.W)) return {aten_forward(x, w, false, gr), aten_energy(x)};
   at::Tensor out = at::empty(x.sizes(), x.options());
   at::Tensor energy = zero_sums(w);
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "roundtrip_forward_with_energy", [&] {
-    run<scalar_t>(Entry::forward_energy, x, nullptr, out, w, false, energy);
+    run<scalar_t>(Entry::forward_energy, x, nullptr, out, w, false, energy, gr);
   });
   return {out, energy};
 }

@@ -11,25 +11,29 @@
 
 namespace specdiff::cpu {
 
-// Whether planes of H x W run through the fused lane FFT (else ATen's FFT).
+// Whether planes (or grids) of H x W run through the fused lane FFT (else ATen's FFT).
 bool roundtrip_fused(int64_t H, int64_t W);
 
 // Weights are PlaneWeight (common/plane_weight.h) in x's dtype; weight gradients come accumulated in float64 with
 // the layout of w.data, before the reduction to the caller's weight shape.
+//
+// `grid` {H', W'} >= x's {H, W}, or empty for x's size, is the transform size (torch.fft's `s`): the planes are
+// zero-padded at the end to it, and the outputs cropped back to {H, W}; the weight lives on the grid.
 
 // irfft2(w . rfft2(x)).
-at::Tensor roundtrip_forward(const at::Tensor& x, const PlaneWeight& w);
+at::Tensor roundtrip_forward(const at::Tensor& x, const PlaneWeight& w, at::IntArrayRef grid = {});
 
 // The backward: grad_x = irfft2(conj(w) . rfft2(grad)).
-at::Tensor roundtrip_backward_input(const at::Tensor& grad, const PlaneWeight& w);
+at::Tensor roundtrip_backward_input(const at::Tensor& grad, const PlaneWeight& w, at::IntArrayRef grid = {});
 
 // grad_weight = D rfft2(grad) conj(rfft2(x)) summed over the planes of each weight slice (D = 2 on interior
 // columns, 1 on the DC and Nyquist columns).
-at::Tensor roundtrip_weight_grad(const at::Tensor& grad, const at::Tensor& x, const PlaneWeight& w);
+at::Tensor roundtrip_weight_grad(const at::Tensor& grad, const at::Tensor& x, const PlaneWeight& w,
+                                 at::IntArrayRef grid = {});
 
 // Both in one pass over grad and x.
 std::tuple<at::Tensor, at::Tensor> roundtrip_backward(const at::Tensor& grad, const at::Tensor& x,
-                                                      const PlaneWeight& w);
+                                                      const PlaneWeight& w, at::IntArrayRef grid = {});
 
 // Sum over channels of D |rfft2(x, "ortho")|^2, float64 [B, 1, H, W//2+1]: by Parseval its total over a sample is
 // the sample's sum of squares.

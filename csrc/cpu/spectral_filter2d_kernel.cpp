@@ -2,42 +2,47 @@
 #include <torch/library.h>
 
 #include <tuple>
+#include <vector>
 
 #include "common/checks.h"
+#include "common/plane_weight.h"
 #include "cpu/roundtrip.h"
 
 namespace specdiff::cpu {
 
 namespace {
 
-// The weight per plane group; real weights in x's dtype, complex ones in its complex counterpart.
-PlaneWeight cpu_plane_weight(const at::Tensor& weight, const at::Tensor& x) {
-  check_real_image(x, "x");
+// The weight per plane group (x checked as a real image by the caller); real weights in x's dtype, complex ones in its complex counterpart.
+PlaneWeight cpu_plane_weight(const at::Tensor& weight, const at::Tensor& x, at::IntArrayRef grid) {
   check_not_empty(x, "x", "[B, C, H, W]");
   const at::ScalarType xt = x.scalar_type(), wt = weight.scalar_type();
   TORCH_CHECK(wt == xt || wt == c10::toComplexType(xt), "specdiff: weight must be ", xt, " or ",
               c10::toComplexType(xt), " to match x, got ", wt);
-  return plane_weight(weight, x, xt);
+  return plane_weight(weight, x, xt, grid);
 }
 
-at::Tensor spectral_filter2d_cpu(const at::Tensor& x, const at::Tensor& weight) {
-  return roundtrip_forward(x, cpu_plane_weight(weight, x));
+at::Tensor spectral_filter2d_cpu(const at::Tensor& x, const at::Tensor& weight, at::OptionalIntArrayRef s) {
+  check_real_image(x, "x");
+  const std::vector<int64_t> grid = filter_grid(x, s);
+  return roundtrip_forward(x, cpu_plane_weight(weight, x, grid), grid);
 }
 
 std::tuple<at::Tensor, at::Tensor> spectral_filter2d_backward_cpu(const at::Tensor& grad, const at::Tensor& x,
-                                                                  const at::Tensor& weight,
-                                                                  std::array<bool, 2> mask) {
+                                                                  const at::Tensor& weight, std::array<bool, 2> mask,
+                                                                  at::OptionalIntArrayRef s) {
   check_real_image(grad, "grad");
+  check_real_image(x, "x");
   TORCH_CHECK(grad.sizes() == x.sizes() && grad.scalar_type() == x.scalar_type(),
               "specdiff: grad must match x in shape and dtype");
-  const PlaneWeight pw = cpu_plane_weight(weight, x);
+  const std::vector<int64_t> grid = filter_grid(x, s);
+  const PlaneWeight pw = cpu_plane_weight(weight, x, grid);
   at::Tensor gx, acc;
   if (mask[0] && mask[1]) {
-    std::tie(gx, acc) = roundtrip_backward(grad, x, pw);
+    std::tie(gx, acc) = roundtrip_backward(grad, x, pw, grid);
   } else if (mask[0]) {
-    gx = roundtrip_backward_input(grad, pw);
+    gx = roundtrip_backward_input(grad, pw, grid);
   } else if (mask[1]) {
-    acc = roundtrip_weight_grad(grad, x, pw);
+    acc = roundtrip_weight_grad(grad, x, pw, grid);
   }
   if (!mask[0]) gx = at::zeros(x.sizes(), x.options());
   at::Tensor gw = mask[1] ? reduce_to_weight(acc, pw, weight) : at::zeros(weight.sizes(), weight.options());

@@ -50,8 +50,20 @@ at::Tensor spectrum_weight(const PlaneWeight& w, bool conj, int64_t W) {
   return w.complex ? at::view_as_complex(out) : out;
 }
 
-at::Tensor spectral_filter2d_cuda(const at::Tensor& x, const at::Tensor& weight) {
+// A transform grid larger than the planes (spectral_filter2d's `s`): x zero-padded at the end to it, then cropped.
+// Separate passes around the fused kernel (the CPU round trip pads and crops inside its passes).
+at::Tensor pad_to(const at::Tensor& t, const std::vector<int64_t>& grid) {
+  return at::constant_pad_nd(t, {0, grid[1] - t.size(3), 0, grid[0] - t.size(2)});
+}
+
+at::Tensor crop_to(const at::Tensor& t, const at::Tensor& like) {
+  return t.narrow(2, 0, like.size(2)).narrow(3, 0, like.size(3)).contiguous();
+}
+
+at::Tensor spectral_filter2d_cuda(const at::Tensor& x, const at::Tensor& weight, at::OptionalIntArrayRef s) {
   check_cuda_image(x, "x");
+  const std::vector<int64_t> grid = filter_grid(x, s);
+  if (!grid.empty()) return crop_to(spectral_filter2d_cuda(pad_to(x, grid), weight, c10::nullopt), x);
   const c10::cuda::CUDAGuard guard(x.device());
   const PlaneWeight w = group_weight(weight, x);
   at::Tensor out = at::empty(x.sizes(), x.options());
@@ -71,12 +83,18 @@ at::Tensor spectral_filter2d_cuda(const at::Tensor& x, const at::Tensor& weight)
 
 std::tuple<at::Tensor, at::Tensor> spectral_filter2d_backward_cuda(const at::Tensor& grad, const at::Tensor& x,
                                                                    const at::Tensor& weight,
-                                                                   std::array<bool, 2> mask) {
+                                                                   std::array<bool, 2> mask,
+                                                                   at::OptionalIntArrayRef s) {
   check_cuda_image(grad, "grad");
   check_cuda_image(x, "x");
   check_same_device(x, "x", grad, "grad");
   TORCH_CHECK(grad.sizes() == x.sizes() && grad.scalar_type() == x.scalar_type(),
               "specdiff: grad must match x in shape and dtype");
+  const std::vector<int64_t> grid = filter_grid(x, s);
+  if (!grid.empty()) {
+    auto [gx, gw] = spectral_filter2d_backward_cuda(pad_to(grad, grid), pad_to(x, grid), weight, mask, c10::nullopt);
+    return {crop_to(gx, x), gw};
+  }
   const c10::cuda::CUDAGuard guard(x.device());
   const PlaneWeight w = group_weight(weight, x);
   const bool need_x = mask[0], need_w = mask[1];

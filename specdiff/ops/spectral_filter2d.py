@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import operator
+
 import torch
 
 from specdiff import extension
@@ -16,14 +18,32 @@ from specdiff.ops._checks import (
 )
 
 
-def spectral_filter2d_reference(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+def spectral_filter2d_reference(x: torch.Tensor, weight: torch.Tensor, s: tuple[int, int] | None = None
+                                ) -> torch.Tensor:
     """Pure-PyTorch specification of :func:`spectral_filter2d`."""
     height, width = x.shape[-2:]
-    return torch.fft.irfft2(torch.fft.rfft2(x, norm="ortho") * weight, s=(height, width), norm="ortho")
+    grid = (height, width) if s is None else tuple(s)
+    y = torch.fft.irfft2(torch.fft.rfft2(x, s=grid, norm="ortho") * weight, s=grid, norm="ortho")
+    return y if grid == (height, width) else y[..., :height, :width]
 
 
-def check_filter_weight(x: torch.Tensor, weight: torch.Tensor) -> None:
-    """``weight`` must be x's real dtype or its complex counterpart, broadcastable to the half spectrum."""
+def check_grid(x: torch.Tensor, s) -> tuple[int, int] | None:
+    """``s``: None (x's size) or two ints at least x's height and width; returned as a tuple."""
+    if s is None:
+        return None
+    height, width = x.shape[-2:]
+    try:
+        grid = tuple(operator.index(n) for n in s)
+    except TypeError:
+        grid = ()
+    if len(grid) != 2 or grid[0] < height or grid[1] < width:
+        raise ValueError(f"s must be two ints at least x's height and width ({height}, {width}), got {s!r}")
+    return grid
+
+
+def check_filter_weight(x: torch.Tensor, weight: torch.Tensor, s: tuple[int, int] | None = None) -> None:
+    """``weight`` must be x's real dtype or its complex counterpart, broadcastable to the half spectrum (of the
+    transform grid ``s`` when given)."""
     check_tensor(weight, "weight")
     check_same_device(x, "x", weight, "weight")
     if x.dtype in REDUCED_DTYPES:
@@ -33,60 +53,71 @@ def check_filter_weight(x: torch.Tensor, weight: torch.Tensor) -> None:
     if weight.dtype not in allowed:
         raise TypeError(f"weight must be {' or '.join(map(str, allowed))} to match x, got {weight.dtype}")
     b, c, h, w = x.shape
-    check_broadcastable(weight, "weight", (b, c, h, w // 2 + 1), "[B, C, H, W//2+1]")
+    if s is not None:
+        h, w = s
+    check_broadcastable(weight, "weight", (b, c, h, w // 2 + 1), "[B, C, H, W//2+1]" if s is None else
+                        "[B, C, s[0], s[1]//2+1]")
 
 
-def _kernel_pays_off(x: torch.Tensor) -> bool:
+def _kernel_pays_off(x: torch.Tensor, s: tuple[int, int] | None) -> bool:
     """Under ``SPECDIFF_BACKEND=auto``, CUDA planes without a fused kernel take the reference: the op's cuFFT
     fallback transforms x again in its backward and measured slower than the reference (README, CUDA). Which sizes
     are fused is the kernels' rule, asked of the C++."""
     if x.device.type != "cuda" or extension.backend() != "auto":
         return True
-    height, width = x.shape[-2:]
+    height, width = x.shape[-2:] if s is None else s
     return extension.roundtrip_fused("cuda", height, width)
 
 
 @float32_under_autocast()
-def spectral_filter2d(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+def spectral_filter2d(x: torch.Tensor, weight: torch.Tensor, s: tuple[int, int] | None = None) -> torch.Tensor:
     """Filters each image plane in the frequency domain.
 
-    ``y = irfft2(rfft2(x, norm="ortho") * weight, s=(H, W), norm="ortho")``.
+    ``y = irfft2(rfft2(x, s, norm="ortho") * weight, s, norm="ortho")[..., :H, :W]``.
+
+    With the default ``s = (H, W)`` this is a circular convolution. A larger transform size zero-pads x at the end
+    before the transform and crops the result back, inside the fused round trip: with ``s = (H + q, W + q)`` it is
+    the linear (zero-padded) convolution by every kernel whose taps lie within ``q`` pixels of the origin.
 
     Args:
         x: ``Tensor[B, C, H, W]`` float32/float64, any B, C, H, W >= 1 (empty x is a ValueError) and any
             memory layout.
         weight: real (x's dtype) or complex (its complex counterpart) ``Tensor`` broadcastable to the half
-            spectrum ``[B, C, H, W//2+1]``, e.g. ``[H, W//2+1]``, ``[C, H, W//2+1]``, ``[B, 1, H, W//2+1]``.
+            spectrum ``[B, C, H, W//2+1]``, e.g. ``[H, W//2+1]``, ``[C, H, W//2+1]``, ``[B, 1, H, W//2+1]`` (of the
+            transform grid, ``[B, C, s[0], s[1]//2+1]``, when ``s`` is given).
+        s: the transform size, two ints at least ``(H, W)``, like ``torch.fft.rfft2``'s ``s``; default ``(H, W)``.
 
     Returns:
         ``Tensor[B, C, H, W]`` (contiguous) with x's dtype. Differentiable in x and weight.
     """
     check_image(x)
-    check_filter_weight(x, weight)
-    if extension.use_kernel("spectral_filter2d", x.device) and _kernel_pays_off(x):
-        return torch.ops.specdiff.spectral_filter2d(x, weight)
+    grid = check_grid(x, s)
+    check_filter_weight(x, weight, grid)
+    if extension.use_kernel("spectral_filter2d", x.device) and _kernel_pays_off(x, grid):
+        return torch.ops.specdiff.spectral_filter2d(x, weight, grid)
     with extension.reference_scope("spectral_filter2d"):
-        return in_float32(spectral_filter2d_reference, x, weight)
+        return in_float32(spectral_filter2d_reference, x, weight, grid)
 
 
 if extension.is_loaded():
 
     @torch.library.register_fake("specdiff::spectral_filter2d")
-    def _(x, weight):
+    def _(x, weight, s=None):
         return x.new_empty(x.shape)
 
     @torch.library.register_fake("specdiff::_spectral_filter2d_backward")
-    def _(grad, x, weight, output_mask):
+    def _(grad, x, weight, output_mask, s=None):
         return x.new_empty(x.shape), weight.new_empty(weight.shape)
 
     def _setup_context(ctx, inputs, output):
-        x, weight = inputs
+        x, weight, *rest = inputs
+        ctx.s = rest[0] if rest else None
         ctx.save_for_backward(x, weight)
 
     def _backward(ctx, grad):
         x, weight = ctx.saved_tensors
-        need_x, need_w = ctx.needs_input_grad
-        grad_x, grad_w = torch.ops.specdiff._spectral_filter2d_backward(grad, x, weight, [need_x, need_w])
-        return (grad_x if need_x else None), (grad_w if need_w else None)
+        need_x, need_w = ctx.needs_input_grad[:2]
+        grad_x, grad_w = torch.ops.specdiff._spectral_filter2d_backward(grad, x, weight, [need_x, need_w], ctx.s)
+        return (grad_x if need_x else None), (grad_w if need_w else None), None
 
     torch.library.register_autograd("specdiff::spectral_filter2d", _backward, setup_context=_setup_context)

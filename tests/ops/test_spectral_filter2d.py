@@ -38,8 +38,10 @@ WEIGHT_SHAPES = {
 }
 
 
-def case(shape, weight_shape, complex_weight):
-    return lambda: Call(make(shape, weight_shape, complex_weight, seed=sum(shape)))
+def case(shape, weight_shape, complex_weight, s=None):
+    """One call; ``s`` a transform grid larger than the planes (weights on its half spectrum)."""
+    params = () if s is None else (s,)
+    return lambda: Call(make(shape, weight_shape, complex_weight, seed=sum(shape)), params)
 
 
 def bad(x, w, error, message):
@@ -55,8 +57,11 @@ def size(h, w):
 @st.composite
 def random_calls(draw):
     b, c, h, w = (draw(st.integers(1, n)) for n in (3, 4, 40, 40))
-    weight_shape = WEIGHT_SHAPES[draw(st.sampled_from(sorted(WEIGHT_SHAPES)))](b, c, h, w // 2 + 1)
-    return Call(make((b, c, h, w), weight_shape, draw(st.booleans()), seed=b + c + h + w))
+    grid = (h + draw(st.integers(0, 9)), w + draw(st.integers(0, 9))) if draw(st.booleans()) else None
+    gh, gw = grid or (h, w)
+    weight_shape = WEIGHT_SHAPES[draw(st.sampled_from(sorted(WEIGHT_SHAPES)))](b, c, gh, gw // 2 + 1)
+    return Call(make((b, c, h, w), weight_shape, draw(st.booleans()), seed=b + c + h + w),
+                () if grid is None else (grid,))
 
 
 class TestSpectralFilter2d(OpTester):
@@ -71,9 +76,12 @@ class TestSpectralFilter2d(OpTester):
             "even-complex-CHW": case((3, 2, 8, 10), (2, 8, 6), True),
             "small-real": case((2, 2, 5, 6), (2, 5, 4), False),
             "small-complex": case((2, 2, 5, 6), (2, 5, 4), True),
+            "padded-odd-real-CHW": case((2, 3, 11, 9), (3, 15, 7), False, s=(15, 13)),
+            "padded-complex-B1HW": case((2, 3, 7, 13), (2, 1, 9, 7), True, s=(9, 13)),
+            "padded-small-complex": case((2, 2, 5, 6), (2, 8, 5), True, s=(8, 9)),
         },
-        gradcheck_cases=["small-real", "small-complex"],
-        opcheck_cases=["small-real", "small-complex"],
+        gradcheck_cases=["small-real", "small-complex", "padded-small-complex"],
+        opcheck_cases=["small-real", "small-complex", "padded-small-complex"],
         compile_case="even-complex-CHW",
         bad_inputs={
             "x-rank": bad(torch.randn(3, 8, 8), torch.ones(8, 5), ValueError, "x must be a 4-D tensor [B, C, H, W]"),
@@ -90,11 +98,17 @@ class TestSpectralFilter2d(OpTester):
                                 "weight must be torch.float32"),
             "weight-device": bad(torch.randn(2, 3, 8, 8), torch.ones(8, 5, device="meta"), ValueError,
                                  "weight is on meta but x is on cpu"),
+            "s-smaller": (Call((torch.randn(2, 3, 8, 8), torch.ones(7, 5)), ((7, 8),)), (ValueError,),
+                          "s must be two ints at least x's height and width (8, 8), got (7, 8)"),
+            "s-length": (Call((torch.randn(2, 3, 8, 8), torch.ones(8, 5)), ((8,),)), (ValueError,),
+                         "s must be two ints at least x's height and width (8, 8), got (8,)"),
+            "s-weight": (Call((torch.randn(2, 3, 8, 8), torch.ones(8, 5)), ((12, 8),)), (ValueError,),
+                         "weight of shape (8, 5) is not broadcastable to [B, C, s[0], s[1]//2+1]"),
         },
         random_calls=random_calls(),
         sizes={f"{h}x{w}": size(h, w) for h in SIZES for w in SIZES},
         backward_args=lambda call: [(torch.randn(call.tensors[0].shape, dtype=torch.float64), *call.tensors,
-                                     [True, False])],
+                                     [True, False], *call.params)],
     )
 
 
@@ -257,3 +271,85 @@ def test_needs_only_the_requested_gradient():
 def test_kernel_checks_inputs_itself():
     with pytest.raises(RuntimeError, match="weight of shape"):
         kernel(torch.randn(2, 3, 8, 8), torch.ones(7, 5))
+    with pytest.raises(RuntimeError, match=r"^specdiff: s must be two ints at least x's height and width \(8, 8\)"):
+        kernel(torch.randn(2, 3, 8, 8), torch.ones(8, 5), [8, 7])
+
+
+def _linear_response(kernel_taps, grid):
+    """The half-spectrum response on ``grid`` of centred kernels ``[C, k, k]``: tap (i, j) at offset (i - k//2,
+    j - k//2) of y[n] = sum_m k[m] x[n - m]."""
+    c, k, _ = kernel_taps.shape
+    full = kernel_taps.new_zeros(c, *grid)
+    for i in range(k):
+        for j in range(k):
+            full[:, (i - k // 2) % grid[0], (j - k // 2) % grid[1]] = kernel_taps[:, i, j]
+    return torch.fft.rfft2(full)
+
+
+@pytest.mark.parametrize("isa", cpu_isas())
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("H,W,k,q", [(12, 10, 5, 4), (4, 4, 3, 2), (32, 32, 9, 8), (5, 3, 3, 3)])
+def test_padded_grid_is_a_linear_convolution(isa, dtype, H, W, k, q):
+    """A grid q larger than the planes makes the filter the zero-padded (linear) convolution by every kernel whose
+    taps lie within q of the origin: F.conv2d with zero padding, on every ISA (4x4 and 5x3 planes on grids of
+    fewer columns than a vector take the whole-plane staging path)."""
+    gen = torch.Generator().manual_seed(H * 100 + W)
+    x = torch.randn(3, 4, H, W, generator=gen, dtype=torch.float64)
+    taps = torch.randn(4, k, k, generator=gen, dtype=torch.float64)
+    expected = torch.nn.functional.conv2d(x, taps.flip(-2, -1).unsqueeze(1), padding=k // 2, groups=4)
+    response = _linear_response(taps, (H + q, W + q))
+    with cpu_isa(isa):
+        got = kernel(x.to(dtype), as_dtype(response, dtype), [H + q, W + q])
+    assert rel_err(got, expected) < (TOL[dtype] if dtype == torch.float32 else 1e-12)
+    # The circular transform wraps the kernel around instead.
+    circular = spectral_filter2d_reference(x, _linear_response(taps, (H, W)))
+    assert rel_err(circular, expected) > 1e-3
+
+
+@pytest.mark.parametrize("isa", cpu_isas())
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("complex_weight", [False, True])
+def test_padded_grid_gradients_on_every_isa(isa, dtype, complex_weight):
+    """Both gradients of a padded round trip (per-channel weights shared over 37 samples: full blocks, runs of
+    blocks and a partial block) against the float64 reference."""
+    B, C, H, W, grid = 37, 2, 10, 12, (14, 17)
+    x, w = make((B, C, H, W), (C, grid[0], grid[1] // 2 + 1), complex_weight)
+    g = torch.randn(B, C, H, W, dtype=torch.float64)
+    x.requires_grad_(True)
+    w.requires_grad_(True)
+    expected = torch.autograd.grad(spectral_filter2d_reference(x, w, grid), (x, w), g)
+    xd, wd = (as_dtype(t.detach(), dtype).requires_grad_(True) for t in (x, w))
+    with cpu_isa(isa):
+        got = torch.autograd.grad(kernel(xd, wd, list(grid)), (xd, wd), g.to(dtype))
+    for a, b in zip(got, expected, strict=True):
+        assert rel_err(a, b) < (TOL[dtype] if dtype == torch.float32 else 1e-12)
+
+
+def test_padded_grid_beyond_the_lane_fft_takes_the_aten_path():
+    """A grid with a prime factor above the lane FFT's radices (67) pads and crops through ATen's FFT."""
+    x, w = make((2, 2, 7, 60), (2, 7, 34), True)
+    x.requires_grad_(True)
+    w.requires_grad_(True)
+    g = torch.randn(2, 2, 7, 60, dtype=torch.float64)
+    got = kernel(x, w, [7, 67])
+    expected = spectral_filter2d_reference(x, w, (7, 67))
+    assert rel_err(got, expected) < 1e-12
+    for a, b in zip(torch.autograd.grad(got, (x, w), g), torch.autograd.grad(expected, (x, w), g), strict=True):
+        assert rel_err(a, b) < 1e-12
+
+
+def test_grid_of_the_planes_size_is_the_circular_filter():
+    x, w = make((2, 3, 8, 6), (3, 8, 4), True)
+    assert torch.equal(kernel(x, w, [8, 6]), kernel(x, w))
+    assert torch.equal(spectral_filter2d(x, w, (8, 6)), spectral_filter2d(x, w))
+
+
+def test_padded_grid_compiles_fullgraph():
+    x, w = make((2, 3, 8, 6), (3, 12, 6), True)
+    x.requires_grad_(True)
+    fn = lambda x: spectral_filter2d(x, w, (12, 10)).square().sum()  # noqa: E731
+    torch._dynamo.reset()
+    eager = fn(x)
+    compiled = torch.compile(fn, fullgraph=True)(x)
+    assert rel_err(compiled, eager) < 1e-12
+    assert rel_err(torch.autograd.grad(compiled, x)[0], torch.autograd.grad(eager, x)[0]) < 1e-12

@@ -12,6 +12,9 @@
 // spectrum's doubling in irfft2's adjoint, and makes a half-spectrum sum of |X|^2 Parseval's full one). The
 // backward passes conj(W) (BlockWeight::imag_sign = -1). The half spectra of a block live only in the thread's
 // scratch: nothing is written to memory between the transforms.
+//
+// The transform grid H x W may exceed the planes' extent ph x pw (a zero-padded round trip, spectral_filter2d's
+// `s`): the inputs count as zero beyond their extent, and the outputs are the grid's top-left ph x pw crop.
 #pragma once
 
 #include <cstdint>
@@ -28,7 +31,8 @@ template <typename T>
 struct RoundTripGeometry {
   FftPlanView<T> rows;     // the transform along W
   FftPlanView<T> cols;     // the transform along H
-  int64_t H, W;
+  int64_t H, W;            // the transform grid
+  int64_t ph, pw;          // the planes' extent, <= H, W: inputs are zero beyond it, outputs its top-left crop
   int64_t ld;              // lane vectors between the columns of a spectrum in the scratch (roundtrip_column_stride)
   int64_t in_sh, in_sw;    // element strides of the transformed planes (x forward, grad_y backward)
   int64_t src_sh, src_sw;  // of the correlated planes (x in the backward)
@@ -49,7 +53,7 @@ struct RoundTripBlock {
   int count;                // valid lanes, 1..lanes; the spare lanes repeat lane 0's planes
   const T* in[kMaxLanes];   // plane bases of the transformed input
   const T* src[kMaxLanes];  // plane bases of the correlated input (backward, weight_grad)
-  T* out[kMaxLanes];        // contiguous [H][W] output planes (forward, backward, forward_energy)
+  T* out[kMaxLanes];        // contiguous [ph][pw] output planes (forward, backward, forward_energy)
   BlockWeight<T> weight;    // (forward, backward, forward_energy)
   T* sums;                  // lane-layout sums [Wf][H] (then the imaginary parts, [Wf][H], when complex), vector-aligned
   T* scratch;               // roundtrip_scratch_elems(H, W, lanes) elements, vector-aligned

@@ -34,13 +34,13 @@ struct RoundTripScratch {
   }
 };
 
-// Rows h0 and h0+1 (when < H), already in a.re and a.im, -> columns of the half spectrum S[k][h]. Two real rows
+// Rows h0 and h0+1 (when < ph), already in a.re and a.im, -> columns of the half spectrum S[k][h]. Two real rows
 // ride in one complex FFT as z = a + i b; A[k] = (Z[k] + conj Z[-k]) / 2 and B[k] = (Z[k] - conj Z[-k]) / 2i
 // separate them (any W, odd included).
 template <typename T>
 inline void row_pair_spectrum(const RoundTripGeometry<T>& g, int64_t h0, Buf<T> S, Buf<T> a, Buf<T> b) {
   using V = typename VecOf<T>::type;
-  const bool pair = h0 + 1 < g.H;
+  const bool pair = h0 + 1 < g.ph;
   const int64_t W = g.W, Wf = W / 2 + 1, ld = g.ld;
   const Buf<T> z = fft_lanes<T, false>(g.rows, a, b);
   for (int64_t k = 0; k < Wf; ++k) {
@@ -56,57 +56,65 @@ inline void row_pair_spectrum(const RoundTripGeometry<T>& g, int64_t h0, Buf<T> 
 }
 
 // Phase 1: the planes (strides sh, sw) -> the block's half spectrum S. Rows shorter than a register tile would
-// move lane by lane, so contiguous planes of such rows move as whole-plane tiles through the stage instead.
+// move lane by lane, so contiguous planes of such rows move as whole-plane tiles through the stage instead. Rows
+// and columns of the grid beyond the planes' extent are zeros.
 template <typename T>
 inline void rows_to_spectrum(const RoundTripGeometry<T>& g, const T* const* planes, int64_t sh, int64_t sw,
                              Buf<T> S, const RoundTripScratch<T>& m) {
   using V = typename VecOf<T>::type;
   constexpr int P = kLanes<T>;
-  const int64_t H = g.H, W = g.W;
+  const int64_t H = g.H, W = g.W, ph = g.ph, pw = g.pw, Wf = W / 2 + 1, ld = g.ld;
   const Buf<T> a = m.a, b = m.b;
-  if (m.stage && sh == W && sw == 1) {
-    gather_row<T>(planes, 0, 1, H * W, m.stage);
-    for (int64_t h0 = 0; h0 < H; h0 += 2) {
-      const bool pair = h0 + 1 < H;
+  if (ph < H) {
+    for (int64_t k = 0; k < Wf; ++k) {
+      for (int64_t h = ph; h < H; ++h) S.re[k * ld + h] = S.im[k * ld + h] = V{};
+    }
+  }
+  if (m.stage && sh == pw && sw == 1) {
+    gather_row<T>(planes, 0, 1, ph * pw, m.stage);
+    for (int64_t h0 = 0; h0 < ph; h0 += 2) {
+      const bool pair = h0 + 1 < ph;
       for (int64_t w = 0; w < W; ++w) {
-        a.re[w] = m.stage[h0 * W + w];
-        a.im[w] = pair ? m.stage[(h0 + 1) * W + w] : V{};
+        a.re[w] = w < pw ? m.stage[h0 * pw + w] : V{};
+        a.im[w] = pair && w < pw ? m.stage[(h0 + 1) * pw + w] : V{};
       }
       row_pair_spectrum<T>(g, h0, S, a, b);
     }
     return;
   }
-  const int64_t span = ((W - 1) * sw + 1) * static_cast<int64_t>(sizeof(T));
-  for (int64_t h0 = 0; h0 < H; h0 += 2) {
+  const int64_t span = ((pw - 1) * sw + 1) * static_cast<int64_t>(sizeof(T));
+  for (int64_t h0 = 0; h0 < ph; h0 += 2) {
     // The lanes read P separate plane streams, too many for the hardware prefetcher: fetch the next row pair
     // of every plane into L2 while this one is transformed (into L1, rows a multiple of the L1's set period
     // apart would evict each other; docs/cpu_kernels.md).
-    for (int64_t r = h0 + 2; r < H && r < h0 + 4; ++r) {
+    for (int64_t r = h0 + 2; r < ph && r < h0 + 4; ++r) {
       for (int l = 0; l < P; ++l) {
         const char* row = reinterpret_cast<const char*>(planes[l] + r * sh);
         for (int64_t byte = 0; byte < span; byte += 64) __builtin_prefetch(row + byte, 0, 2);
       }
     }
-    gather_row<T>(planes, h0 * sh, sw, W, a.re);
-    if (h0 + 1 < H) {
-      gather_row<T>(planes, (h0 + 1) * sh, sw, W, a.im);
+    gather_row<T>(planes, h0 * sh, sw, pw, a.re);
+    if (h0 + 1 < ph) {
+      gather_row<T>(planes, (h0 + 1) * sh, sw, pw, a.im);
     } else {
-      for (int64_t w = 0; w < W; ++w) a.im[w] = V{};
+      for (int64_t w = 0; w < pw; ++w) a.im[w] = V{};
     }
+    for (int64_t w = pw; w < W; ++w) a.re[w] = a.im[w] = V{};
     row_pair_spectrum<T>(g, h0, S, a, b);
   }
 }
 
 // Phase 3: the inverse of phase 1, the complex-to-real transform along W (which, like pocketfft and MKL, ignores
-// the imaginary parts of the DC and Nyquist bins), into the block's contiguous output planes.
+// the imaginary parts of the DC and Nyquist bins), of the rows within the planes' extent, into the block's
+// contiguous output planes (their first pw columns).
 template <typename T>
 inline void spectrum_to_rows(const RoundTripGeometry<T>& g, const RoundTripBlock<T>& blk, Buf<T> S,
                              const RoundTripScratch<T>& m) {
   using V = typename VecOf<T>::type;
-  const int64_t H = g.H, W = g.W, Wf = W / 2 + 1, ld = g.ld;
+  const int64_t W = g.W, Wf = W / 2 + 1, ld = g.ld, ph = g.ph, pw = g.pw;
   const Buf<T> a = m.a, b = m.b;
-  for (int64_t h0 = 0; h0 < H; h0 += 2) {
-    const bool pair = h0 + 1 < H;
+  for (int64_t h0 = 0; h0 < ph; h0 += 2) {
+    const bool pair = h0 + 1 < ph;
     const int64_t h1 = pair ? h0 + 1 : h0;
     for (int64_t k = 0; k < Wf; ++k) {
       const bool edge = k == 0 || 2 * k == W;
@@ -126,16 +134,16 @@ inline void spectrum_to_rows(const RoundTripGeometry<T>& g, const RoundTripBlock
     }
     const Buf<T> z = fft_lanes<T, true>(g.rows, a, b);
     if (m.stage) {
-      for (int64_t w = 0; w < W; ++w) {
-        m.stage[h0 * W + w] = z.re[w];
-        if (pair) m.stage[(h0 + 1) * W + w] = z.im[w];
+      for (int64_t w = 0; w < pw; ++w) {
+        m.stage[h0 * pw + w] = z.re[w];
+        if (pair) m.stage[(h0 + 1) * pw + w] = z.im[w];
       }
       continue;
     }
-    scatter_row<T>(z.re, blk.out, blk.count, h0 * W, W, g.stream_out);
-    if (pair) scatter_row<T>(z.im, blk.out, blk.count, (h0 + 1) * W, W, g.stream_out);
+    scatter_row<T>(z.re, blk.out, blk.count, h0 * pw, pw, g.stream_out);
+    if (pair) scatter_row<T>(z.im, blk.out, blk.count, (h0 + 1) * pw, pw, g.stream_out);
   }
-  if (m.stage) scatter_row<T>(m.stage, blk.out, blk.count, 0, H * W, g.stream_out);
+  if (m.stage) scatter_row<T>(m.stage, blk.out, blk.count, 0, ph * pw, g.stream_out);
   if (g.stream_out) stream_fence();
 }
 
