@@ -147,7 +147,7 @@ def trajectory_bands(
 
 def filter_locality(model: torch.nn.Module, radius: int = 1) -> dict[str, Any]:
     """How local the global filters of ``model`` are. For every frequency-domain
-    :class:`~specdiff.nn.global_filter.GlobalFilter` (on its own grid H x W), its kernels
+    :class:`~specdiff.nn.global_filter.GlobalFilter` (on its own grid H x W, padding included), its kernels
     ``irfft2(response, s=(H, W))`` (one per output channel) and the share of their squared taps within Chebyshev
     distance ``radius`` of the origin, circularly (``radius`` 1: the 3x3 neighbourhood). Returns
     ``{"radius", "share", "filters": [{"name", "channels", "size", "share"}]}``, ``share`` at the top the
@@ -160,9 +160,9 @@ def filter_locality(model: torch.nn.Module, radius: int = 1) -> dict[str, Any]:
     for name, module in model.named_modules():
         if not isinstance(module, GlobalFilter) or module.mixer != "global":
             continue
-        h, w = module.size
+        h, w = module.grid
         with torch.no_grad():
-            kernel = torch.fft.irfft2(module.response(h, w, torch.float64), s=(h, w))  # [k C, H, W]
+            kernel = torch.fft.irfft2(module.response(*module.size, torch.float64), s=(h, w))  # [k C, H, W]
         dy = torch.arange(h, device=kernel.device)
         dx = torch.arange(w, device=kernel.device)
         dy, dx = torch.minimum(dy, h - dy), torch.minimum(dx, w - dx)

@@ -9,6 +9,12 @@ That split is the point: a pointwise nonlinearity applied per frequency bin acts
 network made only of such layers cannot build local structure such as an edge, whereas a pixel nonlinearity
 between global filters can (see docs/spectral_models.md).
 
+A global filter on the image's own grid is a circular convolution: what leaves one edge re-enters at the opposite
+one. ``padding`` q puts the response on a grid q pixels larger per axis, and the fused op zero-pads each plane to it
+and crops the result (``spectral_filter2d(..., s=(H + q, W + q))``): the filter is then the linear, zero-padded
+convolution by every kernel whose taps stay within q pixels of the origin, like a spatial convolution's
+``padding="same"``.
+
 ``mixer`` replaces the frequency-domain filters for ablations: ``"spatial"`` by their spatial counterparts (a
 depthwise 3x3 convolution in the blocks, a depthwise 2x2 one for resampling, starting from the same kernels as
 the global filters' initialisation) and ``"identity"`` by nothing (the blocks keep only their pixel-wise layers,
@@ -35,6 +41,11 @@ Init = Literal["local", "down", "up"]
 def check_mixer(mixer: str) -> None:
     if mixer not in MIXERS:
         raise ValueError(f"mixer must be one of {', '.join(map(repr, MIXERS))}, got {mixer!r}")
+
+
+def check_padding(padding: int) -> None:
+    if not isinstance(padding, int) or isinstance(padding, bool) or padding < 0:
+        raise ValueError(f"filter padding must be an int >= 0 (0: circular filters), got {padding!r}")
 
 
 def _kernel_to_response(kernel: Tensor, height: int, width: int) -> Tensor:
@@ -101,20 +112,24 @@ class GlobalFilter(nn.Module):
     filter j of channel c), a depth multiplier: followed by a 1x1 convolution, k filters per channel factor a full
     convolution with rank k per input channel instead of 1 (k = 9 fixed shifts would be a full 3x3 convolution).
 
+    ``padding`` q > 0: the response lives on the grid ``size + q`` (``weight [C, H+q, (W+q)//2+1, 2]``) and the
+    filter is the zero-padded convolution (see the module's docstring) instead of the circular one.
+
     ``mixer="spatial"``: a depthwise 3x3 convolution (zero padding) starting from the same taps;
     ``mixer="identity"``: no filter at all (k copies of each channel).
     """
 
     def __init__(self, channels: int, size: tuple[int, int], init: Init = "local", mixer: Mixer = "global",
-                 multiplier: int = 1):
+                 multiplier: int = 1, padding: int = 0):
         super().__init__()
         check_mixer(mixer)
         check_positive_int("multiplier", multiplier)
+        check_padding(padding)
         self.channels, self.size, self.init, self.mixer = channels, (int(size[0]), int(size[1])), init, mixer
-        self.multiplier = multiplier
+        self.multiplier, self.padding = multiplier, padding
         kernel = initial_kernel(self.out_channels, init)
         if mixer == "global":
-            response = _kernel_to_response(kernel, *self.size)
+            response = _kernel_to_response(kernel, *self.grid)
             self.weight = nn.Parameter(torch.view_as_real(response).contiguous())
         elif mixer == "spatial":
             # F.conv2d correlates: flipping the taps gives the convolution y[n] = Σ_m k[m] x[n - m].
@@ -125,10 +140,17 @@ class GlobalFilter(nn.Module):
         """k C: the channels of the output."""
         return self.channels * self.multiplier
 
+    @property
+    def grid(self) -> tuple[int, int]:
+        """The grid the response lives on: ``size`` grown by ``padding`` per axis."""
+        return self.size[0] + self.padding, self.size[1] + self.padding
+
     def response(self, height: int, width: int, dtype: torch.dtype = torch.float32) -> Tensor:
-        """The complex response ``[C, height, width//2+1]`` applied to ``height x width`` inputs of ``dtype``."""
+        """The complex response applied to ``height x width`` inputs of ``dtype``: ``[C, H', W'//2+1]`` on their
+        transform grid ``(H', W') = (height + padding, width + padding)``."""
         real = self.weight.to(torch.float64 if dtype == torch.float64 else torch.float32)
-        return resample_response(torch.view_as_complex(real), self.size, (height, width))
+        grid = (height + self.padding, width + self.padding)
+        return resample_response(torch.view_as_complex(real), self.grid, grid)
 
     def forward(self, x: Tensor) -> Tensor:
         if self.mixer == "spatial":  # a depthwise convolution with k outputs per group needs no copies
@@ -137,20 +159,23 @@ class GlobalFilter(nn.Module):
             x = x.repeat_interleave(self.multiplier, dim=1)
         if self.mixer == "identity":
             return x
-        return spectral_filter2d(x, self.response(*x.shape[-2:], x.dtype))
+        height, width = x.shape[-2:]
+        grid = (height + self.padding, width + self.padding) if self.padding else None
+        return spectral_filter2d(x, self.response(height, width, x.dtype), grid)
 
     def extra_repr(self) -> str:
         multiplier = f", multiplier={self.multiplier}" if self.multiplier > 1 else ""
-        return f"{self.channels}, size={self.size}, init={self.init!r}, mixer={self.mixer!r}{multiplier}"
+        padding = f", padding={self.padding}" if self.padding else ""
+        return f"{self.channels}, size={self.size}, init={self.init!r}, mixer={self.mixer!r}{multiplier}{padding}"
 
 
 class Downsample(nn.Module):
     """Halves H and W: a global filter (starting as a 2x2 box), then every other row and column, i.e. a learned
     anti-aliasing filter and decimation (with an ideal low-pass it is spectral pooling, the crop of the spectrum)."""
 
-    def __init__(self, channels: int, size: tuple[int, int], mixer: Mixer = "global"):
+    def __init__(self, channels: int, size: tuple[int, int], mixer: Mixer = "global", padding: int = 0):
         super().__init__()
-        self.filter = GlobalFilter(channels, size, "down", mixer)
+        self.filter = GlobalFilter(channels, size, "down", mixer, padding=padding)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.filter(x)[..., ::2, ::2]
@@ -160,9 +185,9 @@ class Upsample(nn.Module):
     """Doubles H and W: zero insertion, then a global filter (starting as 2x2 ones, which makes it
     nearest-neighbour upsampling; with an ideal low-pass it is the zero-padding of the spectrum)."""
 
-    def __init__(self, channels: int, size: tuple[int, int], mixer: Mixer = "global"):
+    def __init__(self, channels: int, size: tuple[int, int], mixer: Mixer = "global", padding: int = 0):
         super().__init__()
-        self.filter = GlobalFilter(channels, size, "up", mixer)
+        self.filter = GlobalFilter(channels, size, "up", mixer, padding=padding)
 
     def forward(self, x: Tensor) -> Tensor:
         b, c, h, w = x.shape
@@ -204,18 +229,21 @@ class GlobalFilterBlock(nn.Module):
 
     ``P2`` starts at zero, so the block starts as its skip path. Each ``SiLU(GN(.))`` is one fused
     :func:`~specdiff.ops.group_norm_silu` call, and the time embedding enters through P1's bias. With
-    ``filters_per_channel`` k, F1 and F2 give each channel k filters and P1, P2 mix k times as many channels.
+    ``filters_per_channel`` k, F1 and F2 give each channel k filters and P1, P2 mix k times as many channels;
+    ``filter_padding`` is the filters' ``padding``.
     """
 
     def __init__(self, in_channels: int, out_channels: int, emb_dim: int, size: tuple[int, int],
-                 mixer: Mixer = "global", filters_per_channel: int = 1):
+                 mixer: Mixer = "global", filters_per_channel: int = 1, filter_padding: int = 0):
         super().__init__()
         self.norm1 = group_norm(in_channels, silu=True)
-        self.filter1 = GlobalFilter(in_channels, size, mixer=mixer, multiplier=filters_per_channel)
+        self.filter1 = GlobalFilter(in_channels, size, mixer=mixer, multiplier=filters_per_channel,
+                                    padding=filter_padding)
         self.proj1 = Pointwise(self.filter1.out_channels, out_channels)
         self.emb = nn.Linear(emb_dim, out_channels)
         self.norm2 = group_norm(out_channels, silu=True)
-        self.filter2 = GlobalFilter(out_channels, size, mixer=mixer, multiplier=filters_per_channel)
+        self.filter2 = GlobalFilter(out_channels, size, mixer=mixer, multiplier=filters_per_channel,
+                                    padding=filter_padding)
         self.proj2 = Pointwise(self.filter2.out_channels, out_channels)
         self.skip = Pointwise(in_channels, out_channels) if in_channels != out_channels else nn.Identity()
         nn.init.zeros_(self.proj2.weight)

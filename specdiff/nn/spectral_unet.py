@@ -16,6 +16,7 @@ from specdiff.nn.global_filter import (
     Pointwise,
     Upsample,
     check_mixer,
+    check_padding,
 )
 from specdiff.nn.layers import TimeEmbedding, check_input, check_positive_int, group_norm
 
@@ -39,7 +40,10 @@ class SpectralUNet(nn.Module):
     filters carried through their kernels (exact while the kernels fit). ``mixer`` swaps every global filter for
     its spatial counterpart (``"spatial"``, depthwise 3x3) or removes it (``"identity"``), for ablations.
     ``filters_per_channel`` k gives every block's filters k responses per channel, mixed by the block's 1x1
-    convolutions (a depth multiplier, see :class:`~specdiff.nn.global_filter.GlobalFilter`).
+    convolutions (a depth multiplier, see :class:`~specdiff.nn.global_filter.GlobalFilter`). ``filter_padding`` q > 0
+    makes every global filter a zero-padded convolution instead of a circular one: responses on grids q pixels
+    larger, each plane zero-padded to it and cropped back inside the fused op (see
+    :class:`~specdiff.nn.global_filter.GlobalFilter`).
 
     H and W must be multiples of ``2 ** (len(channel_mults) - 1)`` (a ValueError says so otherwise).
     """
@@ -54,6 +58,7 @@ class SpectralUNet(nn.Module):
         image_size: int = 32,
         mixer: Mixer = "global",
         filters_per_channel: int = 1,
+        filter_padding: int = 0,
     ):
         super().__init__()
         for name, value in (("in_channels", in_channels), ("base_channels", base_channels),
@@ -63,6 +68,8 @@ class SpectralUNet(nn.Module):
         if not channel_mults or any(int(m) < 1 for m in channel_mults):
             raise ValueError(f"channel_mults must be a non-empty sequence of positive ints, got {channel_mults!r}")
         check_mixer(mixer)
+        check_padding(filter_padding)
+        pad = filter_padding
         levels = len(channel_mults)
         self.factor = 2 ** (levels - 1)
         if image_size % self.factor:
@@ -72,7 +79,7 @@ class SpectralUNet(nn.Module):
         grids = [(image_size >> level,) * 2 for level in range(levels)]
         self.time_embed = TimeEmbedding(time_embed_dim)
         self.conv_in = Pointwise(in_channels, base_channels)
-        self.filter_in = GlobalFilter(base_channels, grids[0], mixer=mixer)
+        self.filter_in = GlobalFilter(base_channels, grids[0], mixer=mixer, padding=pad)
 
         self.down = nn.ModuleList()
         self.downsample = nn.ModuleList()
@@ -80,27 +87,28 @@ class SpectralUNet(nn.Module):
         for level, width in enumerate(widths):
             blocks = nn.ModuleList()
             for _ in range(num_res_blocks):
-                blocks.append(GlobalFilterBlock(ch, width, time_embed_dim, grids[level], mixer, filters_per_channel))
+                blocks.append(GlobalFilterBlock(ch, width, time_embed_dim, grids[level], mixer, filters_per_channel,
+                                                pad))
                 ch = width
                 skips.append(ch)
             self.down.append(blocks)
             if level < levels - 1:
-                self.downsample.append(Downsample(ch, grids[level], mixer))
+                self.downsample.append(Downsample(ch, grids[level], mixer, pad))
                 skips.append(ch)
-        self.mid = GlobalFilterBlock(ch, ch, time_embed_dim, grids[-1], mixer, filters_per_channel)
+        self.mid = GlobalFilterBlock(ch, ch, time_embed_dim, grids[-1], mixer, filters_per_channel, pad)
         self.up = nn.ModuleList()
         self.upsample = nn.ModuleList()
         for level, width in reversed(list(enumerate(widths))):
             blocks = nn.ModuleList()
             for _ in range(num_res_blocks + 1):
                 blocks.append(GlobalFilterBlock(ch + skips.pop(), width, time_embed_dim, grids[level], mixer,
-                                                filters_per_channel))
+                                                filters_per_channel, pad))
                 ch = width
             self.up.append(blocks)
             if level > 0:
-                self.upsample.append(Upsample(ch, grids[level - 1], mixer))
+                self.upsample.append(Upsample(ch, grids[level - 1], mixer, pad))
         self.norm_out = group_norm(ch, silu=True)
-        self.filter_out = GlobalFilter(ch, grids[0], mixer=mixer)
+        self.filter_out = GlobalFilter(ch, grids[0], mixer=mixer, padding=pad)
         self.conv_out = Pointwise(ch, in_channels)
 
     def forward(self, x: Tensor, t: Tensor) -> Tensor:

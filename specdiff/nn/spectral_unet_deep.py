@@ -26,6 +26,7 @@ class SpectralUNetDeep(SpectralUNet):
         image_size: int = 32,
         mixer: Mixer = "global",
         filters_per_channel: int = 1,
+        filter_padding: int = 0,
     ):
         super().__init__(in_channels, base_channels, channel_mults, num_res_blocks, time_embed_dim, image_size, mixer,
-                         filters_per_channel)
+                         filters_per_channel, filter_padding)

@@ -119,6 +119,22 @@ def test_filter_locality_is_the_share_of_kernel_energy_near_the_origin():
     assert filter_locality(known, radius=0)["share"] == pytest.approx(1 / 6, abs=1e-12)
 
 
+def test_filter_locality_of_a_padded_filter_is_measured_on_its_padded_grid():
+    """With padding 4 the 8x10 filter's kernels live on a 12x14 grid: a tap at offset -5 rows is 5 away there
+    (on the unpadded grid it would wrap to 3), so it counts only from radius 5."""
+    from specdiff.nn.global_filter import GlobalFilter, _kernel_to_response
+
+    kernel = torch.zeros(1, 11, 11, dtype=torch.float64)
+    kernel[0, 5, 5], kernel[0, 0, 5] = 1.0, 1.0
+    padded = GlobalFilter(1, (8, 10), padding=4).double()
+    with torch.no_grad():
+        padded.weight.copy_(torch.view_as_real(_kernel_to_response(kernel, 12, 14)))
+    result = filter_locality(padded, radius=4)
+    assert result["filters"][0]["size"] == [12, 14]
+    assert result["share"] == pytest.approx(0.5, abs=1e-12)
+    assert filter_locality(padded, radius=5)["share"] == pytest.approx(1.0, abs=1e-12)
+
+
 def test_filter_locality_covers_every_global_filter_and_only_those():
     from specdiff.nn import build_model
     from specdiff.nn.global_filter import GlobalFilter

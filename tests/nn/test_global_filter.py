@@ -33,7 +33,7 @@ def set_kernel(layer, kernel):
         if layer.mixer == "global":
             from specdiff.nn.global_filter import _kernel_to_response
 
-            layer.weight.copy_(torch.view_as_real(_kernel_to_response(kernel.double(), *layer.size)))
+            layer.weight.copy_(torch.view_as_real(_kernel_to_response(kernel.double(), *layer.grid)))
         else:
             layer.weight.copy_(kernel.flip(-2, -1).unsqueeze(1))
     return layer
@@ -59,6 +59,37 @@ def test_spatial_counterpart_has_the_same_taps_with_zero_padding():
     torch.testing.assert_close(spatial(x), expected, rtol=1e-12, atol=1e-12)
     torch.testing.assert_close(spatial(x)[..., 1:-1, 1:-1], glob(x)[..., 1:-1, 1:-1], rtol=1e-12, atol=1e-12)
     assert (spatial(x) - glob(x)).abs().max() > 1e-3  # the borders differ: circular vs zero padding
+
+
+@pytest.mark.parametrize("padding", [2, 4])
+@pytest.mark.parametrize("size, size_in", [((9, 9), (9, 9)), ((8, 6), (8, 6)), ((8, 8), (12, 10))])
+def test_padded_global_filter_is_the_zero_padded_convolution(padding, size, size_in):
+    """With padding q >= 1 (the kernel's reach) the global filter is its spatial counterpart exactly, borders
+    included, also on inputs of another size (the response carried to their padded grid)."""
+    gen = torch.Generator().manual_seed(2)
+    kernel = initial_kernel(4, "local", gen).double()
+    glob = set_kernel(GlobalFilter(4, size, padding=padding).double(), kernel)
+    spatial = set_kernel(GlobalFilter(4, size, mixer="spatial").double(), kernel)
+    assert glob.grid == (size[0] + padding, size[1] + padding)
+    assert glob.weight.shape == (4, size[0] + padding, (size[1] + padding) // 2 + 1, 2)
+    x = torch.randn(2, 4, *size_in, generator=gen, dtype=torch.float64)
+    torch.testing.assert_close(glob(x), spatial(x), rtol=1e-12, atol=1e-12)
+
+
+def test_padded_filter_keeps_taps_up_to_its_padding():
+    """A 5x5 kernel (reach 2) with padding 4 is the zero-padded convolution; with padding 1 the taps at distance 2
+    wrap around inside the padded grid and it is not."""
+    gen = torch.Generator().manual_seed(3)
+    kernel = torch.randn(2, 5, 5, generator=gen, dtype=torch.float64)
+    x = torch.randn(1, 2, 8, 8, generator=gen, dtype=torch.float64)
+    expected = F.conv2d(x, kernel.flip(-2, -1).unsqueeze(1), padding=2, groups=2)
+    from specdiff.nn.global_filter import _kernel_to_response
+
+    for padding, exact in ((4, True), (1, False)):
+        layer = GlobalFilter(2, (8, 8), padding=padding).double()
+        with torch.no_grad():
+            layer.weight.copy_(torch.view_as_real(_kernel_to_response(kernel, *layer.grid)))
+        assert torch.allclose(layer(x), expected, rtol=0, atol=1e-12) == exact
 
 
 @pytest.mark.parametrize("mixer", ["global", "spatial"])
@@ -108,12 +139,12 @@ def test_resampling_at_the_same_size_is_the_identity_and_a_smaller_grid_crops_th
                                rtol=1e-12, atol=1e-12)
 
 
-@pytest.mark.parametrize("mixer", ["global", "spatial"])
-def test_resampling_layers_start_as_average_pooling_and_nearest_upsampling(mixer):
+@pytest.mark.parametrize("mixer, padding", [("global", 0), ("global", 4), ("spatial", 0)])
+def test_resampling_layers_start_as_average_pooling_and_nearest_upsampling(mixer, padding):
     gen = torch.Generator().manual_seed(4)
     x = torch.randn(2, 3, 8, 6, generator=gen, dtype=torch.float64)
-    down = Downsample(3, (8, 6), mixer).double()
-    up = Upsample(3, (16, 12), mixer).double()
+    down = Downsample(3, (8, 6), mixer, padding).double()
+    up = Upsample(3, (16, 12), mixer, padding).double()
     # The parameters are float32 (a global response is rounded there), hence the float32-level tolerance.
     torch.testing.assert_close(down(x), F.avg_pool2d(x, 2), rtol=0, atol=1e-6)
     torch.testing.assert_close(up(x), F.interpolate(x, scale_factor=2.0, mode="nearest"), rtol=0, atol=1e-6)
@@ -128,10 +159,10 @@ def test_identity_resampling_is_decimation_and_zero_insertion():
 
 
 @pytest.mark.parametrize("mixer", MIXERS)
-@pytest.mark.parametrize("k", [1, 2])
-def test_block_starts_as_its_skip_path_and_then_depends_on_every_part(mixer, k):
+@pytest.mark.parametrize("k, padding", [(1, 0), (2, 0), (2, 4)])
+def test_block_starts_as_its_skip_path_and_then_depends_on_every_part(mixer, k, padding):
     torch.manual_seed(0)
-    block = GlobalFilterBlock(4, 6, 8, (8, 8), mixer, filters_per_channel=k)
+    block = GlobalFilterBlock(4, 6, 8, (8, 8), mixer, filters_per_channel=k, filter_padding=padding)
     assert (block.proj1.in_channels, block.proj2.in_channels) == (4 * k, 6 * k)
     x, emb = torch.randn(2, 4, 8, 8), torch.randn(2, 8)
     torch.testing.assert_close(block(x, emb), block.skip(x), rtol=0, atol=0)
@@ -157,3 +188,12 @@ def test_bad_arguments_raise_clearly():
     for bad in (0, 1.5, True):
         with pytest.raises(ValueError, match=f"multiplier must be a positive int, got {bad!r}"):
             GlobalFilter(2, (4, 4), multiplier=bad)
+    for bad in (-1, 2.0, True):
+        with pytest.raises(ValueError, match=rf"^filter padding must be an int >= 0 \(0: circular filters\), "
+                                             rf"got {bad!r}$"):
+            GlobalFilter(2, (4, 4), padding=bad)
+
+
+def test_padding_shows_in_the_repr():
+    assert "padding=4" in repr(GlobalFilter(2, (4, 4), padding=4))
+    assert "padding" not in repr(GlobalFilter(2, (4, 4)))

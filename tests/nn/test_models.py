@@ -48,9 +48,11 @@ ALTERNATIVES = {
     "tiny_unet": {"in_channels": 2, "base_channels": 6, "channel_mults": (1, 1), "num_res_blocks": 2,
                   "time_embed_dim": 12, "adapters": {"input": {"weighting": "bandpass", "outer": 0.4}}},
     "spectral_unet": {"in_channels": 2, "base_channels": 6, "channel_mults": (1,), "num_res_blocks": 2,
-                      "time_embed_dim": 12, "image_size": 8, "mixer": "spatial", "filters_per_channel": 3},
+                      "time_embed_dim": 12, "image_size": 8, "mixer": "spatial", "filters_per_channel": 3,
+                      "filter_padding": 2},
     "spectral_unet_deep": {"in_channels": 2, "base_channels": 6, "channel_mults": (1, 2), "num_res_blocks": 2,
-                           "time_embed_dim": 12, "image_size": 8, "mixer": "identity", "filters_per_channel": 3},
+                           "time_embed_dim": 12, "image_size": 8, "mixer": "identity", "filters_per_channel": 3,
+                           "filter_padding": 4},
     "baseline_conv": {"in_channels": 2, "base_channels": 6, "time_embed_dim": 12},
     "frequency_native_unet": {"in_channels": 2, "base_channels": 6, "channel_mult": 1, "num_res_blocks": 1,
                               "time_embed_dim": 12, "patch_size": 1, "amplitude_residual": False,
@@ -203,18 +205,23 @@ def test_skip_connections_concatenate_real_with_real_and_imaginary_with_imaginar
 @needs_kernels
 @pytest.mark.parametrize("name", ["spectral_unet", "spectral_unet_deep"])
 @pytest.mark.parametrize("h, w", [(16, 16), (8, 12)])
-def test_global_filters_run_as_fused_ops(name, h, w):
+@pytest.mark.parametrize("padding", [0, 4])
+def test_global_filters_run_as_fused_ops(name, h, w, padding):
     """One specdiff::spectral_filter2d call per global filter (at the trained size and at another one) and no
-    other FFT: the spatial mixing is the fused op, the channel mixing the 1x1 convolutions."""
-    model = small(name)
+    other FFT: the spatial mixing is the fused op, the channel mixing the 1x1 convolutions. Zero-padded filters
+    pad and crop inside the op: no padding or copy around it."""
+    model = small(name, filter_padding=padding)
     n_filters = sum(isinstance(m, GlobalFilter) for m in model.modules())
     n_real = sum(isinstance(m, torch.nn.Conv2d) for m in model.modules())
     with use_backend("kernel"), RecordOps() as rec:
         model(*inputs(h=h, w=w))
+    with use_backend("kernel"), RecordOps() as circular:
+        small(name)(*inputs(h=h, w=w))
     assert n_filters >= 7 and rec.count("specdiff::spectral_filter2d") == n_filters
     assert rec.count("aten::convolution") == n_real
     if (h, w) == (16, 16):
         assert rec.count("aten::fft_rfft2") == rec.count("aten::fft_irfft2") == 0
+    assert rec.count("aten::constant_pad_nd") == circular.count("aten::constant_pad_nd")
 
 
 @needs_kernels
