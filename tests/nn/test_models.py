@@ -225,6 +225,23 @@ def test_global_filters_run_as_fused_ops(name, h, w, padding):
 
 
 @needs_kernels
+def test_zero_padded_filters_trace_into_one_graph():
+    """SpectralUNet with zero-padded filters under torch.compile(fullgraph=True) (AOTAutograd, the part that sees
+    the fused op's schema, fake and autograd): one graph, the eager outputs and gradients."""
+    model = small("spectral_unet", filter_padding=4, filters_per_channel=2)
+    x, t = inputs(batch=2)
+    torch._dynamo.reset()
+    with use_backend("kernel"):
+        eager = model(x, t)
+        eager_grads = torch.autograd.grad(eager.square().mean(), list(model.parameters()))
+        compiled = torch.compile(model, fullgraph=True, backend="aot_eager")(x, t)
+        grads = torch.autograd.grad(compiled.square().mean(), list(model.parameters()))
+    torch.testing.assert_close(compiled, eager, rtol=1e-5, atol=1e-6)
+    for a, b in zip(grads, eager_grads, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
+
+
+@needs_kernels
 @pytest.mark.parametrize("name", ["frequency_native_unet", "frequency_native_unet_deep"])
 def test_complex_convolutions_run_as_fused_ops(name):
     model = small(name)
