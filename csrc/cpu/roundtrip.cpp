@@ -39,13 +39,12 @@ bool use_lane_fft(int64_t H, int64_t W) { return fft_size_supported(H) && fft_si
 // The transform grid of planes like x's: `grid` when given (the callers check it), else x's size.
 struct Grid {
   int64_t H, W;
-  bool padded;
 };
 
 Grid grid_of(const at::Tensor& x, at::IntArrayRef grid) {
-  if (grid.empty()) return {x.size(2), x.size(3), false};
+  if (grid.empty()) return {x.size(2), x.size(3)};
   TORCH_INTERNAL_ASSERT(grid.size() == 2 && grid[0] >= x.size(2) && grid[1] >= x.size(3));
-  return {grid[0], grid[1], grid[0] != x.size(2) || grid[1] != x.size(3)};
+  return {grid[0], grid[1]};
 }
 
 // Everything the blocks of one call share.
@@ -262,9 +261,8 @@ at::Tensor aten_forward(const at::Tensor& in, const PlaneWeight& w, bool conj_we
   at::Tensor wc = weight_as_complex(w);
   if (conj_weight && w.complex) wc = wc.conj();
   const at::Tensor spec = at::fft_rfft2(in, s, {-2, -1}, "ortho") * wc;
-  at::Tensor out = at::fft_irfft2(spec, s, {-2, -1}, "ortho");
-  if (grid.padded) out = out.narrow(2, 0, in.size(2)).narrow(3, 0, in.size(3));
-  return out.contiguous();
+  // The crop is a no-op view on an unpadded grid.
+  return at::fft_irfft2(spec, s, {-2, -1}, "ortho").narrow(2, 0, in.size(2)).narrow(3, 0, in.size(3)).contiguous();
 }
 
 at::Tensor aten_grad_weight(const at::Tensor& grad, const at::Tensor& x, const PlaneWeight& w, Grid grid) {

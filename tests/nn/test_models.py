@@ -209,7 +209,7 @@ def test_skip_connections_concatenate_real_with_real_and_imaginary_with_imaginar
 def test_global_filters_run_as_fused_ops(name, h, w, padding):
     """One specdiff::spectral_filter2d call per global filter (at the trained size and at another one) and no
     other FFT: the spatial mixing is the fused op, the channel mixing the 1x1 convolutions. Zero-padded filters
-    pad and crop inside the op: no padding or copy around it."""
+    pad and crop inside the op: no pad op beyond the circular model's."""
     model = small(name, filter_padding=padding)
     n_filters = sum(isinstance(m, GlobalFilter) for m in model.modules())
     n_real = sum(isinstance(m, torch.nn.Conv2d) for m in model.modules())
