@@ -38,15 +38,33 @@ PlaneWeight plane_weight(const at::Tensor& weight, const at::Tensor& x, at::Scal
               "specdiff: weight must have 1 to 4 dims broadcastable to [B, C, H, W//2+1] = [", B, ", ", C, ", ", H,
               ", ", Wf, "], got shape ", weight.sizes());
   const std::vector<int64_t> s = rank4_shape(weight);
-  const int64_t full[4] = {B, C, H, Wf};
+  const int64_t responses = s[1] > C && s[1] % C == 0 ? s[1] / C : 1;
+  const int64_t full[4] = {B, C * responses, H, Wf};
   for (int i = 0; i < 4; ++i) {
     TORCH_CHECK(s[i] == 1 || s[i] == full[i], "specdiff: weight of shape ", weight.sizes(),
-                " is not broadcastable to [B, C, H, W//2+1] = [", B, ", ", C, ", ", H, ", ", Wf, "]");
+                " is not broadcastable to [B, C, H, W//2+1] = [", B, ", ", C, ", ", H, ", ", Wf,
+                "] (nor [B, k C, H, W//2+1], k responses per channel)");
   }
   const at::Tensor w4 = weight.reshape(s).expand({s[0], s[1], H, Wf});
-  if (!weight.is_complex()) return {w4.to(real).contiguous(), false};
+  if (!weight.is_complex()) return {w4.to(real).contiguous(), false, responses};
   const at::Tensor dense = w4.to(c10::toComplexType(real)).resolve_conj().resolve_neg().contiguous();
-  return {at::view_as_real(dense).contiguous(), true};
+  return {at::view_as_real(dense).contiguous(), true, responses};
+}
+
+void check_filter_grad(const at::Tensor& grad, const at::Tensor& x, const PlaneWeight& w) {
+  const std::vector<int64_t> out{x.size(0), x.size(1) * w.responses, x.size(2), x.size(3)};
+  TORCH_CHECK(grad.sizes() == at::IntArrayRef(out) && grad.scalar_type() == x.scalar_type(),
+              "specdiff: grad must have the output's shape ", at::IntArrayRef(out), " and x's dtype ",
+              x.scalar_type(), ", got ", grad.sizes(), " ", grad.scalar_type());
+}
+
+at::Tensor repeat_responses(const at::Tensor& x, const PlaneWeight& w) {
+  return w.responses == 1 ? x : x.repeat_interleave(w.responses, 1);
+}
+
+at::Tensor sum_responses(const at::Tensor& g, const PlaneWeight& w) {
+  if (w.responses == 1) return g;
+  return g.unflatten(1, {g.size(1) / w.responses, w.responses}).sum(2);
 }
 
 at::Tensor half_spectrum_doubling(int64_t W, const at::TensorOptions& options) {

@@ -27,10 +27,12 @@ namespace {
 // the float64 accumulators: few enough that the float sums stay as accurate as one block's terms.
 constexpr int64_t kMaxSumRun = 16;
 
-enum class Entry { forward, backward, weight_grad, energy, forward_energy };
+// input_grad: grad_x = irfft2(conj(w) . rfft2(grad)) (the forward entry with conj(w), or with R > 1 responses the
+// sum over each plane's R gradients).
+enum class Entry { forward, input_grad, backward, weight_grad, energy, forward_energy };
 
-bool writes_output(Entry e) { return e == Entry::forward || e == Entry::backward || e == Entry::forward_energy; }
-bool correlates(Entry e) { return e != Entry::forward; }
+bool writes_output(Entry e) { return e != Entry::weight_grad && e != Entry::energy; }
+bool correlates(Entry e) { return e != Entry::forward && e != Entry::input_grad; }
 bool self_correlates(Entry e) { return e == Entry::energy || e == Entry::forward_energy; }
 
 // The lane FFT covers sizes whose prime factors are <= kMaxRadix; other sizes take ATen's FFT.
@@ -55,20 +57,23 @@ struct RoundTripPlan {
   RoundTripGeometry<T> g;
   RoundTripFn<T> entry;
   Entry kind;
-  int64_t C, N, P, nblocks;
+  // N = B C planes of x (C its channels) in blocks of P; R responses per plane (PlaneWeight::responses): with R > 1
+  // the forward writes R output planes per plane of x and the backward entries read R gradient planes per plane.
+  int64_t C, N, P, nblocks, R;
+  int64_t in_mult, out_mult;  // planes of `in` / `out` per plane of x: R or 1
   // The weight (or, for the energy entries, the accumulators' grouping): [Bw, Cw] slices of `wplane` elements
-  // ([H][Wf], or [H][Wf][2] when complex); plane n = b C + c uses slice slice_of(n).
+  // ([H][Wf], or [H][Wf][2] when complex); response j of plane n = b C + c uses slice slice_of(n) + j.
   const T* wdata;
   int64_t Bw, Cw, wplane;
   T imag_sign;
   // Per-lane weights in lane layout: one slot per channel pattern of a block (by_channel: built once per thread),
-  // or one slot rebuilt whenever a block's slices differ from the previous block's.
+  // or one slot rebuilt whenever a block's slices differ from the previous block's; a slot holds R responses.
   bool lane_weights, by_channel;
   int64_t channel_step, slots, slot_elems;
   // Correlation sums: into per-thread float64 accumulators when several planes share a slice (summed after the
   // loop), else straight into the output.
   bool shared_sums;
-  int64_t sum_elems;  // lane-layout sums of one block
+  int64_t sum_elems;  // lane-layout sums of one block and response
   // The thread's workspace: scratch, lane weights, lane sums, float64 accumulators.
   int64_t off_scratch, off_weights, off_sums, off_acc, workspace_bytes;
 
@@ -78,7 +83,10 @@ struct RoundTripPlan {
     const int64_t B = in.size(0), H = grid.H, W = grid.W, Wf = W / 2 + 1;
     const CpuCaches& caches = cpu_caches();
     kind = e;
-    C = in.size(1);
+    R = w.responses;
+    in_mult = e == Entry::forward ? 1 : R;
+    out_mult = e == Entry::forward ? R : 1;
+    C = in.size(1) / in_mult;
     N = B * C;
     P = k.lanes;
     nblocks = (N + P - 1) / P;
@@ -96,15 +104,19 @@ struct RoundTripPlan {
     g.src_sw = src ? src->stride(3) : 0;
     g.weight_complex = w.complex && !self_correlates(e);
     g.stream_out = writes_output(e) && stream_output(out.nbytes());
+    const bool multi = R > 1;
     switch (e) {
       case Entry::forward:
-        entry = k.forward;
+        entry = multi ? k.forward_multi : k.forward;
+        break;
+      case Entry::input_grad:
+        entry = multi ? k.input_grad_multi : k.forward;
         break;
       case Entry::backward:
-        entry = k.backward;
+        entry = multi ? k.backward_multi : k.backward;
         break;
       case Entry::weight_grad:
-        entry = k.weight_grad;
+        entry = multi ? k.weight_grad_multi : k.weight_grad;
         break;
       case Entry::energy:
         entry = k.energy;
@@ -124,21 +136,21 @@ struct RoundTripPlan {
     channel_step = std::gcd<int64_t>(P, C);
     // Slots per channel pattern only while they stay in a core's L2 with the block's own data.
     by_channel = lane_weights && Bw == 1 &&
-                 C / channel_step * slot_elems * static_cast<int64_t>(sizeof(T)) <= caches.l2;
+                 C / channel_step * R * slot_elems * static_cast<int64_t>(sizeof(T)) <= caches.l2;
     slots = !lane_weights ? 0 : by_channel ? C / channel_step : 1;
 
-    shared_sums = correlates(e) && Bw * Cw < N;
+    shared_sums = correlates(e) && Bw * Cw < N * R;
     sum_elems = correlates(e) ? H * Wf * (g.weight_complex ? 2 : 1) * P : 0;
 
     WorkspaceLayout layout;
-    off_scratch = layout.add<T>(roundtrip_scratch_elems(H, W, static_cast<int>(P)));
-    off_weights = layout.add<T>(slots * slot_elems);
-    off_sums = layout.add<T>(sum_elems);
+    off_scratch = layout.add<T>(roundtrip_scratch_elems(H, W, static_cast<int>(P), multi));
+    off_weights = layout.add<T>(slots * R * slot_elems);
+    off_sums = layout.add<T>(R * sum_elems);
     off_acc = layout.add<double>(shared_sums ? Bw * Cw * wplane : 0);
     workspace_bytes = layout.bytes();
   }
 
-  int64_t slice_of(int64_t n) const { return (Bw > 1 ? n / C : 0) * Cw + (Cw > 1 ? n % C : 0); }
+  int64_t slice_of(int64_t n) const { return (Bw > 1 ? n / C : 0) * Cw + (Cw > 1 ? n % C * R : 0); }
 };
 
 // Runs the plan's entry point over every block. grad: the float64 sums [Bw, Cw, H, Wf(, 2)] (zeroed), or nullptr.
@@ -159,10 +171,14 @@ void run_blocks(const RoundTripPlan<T>& p, const at::Tensor& in, const at::Tenso
     RoundTripBlock<T> blk{};
     blk.scratch = at_offset<T>(ws, p.off_scratch);
     blk.weight.imag_sign = p.imag_sign;
+    blk.responses = static_cast<int>(p.R);
+    blk.in_step = in.stride(1);
+    blk.out_step = plane;
+    blk.sums_step = p.sum_elems;
     double* acc = grad;
     if (sums) {
       blk.sums = at_offset<T>(ws, p.off_sums);
-      std::fill(blk.sums, blk.sums + p.sum_elems, T(0));
+      std::fill(blk.sums, blk.sums + p.R * p.sum_elems, T(0));
       if (p.shared_sums) {
         acc = at_offset<double>(ws, p.off_acc);
         std::fill(acc, acc + acc_elems, 0.0);
@@ -175,7 +191,9 @@ void run_blocks(const RoundTripPlan<T>& p, const at::Tensor& in, const at::Tenso
     std::vector<char> built(p.by_channel ? p.slots : 0, 0);
     const T* held[kMaxLanes] = {};  // the slices the single slot holds (not by_channel)
     const T* slices[kMaxLanes];
+    const T* response_slices[kMaxLanes];
     double* sinks[kMaxLanes];
+    double* response_sinks[kMaxLanes];
     int64_t run = 0;  // blocks summed into blk.sums since the last flush
     // True when block `next` is full and its lanes use the slices of the block in `slices`.
     const auto same_slices = [&](int64_t next) {
@@ -192,9 +210,9 @@ void run_blocks(const RoundTripPlan<T>& p, const at::Tensor& in, const at::Tenso
       for (int l = 0; l < P; ++l) {
         const int64_t n = n0 + (l < blk.count ? l : 0);
         const int64_t b = n / C, c = n % C;
-        blk.in[l] = in_ptr + b * in.stride(0) + c * in.stride(1);
+        blk.in[l] = in_ptr + b * in.stride(0) + c * p.in_mult * in.stride(1);
         blk.src[l] = src_ptr ? src_ptr + b * src->stride(0) + c * src->stride(1) : nullptr;
-        blk.out[l] = out_ptr ? out_ptr + n * plane : nullptr;
+        blk.out[l] = out_ptr ? out_ptr + n * p.out_mult * plane : nullptr;
         slices[l] = p.wdata + p.slice_of(n) * p.wplane;
         sinks[l] = acc ? acc + p.slice_of(n) * p.wplane : nullptr;
         uniform = uniform && slices[l] == slices[0];
@@ -202,6 +220,7 @@ void run_blocks(const RoundTripPlan<T>& p, const at::Tensor& in, const at::Tenso
       if (uniform || !p.lane_weights) {
         blk.weight.slice = slices[0];
         blk.weight.lanes = nullptr;
+        blk.weight_step = p.wplane;
       } else {
         bool ready;
         T* lanes;
@@ -209,7 +228,7 @@ void run_blocks(const RoundTripPlan<T>& p, const at::Tensor& in, const at::Tenso
           // A full block's lane slices depend only on its first plane's channel (a multiple of channel_step); the
           // partial last block rebuilds its slot and leaves it invalid.
           const int64_t slot = (n0 % C) / p.channel_step;
-          lanes = lanes_base + slot * p.slot_elems;
+          lanes = lanes_base + slot * p.R * p.slot_elems;
           ready = blk.count == P && built[slot];
           built[slot] = blk.count == P;
         } else {
@@ -217,9 +236,15 @@ void run_blocks(const RoundTripPlan<T>& p, const at::Tensor& in, const at::Tenso
           ready = std::equal(slices, slices + P, held);
           std::copy(slices, slices + P, held);
         }
-        if (!ready) p.k.gather_weight(p.g, slices, lanes);
+        if (!ready) {
+          for (int64_t j = 0; j < p.R; ++j) {
+            for (int l = 0; l < P; ++l) response_slices[l] = slices[l] + j * p.wplane;
+            p.k.gather_weight(p.g, response_slices, lanes + j * p.slot_elems);
+          }
+        }
         blk.weight.slice = nullptr;
         blk.weight.lanes = lanes;
+        blk.weight_step = p.slot_elems;
       }
       p.entry(p.g, blk);
       if (sums) {
@@ -229,7 +254,10 @@ void run_blocks(const RoundTripPlan<T>& p, const at::Tensor& in, const at::Tenso
         if (more) {
           ++run;
         } else {
-          p.k.flush_sums(p.g, blk.sums, blk.count, sinks);
+          for (int64_t j = 0; j < p.R; ++j) {
+            for (int l = 0; l < blk.count; ++l) response_sinks[l] = sinks[l] + j * p.wplane;
+            p.k.flush_sums(p.g, blk.sums + j * p.sum_elems, blk.count, response_sinks);
+          }
           run = 0;
         }
       }
@@ -290,8 +318,8 @@ bool roundtrip_fused(int64_t H, int64_t W) { return use_lane_fft(H, W); }
 
 at::Tensor roundtrip_forward(const at::Tensor& x, const PlaneWeight& w, at::IntArrayRef grid) {
   const Grid gr = grid_of(x, grid);
-  if (!use_lane_fft(gr.H, gr.W)) return aten_forward(x, w, false, gr);
-  at::Tensor out = at::empty(x.sizes(), x.options());
+  if (!use_lane_fft(gr.H, gr.W)) return aten_forward(repeat_responses(x, w), w, false, gr);
+  at::Tensor out = at::empty({x.size(0), x.size(1) * w.responses, x.size(2), x.size(3)}, x.options());
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "roundtrip_forward", [&] {
     run<scalar_t>(Entry::forward, x, nullptr, out, w, false, at::Tensor(), gr);
   });
@@ -300,10 +328,10 @@ at::Tensor roundtrip_forward(const at::Tensor& x, const PlaneWeight& w, at::IntA
 
 at::Tensor roundtrip_backward_input(const at::Tensor& grad, const PlaneWeight& w, at::IntArrayRef grid) {
   const Grid gr = grid_of(grad, grid);
-  if (!use_lane_fft(gr.H, gr.W)) return aten_forward(grad, w, true, gr);
-  at::Tensor gx = at::empty(grad.sizes(), grad.options());
+  if (!use_lane_fft(gr.H, gr.W)) return sum_responses(aten_forward(grad, w, true, gr), w);
+  at::Tensor gx = at::empty({grad.size(0), grad.size(1) / w.responses, grad.size(2), grad.size(3)}, grad.options());
   AT_DISPATCH_FLOATING_TYPES(grad.scalar_type(), "roundtrip_backward_input", [&] {
-    run<scalar_t>(Entry::forward, grad, nullptr, gx, w, true, at::Tensor(), gr);
+    run<scalar_t>(Entry::input_grad, grad, nullptr, gx, w, true, at::Tensor(), gr);
   });
   return gx;
 }
@@ -311,7 +339,7 @@ at::Tensor roundtrip_backward_input(const at::Tensor& grad, const PlaneWeight& w
 at::Tensor roundtrip_weight_grad(const at::Tensor& grad, const at::Tensor& x, const PlaneWeight& w,
                                  at::IntArrayRef grid) {
   const Grid gr = grid_of(x, grid);
-  if (!use_lane_fft(gr.H, gr.W)) return aten_grad_weight(grad, x, w, gr);
+  if (!use_lane_fft(gr.H, gr.W)) return aten_grad_weight(grad, repeat_responses(x, w), w, gr);
   at::Tensor gw = zero_sums(w);
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "roundtrip_weight_grad", [&] {
     run<scalar_t>(Entry::weight_grad, grad, &x, at::Tensor(), w, true, gw, gr);
@@ -322,7 +350,9 @@ at::Tensor roundtrip_weight_grad(const at::Tensor& grad, const at::Tensor& x, co
 std::tuple<at::Tensor, at::Tensor> roundtrip_backward(const at::Tensor& grad, const at::Tensor& x,
                                                       const PlaneWeight& w, at::IntArrayRef grid) {
   const Grid gr = grid_of(x, grid);
-  if (!use_lane_fft(gr.H, gr.W)) return {aten_forward(grad, w, true, gr), aten_grad_weight(grad, x, w, gr)};
+  if (!use_lane_fft(gr.H, gr.W)) {
+    return {sum_responses(aten_forward(grad, w, true, gr), w), aten_grad_weight(grad, repeat_responses(x, w), w, gr)};
+  }
   at::Tensor gx = at::empty(x.sizes(), x.options());
   at::Tensor gw = zero_sums(w);
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "roundtrip_backward", [&] {

@@ -19,6 +19,9 @@ bool roundtrip_fused(int64_t H, int64_t W);
 //
 // `grid` {H', W'} >= x's {H, W}, or empty for x's size, is the transform size (torch.fft's `s`): the planes are
 // zero-padded at the end to it, and the outputs cropped back to {H, W}; the weight lives on the grid.
+//
+// A weight with R = w.responses > 1 gives each plane of x R responses: the forward's output [B, R C, H, W] holds
+// irfft2(w[:, c R + j] . rfft2(x[:, c])) in channel c R + j, and `grad` has that shape; x is transformed once.
 
 // irfft2(w . rfft2(x)).
 at::Tensor roundtrip_forward(const at::Tensor& x, const PlaneWeight& w, at::IntArrayRef grid = {});

@@ -32,10 +32,9 @@ std::tuple<at::Tensor, at::Tensor> spectral_filter2d_backward_cpu(const at::Tens
                                                                   at::OptionalIntArrayRef s) {
   check_real_image(grad, "grad");
   check_real_image(x, "x");
-  TORCH_CHECK(grad.sizes() == x.sizes() && grad.scalar_type() == x.scalar_type(),
-              "specdiff: grad must match x in shape and dtype");
   const std::vector<int64_t> grid = filter_grid(x, s);
   const PlaneWeight pw = cpu_plane_weight(weight, x, grid);
+  check_filter_grad(grad, x, pw);
   at::Tensor gx, acc;
   if (mask[0] && mask[1]) {
     std::tie(gx, acc) = roundtrip_backward(grad, x, pw, grid);

@@ -66,6 +66,8 @@ at::Tensor spectral_filter2d_cuda(const at::Tensor& x, const at::Tensor& weight,
   if (!grid.empty()) return crop_to(spectral_filter2d_cuda(pad_to(x, grid), weight, c10::nullopt), x);
   const c10::cuda::CUDAGuard guard(x.device());
   const PlaneWeight w = group_weight(weight, x);
+  // R responses per channel: x's channels repeated R times (a separate pass; the CPU round trip transforms x once).
+  if (w.responses > 1) return spectral_filter2d_cuda(repeat_responses(x, w), weight, c10::nullopt);
   at::Tensor out = at::empty(x.sizes(), x.options());
   if (x.numel() == 0) return out;
   RoundTripArgs a = roundtrip_args(x, w.data.size(0), w.data.size(1));
@@ -88,8 +90,6 @@ std::tuple<at::Tensor, at::Tensor> spectral_filter2d_backward_cuda(const at::Ten
   check_cuda_image(grad, "grad");
   check_cuda_image(x, "x");
   check_same_device(x, "x", grad, "grad");
-  TORCH_CHECK(grad.sizes() == x.sizes() && grad.scalar_type() == x.scalar_type(),
-              "specdiff: grad must match x in shape and dtype");
   const std::vector<int64_t> grid = filter_grid(x, s);
   if (!grid.empty()) {
     auto [gx, gw] = spectral_filter2d_backward_cuda(pad_to(grad, grid), pad_to(x, grid), weight, mask, c10::nullopt);
@@ -97,6 +97,11 @@ std::tuple<at::Tensor, at::Tensor> spectral_filter2d_backward_cuda(const at::Ten
   }
   const c10::cuda::CUDAGuard guard(x.device());
   const PlaneWeight w = group_weight(weight, x);
+  check_filter_grad(grad, x, w);
+  if (w.responses > 1) {
+    auto [gx, gw] = spectral_filter2d_backward_cuda(grad, repeat_responses(x, w), weight, mask, c10::nullopt);
+    return {sum_responses(gx, w), gw};
+  }
   const bool need_x = mask[0], need_w = mask[1];
   const int64_t H = x.size(2), W = x.size(3);
   at::Tensor gx = need_x ? at::empty(x.sizes(), x.options()) : at::zeros(x.sizes(), x.options());

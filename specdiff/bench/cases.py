@@ -85,6 +85,19 @@ def _spectral_filter2d(shape, dtype, device):
     return _paths(spectral_filter2d_reference, torch.ops.specdiff.spectral_filter2d, x, weight)
 
 
+@register_case("spectral_filter2d_k3", "spectral_filter2d")
+def _spectral_filter2d_k3(shape, dtype, device):
+    """Three complex responses per channel of x ``[B, C, H, W]`` (output ``[B, 3 C, H, W]``), as a GlobalFilter with
+    ``multiplier=3`` calls it; the reference repeats x's channels and filters each copy."""
+    from specdiff.ops import spectral_filter2d_reference
+
+    b, c, h, w = shape
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(shape, generator=gen, dtype=dtype).to(device)
+    weight = torch.randn(3 * c, h, w // 2 + 1, 2, generator=gen, dtype=dtype).to(device)
+    return _paths(spectral_filter2d_reference, torch.ops.specdiff.spectral_filter2d, x, torch.view_as_complex(weight))
+
+
 def _band_inputs(shape, dtype, device):
     """A real batch and per-sample band parameters (inner, outer, gain), all [B]."""
     b = shape[0]

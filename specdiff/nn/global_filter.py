@@ -111,6 +111,7 @@ class GlobalFilter(nn.Module):
     ``multiplier`` k gives every channel k filters of its own (output ``[B, k C, H, W]``, channel ``c k + j`` is
     filter j of channel c), a depth multiplier: followed by a 1x1 convolution, k filters per channel factor a full
     convolution with rank k per input channel instead of 1 (k = 9 fixed shifts would be a full 3x3 convolution).
+    The op takes the k C responses at once and transforms each input plane once for its k filters (no copies).
 
     ``padding`` q > 0: the response lives on the grid ``size + q`` (``weight [C, H+q, (W+q)//2+1, 2]``) and the
     filter is the zero-padded convolution (see the module's docstring) instead of the circular one.
@@ -155,10 +156,9 @@ class GlobalFilter(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         if self.mixer == "spatial":  # a depthwise convolution with k outputs per group needs no copies
             return F.conv2d(x, self.weight.to(x.dtype), padding=1, groups=self.channels)
-        if self.multiplier > 1:
-            x = x.repeat_interleave(self.multiplier, dim=1)
         if self.mixer == "identity":
-            return x
+            return x.repeat_interleave(self.multiplier, dim=1) if self.multiplier > 1 else x
+        # k C responses: the op gives each channel its k filters and transforms every plane once for all of them.
         height, width = x.shape[-2:]
         grid = (height + self.padding, width + self.padding) if self.padding else None
         return spectral_filter2d(x, self.response(height, width, x.dtype), grid)

@@ -206,22 +206,25 @@ def test_skip_connections_concatenate_real_with_real_and_imaginary_with_imaginar
 @pytest.mark.parametrize("name", ["spectral_unet", "spectral_unet_deep"])
 @pytest.mark.parametrize("h, w", [(16, 16), (8, 12)])
 @pytest.mark.parametrize("padding", [0, 4])
-def test_global_filters_run_as_fused_ops(name, h, w, padding):
+@pytest.mark.parametrize("k", [1, 3])
+def test_global_filters_run_as_fused_ops(name, h, w, padding, k):
     """One specdiff::spectral_filter2d call per global filter (at the trained size and at another one) and no
     other FFT: the spatial mixing is the fused op, the channel mixing the 1x1 convolutions. Zero-padded filters
-    pad and crop inside the op: no pad op beyond the circular model's."""
-    model = small(name, filter_padding=padding)
+    pad and crop inside the op: no pad op beyond the circular model's. Several filters per channel are the op's
+    k responses: no copies of the input."""
+    model = small(name, filter_padding=padding, filters_per_channel=k)
     n_filters = sum(isinstance(m, GlobalFilter) for m in model.modules())
     n_real = sum(isinstance(m, torch.nn.Conv2d) for m in model.modules())
     with use_backend("kernel"), RecordOps() as rec:
         model(*inputs(h=h, w=w))
-    with use_backend("kernel"), RecordOps() as circular:
-        small(name)(*inputs(h=h, w=w))
+    with use_backend("kernel"), RecordOps() as plain:  # circular, one filter per channel
+        small(name, filters_per_channel=1)(*inputs(h=h, w=w))
     assert n_filters >= 7 and rec.count("specdiff::spectral_filter2d") == n_filters
     assert rec.count("aten::convolution") == n_real
+    assert rec.count("aten::clone") == plain.count("aten::clone")  # repeat_interleave is expand + clone
     if (h, w) == (16, 16):
         assert rec.count("aten::fft_rfft2") == rec.count("aten::fft_irfft2") == 0
-    assert rec.count("aten::constant_pad_nd") == circular.count("aten::constant_pad_nd")
+    assert rec.count("aten::constant_pad_nd") == plain.count("aten::constant_pad_nd")
 
 
 @needs_kernels

@@ -7,6 +7,7 @@ from optester import Call, OpSpec, OpTester
 from oputil import SIZES, TOL, cpu_isa, cpu_isas, needs_cpu_kernels, rel_err, streamed
 
 from specdiff.ops import spectral_filter2d, spectral_filter2d_reference
+from specdiff.ops.spectral_filter2d import filter_responses
 
 pytestmark = needs_cpu_kernels
 kernel = torch.ops.specdiff.spectral_filter2d if hasattr(torch.ops, "specdiff") else None
@@ -54,14 +55,25 @@ def size(h, w):
                     for complex_weight in (False, True)]
 
 
+# Weights with a channel dim, which may carry k responses per channel.
+CHANNEL_WEIGHTS = ("CHW", "BCHW", "1C1W")
+
+
 @st.composite
 def random_calls(draw):
     b, c, h, w = (draw(st.integers(1, n)) for n in (3, 4, 40, 40))
     grid = (h + draw(st.integers(0, 9)), w + draw(st.integers(0, 9))) if draw(st.booleans()) else None
     gh, gw = grid or (h, w)
-    weight_shape = WEIGHT_SHAPES[draw(st.sampled_from(sorted(WEIGHT_SHAPES)))](b, c, gh, gw // 2 + 1)
+    kind = draw(st.sampled_from(sorted(WEIGHT_SHAPES)))
+    k = draw(st.integers(1, 3)) if kind in CHANNEL_WEIGHTS else 1
+    weight_shape = WEIGHT_SHAPES[kind](b, k * c, gh, gw // 2 + 1)
     return Call(make((b, c, h, w), weight_shape, draw(st.booleans()), seed=b + c + h + w),
                 () if grid is None else (grid,))
+
+
+def _output_shape(x, weight):
+    b, c, h, w = x.shape
+    return b, c * filter_responses(x, weight), h, w
 
 
 class TestSpectralFilter2d(OpTester):
@@ -79,9 +91,15 @@ class TestSpectralFilter2d(OpTester):
             "padded-odd-real-CHW": case((2, 3, 11, 9), (3, 15, 7), False, s=(15, 13)),
             "padded-complex-B1HW": case((2, 3, 7, 13), (2, 1, 9, 7), True, s=(9, 13)),
             "padded-small-complex": case((2, 2, 5, 6), (2, 8, 5), True, s=(8, 9)),
+            "responses-odd-real-CHW": case((2, 3, 11, 9), (6, 11, 5), False),
+            "responses-complex-BCHW": case((2, 3, 7, 13), (2, 9, 7, 7), True),
+            "responses-small-real": case((2, 2, 5, 6), (6, 5, 4), False),
+            "responses-padded-small-complex": case((2, 2, 5, 6), (1, 4, 8, 5), True, s=(8, 9)),
         },
-        gradcheck_cases=["small-real", "small-complex", "padded-small-complex"],
-        opcheck_cases=["small-real", "small-complex", "padded-small-complex"],
+        gradcheck_cases=["small-real", "small-complex", "padded-small-complex", "responses-small-real",
+                         "responses-padded-small-complex"],
+        opcheck_cases=["small-real", "small-complex", "padded-small-complex", "responses-small-real",
+                       "responses-padded-small-complex"],
         compile_case="even-complex-CHW",
         bad_inputs={
             "x-rank": bad(torch.randn(3, 8, 8), torch.ones(8, 5), ValueError, "x must be a 4-D tensor [B, C, H, W]"),
@@ -92,6 +110,10 @@ class TestSpectralFilter2d(OpTester):
             "weight-columns": bad(torch.randn(2, 3, 8, 8), torch.ones(8, 4), ValueError,
                                   "weight of shape (8, 4) is not broadcastable"),
             "weight-channels": bad(torch.randn(2, 3, 8, 8), torch.ones(4, 3, 8, 5), ValueError, "weight of shape"),
+            "weight-channels-not-a-multiple": bad(
+                torch.randn(2, 3, 8, 8), torch.ones(5, 8, 5), ValueError,
+                "weight of shape (5, 8, 5) is not broadcastable to [B, C, H, W//2+1] = [2, 3, 8, 5], nor has it k C "
+                "channels (k filters for each of x's 3 channels)"),
             "weight-rank": bad(torch.randn(2, 3, 8, 8), torch.ones(1, 2, 3, 8, 5), ValueError,
                                "weight must have 1 to 4 dims"),
             "weight-dtype": bad(torch.randn(2, 3, 8, 8), torch.ones(8, 5, dtype=torch.float64), TypeError,
@@ -107,7 +129,7 @@ class TestSpectralFilter2d(OpTester):
         },
         random_calls=random_calls(),
         sizes={f"{h}x{w}": size(h, w) for h in SIZES for w in SIZES},
-        backward_args=lambda call: [(torch.randn(call.tensors[0].shape, dtype=torch.float64), *call.tensors,
+        backward_args=lambda call: [(torch.randn(_output_shape(*call.tensors), dtype=torch.float64), *call.tensors,
                                      [True, False], *call.params)],
     )
 
@@ -271,6 +293,11 @@ def test_needs_only_the_requested_gradient():
 def test_kernel_checks_inputs_itself():
     with pytest.raises(RuntimeError, match="weight of shape"):
         kernel(torch.randn(2, 3, 8, 8), torch.ones(7, 5))
+    with pytest.raises(RuntimeError, match=r"weight of shape \[5, 8, 5\] is not broadcastable.*k responses"):
+        kernel(torch.randn(2, 3, 8, 8), torch.ones(5, 8, 5))
+    with pytest.raises(RuntimeError, match=r"^specdiff: grad must have the output's shape \[2, 6, 8, 8\]"):
+        torch.ops.specdiff._spectral_filter2d_backward(torch.randn(2, 3, 8, 8), torch.randn(2, 3, 8, 8),
+                                                       torch.ones(6, 8, 5), [True, True])
     with pytest.raises(RuntimeError, match=r"^specdiff: s must be two ints at least x's height and width \(8, 8\)"):
         kernel(torch.randn(2, 3, 8, 8), torch.ones(8, 5), [8, 7])
 
@@ -346,6 +373,75 @@ def test_grid_of_the_planes_size_is_the_circular_filter():
 
 def test_padded_grid_compiles_fullgraph():
     x, w = make((2, 3, 8, 6), (3, 12, 6), True)
+    x.requires_grad_(True)
+    fn = lambda x: spectral_filter2d(x, w, (12, 10)).square().sum()  # noqa: E731
+    torch._dynamo.reset()
+    eager = fn(x)
+    compiled = torch.compile(fn, fullgraph=True)(x)
+    assert rel_err(compiled, eager) < 1e-12
+    assert rel_err(torch.autograd.grad(compiled, x)[0], torch.autograd.grad(eager, x)[0]) < 1e-12
+
+
+@pytest.mark.parametrize("isa", cpu_isas())
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("complex_weight", [False, True])
+@pytest.mark.parametrize("weight_kind", CHANNEL_WEIGHTS)
+@pytest.mark.parametrize("B,C,H,W,k,grid", [
+    (37, 1, 12, 10, 3, None),     # one channel: every block's lanes share each response's slice; partial block
+    (5, 6, 9, 14, 2, None),       # per-lane weights cached per channel pattern; runs of blocks share sums
+    (3, 17, 8, 8, 3, (11, 13)),   # a partial last block of a channel pattern, on a padded grid
+    (2, 3, 4, 4, 2, (6, 5)),      # rows shorter than a vector: whole-plane staging
+])
+def test_responses_per_channel_on_every_isa(isa, dtype, complex_weight, weight_kind, B, C, H, W, k, grid):
+    """k responses per channel (a weight of k C channels): the output, both gradients and each alone (three
+    entry points of the round trip) against the float64 reference of x with its channels repeated k times."""
+    gh, gw = grid or (H, W)
+    x, w = make((B, C, H, W), WEIGHT_SHAPES[weight_kind](B, k * C, gh, gw // 2 + 1), complex_weight)
+    g = torch.randn(B, k * C, H, W, dtype=torch.float64)
+    x.requires_grad_(True)
+    w.requires_grad_(True)
+    expected = spectral_filter2d_reference(x.repeat_interleave(k, 1), w, grid)
+    assert torch.equal(spectral_filter2d_reference(x, w, grid), expected)
+    expected_grads = torch.autograd.grad(expected, (x, w), g)
+    xd, wd = (as_dtype(t.detach(), dtype) for t in (x, w))
+    params = () if grid is None else (list(grid),)
+    tol = TOL[dtype] if dtype == torch.float32 else 1e-12
+    with cpu_isa(isa):
+        y = kernel(xd.requires_grad_(True), wd.requires_grad_(True), *params)
+        both = torch.autograd.grad(y, (xd, wd), g.to(dtype))
+        (x_only,) = torch.autograd.grad(kernel(xd, wd.detach(), *params), (xd,), g.to(dtype))
+        (w_only,) = torch.autograd.grad(kernel(xd.detach(), wd, *params), (wd,), g.to(dtype))
+    assert y.shape == (B, k * C, H, W)
+    assert rel_err(y, expected) < tol
+    for a, b in zip((*both, x_only, w_only), (*expected_grads, *expected_grads), strict=True):
+        assert rel_err(a, b) < tol
+
+
+def test_responses_beyond_the_lane_fft_take_the_aten_path():
+    """k responses on a grid with a prime factor above the lane FFT's radices (67), plain and padded."""
+    for grid in (None, (9, 67)):
+        x, w = make((2, 2, 7, 67 if grid is None else 60), (6, 7 if grid is None else 9, 34), True)
+        x.requires_grad_(True)
+        w.requires_grad_(True)
+        g = torch.randn(2, 6, *x.shape[-2:], dtype=torch.float64)
+        params = () if grid is None else (list(grid),)
+        got = kernel(x, w, *params)
+        expected = spectral_filter2d_reference(x, w, grid)
+        assert rel_err(got, expected) < 1e-12
+        for a, b in zip(torch.autograd.grad(got, (x, w), g), torch.autograd.grad(expected, (x, w), g), strict=True):
+            assert rel_err(a, b) < 1e-12
+
+
+def test_responses_stream_large_outputs():
+    """An output larger than the caches takes the streaming stores on each response's planes."""
+    x, w = make((4, 8, 128, 128), (24, 128, 65), True)
+    with streamed(4 * 24 * 128 * 128 * 8):
+        got = kernel(x, w)
+    assert rel_err(got, spectral_filter2d_reference(x, w)) < 1e-12
+
+
+def test_responses_compile_fullgraph():
+    x, w = make((2, 3, 8, 6), (6, 12, 6), True)
     x.requires_grad_(True)
     fn = lambda x: spectral_filter2d(x, w, (12, 10)).square().sum()  # noqa: E731
     torch._dynamo.reset()

@@ -212,6 +212,7 @@ inline void scatter_row(const typename VecOf<T>::type* src, T* const* out, int c
                         bool stream) {
   using V = typename VecOf<T>::type;
   constexpr int P = kLanes<T>;
+  count = count < P ? count : P;  // (<= P always; said so that the compiler sees tile[l] in bounds)
   int64_t w0 = 0;
   for (; w0 + P <= W; w0 += P) {
     V tile[P];

@@ -8,6 +8,13 @@
 //   energy          sums += D |rfft2(in)|^2 / (H W)
 //   forward_energy  out = irfft2(W . rfft2(in)) and sums += D |rfft2(in)|^2 / (H W)
 //
+// and, for R > 1 responses per input plane (spectral_filter2d's depth multiplier, RoundTripBlock::responses):
+//
+//   forward_multi      out_j = irfft2(W_j . rfft2(in))                        j < R, one forward transform
+//   backward_multi     out = irfft2(sum_j W_j . rfft2(in_j)) and sums_j += D rfft2(in_j) conj(rfft2(src)) / (H W)
+//   input_grad_multi   out = irfft2(sum_j W_j . rfft2(in_j))                  one inverse transform
+//   weight_grad_multi  sums_j += D rfft2(in_j) conj(rfft2(src)) / (H W)       src transformed once
+//
 // D = 2 for the interior columns of the half spectrum, 1 for the DC and Nyquist columns (it undoes the half
 // spectrum's doubling in irfft2's adjoint, and makes a half-spectrum sum of |X|^2 Parseval's full one). The
 // backward passes conj(W) (BlockWeight::imag_sign = -1). The half spectra of a block live only in the thread's
@@ -56,7 +63,12 @@ struct RoundTripBlock {
   T* out[kMaxLanes];        // contiguous [ph][pw] output planes (forward, backward, forward_energy)
   BlockWeight<T> weight;    // (forward, backward, forward_energy)
   T* sums;                  // lane-layout sums [Wf][H] (then the imaginary parts, [Wf][H], when complex), vector-aligned
-  T* scratch;               // roundtrip_scratch_elems(H, W, lanes) elements, vector-aligned
+  T* scratch;               // roundtrip_scratch_elems(H, W, lanes, responses > 1) elements, vector-aligned
+  // The *_multi entry points: response j reads in[l] + j in_step (the R upstream gradients of a plane) or writes
+  // out[l] + j out_step, weighs with the weight's slice or lanes advanced by j weight_step, and sums into
+  // sums + j sums_step.
+  int responses;
+  int64_t in_step, out_step, weight_step, sums_step;
 };
 
 template <typename T>
@@ -79,18 +91,24 @@ struct RoundTripKernels {
   RoundTripFn<T> weight_grad;
   RoundTripFn<T> energy;
   RoundTripFn<T> forward_energy;
+  RoundTripFn<T> forward_multi;
+  RoundTripFn<T> backward_multi;
+  RoundTripFn<T> input_grad_multi;
+  RoundTripFn<T> weight_grad_multi;
   GatherWeightFn<T> gather_weight;
   FlushSumsFn<T> flush_sums;
 };
 
 SPECDIFF_DECLARE_LANES(RoundTripKernels, roundtrip_lanes)
 
-// Elements of scratch one thread needs for blocks of H x W planes (the correlating entry points included).
-inline int64_t roundtrip_scratch_elems(int64_t H, int64_t W, int lanes_per_vector) {
+// Elements of scratch one thread needs for blocks of H x W planes (the correlating entry points included; `multi`:
+// the *_multi entry points, which keep a third half spectrum).
+inline int64_t roundtrip_scratch_elems(int64_t H, int64_t W, int lanes_per_vector, bool multi = false) {
   const int64_t Wf = W / 2 + 1;
   const int64_t rows = H > W ? H : W;
   const int64_t staged = W < lanes_per_vector ? H * W : 0;  // whole-plane staging of short rows
-  return (4 * Wf * (H + 1) + 4 * rows + staged) * lanes_per_vector;  // columns at most H + 1 apart
+  const int64_t spectra = multi ? 6 : 4;
+  return (spectra * Wf * (H + 1) + 4 * rows + staged) * lanes_per_vector;  // columns at most H + 1 apart
 }
 
 // The distance, in lane vectors of `vector_bytes`, between the columns of a spectrum in the scratch. The row passes

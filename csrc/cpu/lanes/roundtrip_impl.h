@@ -20,6 +20,7 @@ struct RoundTripScratch {
   Buf<T> S, X;  // the block's half spectrum and (cross-correlating entries) the correlated input's
   Buf<T> a, b;  // one row (or column) being transformed, ping-pong
   typename VecOf<T>::type* stage;  // W < lanes: the block's planes in lane layout [H][W], else nullptr
+  Buf<T> A;     // the *_multi entries' third half spectrum (scratch sized with multi, else past its end)
 
   RoundTripScratch(const RoundTripGeometry<T>& g, T* scratch) {
     using V = typename VecOf<T>::type;
@@ -31,7 +32,11 @@ struct RoundTripScratch {
     a = Buf<T>{r, r + nrow};
     b = Buf<T>{r + 2 * nrow, r + 3 * nrow};
     stage = g.W < kLanes<T> ? r + 4 * nrow : nullptr;
+    V* t = r + 4 * nrow + (stage ? g.H * g.W : 0);
+    A = Buf<T>{t, t + nS};
   }
+
+  Buf<T> column(Buf<T> spectrum, int64_t k, int64_t ld) const { return {spectrum.re + k * ld, spectrum.im + k * ld}; }
 };
 
 // Rows h0 and h0+1 (when < ph), already in a.re and a.im, -> columns of the half spectrum S[k][h]. Two real rows
@@ -151,49 +156,76 @@ inline void spectrum_to_rows(const RoundTripGeometry<T>& g, const RoundTripBlock
 // input X, or D |G|^2.
 enum class Correlation { none, cross, self };
 
+// sums[k] += D G conj(X) / (H W) for column k of the transformed input G and of the correlated input X (both
+// transformed along H); the imaginary parts only for complex weights.
+template <typename T>
+inline void correlate_column(const RoundTripGeometry<T>& g, T* sums, int64_t k, Buf<T> G, Buf<T> X) {
+  using V = typename VecOf<T>::type;
+  const int64_t H = g.H, W = g.W, nW = (W / 2 + 1) * H;
+  const T f = ((k == 0 || 2 * k == W) ? T(1) : T(2)) / static_cast<T>(H * W);
+  V* sr = reinterpret_cast<V*>(sums) + k * H;
+  for (int64_t h = 0; h < H; ++h) sr[h] += f * (G.re[h] * X.re[h] + G.im[h] * X.im[h]);
+  if (g.weight_complex) {
+    V* si = sr + nW;
+    for (int64_t h = 0; h < H; ++h) si[h] += f * (G.im[h] * X.re[h] - G.re[h] * X.im[h]);
+  }
+}
+
+// dst = src . W[:, k] / (H W) for column k (transformed along H); dst may be src.
+template <typename T>
+inline void weigh_column(const RoundTripGeometry<T>& g, const BlockWeight<T>& w, int64_t k, Buf<T> src,
+                         Buf<T> dst) {
+  using V = typename VecOf<T>::type;
+  const int64_t H = g.H, Wf = g.W / 2 + 1, nW = Wf * H;
+  const T scale = T(1) / static_cast<T>(H * g.W), isign = w.imag_sign * scale;
+  const V* wl_re = reinterpret_cast<const V*>(w.lanes);
+  const V* wl_im = wl_re && g.weight_complex ? wl_re + nW : nullptr;
+  for (int64_t h = 0; h < H; ++h) {
+    V wr, wi;
+    const int64_t off = h * Wf + k;
+    if (w.slice) {
+      wr = V{} + (g.weight_complex ? w.slice[2 * off] : w.slice[off]) * scale;
+      wi = V{} + (g.weight_complex ? w.slice[2 * off + 1] * isign : T(0));
+    } else {
+      wr = wl_re[off] * scale;
+      wi = wl_im ? wl_im[off] * isign : V{};
+    }
+    const V gr = src.re[h], gi = src.im[h];
+    dst.re[h] = gr * wr - gi * wi;
+    dst.im[h] = gr * wi + gi * wr;
+  }
+}
+
+// A column through the FFT along H (kInverse: the inverse), in place; tmp is the ping-pong buffer.
+template <typename T, bool kInverse>
+inline void column_fft(const RoundTripGeometry<T>& g, Buf<T> col, Buf<T> tmp) {
+  const Buf<T> y = fft_lanes<T, kInverse>(g.cols, col, tmp);
+  if (y.re != col.re) {
+    for (int64_t h = 0; h < g.H; ++h) {
+      col.re[h] = y.re[h];
+      col.im[h] = y.im[h];
+    }
+  }
+}
+
 // Phase 2: every column k of S through the FFT along H (G), the correlation into the block's sums, and, with
 // kInverse, the weight and the inverse FFT along H back into S's column.
 template <typename T, Correlation kCorr, bool kInverse>
 inline void column_pass(const RoundTripGeometry<T>& g, const RoundTripBlock<T>& blk, const RoundTripScratch<T>& m) {
   using V = typename VecOf<T>::type;
-  const int64_t H = g.H, W = g.W, Wf = W / 2 + 1, ld = g.ld, nW = Wf * H;
-  const T scale = T(1) / static_cast<T>(H * W);
-  const BlockWeight<T>& w = blk.weight;
-  const V* wl_re = reinterpret_cast<const V*>(w.lanes);
-  const V* wl_im = wl_re && g.weight_complex ? wl_re + nW : nullptr;
+  const int64_t H = g.H, W = g.W, Wf = W / 2 + 1, ld = g.ld;
   for (int64_t k = 0; k < Wf; ++k) {
-    const Buf<T> col{m.S.re + k * ld, m.S.im + k * ld};
+    const Buf<T> col = m.column(m.S, k, ld);
     const Buf<T> G = fft_lanes<T, false>(g.cols, col, m.a);
-    if constexpr (kCorr != Correlation::none) {
-      const T f = ((k == 0 || 2 * k == W) ? T(1) : T(2)) * scale;
+    if constexpr (kCorr == Correlation::self) {
+      const T f = ((k == 0 || 2 * k == W) ? T(1) : T(2)) / static_cast<T>(H * W);
       V* sr = reinterpret_cast<V*>(blk.sums) + k * H;
-      if constexpr (kCorr == Correlation::self) {
-        for (int64_t h = 0; h < H; ++h) sr[h] += f * (G.re[h] * G.re[h] + G.im[h] * G.im[h]);
-      } else {
-        const Buf<T> X = fft_lanes<T, false>(g.cols, Buf<T>{m.X.re + k * ld, m.X.im + k * ld}, m.b);
-        for (int64_t h = 0; h < H; ++h) sr[h] += f * (G.re[h] * X.re[h] + G.im[h] * X.im[h]);
-        if (g.weight_complex) {
-          V* si = sr + nW;
-          for (int64_t h = 0; h < H; ++h) si[h] += f * (G.im[h] * X.re[h] - G.re[h] * X.im[h]);
-        }
-      }
+      for (int64_t h = 0; h < H; ++h) sr[h] += f * (G.re[h] * G.re[h] + G.im[h] * G.im[h]);
+    } else if constexpr (kCorr == Correlation::cross) {
+      correlate_column<T>(g, blk.sums, k, G, fft_lanes<T, false>(g.cols, m.column(m.X, k, ld), m.b));
     }
     if constexpr (kInverse) {
-      const T isign = w.imag_sign * scale;
-      for (int64_t h = 0; h < H; ++h) {
-        V wr, wi;
-        const int64_t off = h * Wf + k;
-        if (w.slice) {
-          wr = V{} + (g.weight_complex ? w.slice[2 * off] : w.slice[off]) * scale;
-          wi = V{} + (g.weight_complex ? w.slice[2 * off + 1] * isign : T(0));
-        } else {
-          wr = wl_re[off] * scale;
-          wi = wl_im ? wl_im[off] * isign : V{};
-        }
-        const V gr = G.re[h], gi = G.im[h];
-        G.re[h] = gr * wr - gi * wi;
-        G.im[h] = gr * wi + gi * wr;
-      }
+      weigh_column<T>(g, blk.weight, k, G, G);
       const Buf<T> Y = fft_lanes<T, true>(g.cols, G, G.re == col.re ? m.a : col);
       if (Y.re != col.re) {
         for (int64_t h = 0; h < H; ++h) {
@@ -203,6 +235,18 @@ inline void column_pass(const RoundTripGeometry<T>& g, const RoundTripBlock<T>& 
       }
     }
   }
+}
+
+// Response j's weight (see RoundTripBlock::weight_step).
+template <typename T>
+inline BlockWeight<T> response_weight(const RoundTripBlock<T>& blk, int j) {
+  BlockWeight<T> w = blk.weight;
+  if (w.slice) {
+    w.slice += j * blk.weight_step;
+  } else {
+    w.lanes += j * blk.weight_step;
+  }
+  return w;
 }
 
 template <typename T>
@@ -243,6 +287,63 @@ void roundtrip_forward_energy(const RoundTripGeometry<T>& g, const RoundTripBloc
   rows_to_spectrum<T>(g, blk.in, g.in_sh, g.in_sw, m.S, m);
   column_pass<T, Correlation::self, true>(g, blk, m);
   spectrum_to_rows<T>(g, blk, m.S, m);
+}
+
+// One forward transform of the input into X, then per response the weight, the inverse transform and its output.
+template <typename T>
+void roundtrip_forward_multi(const RoundTripGeometry<T>& g, const RoundTripBlock<T>& blk) {
+  const RoundTripScratch<T> m(g, blk.scratch);
+  const int64_t Wf = g.W / 2 + 1, ld = g.ld;
+  rows_to_spectrum<T>(g, blk.in, g.in_sh, g.in_sw, m.X, m);
+  for (int64_t k = 0; k < Wf; ++k) column_fft<T, false>(g, m.column(m.X, k, ld), m.a);
+  RoundTripBlock<T> out = blk;
+  for (int j = 0; j < blk.responses; ++j) {
+    const BlockWeight<T> w = response_weight(blk, j);
+    for (int64_t k = 0; k < Wf; ++k) {
+      const Buf<T> col = m.column(m.S, k, ld);
+      weigh_column<T>(g, w, k, m.column(m.X, k, ld), col);
+      column_fft<T, true>(g, col, m.a);
+    }
+    for (int l = 0; l < kLanes<T>; ++l) out.out[l] = blk.out[l] ? blk.out[l] + j * blk.out_step : nullptr;
+    spectrum_to_rows<T>(g, out, m.S, m);
+  }
+}
+
+// The responses' inputs in_j (upstream gradients) one after another through the forward transform: kSums
+// correlates each with the correlated input (transformed once, into X) into sums_j; kOut sums W_j . rfft2(in_j)
+// in A and transforms the total back into the output.
+template <typename T, bool kOut, bool kSums>
+void roundtrip_reduce_multi(const RoundTripGeometry<T>& g, const RoundTripBlock<T>& blk) {
+  const RoundTripScratch<T> m(g, blk.scratch);
+  const int64_t H = g.H, Wf = g.W / 2 + 1, ld = g.ld;
+  if constexpr (kSums) {
+    rows_to_spectrum<T>(g, blk.src, g.src_sh, g.src_sw, m.X, m);
+    for (int64_t k = 0; k < Wf; ++k) column_fft<T, false>(g, m.column(m.X, k, ld), m.a);
+  }
+  const T* in[kMaxLanes];
+  for (int j = 0; j < blk.responses; ++j) {
+    for (int l = 0; l < kLanes<T>; ++l) in[l] = blk.in[l] + j * blk.in_step;
+    rows_to_spectrum<T>(g, in, g.in_sh, g.in_sw, m.S, m);
+    const BlockWeight<T> w = response_weight(blk, j);
+    for (int64_t k = 0; k < Wf; ++k) {
+      const Buf<T> G = fft_lanes<T, false>(g.cols, m.column(m.S, k, ld), m.a);
+      if constexpr (kSums) correlate_column<T>(g, blk.sums + j * blk.sums_step, k, G, m.column(m.X, k, ld));
+      if constexpr (kOut) {
+        const Buf<T> acc = m.column(m.A, k, ld);
+        if (j == 0) {
+          weigh_column<T>(g, w, k, G, acc);
+        } else {
+          weigh_column<T>(g, w, k, G, G);
+          for (int64_t h = 0; h < H; ++h) {
+            acc.re[h] += G.re[h];
+            acc.im[h] += G.im[h];
+          }
+        }
+        if (j + 1 == blk.responses) column_fft<T, true>(g, acc, m.a);  // the total, while the column is in L1
+      }
+    }
+  }
+  if constexpr (kOut) spectrum_to_rows<T>(g, blk, m.A, m);
 }
 
 // Per-lane weights into lane layout (see BlockWeight): unit-stride rows move as register tiles.
@@ -305,6 +406,10 @@ extern const RoundTripKernels<float> roundtrip_lanes_float{
     .weight_grad = &roundtrip_weight_grad<float>,
     .energy = &roundtrip_energy<float>,
     .forward_energy = &roundtrip_forward_energy<float>,
+    .forward_multi = &roundtrip_forward_multi<float>,
+    .backward_multi = &roundtrip_reduce_multi<float, true, true>,
+    .input_grad_multi = &roundtrip_reduce_multi<float, true, false>,
+    .weight_grad_multi = &roundtrip_reduce_multi<float, false, true>,
     .gather_weight = &roundtrip_gather_weight<float>,
     .flush_sums = &roundtrip_flush_sums<float>,
 };
@@ -315,6 +420,10 @@ extern const RoundTripKernels<double> roundtrip_lanes_double{
     .weight_grad = &roundtrip_weight_grad<double>,
     .energy = &roundtrip_energy<double>,
     .forward_energy = &roundtrip_forward_energy<double>,
+    .forward_multi = &roundtrip_forward_multi<double>,
+    .backward_multi = &roundtrip_reduce_multi<double, true, true>,
+    .input_grad_multi = &roundtrip_reduce_multi<double, true, false>,
+    .weight_grad_multi = &roundtrip_reduce_multi<double, false, true>,
     .gather_weight = &roundtrip_gather_weight<double>,
     .flush_sums = &roundtrip_flush_sums<double>,
 };
