@@ -121,10 +121,12 @@ def _bench_models(args: argparse.Namespace) -> int:
     import torch
 
     from specdiff.bench.models import BACKENDS, DEFAULT_MODELS, bench_models, format_table
+    from specdiff.config import apply_overrides
 
     torch.set_num_threads(args.threads or os.cpu_count() or 1)
-    records = bench_models(args.model or DEFAULT_MODELS, args.backend or BACKENDS, batch=args.batch, size=args.size,
-                           base_channels=args.base_channels, steps=args.steps, warmup=args.warmup,
+    records = bench_models(args.model or DEFAULT_MODELS, args.backend or BACKENDS, batch=args.batch,
+                           channels=args.channels, size=args.size, base_channels=args.base_channels,
+                           configs=apply_overrides({}, args.set or ()), steps=args.steps, warmup=args.warmup,
                            device=_device(args.device), compile=args.compile,
                            log=lambda line: print(line, file=sys.stderr, flush=True))
     print(format_table(records))
@@ -344,8 +346,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", action="append", help=f"{' | '.join(MODELS)} (repeatable)")
     p.add_argument("--backend", action="append", choices=["reference", "kernel"])
     p.add_argument("--batch", type=_at_least(1), default=64)
+    p.add_argument("--channels", type=_at_least(1), default=3, help="image channels (the models' in_channels)")
     p.add_argument("--size", type=_at_least(2), default=32)
     p.add_argument("--base-channels", type=_at_least(1), default=32)
+    p.add_argument("--set", action="append", metavar="MODEL.ARG=VALUE",
+                   help="a constructor argument of one model, read as YAML, e.g. spectral_unet.filters_per_channel=3 "
+                   "or spectral_unet.channel_mults=[1,2] (repeatable)")
     p.add_argument("--steps", type=_at_least(1), default=10)
     p.add_argument("--warmup", type=_at_least(0), default=2)
     p.add_argument("--threads", type=_at_least(0), default=0, help="torch threads (default: all cores)")

@@ -73,6 +73,30 @@ def test_bench_models_writes_records(tmp_path):
     assert all(r["images_per_second"] > 0 for r in records)
 
 
+def test_bench_models_times_a_configured_model(tmp_path, capsys):
+    """--set gives one model constructor arguments (read as YAML) and --channels the images' channels: the record
+    names them and counts the parameters of exactly that model."""
+    from specdiff.nn import build_model
+
+    out = tmp_path / "models.json"
+    assert main(["bench", "models", "--model", "spectral_unet", "--model", "tiny_unet", "--backend", "reference",
+                 "--batch", "2", "--channels", "1", "--size", "8", "--base-channels", "4",
+                 "--set", "spectral_unet.filters_per_channel=3", "--set", "spectral_unet.channel_mults=[1, 2]",
+                 "--set", "spectral_unet.image_size=8", "--steps", "1", "--warmup", "0", "--json", str(out)]) == 0
+    spectral, tiny = json.loads(out.read_text())["records"]
+    arguments = {"filters_per_channel": 3, "channel_mults": [1, 2], "image_size": 8}
+    assert spectral["arguments"] == arguments and tiny["arguments"] == {}
+    assert spectral["channels"] == tiny["channels"] == 1
+    assert spectral["params"] == sum(p.numel() for p in build_model("spectral_unet", in_channels=1, base_channels=4,
+                                                                     **arguments).parameters())
+    for bad, message in ((["--set", "tiny_unet.base=3"], "constructor arguments must name a benchmarked model "
+                                                          "(spectral_unet) as MODEL.ARG=VALUE, got 'tiny_unet'"),
+                         (["--set", "spectral_unet.bogus=3"], "unknown argument(s) 'bogus'")):
+        assert main(["bench", "models", "--model", "spectral_unet", "--batch", "2", "--size", "8", "--base-channels",
+                     "4", "--steps", "1", "--warmup", "0", *bad]) == 1
+        assert message in capsys.readouterr().err
+
+
 def test_bench_models_compile_times_each_pair_twice(tmp_path, monkeypatch, capsys):
     # Dynamo's "eager" backend keeps the test fast; the timing run uses inductor, the default.
     compiled_models = []

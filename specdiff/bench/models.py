@@ -80,7 +80,7 @@ def bench_models(
         compile: also time each (model, backend) as ``torch.compile(model)``; the first warm-up step compiles.
 
     Returns records ``{model, backend, compiled, images_per_second, ms_per_step, params, batch, size, channels,
-    base_channels, threads, device}``.
+    base_channels, arguments (the model's entry of ``configs``), threads, device}``.
     """
     from specdiff.nn import MODELS, build_model
 
@@ -95,6 +95,10 @@ def bench_models(
     if "kernel" in backends and (missing := kernels_missing(device)):
         raise Unavailable(f"no {device.type} kernel for {', '.join(missing)}; time the reference backend only")
     configs = dict(configs or {})
+    for name, arguments in configs.items():
+        if name not in models or not isinstance(arguments, Mapping):
+            raise InvalidValue(f"constructor arguments must name a benchmarked model ({', '.join(models)}) as "
+                               f"MODEL.ARG=VALUE, got {name!r}: {arguments!r}")
     x0 = torch.rand(batch, channels, size, size, generator=torch.Generator().manual_seed(0)).mul(2).sub(1).to(device)
     pairs = []
     for name in models:
@@ -142,6 +146,7 @@ def bench_models(
             "size": size,
             "channels": channels,
             "base_channels": base_channels,
+            "arguments": dict(configs.get(name, {})),
             "threads": torch.get_num_threads(),
             "device": device.type,
         }
