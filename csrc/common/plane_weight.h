@@ -27,11 +27,11 @@ std::vector<int64_t> filter_grid(const at::Tensor& x, at::OptionalIntArrayRef s)
 PlaneWeight plane_weight(const at::Tensor& weight, const at::Tensor& x, at::ScalarType real,
                          at::IntArrayRef grid = {});
 
-// x [B, C, H, W] with each channel repeated w.responses times ([B, R C, H, W], channel c R + j = c), and the
-// inverse's adjoint: g [B, R C, H, W] summed over each channel's R responses. Both return their input when R = 1.
 // spectral_filter2d's backward: grad must have the forward output's shape, [B, R C, H, W], and x's dtype.
 void check_filter_grad(const at::Tensor& grad, const at::Tensor& x, const PlaneWeight& w);
 
+// x [B, C, H, W] with each channel repeated w.responses times ([B, R C, H, W], channel c R + j = c), and its
+// adjoint: g [B, R C, H, W] summed over each channel's R responses. Both return their input when R = 1.
 at::Tensor repeat_responses(const at::Tensor& x, const PlaneWeight& w);
 at::Tensor sum_responses(const at::Tensor& g, const PlaneWeight& w);
 

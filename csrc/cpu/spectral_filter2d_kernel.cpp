@@ -12,7 +12,8 @@ namespace specdiff::cpu {
 
 namespace {
 
-// The weight per plane group (x checked as a real image by the caller); real weights in x's dtype, complex ones in its complex counterpart.
+// The weight per plane group (x checked as a real image by the caller); real weights in x's dtype, complex ones in
+// its complex counterpart.
 PlaneWeight cpu_plane_weight(const at::Tensor& weight, const at::Tensor& x, at::IntArrayRef grid) {
   check_not_empty(x, "x", "[B, C, H, W]");
   const at::ScalarType xt = x.scalar_type(), wt = weight.scalar_type();
