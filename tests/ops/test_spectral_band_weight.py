@@ -113,6 +113,19 @@ def test_band_gradients_without_the_spectrum_gradient(dtype):
 
 @pytest.mark.parametrize("isa", cpu_isas())
 @pytest.mark.parametrize("dtype", [torch.complex64, torch.complex128])
+@pytest.mark.parametrize("per_sample", [False, True])
+def test_band_sums_on_every_isa(per_sample, dtype, isa):
+    # The parameters' sums run in registers over blocks of 64 vectors per lane, then into double vectors, reduced
+    # across lanes when a run of planes ends: 40 planes of 16 x 14 bins (448 interleaved values, not a divisor of
+    # any ISA's 64-vector block) make runs of several blocks that end inside a plane; a shared band makes one run
+    # per thread.
+    real = torch.float32 if dtype == torch.complex64 else torch.float64
+    with cpu_isa(isa):
+        _grads_vs_reference(spectrum(3, 40, 16, 26).to(dtype), band_args(3, per_sample), 7.0, 26, TOL[real])
+
+
+@pytest.mark.parametrize("isa", cpu_isas())
+@pytest.mark.parametrize("dtype", [torch.complex64, torch.complex128])
 def test_large_outputs_take_the_streaming_path(dtype, isa):
     # Outputs larger than the threads' L2s are written with streaming stores (each ISA has its own); 129 x 67 planes
     # start off the vector alignment, so the scalar ends run too.

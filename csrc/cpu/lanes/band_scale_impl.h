@@ -34,19 +34,40 @@ void band_scale(const T* __restrict w, const T* __restrict x, T* __restrict y, i
   if (stream) stream_fence();
 }
 
+// A vector of doubles as wide (in lanes) as a lane vector of T: the double-precision accumulator of one.
+template <typename T>
+struct WideSumOf;
+template <>
+struct WideSumOf<float> {
+  typedef double type __attribute__((vector_size(2 * SPECDIFF_VEC_BYTES)));
+};
+template <>
+struct WideSumOf<double> {
+  using type = VecOf<double>::type;
+};
+
 // The correlation sums of a run of planes that share the derivative tables. They are summed in registers, in the
 // working precision over blocks of kCorrelationBlock vectors per lane (the registers carry over from one plane to
-// the next, so small planes do not pay a horizontal sum each), then in double: no per-thread array and no second
-// pass (the loop is memory-bound; docs/cpu_kernels.md).
+// the next, so small planes do not pay a horizontal sum each), then lane by lane into double vectors, and across
+// the lanes once, when the run ends: no per-thread array and no second pass (the loop is memory-bound;
+// docs/cpu_kernels.md).
 template <typename T>
 class BandSums {
  public:
   using V = typename VecOf<T>::type;
   static constexpr int P = kLanes<T>;
   static constexpr int kCorrelationBlock = 64;
+  using D = typename WideSumOf<T>::type;
 
   explicit BandSums(double* sums) : sums_(sums) {}
-  ~BandSums() { flush(); }
+  ~BandSums() {
+    flush();
+    for (int k = 0; k < P; ++k) {
+      sums_[0] += total0_[k];
+      sums_[1] += total1_[k];
+      sums_[2] += total2_[k];
+    }
+  }
 
   // One vector of values j..j+P: c = g s, added times each table.
   void add(V c, V v0, V v1, V v2) {
@@ -64,17 +85,16 @@ class BandSums {
 
  private:
   void flush() {
-    for (int k = 0; k < P; ++k) {
-      sums_[0] += static_cast<double>(a0_[k]);
-      sums_[1] += static_cast<double>(a1_[k]);
-      sums_[2] += static_cast<double>(a2_[k]);
-    }
+    total0_ += __builtin_convertvector(a0_, D);
+    total1_ += __builtin_convertvector(a1_, D);
+    total2_ += __builtin_convertvector(a2_, D);
     a0_ = a1_ = a2_ = V{};
     pending_ = 0;
   }
 
   double* sums_;
   V a0_{}, a1_{}, a2_{};
+  D total0_{}, total1_{}, total2_{};
   int pending_ = 0;
 };
 
