@@ -116,9 +116,9 @@ def test_band_gradients_without_the_spectrum_gradient(dtype):
 @pytest.mark.parametrize("per_sample", [False, True])
 def test_band_sums_on_every_isa(per_sample, dtype, isa):
     # The parameters' sums run in registers over blocks of 64 vectors per lane, then into double vectors, reduced
-    # across lanes when a run of planes ends: 40 planes of 16 x 14 bins (448 interleaved values, not a divisor of
-    # any ISA's 64-vector block) make runs of several blocks that end inside a plane; a shared band makes one run
-    # per thread.
+    # across lanes when a run of planes ends: 40 planes of 16 x 14 bins (448 interleaved values: on every ISA a
+    # plane's vector count and the 64-vector block divide neither each other) make runs of several blocks that end
+    # inside a plane; a shared band makes one run per thread.
     real = torch.float32 if dtype == torch.complex64 else torch.float64
     with cpu_isa(isa):
         _grads_vs_reference(spectrum(3, 40, 16, 26).to(dtype), band_args(3, per_sample), 7.0, 26, TOL[real])
