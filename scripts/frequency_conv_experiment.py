@@ -25,6 +25,7 @@ import torch
 from torch import Tensor, nn
 
 from specdiff.nn import registry
+from specdiff.nn.global_filter import _kernel_to_response
 from specdiff.nn.tiny_unet import TinyUNet
 
 
@@ -38,15 +39,12 @@ class FrequencyConv(nn.Module):
             raise ValueError(f"FrequencyConv replaces 3x3 convolutions with padding 1, got {conv}")
         self.stride = conv.stride[0]
         self.grid = (size[0] + padding, size[1] + padding)
-        shifts = torch.zeros(9, *self.grid, dtype=conv.weight.dtype)
-        taps = torch.empty(9, c_out, c_in, dtype=conv.weight.dtype)
-        for i in range(3):
-            for j in range(3):
-                # F.conv2d correlates: tap (i, j) reads x[n + (i - 1, j - 1)], a shift by (1 - i, 1 - j).
-                shifts[3 * i + j, (1 - i) % self.grid[0], (1 - j) % self.grid[1]] = 1.0
-                taps[3 * i + j] = conv.weight.detach()[:, :, i, j]
-        self.basis = nn.Parameter(torch.view_as_real(torch.fft.rfft2(shifts)).contiguous(), requires_grad=learn_basis)
-        self.taps = nn.Parameter(taps)
+        # Basis j = 3 i + j' is tap (i, j')'s shift. F.conv2d correlates, so the convolution kernel of a tap is the
+        # flipped one-hot (as GlobalFilter's spatial mixer flips its taps).
+        one_hot = torch.eye(9, dtype=conv.weight.dtype).view(9, 3, 3).flip(-2, -1)
+        self.basis = nn.Parameter(torch.view_as_real(_kernel_to_response(one_hot, *self.grid)).contiguous(),
+                                  requires_grad=learn_basis)
+        self.taps = nn.Parameter(conv.weight.detach().permute(2, 3, 0, 1).reshape(9, c_out, c_in).clone())
         self.bias = nn.Parameter(conv.bias.detach().clone())
 
     def forward(self, x: Tensor) -> Tensor:
