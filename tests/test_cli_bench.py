@@ -55,6 +55,26 @@ def test_five_passes_move_what_band_weighting_must():
     assert rec.count("aten::copy_") == 1 and rec.count("aten::add") == 1 and rec.count("aten::empty_like") == 2
 
 
+def test_paths_take_turns_at_running_first(monkeypatch):
+    """The order of the timed calls rotates each repeat, so no path always runs right after the same other one."""
+    from specdiff.bench import cases, ops
+
+    calls = []
+
+    def build(shape, dtype, device):
+        return {(path, p): (lambda path=path, p=p: calls.append((path, p)))
+                for path in ("reference", "kernel", cases.BOUND) for p in cases.PASSES}
+
+    monkeypatch.setitem(cases.CASES, "recorded", cases.Case("recorded", "spectral_filter2d", build))
+    monkeypatch.setattr(ops, "kernel_available", lambda case, device: True)
+    records = ops.bench_ops(["recorded"], shapes=[(1, 1, 4, 4)], repeats=4, warmup=0)
+    assert [r["pass"] for r in records] == ["fwd", "fwdbwd"]
+    fwd = [path for path, p in calls if p == "fwd"]
+    assert fwd == ["reference", "kernel", "bound", "kernel", "bound", "reference", "bound", "reference", "kernel",
+                   "reference", "kernel", "bound"]
+    assert [path for path, p in calls if p == "fwdbwd"] == fwd
+
+
 def test_bench_rejects_unknown_op_and_bad_shape(capsys):
     assert main(["bench", "ops", "--op", "nope", "--shape", "1x1x4x4"]) == 1
     assert "specdiff bench: error: unknown op(s) nope; choose from" in capsys.readouterr().err

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Mapping
 import torch
 
 from specdiff import extension
-from specdiff.bench.ops import timer
+from specdiff.bench.ops import rotated, timer
 from specdiff.errors import InvalidValue, Unavailable
 from specdiff.extension import use_backend
 
@@ -69,7 +69,8 @@ def bench_models(
     compile: bool = False,
     log: Callable[[str], None] | None = None,
 ) -> list[dict]:
-    """Times a training step of each model under each backend, interleaved; medians over ``steps``.
+    """Times a training step of each model under each backend, interleaved in an order that rotates each step
+    (:func:`specdiff.bench.ops.rotated`); medians over ``steps``.
 
     Args:
         models: registry names (:data:`specdiff.nn.MODELS`).
@@ -128,7 +129,7 @@ def bench_models(
 
     times: dict[tuple[str, str, bool], list[float]] = {(n, b, c): [] for n, b, c, _, _ in pairs}
     for i in range(warmup + steps):
-        for name, backend, compiled, _, step in pairs:
+        for name, backend, compiled, _, step in rotated(pairs, i):
             elapsed = timed(backend, step)
             if i >= warmup:
                 times[(name, backend, compiled)].append(elapsed)

@@ -64,6 +64,18 @@ def cuda_graphed(thunk: Callable[[], object], warmup: int = 3) -> Callable[[], o
     return graph.replay
 
 
+def rotated(items: list, r: int) -> list:
+    """``items`` rotated left by ``r``: repeat r's call order.
+
+    A call inherits what the call before it left behind: the caches its temporaries filled, the memory its
+    frees returned to the system. In a fixed order one path always follows the same other one (the kernel would
+    always read inputs that the reference's temporaries had just pushed out of the caches); rotating the order
+    puts every path in every position equally often, so that effect falls on each path alike.
+    """
+    r %= len(items)
+    return items[r:] + items[:r]
+
+
 def bench_ops(
     ops: Iterable[str] | None = None,
     shapes: Iterable[tuple[int, int, int, int]] = STANDARD_SHAPES,
@@ -73,7 +85,8 @@ def bench_ops(
     warmup: int = 3,
     log: Callable[[str], None] | None = None,
 ) -> list[dict]:
-    """Times each (op, shape, pass) on both paths; the two alternate call by call so drift hits both alike.
+    """Times each (op, shape, pass) on both paths; they alternate call by call, in an order that rotates each
+    repeat (``rotated``), so that drift and what one call leaves to the next hit both alike.
 
     Returns records ``{op, shape, dtype, device, pass, reference_ms, kernel_ms, speedup, timing}`` (medians);
     ``timing`` is ``wall`` on the CPU, ``cuda_graph`` (device time of replayed graphs) or ``eager`` on CUDA. A case
@@ -109,9 +122,9 @@ def bench_ops(
                     for thunk in paths.values():
                         thunk()
                 times = {k: [] for k in paths}
-                for _ in range(repeats):
-                    for k, thunk in paths.items():
-                        times[k].append(timed(thunk))
+                for r in range(repeats):
+                    for k in rotated(list(paths), r):
+                        times[k].append(timed(paths[k]))
                 ref_ms, ker_ms = statistics.median(times["reference"]), statistics.median(times["kernel"])
                 record = {
                     "op": name,
