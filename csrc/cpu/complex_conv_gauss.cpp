@@ -21,15 +21,15 @@ using Triple = std::array<at::Tensor, 3>;
 // Gauss's operands from a split-layout t = [re | im] (contiguous or channels_last), each [B, C, H, W] in
 // channels_last: [re + im, im, re] (the forward's inputs, and the backward's upstream gradients), or with
 // `adjoint` [re, re - im, re + im] (the backward's inputs). One pass over t; from the contiguous layout through
-// the lane kernels' register-tile transposes.
-Triple gauss_operands(const at::Tensor& t_in, bool adjoint) {
+// the lane kernels' register-tile transposes. The three are intermediates: views of the calling thread's buffer
+// for `slot` (cpu/workspace.h).
+Triple gauss_operands(const at::Tensor& t_in, bool adjoint, CallSlot slot) {
   const bool cl = !t_in.is_contiguous() && t_in.is_contiguous(at::MemoryFormat::ChannelsLast);
   const at::Tensor t = cl ? t_in : t_in.contiguous();
   const int64_t B = t.size(0), C = t.size(1) / 2, P = t.size(2) * t.size(3);
-  const auto part = [&] {
-    return at::empty({B, C, t.size(2), t.size(3)}, t.options().memory_format(at::MemoryFormat::ChannelsLast));
-  };
-  Triple out{part(), part(), part()};
+  const at::Tensor parts =
+      slot_tensor(slot, {3 * B, C, t.size(2), t.size(3)}, t.options(), at::MemoryFormat::ChannelsLast);
+  Triple out{parts.narrow(0, 0, B), parts.narrow(0, B, B), parts.narrow(0, 2 * B, B)};
   AT_DISPATCH_FLOATING_TYPES(t.scalar_type(), "complex_conv_gauss_operands", [&] {
     using T = scalar_t;
     const T* in = t.const_data_ptr<T>();
@@ -95,7 +95,7 @@ at::Tensor gauss_forward(const at::Tensor& x, const at::Tensor& wr, const at::Te
     return b.has_value() ? std::optional<at::Tensor>(-*b) : std::nullopt;
   };
   const std::optional<at::Tensor> bias[3] = {std::nullopt, negated(br), negated(bi)};
-  const Triple xs = gauss_operands(x, false), ws = gauss_weights(wr, wi, false);
+  const Triple xs = gauss_operands(x, false, CallSlot::operand), ws = gauss_weights(wr, wi, false);
   Triple kuv;
   for (int j = 0; j < 3; ++j) {
     kuv[j] = at::convolution(xs[j], ws[j], bias[j], p.stride, p.padding, p.dilation, p.transposed, p.output_padding,
@@ -112,12 +112,13 @@ at::Tensor gauss_forward(const at::Tensor& x, const at::Tensor& wr, const at::Te
 ConvGrads gauss_backward(const at::Tensor& grad, const at::Tensor& x, const at::Tensor& wr, const at::Tensor& wi,
                          const ComplexConvParams& p, std::array<bool, 3> mask, at::MemoryFormat fmt) {
   const int64_t cin = x.size(1) / 2, cout = grad.size(1) / 2;
-  const Triple gs = gauss_operands(grad, false), ws = gauss_weights(wr, wi, true);
+  const Triple gs = gauss_operands(grad, false, CallSlot::grad), ws = gauss_weights(wr, wi, true);
   // Without weight gradients only the input's shape matters.
   const auto cl = at::MemoryFormat::ChannelsLast;
   const at::Tensor shape_only =
       mask[1] ? at::Tensor() : at::empty({x.size(0), cin, x.size(2), x.size(3)}, x.options().memory_format(cl));
-  const Triple xs = mask[1] ? gauss_operands(x, true) : Triple{shape_only, shape_only, shape_only};
+  const Triple xs =
+      mask[1] ? gauss_operands(x, true, CallSlot::operand) : Triple{shape_only, shape_only, shape_only};
   const std::vector<int64_t> bias_sizes{cout};
   Triple m, n, gb;
   for (int j = 0; j < 3; ++j) {

@@ -84,10 +84,13 @@ int64_t winograd_tile_block(int64_t cin, int64_t cout, int64_t tiles, int64_t fi
 at::Tensor winograd_conv(const at::Tensor& x_in, const at::Tensor& wr, const at::Tensor& wi,
                          const std::optional<at::Tensor>& br, const std::optional<at::Tensor>& bi, int64_t pad_h,
                          int64_t pad_w, at::MemoryFormat fmt) {
-  const at::Tensor x = to_channels_last(x_in);
+  const auto cl = at::MemoryFormat::ChannelsLast;
+  const at::Tensor x = to_channels_last(x_in, CallSlot::operand);
   const int64_t B = x.size(0), C = x.size(1) / 2, H = x.size(2), W = x.size(3), cout = wr.size(0);
   const int64_t OH = H + 2 * pad_h - 2, OW = W + 2 * pad_w - 2;
-  at::Tensor y = at::empty({B, 2 * cout, OH, OW}, x.options().memory_format(at::MemoryFormat::ChannelsLast));
+  // The output itself, or (relayout below) an intermediate.
+  at::Tensor y = fmt == cl ? at::empty({B, 2 * cout, OH, OW}, x.options().memory_format(cl))
+                           : slot_tensor(CallSlot::output, {B, 2 * cout, OH, OW}, x.options(), cl);
   const at::Tensor u = winograd_weights(wr, wi);
   const at::Tensor bre = br.has_value() ? br->contiguous() : at::Tensor();
   const at::Tensor bim = bi.has_value() ? bi->contiguous() : at::Tensor();
@@ -209,7 +212,7 @@ at::Tensor winograd_forward(const at::Tensor& x, const at::Tensor& wr, const at:
 ConvGrads winograd_backward(const at::Tensor& grad, const at::Tensor& x, const at::Tensor& wr, const at::Tensor& wi,
                             const ComplexConvParams& p, std::array<bool, 3> mask, at::MemoryFormat fmt) {
   const int64_t cout = wr.size(0);
-  const at::Tensor g = to_channels_last(grad);
+  const at::Tensor g = to_channels_last(grad, CallSlot::grad);
   at::Tensor gx, gwr, gwi, gbr, gbi;
   if (mask[0]) {
     const at::Tensor fr = wr.flip({2, 3}).transpose(0, 1), fi = wi.flip({2, 3}).transpose(0, 1).neg();
@@ -218,7 +221,8 @@ ConvGrads winograd_backward(const at::Tensor& grad, const at::Tensor& x, const a
     gx = at::zeros(x.sizes(), x.options().memory_format(fmt));
   }
   if (mask[1]) {
-    std::tie(gwr, gwi) = winograd_weight_grad(to_channels_last(x), g, p.padding[0], p.padding[1]);
+    std::tie(gwr, gwi) = winograd_weight_grad(to_channels_last(x, CallSlot::operand), g, p.padding[0],
+                                                  p.padding[1]);
   } else {
     gwr = at::zeros(wr.sizes(), wr.options());
     gwi = at::zeros(wr.sizes(), wr.options());

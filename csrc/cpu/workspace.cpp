@@ -18,10 +18,7 @@ struct Buffer {
   int64_t bytes = 0;
 };
 
-}  // namespace
-
-char* thread_workspace(int64_t bytes) {
-  thread_local Buffer buffer;
+char* grown(Buffer& buffer, int64_t bytes) {
   if (bytes > buffer.bytes) {
     // Grown geometrically, so a thread that sees slowly growing sizes reallocates only a few times.
     const int64_t want = std::max<int64_t>(bytes, buffer.bytes + buffer.bytes / 2);
@@ -33,6 +30,18 @@ char* thread_workspace(int64_t bytes) {
     buffer.bytes = static_cast<int64_t>(size);
   }
   return buffer.data.get();
+}
+
+}  // namespace
+
+char* thread_workspace(int64_t bytes) {
+  thread_local Buffer buffer;
+  return grown(buffer, bytes);
+}
+
+char* call_workspace(CallSlot slot, int64_t bytes) {
+  thread_local Buffer buffers[static_cast<int>(CallSlot::count)];
+  return grown(buffers[static_cast<int>(slot)], bytes);
 }
 
 }  // namespace specdiff::cpu

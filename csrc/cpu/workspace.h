@@ -29,6 +29,15 @@ class WorkspaceLayout {
 // thread_workspace on the same thread; its contents are whatever the thread's last user left there.
 char* thread_workspace(int64_t bytes);
 
+// A call's intermediates that live across its parallel regions (a channels_last copy of an operand, an output
+// before its last relayout) come from buffers of the calling thread, one per slot, kept like thread_workspace's:
+// glibc maps such activation-sized blocks fresh on every call and the kernel faults every page of them in again.
+enum class CallSlot { operand, grad, output, count };
+
+// The calling thread's buffer for `slot`, at least `bytes` bytes, 64-byte aligned. Valid until the next call of
+// call_workspace with that slot on the same thread; nothing that views it may leave the op.
+char* call_workspace(CallSlot slot, int64_t bytes);
+
 template <typename T>
 T* at_offset(char* base, int64_t offset) {
   return reinterpret_cast<T*>(base + offset);

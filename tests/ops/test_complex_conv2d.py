@@ -210,6 +210,31 @@ def test_winograd_float32_over_many_tiles():
 
 
 @needs_kernel
+@pytest.mark.parametrize("channels_last", [False, True])
+@pytest.mark.parametrize("algorithm", ["winograd", "gauss"])
+def test_results_outlive_the_reused_intermediates(algorithm, channels_last):
+    """Winograd's channels_last copies and output before its relayout, and Gauss's operands, live in buffers each
+    call reuses: a result (the output, every gradient) must stay what it was when later calls of other sizes and
+    values reuse them."""
+    gen = torch.Generator().manual_seed(11)
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+
+    def run(batch, hw):
+        x = torch.randn(batch, 32, *hw, generator=gen).contiguous(memory_format=fmt).requires_grad_()
+        wr, wi = (torch.randn(16, 16, 3, 3, generator=gen).requires_grad_() for _ in range(2))
+        y = complex_conv2d(x, wr, wi, None, None, 1, 1, 1, 1)
+        y.backward(torch.randn(y.shape, generator=gen).contiguous(memory_format=fmt))
+        return [t.detach().clone() for t in (y, x.grad, wr.grad, wi.grad)], [y, x.grad, wr.grad, wi.grad]
+
+    with forced_algorithm(algorithm):
+        kept, results = run(2, (12, 9))
+        run(3, (16, 20))  # larger: the buffers grow
+        run(1, (8, 8))
+    for before, after in zip(kept, results, strict=True):
+        torch.testing.assert_close(after, before, rtol=0, atol=0)
+
+
+@needs_kernel
 def test_winograd_gradcheck_opcheck_compile():
     gen = torch.Generator().manual_seed(6)
     x = torch.randn(1, 32, 3, 5, generator=gen, dtype=torch.float64)
