@@ -21,7 +21,6 @@
 #include <vector>
 
 #include "cpu/complex_conv.h"
-
 #include "cpu/workspace.h"
 
 namespace specdiff::cpu {

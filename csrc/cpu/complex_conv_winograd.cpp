@@ -221,8 +221,8 @@ ConvGrads winograd_backward(const at::Tensor& grad, const at::Tensor& x, const a
     gx = at::zeros(x.sizes(), x.options().memory_format(fmt));
   }
   if (mask[1]) {
-    std::tie(gwr, gwi) = winograd_weight_grad(to_channels_last(x, CallSlot::operand), g, p.padding[0],
-                                                  p.padding[1]);
+    const at::Tensor xc = to_channels_last(x, CallSlot::operand);
+    std::tie(gwr, gwi) = winograd_weight_grad(xc, g, p.padding[0], p.padding[1]);
   } else {
     gwr = at::zeros(wr.sizes(), wr.options());
     gwi = at::zeros(wr.sizes(), wr.options());

@@ -31,7 +31,8 @@ char* thread_workspace(int64_t bytes);
 
 // A call's intermediates that live across its parallel regions (a channels_last copy of an operand, an output
 // before its last relayout) come from buffers of the calling thread, one per slot, kept like thread_workspace's:
-// glibc maps such activation-sized blocks fresh on every call and the kernel faults every page of them in again.
+// glibc gives activation-sized blocks back to the system when they are freed (always from 32 MiB, smaller ones
+// whenever the heap is trimmed), and the next call would fault every page of them in again.
 enum class CallSlot { operand, grad, output, count };
 
 // The calling thread's buffer for `slot`, at least `bytes` bytes, 64-byte aligned. Valid until the next call of
