@@ -120,23 +120,17 @@ int64_t out_channels(const at::Tensor& weight_re, const ComplexConvParams& p) {
   return p.transposed ? weight_re.size(1) * p.groups : weight_re.size(0);
 }
 
-at::Tensor slot_tensor(CallSlot slot, at::IntArrayRef sizes, const at::TensorOptions& options, at::MemoryFormat fmt) {
+at::Tensor channels_last_scratch(CallSlot slot, at::IntArrayRef sizes, const at::TensorOptions& options) {
   TORCH_INTERNAL_ASSERT(sizes.size() == 4 && options.device().is_cpu());
-  const int64_t numel = c10::multiply_integers(sizes);
-  char* data = call_workspace(slot, numel * static_cast<int64_t>(options.dtype().itemsize()));
-  const std::vector<int64_t> strides = fmt == at::MemoryFormat::ChannelsLast
-                                           ? c10::get_channels_last_strides_2d(sizes)
-                                           : std::vector<int64_t>{sizes[1] * sizes[2] * sizes[3], sizes[2] * sizes[3],
-                                                                  sizes[3], 1};
-  return at::from_blob(data, sizes, strides, options);
+  const int64_t bytes = c10::multiply_integers(sizes) * static_cast<int64_t>(options.dtype().itemsize());
+  return at::from_blob(call_workspace(slot, bytes), sizes, c10::get_channels_last_strides_2d(sizes), options);
 }
 
-// t (contiguous) in channels_last, or (channels_last) back in the contiguous layout: one pass of the lane
-// kernels' register-tile transposes.
-at::Tensor relayout(const at::Tensor& t, bool to_channels_last, std::optional<CallSlot> slot) {
-  const auto fmt = to_channels_last ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous;
-  at::Tensor out =
-      slot ? slot_tensor(*slot, t.sizes(), t.options(), fmt) : at::empty(t.sizes(), t.options().memory_format(fmt));
+namespace {
+
+// out = t in out's layout (t contiguous and out channels_last, or the reverse): one pass of the lane kernels'
+// register-tile transposes.
+void relayout_into(const at::Tensor& t, const at::Tensor& out, bool to_channels_last) {
   const int64_t B = t.size(0), C = t.size(1), P = t.size(2) * t.size(3);
   AT_DISPATCH_FLOATING_TYPES(t.scalar_type(), "complex_conv_relayout", [&] {
     using T = scalar_t;
@@ -146,14 +140,23 @@ at::Tensor relayout(const at::Tensor& t, bool to_channels_last, std::optional<Ca
                                               : conv_layout_lanes<T>().channels_last_to_planes;
     for_pixel_chunks(B, P, [&](int64_t b, int64_t p0, int64_t p1) { fn(in + b * C * P, C, P, p0, p1, o + b * C * P); });
   });
+}
+
+}  // namespace
+
+at::Tensor relayout(const at::Tensor& t, bool to_channels_last) {
+  at::Tensor out = at::empty(t.sizes(), t.options().memory_format(to_channels_last ? at::MemoryFormat::ChannelsLast
+                                                                                   : at::MemoryFormat::Contiguous));
+  relayout_into(t, out, to_channels_last);
   return out;
 }
 
-// t in channels_last: through relayout from the contiguous layout (into the slot's buffer, if given), else through
-// ATen.
-at::Tensor to_channels_last(const at::Tensor& t, std::optional<CallSlot> slot) {
+at::Tensor to_channels_last(const at::Tensor& t, CallSlot slot) {
   const auto cl = at::MemoryFormat::ChannelsLast;
-  return t.is_contiguous(cl) || !t.is_contiguous() ? t.contiguous(cl) : relayout(t, true, slot);
+  if (t.is_contiguous(cl) || !t.is_contiguous()) return t.contiguous(cl);
+  at::Tensor out = channels_last_scratch(slot, t.sizes(), t.options());
+  relayout_into(t, out, true);
+  return out;
 }
 
 ConvAlgorithm choose_algorithm(const at::Tensor& x, const at::Tensor& weight_re, const ComplexConvParams& p,

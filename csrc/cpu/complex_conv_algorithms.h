@@ -32,18 +32,17 @@ using OptionalTensor = std::optional<at::Tensor>;
 
 int64_t out_channels(const at::Tensor& weight_re, const ComplexConvParams& p);
 
-// t (contiguous) in channels_last, or (channels_last) back in the contiguous layout: one pass of the lane kernels'
-// register-tile transposes (lanes/conv_layout.h). A fresh tensor, or with a slot a view of the calling thread's
-// call_workspace (cpu/workspace.h) for an intermediate that must not leave the op.
-at::Tensor relayout(const at::Tensor& t, bool to_channels_last, std::optional<CallSlot> slot = std::nullopt);
+// t (contiguous) in channels_last, or (channels_last) back in the contiguous layout, as a fresh tensor: one pass of
+// the lane kernels' register-tile transposes (lanes/conv_layout.h).
+at::Tensor relayout(const at::Tensor& t, bool to_channels_last);
 
-// t in channels_last: through relayout from the contiguous layout (into the slot's workspace, if given), else
-// through ATen.
-at::Tensor to_channels_last(const at::Tensor& t, std::optional<CallSlot> slot = std::nullopt);
+// An uninitialised channels_last tensor of `sizes` (NCHW) viewing the calling thread's call_workspace for `slot`
+// (cpu/workspace.h): an intermediate that must not leave the op.
+at::Tensor channels_last_scratch(CallSlot slot, at::IntArrayRef sizes, const at::TensorOptions& options);
 
-// An uninitialised tensor of `sizes` (NCHW) in `fmt` viewing the calling thread's workspace for `slot`: an
-// intermediate that must not leave the op.
-at::Tensor slot_tensor(CallSlot slot, at::IntArrayRef sizes, const at::TensorOptions& options, at::MemoryFormat fmt);
+// t in channels_last, an intermediate: t itself when it is already, a relayout into the slot's scratch from the
+// contiguous layout, else through ATen.
+at::Tensor to_channels_last(const at::Tensor& t, CallSlot slot);
 
 // Runs fn(b, p0, p1) over every sample b and range of at most 256 of its P pixels, in parallel: the tasks of the
 // layout-changing passes.

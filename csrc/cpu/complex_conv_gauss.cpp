@@ -27,8 +27,7 @@ Triple gauss_operands(const at::Tensor& t_in, bool adjoint, CallSlot slot) {
   const bool cl = !t_in.is_contiguous() && t_in.is_contiguous(at::MemoryFormat::ChannelsLast);
   const at::Tensor t = cl ? t_in : t_in.contiguous();
   const int64_t B = t.size(0), C = t.size(1) / 2, P = t.size(2) * t.size(3);
-  const at::Tensor parts =
-      slot_tensor(slot, {3 * B, C, t.size(2), t.size(3)}, t.options(), at::MemoryFormat::ChannelsLast);
+  const at::Tensor parts = channels_last_scratch(slot, {3 * B, C, t.size(2), t.size(3)}, t.options());
   Triple out{parts.narrow(0, 0, B), parts.narrow(0, B, B), parts.narrow(0, 2 * B, B)};
   AT_DISPATCH_FLOATING_TYPES(t.scalar_type(), "complex_conv_gauss_operands", [&] {
     using T = scalar_t;

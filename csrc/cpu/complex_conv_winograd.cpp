@@ -90,7 +90,7 @@ at::Tensor winograd_conv(const at::Tensor& x_in, const at::Tensor& wr, const at:
   const int64_t OH = H + 2 * pad_h - 2, OW = W + 2 * pad_w - 2;
   // The output itself, or (relayout below) an intermediate.
   at::Tensor y = fmt == cl ? at::empty({B, 2 * cout, OH, OW}, x.options().memory_format(cl))
-                           : slot_tensor(CallSlot::output, {B, 2 * cout, OH, OW}, x.options(), cl);
+                           : channels_last_scratch(CallSlot::output, {B, 2 * cout, OH, OW}, x.options());
   const at::Tensor u = winograd_weights(wr, wi);
   const at::Tensor bre = br.has_value() ? br->contiguous() : at::Tensor();
   const at::Tensor bim = bi.has_value() ? bi->contiguous() : at::Tensor();
