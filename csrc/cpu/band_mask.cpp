@@ -8,7 +8,7 @@
 #include <cmath>
 #include <vector>
 
-#include "cpu/band_fill.h"
+#include "cpu/lanes/band_scale.h"
 
 namespace specdiff::cpu {
 
@@ -20,8 +20,6 @@ BandParams cpu_band(const at::Tensor& inner, const at::Tensor& outer, const at::
 BandMask band_mask(const BandParams& p, int64_t batch, int64_t H, int64_t W, bool derivatives, bool pairs) {
   TORCH_CHECK(H >= 1 && W >= 1, "specdiff: internal: band_mask needs H, W >= 1, got ", H, "x", W);
   const int64_t Wf = W / 2 + 1, G = p.groups(batch);
-  // Rows h and H - h have the same |fy| and so the same band: fill rows 0..H/2 (vectorized), copy the rest.
-  const int64_t rows = H / 2 + 1;
   const int64_t per_group = (pairs ? 2 : 1) * H * Wf;
   const auto opts = p.inner.options();
   const auto shape = pairs ? std::vector<int64_t>{G, 1, H, Wf, 2} : std::vector<int64_t>{G, 1, H, Wf};
@@ -37,28 +35,22 @@ BandMask band_mask(const BandParams& p, int64_t batch, int64_t H, int64_t W, boo
     const T* outer = p.outer.data_ptr<T>();
     const T* gain = p.gain.data_ptr<T>();
     const int64_t si = p.inner.dim(), so = p.outer.dim(), sg = p.gain.dim();  // 1 when per sample
+    // Rows h and H - h have the same |fy| and so the same band: the radii of rows 0..H/2.
+    const int64_t rows = H / 2 + 1;
     std::vector<T> rho(rows * Wf);
     for (int64_t h = 0; h < rows; ++h) {
       for (int64_t k = 0; k < Wf; ++k) rho[h * Wf + k] = band_rho<T>(h, k, H, W);
     }
-    std::vector<T*> tables = {m.w.data_ptr<T>()};
-    if (derivatives) {
-      tables.push_back(m.d_inner.data_ptr<T>());
-      tables.push_back(m.d_outer.data_ptr<T>());
-      tables.push_back(m.d_gain.data_ptr<T>());
-    }
+    T* base[4] = {m.w.data_ptr<T>(), derivatives ? m.d_inner.data_ptr<T>() : nullptr,
+                  derivatives ? m.d_outer.data_ptr<T>() : nullptr, derivatives ? m.d_gain.data_ptr<T>() : nullptr};
+    const BandFillFn<T> fill = band_scale_lanes<T>().fill;
     at::parallel_for(0, G, 1, [&](int64_t g0, int64_t g1) {
+      std::vector<T> scratch(band_fill_scratch(H, Wf));
       for (int64_t g = g0; g < g1; ++g) {
-        const int64_t o = g * per_group;
-        band_fill<T>(p.kind, rho.data(), rows * Wf, inner[g * si], outer[g * so], gain[g * sg],
-                     static_cast<T>(p.temperature), tables[0] + o, derivatives ? tables[1] + o : nullptr,
-                     derivatives ? tables[2] + o : nullptr, derivatives ? tables[3] + o : nullptr);
-        for (T* t : tables) {
-          for (int64_t h = rows; h < H; ++h) std::copy_n(t + o + (H - h) * Wf, Wf, t + o + h * Wf);
-          if (pairs) {  // in place from the end: value k moves to 2k and 2k + 1, never over one not yet moved
-            for (int64_t k = H * Wf - 1; k >= 0; --k) t[o + 2 * k] = t[o + 2 * k + 1] = t[o + k];
-          }
-        }
+        const BandShape<T> band{p.kind, inner[g * si], outer[g * so], gain[g * sg], static_cast<T>(p.temperature)};
+        T* tables[4];
+        for (int t = 0; t < 4; ++t) tables[t] = base[t] ? base[t] + g * per_group : nullptr;
+        fill(band, rho.data(), H, Wf, pairs, tables, scratch.data());
       }
     });
   });

@@ -125,6 +125,28 @@ def test_band_sums_on_every_isa(per_sample, dtype, isa):
 
 
 @pytest.mark.parametrize("isa", cpu_isas())
+@pytest.mark.parametrize("kind", ["radial", "bandpass"])
+@pytest.mark.parametrize("height", [1, 2, 7, 16])
+def test_band_tables_on_every_isa(height, kind, isa):
+    # Each ISA builds the band's tables from rows 0..H/2 and writes the other rows (H - h) and both values of each
+    # bin in one pass: odd and even heights, both kinds, with the derivative tables (the parameters' gradients).
+    spec = spectrum(2, 3, height, 9)
+    params = band_args(2, per_sample=True)
+    s = spec.detach().requires_grad_(True)
+    p = [t.detach().requires_grad_(True) for t in params]
+    g = torch.randn(spec.shape, generator=torch.Generator().manual_seed(3), dtype=spec.dtype)
+    with cpu_isa(isa):
+        out = torch.ops.specdiff.spectral_band_weight(s, *p, 8.0, 9, kind)
+        got = torch.autograd.grad(out, (s, *p), g)
+    ref = spectral_band_weight_reference(s, *p, 8.0, 9, kind)
+    # A radial band does not depend on inner and outer: the reference leaves them out of its graph.
+    want = torch.autograd.grad(ref, (s, *p), g, allow_unused=True, materialize_grads=True)
+    assert rel_err(out, ref) < 1e-13
+    for a, b in zip(got, want, strict=True):
+        assert rel_err(a, b) < 1e-12
+
+
+@pytest.mark.parametrize("isa", cpu_isas())
 @pytest.mark.parametrize("dtype", [torch.complex64, torch.complex128])
 def test_large_outputs_take_the_streaming_path(dtype, isa):
     # Outputs larger than the threads' L2s are written with streaming stores (each ISA has its own); 129 x 67 planes

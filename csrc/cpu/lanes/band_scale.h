@@ -1,9 +1,11 @@
-// Band weighting of interleaved (re, im) half spectra by a pair-expanded band table (each bin's weight twice), the
-// lane kernels of spectral_band_weight. A call covers `planes` consecutive planes of m values that share one table.
+// The analytic band's tables (fill, shared by every band op) and the band weighting of interleaved (re, im) half
+// spectra by a pair-expanded table (each bin's weight twice), the lane kernels of spectral_band_weight. A weighting
+// call covers `planes` consecutive planes of m values that share one table.
 #pragma once
 
 #include <cstdint>
 
+#include "common/band.h"
 #include "cpu/lanes/dispatch.h"
 
 namespace specdiff {
@@ -24,8 +26,26 @@ template <typename T>
 using BandScaleCorrelateFn = void (*)(const T* w, const T* const* d, const T* g, const T* s, T* y, int64_t m,
                                       int64_t planes, bool stream, double* sums);
 
+// One band's parameters (common/band.h's band_value).
+template <typename T>
+struct BandShape {
+  BandKind kind;
+  T inner, outer, gain, temperature;
+};
+
+// The band's tables on an H x Wf half spectrum from rho, the bins' radii on rows 0..H/2 (rows h and H - h have the
+// same |fy|, so the other rows repeat them): tables[0] = the band, and when tables[1] is given tables[1..3] = its
+// derivatives by inner, outer and gain; each value twice (H x Wf x 2) with `pairs`. scratch: band_fill_scratch
+// values.
+template <typename T>
+using BandFillFn = void (*)(const BandShape<T>& band, const T* rho, int64_t H, int64_t Wf, bool pairs,
+                            T* const* tables, T* scratch);
+
+inline int64_t band_fill_scratch(int64_t H, int64_t Wf) { return 4 * (H / 2 + 1) * Wf; }
+
 template <typename T>
 struct BandScaleKernels {
+  BandFillFn<T> fill;
   BandScaleFn<T> scale;
   BandCorrelateFn<T> correlate;
   BandScaleCorrelateFn<T> scale_correlate;

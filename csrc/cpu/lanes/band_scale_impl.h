@@ -1,12 +1,77 @@
 // The band-weighting lane kernels (band_scale.h), for the ISA of the including translation unit (see vec.h).
 #pragma once
 
+#include <algorithm>
+
 #include "cpu/lanes/band_scale.h"
 #include "cpu/lanes/vec.h"
+#include "cpu/simd_exp.h"
 
 namespace specdiff {
 namespace SPECDIFF_ISA {
 namespace {
+
+// w[j] = band(rho[j]) and, when di is given, the derivatives by inner, outer and gain (band_value's formulas) for
+// j < n, in loops the compiler vectorizes for this ISA: libm's exp would stay a scalar call inside a SIMD loop.
+template <typename T>
+void band_values(const BandShape<T>& b, const T* __restrict rho, int64_t n, T* __restrict w, T* __restrict di,
+                 T* __restrict dout, T* __restrict dg) {
+  const T inner = b.inner, outer = b.outer, gain = b.gain, temperature = b.temperature;
+  if (b.kind == BandKind::radial) {
+    for (int64_t j = 0; j < n; ++j) w[j] = gain * rho[j];
+    if (di) {
+      std::fill_n(di, n, T(0));
+      std::fill_n(dout, n, T(0));
+      std::copy_n(rho, n, dg);
+    }
+    return;
+  }
+  if (!di) {
+#pragma omp simd
+    for (int64_t j = 0; j < n; ++j) {
+      const T a = T(1) / (T(1) + cpu::simd_exp(-temperature * (rho[j] - inner)));
+      const T c = T(1) / (T(1) + cpu::simd_exp(-temperature * (rho[j] - outer)));
+      w[j] = gain * a * (T(1) - c);
+    }
+    return;
+  }
+#pragma omp simd
+  for (int64_t j = 0; j < n; ++j) {
+    const T a = T(1) / (T(1) + cpu::simd_exp(-temperature * (rho[j] - inner)));
+    const T c = T(1) / (T(1) + cpu::simd_exp(-temperature * (rho[j] - outer)));
+    const T shape = a * (T(1) - c);
+    w[j] = gain * shape;
+    di[j] = -gain * temperature * a * (T(1) - a) * (T(1) - c);
+    dout[j] = gain * temperature * a * c * (T(1) - c);
+    dg[j] = shape;
+  }
+}
+
+// The values of rows 0..H/2 (scratch) written out to all H rows, each twice with `pairs`: one pass over the table.
+template <typename T>
+void band_fill(const BandShape<T>& band, const T* rho, int64_t H, int64_t Wf, bool pairs, T* const* tables,
+               T* scratch) {
+  const int64_t half = (H / 2 + 1) * Wf;
+  const int count = tables[1] ? 4 : 1;
+  band_values<T>(band, rho, half, scratch, tables[1] ? scratch + half : nullptr,
+                 tables[1] ? scratch + 2 * half : nullptr, tables[1] ? scratch + 3 * half : nullptr);
+  for (int t = 0; t < count; ++t) {
+    const T* __restrict src = scratch + t * half;
+    T* __restrict dst = tables[t];
+    for (int64_t h = 0; h < H; ++h) {
+      const T* __restrict row = src + (2 * h <= H ? h : H - h) * Wf;
+      if (pairs) {
+        T* __restrict out = dst + 2 * h * Wf;
+        for (int64_t k = 0; k < Wf; ++k) {
+          out[2 * k] = row[k];
+          out[2 * k + 1] = row[k];
+        }
+      } else {
+        std::copy_n(row, Wf, dst + h * Wf);
+      }
+    }
+  }
+}
 
 template <typename T, bool kStream>
 void band_scale_plane(const T* __restrict w, const T* __restrict x, T* __restrict y, int64_t m) {
@@ -156,11 +221,13 @@ void band_scale_correlate(const T* __restrict w, const T* const* d, const T* __r
 }  // namespace
 
 extern const BandScaleKernels<float> band_scale_lanes_float{
+    .fill = &band_fill<float>,
     .scale = &band_scale<float>,
     .correlate = &band_correlate<float>,
     .scale_correlate = &band_scale_correlate<float>,
 };
 extern const BandScaleKernels<double> band_scale_lanes_double{
+    .fill = &band_fill<double>,
     .scale = &band_scale<double>,
     .correlate = &band_correlate<double>,
     .scale_correlate = &band_scale_correlate<double>,
