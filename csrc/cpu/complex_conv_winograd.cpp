@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/cpu_caches.h"
 #include "cpu/complex_conv_algorithms.h"
 #include "cpu/lanes/winograd.h"
 #include "cpu/workspace.h"
@@ -68,7 +69,9 @@ at::Tensor winograd_weights(const at::Tensor& wr_in, const at::Tensor& wi_in) {
   return u;
 }
 
-// Tiles per block of the Winograd kernels, a multiple of rows: `fit` (what keeps a block's scratch in L2) or, for
+// Tiles per block of the Winograd kernels, a multiple of rows: `fit` (what keeps a block's scratch within its share of
+// the detected L2: a quarter in the forward, which also streams the transformed weights through it, half in the
+// weights' gradient; 512 KiB and 1 MiB on the 2 MiB L2 the blocks were first measured on) or, for
 // convolutions of at least 256 x 128 channels, enough tiles to share the transformed weights (36 x 3 Cin Cout
 // values streamed per block in the forward, as many sums per thread in the weights' gradient): Cin Cout / 1024,
 // up to 64, but no more than a thread's share of the tiles (docs/cpu_kernels.md).
@@ -99,7 +102,7 @@ at::Tensor winograd_conv(const at::Tensor& x_in, const at::Tensor& wr, const at:
     const WinogradKernels<T>& k = winograd_lanes<T>();
     const int64_t per_tile = winograd_scratch_elems(C, cout, 1) * static_cast<int64_t>(sizeof(T));
     const int64_t tiles = tile_count(B, OH, OW);
-    const int64_t tile_block = winograd_tile_block(C, cout, tiles, (512 << 10) / per_tile, k.rows);
+    const int64_t tile_block = winograd_tile_block(C, cout, tiles, cpu_caches().l2 / 4 / per_tile, k.rows);
     const int64_t blocks = (tiles + tile_block - 1) / tile_block;
     WinogradConv<T> conv{x.const_data_ptr<T>(), u.const_data_ptr<T>(),
                          bre.defined() ? bre.const_data_ptr<T>() : nullptr,
@@ -125,11 +128,12 @@ std::pair<at::Tensor, at::Tensor> winograd_weight_grad(const at::Tensor& x, cons
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "complex_conv_winograd_weight_grad", [&] {
     using T = scalar_t;
     const WinogradKernels<T>& k = winograd_lanes<T>();
-    // Tiles are the GEMMs' reduction here: long blocks (at least 16 tiles, up to 1 MiB of scratch) keep the
+    // Tiles are the GEMMs' reduction here: long blocks (at least 16 tiles, up to half the L2 of scratch) keep the
     // accumulators' traffic small.
     const int64_t per_tile = winograd_grad_scratch_elems(C, cout, 1) * static_cast<int64_t>(sizeof(T));
     const int64_t tiles = tile_count(B, OH, OW);
-    const int64_t tile_block = winograd_tile_block(C, cout, tiles, std::max<int64_t>(16, (1 << 20) / per_tile), 1);
+    const int64_t tile_block =
+        winograd_tile_block(C, cout, tiles, std::max<int64_t>(16, cpu_caches().l2 / 2 / per_tile), 1);
     const int64_t blocks = (tiles + tile_block - 1) / tile_block;
     const WinogradConv<T> conv{x.const_data_ptr<T>(), nullptr, nullptr, nullptr, nullptr, B, H, W, C, cout, OH, OW,
                                pad_h, pad_w, tile_block};
