@@ -35,12 +35,7 @@ BandMask band_mask(const BandParams& p, int64_t batch, int64_t H, int64_t W, boo
     const T* outer = p.outer.data_ptr<T>();
     const T* gain = p.gain.data_ptr<T>();
     const int64_t si = p.inner.dim(), so = p.outer.dim(), sg = p.gain.dim();  // 1 when per sample
-    // Rows h and H - h have the same |fy| and so the same band: the radii of rows 0..H/2.
-    const int64_t rows = H / 2 + 1;
-    std::vector<T> rho(rows * Wf);
-    for (int64_t h = 0; h < rows; ++h) {
-      for (int64_t k = 0; k < Wf; ++k) rho[h * Wf + k] = band_rho<T>(h, k, H, W);
-    }
+    const std::vector<T> rho = band_radii<T>(H, W);
     T* base[4] = {m.w.data_ptr<T>(), derivatives ? m.d_inner.data_ptr<T>() : nullptr,
                   derivatives ? m.d_outer.data_ptr<T>() : nullptr, derivatives ? m.d_gain.data_ptr<T>() : nullptr};
     const BandFillFn<T> fill = band_scale_lanes<T>().fill;

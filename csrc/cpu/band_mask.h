@@ -6,7 +6,9 @@
 
 #include <array>
 #include <tuple>
+#include <vector>
 
+#include "common/band.h"
 #include "common/band_params.h"
 
 namespace specdiff::cpu {
@@ -14,6 +16,18 @@ namespace specdiff::cpu {
 // The parsed band of a batch of B samples, on the CPU: the parameters in x's real dtype.
 BandParams cpu_band(const at::Tensor& inner, const at::Tensor& outer, const at::Tensor& gain, double temperature,
                     c10::string_view kind, int64_t batch, const at::Tensor& x, const char* x_name);
+
+// The bins' radii on rows 0..H/2 of an H x (W/2 + 1) half spectrum, the rows the band's tables are computed on (rows
+// h and H - h have the same |fy| and so the same band; band_scale.h's fill).
+template <typename T>
+std::vector<T> band_radii(int64_t H, int64_t W) {
+  const int64_t rows = H / 2 + 1, Wf = W / 2 + 1;
+  std::vector<T> rho(rows * Wf);
+  for (int64_t h = 0; h < rows; ++h) {
+    for (int64_t k = 0; k < Wf; ++k) rho[h * Wf + k] = band_rho<T>(h, k, H, W);
+  }
+  return rho;
+}
 
 // mask, d mask/d inner, d outer, d gain as [G, 1, H, W//2+1] tensors of the parameters' dtype, G =
 // p.groups(batch); with `pairs`, [G, 1, H, W//2+1, 2]: each value twice, to weight interleaved (re, im) values.

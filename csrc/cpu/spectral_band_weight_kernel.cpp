@@ -13,6 +13,7 @@
 #include "common/cpu_caches.h"
 #include "cpu/lanes/band_scale.h"
 #include "cpu/band_mask.h"
+#include "cpu/workspace.h"
 
 namespace specdiff::cpu {
 
@@ -28,8 +29,8 @@ void check_spectrum(const at::Tensor& spec, int64_t width, const char* name) {
               " columns but width ", width, " needs width//2+1 = ", width / 2 + 1);
 }
 
-// The band table (band_mask: [groups, 1, H, Wf], computed in the op from the true FFT frequencies) comes
-// expanded to (re, im) pairs, so weighting a plane of interleaved values is one unit-stride multiply
+// The band table (H x Wf, computed in the op from the true FFT frequencies, one per group of planes: RunTables)
+// comes expanded to (re, im) pairs, so weighting a plane of interleaved values is one unit-stride multiply
 // (band_scale). The backward reads the upstream gradient and the spectrum once: band_scale_correlate
 // writes the spectrum's gradient and sums Re(g conj(s)) times the band's (pair-expanded) derivative tables,
 // in registers and then in float64, into one row of sums per run of planes that share a table.
@@ -42,6 +43,47 @@ int64_t run_end(int64_t first, int64_t end, int64_t C, int64_t groups) {
   return groups == 1 ? end : std::min(end, (first / C + 1) * C);
 }
 
+// The pair-expanded band tables of one group (the band, and its three derivatives when asked), built by the thread
+// that weights the group's planes, in its workspace, when its run of planes starts: no tables for the whole batch
+// are written to memory and read back, and no parallel region of their own builds them. A group whose planes two
+// threads share is built by both.
+template <typename T>
+class RunTables {
+ public:
+  RunTables(const BandParams& p, int64_t H, int64_t W, bool derivatives)
+      : p_(p), rho_(band_radii<T>(H, W)), H_(H), Wf_(W / 2 + 1), count_(derivatives ? 4 : 1) {
+    off_tables_ = layout_.add<T>(count_ * 2 * H * Wf_);
+    off_scratch_ = layout_.add<T>(band_fill_scratch(H, Wf_));
+  }
+
+  // The calling thread's tables of `group` (tables[1..3] null without derivatives), built unless they are the ones
+  // it built last (`built`, the thread's own).
+  void get(int64_t group, int64_t& built, const T* (&tables)[4]) const {
+    char* ws = thread_workspace(layout_.bytes());
+    T* t[4];
+    for (int k = 0; k < 4; ++k) t[k] = k < count_ ? at_offset<T>(ws, off_tables_) + k * 2 * H_ * Wf_ : nullptr;
+    if (group != built) {
+      const BandShape<T> band{p_.kind, value(p_.inner, group), value(p_.outer, group), value(p_.gain, group),
+                              static_cast<T>(p_.temperature)};
+      band_scale_lanes<T>().fill(band, rho_.data(), H_, Wf_, true, t, at_offset<T>(ws, off_scratch_));
+      built = group;
+    }
+    for (int k = 0; k < 4; ++k) tables[k] = t[k];
+  }
+
+ private:
+  static T value(const at::Tensor& param, int64_t group) {
+    return param.const_data_ptr<T>()[param.dim() == 0 ? 0 : group];
+  }
+
+  const BandParams& p_;
+  const std::vector<T> rho_;
+  const int64_t H_, Wf_;
+  const int count_;
+  WorkspaceLayout layout_;
+  int64_t off_tables_ = 0, off_scratch_ = 0;
+};
+
 at::Tensor spectral_band_weight_cpu(const at::Tensor& spec, const at::Tensor& inner, const at::Tensor& outer,
                                     const at::Tensor& gain, double temperature, int64_t width,
                                     c10::string_view kind) {
@@ -52,18 +94,20 @@ at::Tensor spectral_band_weight_cpu(const at::Tensor& spec, const at::Tensor& in
   const at::Tensor s = at::view_as_real(spec.resolve_conj().contiguous());
   at::Tensor out = at::empty_like(s);
   const int64_t m = 2 * H * Wf;  // reals per plane
-  const at::Tensor table = band_mask(p, B, H, width, false, true).w;
   AT_DISPATCH_FLOATING_TYPES(real, "spectral_band_weight", [&] {
     using T = scalar_t;
     const T* src = s.data_ptr<T>();
-    const T* w = table.data_ptr<T>();
     T* dst = out.data_ptr<T>();
     const BandScaleFn<T> band_scale = band_scale_lanes<T>().scale;
     const bool stream = stream_output(out.nbytes());
+    const RunTables<T> run_tables(p, H, width, false);
     at::parallel_for(0, B * C, 1, [&](int64_t p0, int64_t p1) {
+      int64_t built = -1;
       for (int64_t first = p0, end; first < p1; first = end) {
         end = run_end(first, p1, C, p.groups(B));
-        band_scale(w + group_of(first, C, p.groups(B)) * m, src + first * m, dst + first * m, m, end - first, stream);
+        const T* tables[4];
+        run_tables.get(group_of(first, C, p.groups(B)), built, tables);
+        band_scale(tables[0], src + first * m, dst + first * m, m, end - first, stream);
       }
     });
   });
@@ -90,33 +134,31 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> spectral_band_weight_
   // afterwards: no atomics.
   at::Tensor partial = at::zeros({B * C, 3}, spec.options().dtype(at::kDouble));
   const int64_t m = 2 * H * Wf;
-  const BandMask bm = band_mask(p, B, H, width, need_params, true);
   AT_DISPATCH_FLOATING_TYPES(real, "_spectral_band_weight_backward", [&] {
     using T = scalar_t;
     const T* sp = s.data_ptr<T>();
     const T* gp = g.data_ptr<T>();
     T* out = mask[0] ? gs.data_ptr<T>() : nullptr;
     double* sums = partial.data_ptr<double>();
-    const T* w = bm.w.data_ptr<T>();
-    const T* d[3] = {need_params ? bm.d_inner.data_ptr<T>() : nullptr,
-                     need_params ? bm.d_outer.data_ptr<T>() : nullptr, need_params ? bm.d_gain.data_ptr<T>() : nullptr};
     const BandScaleKernels<T>& kernels = band_scale_lanes<T>();
     const bool stream = mask[0] && stream_output(gs.nbytes());
+    const RunTables<T> run_tables(p, H, width, need_params);
     at::parallel_for(0, B * C, 1, [&](int64_t p0, int64_t p1) {
+      int64_t built = -1;
       for (int64_t first = p0, end; first < p1; first = end) {
         end = run_end(first, p1, C, p.groups(B));
-        const int64_t group = group_of(first, C, p.groups(B));
+        const T* t[4];
+        run_tables.get(group_of(first, C, p.groups(B)), built, t);
         T* y = out ? out + first * m : nullptr;
+        const T* dg[3] = {t[1], t[2], t[3]};
         // A run's sums go to its first plane's row of `partial`: no atomics.
-        const T* dg[3] = {need_params ? d[0] + group * m : nullptr, need_params ? d[1] + group * m : nullptr,
-                          need_params ? d[2] + group * m : nullptr};
         if (need_params && y) {
-          kernels.scale_correlate(w + group * m, dg, gp + first * m, sp + first * m, y, m, end - first, stream,
+          kernels.scale_correlate(t[0], dg, gp + first * m, sp + first * m, y, m, end - first, stream,
                                   sums + 3 * first);
         } else if (need_params) {
           kernels.correlate(dg, gp + first * m, sp + first * m, m, end - first, sums + 3 * first);
         } else if (y) {
-          kernels.scale(w + group * m, gp + first * m, y, m, end - first, stream);
+          kernels.scale(t[0], gp + first * m, y, m, end - first, stream);
         }
       }
     });
