@@ -17,12 +17,12 @@ BandParams cpu_band(const at::Tensor& inner, const at::Tensor& outer, const at::
   return parse_band(inner, outer, gain, temperature, kind, batch, x, x_name, c10::toRealValueType(x.scalar_type()));
 }
 
-BandMask band_mask(const BandParams& p, int64_t batch, int64_t H, int64_t W, bool derivatives, bool pairs) {
+BandMask band_mask(const BandParams& p, int64_t batch, int64_t H, int64_t W, bool derivatives) {
   TORCH_CHECK(H >= 1 && W >= 1, "specdiff: internal: band_mask needs H, W >= 1, got ", H, "x", W);
   const int64_t Wf = W / 2 + 1, G = p.groups(batch);
-  const int64_t per_group = (pairs ? 2 : 1) * H * Wf;
+  const int64_t per_group = H * Wf;
   const auto opts = p.inner.options();
-  const auto shape = pairs ? std::vector<int64_t>{G, 1, H, Wf, 2} : std::vector<int64_t>{G, 1, H, Wf};
+  const std::vector<int64_t> shape{G, 1, H, Wf};
   BandMask m{at::empty(shape, opts), at::Tensor(), at::Tensor(), at::Tensor()};
   if (derivatives) {
     m.d_inner = at::empty(shape, opts);
@@ -45,7 +45,7 @@ BandMask band_mask(const BandParams& p, int64_t batch, int64_t H, int64_t W, boo
         const BandShape<T> band{p.kind, inner[g * si], outer[g * so], gain[g * sg], static_cast<T>(p.temperature)};
         T* tables[4];
         for (int t = 0; t < 4; ++t) tables[t] = base[t] ? base[t] + g * per_group : nullptr;
-        fill(band, rho.data(), H, Wf, pairs, tables, scratch.data());
+        fill(band, rho.data(), H, Wf, false, tables, scratch.data());
       }
     });
   });

@@ -30,11 +30,11 @@ std::vector<T> band_radii(int64_t H, int64_t W) {
 }
 
 // mask, d mask/d inner, d outer, d gain as [G, 1, H, W//2+1] tensors of the parameters' dtype, G =
-// p.groups(batch); with `pairs`, [G, 1, H, W//2+1, 2]: each value twice, to weight interleaved (re, im) values.
+// p.groups(batch).
 struct BandMask {
   at::Tensor w, d_inner, d_outer, d_gain;
 };
-BandMask band_mask(const BandParams& p, int64_t batch, int64_t H, int64_t W, bool derivatives, bool pairs = false);
+BandMask band_mask(const BandParams& p, int64_t batch, int64_t H, int64_t W, bool derivatives);
 
 // Parameter gradients from grad_mask [G, 1, H, Wf] (G = p.groups(B) or B), reduced to each parameter's shape;
 // zeros where output_mask says the gradient is not needed.
