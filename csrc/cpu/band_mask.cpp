@@ -4,8 +4,6 @@
 #include <ATen/Dispatch.h>
 #include <ATen/Parallel.h>
 
-#include <algorithm>
-#include <cmath>
 #include <vector>
 
 #include "cpu/lanes/band_scale.h"
