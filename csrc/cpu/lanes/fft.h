@@ -76,6 +76,28 @@ inline void stage_fixed(int n, int Ns, const T* __restrict twr, const T* __restr
         y.im[d + Ns] = mi + ti;
         y.re[d + 2 * Ns] = mr - tr;
         y.im[d + 2 * Ns] = mi - ti;
+      } else if constexpr (R == 5) {
+        // With t1 = v1 + v4, t2 = v2 + v3, t3 = v1 - v4, t4 = v2 - v3 and w = exp(sgn 2 pi i / 5):
+        // y0 = v0 + t1 + t2, y1,4 = a1 +- b1, y2,3 = a2 +- b2 with a1 = v0 + c1 t1 + c2 t2, a2 = v0 + c2 t1 + c1 t2,
+        // b1 = sgn i (s1 t3 + s2 t4), b2 = sgn i (s2 t3 - s1 t4) (c_k = cos(2 pi k / 5), s_k = sin(2 pi k / 5)).
+        const T c1 = T(0.30901699437494742410), c2 = T(-0.80901699437494742410);
+        const T s1 = T(0.95105651629515357212) * sgn, s2 = T(0.58778525229247312917) * sgn;
+        const V t1r = vr[1] + vr[4], t1i = vi[1] + vi[4], t2r = vr[2] + vr[3], t2i = vi[2] + vi[3];
+        const V t3r = vr[1] - vr[4], t3i = vi[1] - vi[4], t4r = vr[2] - vr[3], t4i = vi[2] - vi[3];
+        const V a1r = vr[0] + c1 * t1r + c2 * t2r, a1i = vi[0] + c1 * t1i + c2 * t2i;
+        const V a2r = vr[0] + c2 * t1r + c1 * t2r, a2i = vi[0] + c2 * t1i + c1 * t2i;
+        const V b1r = -(s1 * t3i + s2 * t4i), b1i = s1 * t3r + s2 * t4r;  // i (s1 t3 + s2 t4), sgn in s1, s2
+        const V b2r = -(s2 * t3i - s1 * t4i), b2i = s2 * t3r - s1 * t4r;
+        y.re[d] = vr[0] + t1r + t2r;
+        y.im[d] = vi[0] + t1i + t2i;
+        y.re[d + Ns] = a1r + b1r;
+        y.im[d + Ns] = a1i + b1i;
+        y.re[d + 2 * Ns] = a2r + b2r;
+        y.im[d + 2 * Ns] = a2i + b2i;
+        y.re[d + 3 * Ns] = a2r - b2r;
+        y.im[d + 3 * Ns] = a2i - b2i;
+        y.re[d + 4 * Ns] = a1r - b1r;
+        y.im[d + 4 * Ns] = a1i - b1i;
       } else if constexpr (R == 4) {
         dft4<T>(sgn, vr, vi, 1);
         for (int r = 0; r < 4; ++r) {
@@ -170,6 +192,9 @@ inline Buf<T> fft_lanes(const FftPlanView<T>& p, Buf<T> a, Buf<T> b) {
         break;
       case 3:
         stage_fixed<T, Inv, 3>(p.n, Ns, twr, twi, a, b);
+        break;
+      case 5:
+        stage_fixed<T, Inv, 5>(p.n, Ns, twr, twi, a, b);
         break;
       default:
         stage_generic<T, Inv>(p.n, Ns, R, twr, twi, p.root_re + p.root_off[s], p.root_im + p.root_off[s], a, b);
