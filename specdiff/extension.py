@@ -27,6 +27,7 @@ BACKENDS = ("auto", "reference", "kernel")
 # Every public op and the ``specdiff::`` kernels (forward and backward entry points) that must exist for it.
 OPS: dict[str, tuple[str, ...]] = {
     "spectral_filter2d": ("spectral_filter2d", "_spectral_filter2d_backward"),
+    "spectral_conv2d": ("spectral_conv2d", "_spectral_conv2d_backward"),
     "spectral_band_weight": ("spectral_band_weight", "_spectral_band_weight_backward"),
     "spectral_band_filter2d": ("spectral_band_filter2d", "_spectral_band_filter2d_backward"),
     "spectral_band_mse": ("spectral_band_mse", "_spectral_band_mse_backward"),

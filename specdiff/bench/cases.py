@@ -98,6 +98,23 @@ def _spectral_filter2d_k3(shape, dtype, device):
     return _paths(spectral_filter2d_reference, torch.ops.specdiff.spectral_filter2d, x, torch.view_as_complex(weight))
 
 
+@register_case("spectral_conv2d", "spectral_conv2d")
+def _spectral_conv2d(shape, dtype, device):
+    """A convolution C -> C computed in frequency with nine bases on the grid 4 pixels larger (zero-padded), as every
+    layer of SpectralUNet's ``mixer="basis"`` calls it; the reference builds the per-bin matrices and mixes with
+    ``einsum`` between ATen's transforms."""
+    from specdiff.ops import spectral_conv2d_reference
+
+    b, c, h, w = shape
+    grid = (h + 4, w + 4)
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(shape, generator=gen, dtype=dtype).to(device)
+    basis = torch.view_as_complex(torch.randn(9, grid[0], grid[1] // 2 + 1, 2, generator=gen, dtype=dtype)).to(device)
+    taps = (torch.randn(9, c, c, generator=gen, dtype=dtype) / (3 * c**0.5)).to(device)
+    return _paths(lambda x, basis, taps: spectral_conv2d_reference(x, basis, taps, grid),
+                  lambda x, basis, taps: torch.ops.specdiff.spectral_conv2d(x, basis, taps, grid), x, basis, taps)
+
+
 def _band_inputs(shape, dtype, device):
     """A real batch and per-sample band parameters (inner, outer, gain), all [B]."""
     b = shape[0]

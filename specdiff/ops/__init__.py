@@ -9,6 +9,7 @@ from specdiff.ops.group_norm_silu import group_norm_silu, group_norm_silu_refere
 from specdiff.ops.spectral_band_filter2d import spectral_band_filter2d, spectral_band_filter2d_reference
 from specdiff.ops.spectral_band_mse import spectral_band_mse, spectral_band_mse_reference
 from specdiff.ops.spectral_band_weight import spectral_band_weight, spectral_band_weight_reference
+from specdiff.ops.spectral_conv2d import spectral_conv2d, spectral_conv2d_reference
 from specdiff.ops.spectral_filter2d import spectral_filter2d, spectral_filter2d_reference
 
 __all__ = [
@@ -31,6 +32,8 @@ __all__ = [
     "spectral_band_mse_reference",
     "spectral_band_weight",
     "spectral_band_weight_reference",
+    "spectral_conv2d",
+    "spectral_conv2d_reference",
     "spectral_filter2d",
     "spectral_filter2d_reference",
 ]

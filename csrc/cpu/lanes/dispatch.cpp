@@ -7,6 +7,7 @@
 #include "cpu/lanes/conv_layout.h"
 #include "cpu/lanes/norm_act.h"
 #include "cpu/lanes/roundtrip.h"
+#include "cpu/lanes/spectra.h"
 #include "cpu/lanes/winograd.h"
 
 namespace specdiff {
@@ -43,6 +44,7 @@ SPECDIFF_DEFINE_LANES(BandScaleKernels, band_scale_lanes)
 SPECDIFF_DEFINE_LANES(NormActKernels, norm_act_lanes)
 SPECDIFF_DEFINE_LANES(ConvLayoutKernels, conv_layout_lanes)
 SPECDIFF_DEFINE_LANES(WinogradKernels, winograd_lanes)
+SPECDIFF_DEFINE_LANES(SpectraKernels, spectra_lanes)
 
 #undef SPECDIFF_DEFINE_LANES
 

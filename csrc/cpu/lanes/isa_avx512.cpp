@@ -17,6 +17,7 @@
 #include "cpu/lanes/conv_layout.h"
 #include "cpu/lanes/norm_act.h"
 #include "cpu/lanes/roundtrip.h"
+#include "cpu/lanes/spectra.h"
 #include "cpu/lanes/winograd.h"
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
@@ -31,6 +32,7 @@
 #include "cpu/lanes/conv_layout_impl.h"
 #include "cpu/lanes/norm_act_impl.h"
 #include "cpu/lanes/roundtrip_impl.h"
+#include "cpu/lanes/spectra_impl.h"
 #include "cpu/lanes/winograd_impl.h"
 #undef SPECDIFF_ISA
 #undef SPECDIFF_VEC_BYTES
