@@ -30,9 +30,9 @@ _COMMON: dict[str, Any] = {
 }
 _MODEL_OPTIONS: dict[str, dict[str, Any]] = {
     "tiny_unet": {"base_channels": 16, "channel_mults": [1, 2], "num_res_blocks": 1, "time_embed_dim": 64},
-    # Three global filters per channel, as in configs/quality/spectral_unet_piecewise.yaml (the same data).
+    # Convolutions computed in frequency with learned bases, as in configs/quality/spectral_unet_piecewise.yaml.
     "spectral_unet": {"base_channels": 16, "channel_mults": [1, 2], "num_res_blocks": 1, "time_embed_dim": 64,
-                      "image_size": 32, "filters_per_channel": 3},
+                      "image_size": 32, "mixer": "basis", "filter_padding": 4},
 }
 # Each model's forward process, as in its configs/quality file: the spectral models train with uniform frequency
 # corruption (equal per-frequency SNR), TinyUNet with white noise.

@@ -101,10 +101,11 @@ def test_bench_models_times_a_configured_model(tmp_path, capsys):
     out = tmp_path / "models.json"
     assert main(["bench", "models", "--model", "spectral_unet", "--model", "tiny_unet", "--backend", "reference",
                  "--batch", "2", "--channels", "1", "--size", "8", "--base-channels", "4",
-                 "--set", "spectral_unet.filters_per_channel=3", "--set", "spectral_unet.channel_mults=[1, 2]",
+                 "--set", "spectral_unet.mixer=global", "--set", "spectral_unet.filters_per_channel=3",
+                 "--set", "spectral_unet.channel_mults=[1, 2]",
                  "--set", "spectral_unet.image_size=8", "--steps", "1", "--warmup", "0", "--json", str(out)]) == 0
     spectral, tiny = json.loads(out.read_text())["records"]
-    arguments = {"filters_per_channel": 3, "channel_mults": [1, 2], "image_size": 8}
+    arguments = {"mixer": "global", "filters_per_channel": 3, "channel_mults": [1, 2], "image_size": 8}
     assert spectral["arguments"] == arguments and tiny["arguments"] == {}
     assert spectral["channels"] == tiny["channels"] == 1
     assert spectral["params"] == sum(p.numel() for p in build_model("spectral_unet", in_channels=1, base_channels=4,

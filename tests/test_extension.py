@@ -212,6 +212,6 @@ def test_models_trace_without_graph_breaks_on_a_cold_kernel_cache(monkeypatch, b
     torch._dynamo.reset()
     assert explanation.graph_break_count == 0, [b.reason for b in explanation.break_reasons]
     assert explanation.graph_count == 1
-    asked = ("spectral_filter2d", "group_norm_silu")
+    asked = ("spectral_conv2d", "group_norm_silu")
     assert extension._KERNEL_CACHE == ({(op, "cpu"): extension.is_loaded() for op in asked} if backend == "auto"
                                        else {})

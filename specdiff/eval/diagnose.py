@@ -147,22 +147,28 @@ def trajectory_bands(
 
 def filter_locality(model: torch.nn.Module, radius: int = 1) -> dict[str, Any]:
     """How local the global filters of ``model`` are. For every frequency-domain
-    :class:`~specdiff.nn.global_filter.GlobalFilter` (on its own grid H x W, padding included), its kernels
-    ``irfft2(response, s=(H, W))`` (one per output channel) and the share of their squared taps within Chebyshev
-    distance ``radius`` of the origin, circularly (``radius`` 1: the 3x3 neighbourhood). Returns
-    ``{"radius", "share", "filters": [{"name", "channels", "size", "share"}]}``, ``share`` at the top the
-    energy-weighted share over all filters (None when the model has no global filter)."""
+    :class:`~specdiff.nn.global_filter.GlobalFilter` and every :class:`~specdiff.nn.spectral_conv.SpectralConv` (on
+    its own grid H x W, padding included), its kernels ``irfft2(response, s=(H, W))`` (one per output channel of a
+    filter, one per basis of a SpectralConv) and the share of their squared taps within Chebyshev distance
+    ``radius`` of the origin, circularly (``radius`` 1: the 3x3 neighbourhood, where a SpectralConv's bases start).
+    Returns ``{"radius", "share", "filters": [{"name", "channels", "size", "share"}]}``, ``share`` at the top the
+    energy-weighted share over all filters (None when the model has neither)."""
     from specdiff.nn.global_filter import GlobalFilter
+    from specdiff.nn.spectral_conv import SpectralConv
 
     if not isinstance(radius, int) or isinstance(radius, bool) or radius < 0:
         raise InvalidValue(f"radius must be an int >= 0, got {radius!r}")
     filters, inside_total, energy_total = [], 0.0, 0.0
     for name, module in model.named_modules():
-        if not isinstance(module, GlobalFilter) or module.mixer != "global":
+        if isinstance(module, SpectralConv):
+            response = module.bases(*module.size, torch.float64)
+        elif isinstance(module, GlobalFilter) and module.mixer == "global":
+            response = module.response(*module.size, torch.float64)
+        else:
             continue
         h, w = module.grid
         with torch.no_grad():
-            kernel = torch.fft.irfft2(module.response(*module.size, torch.float64), s=(h, w))  # [k C, H, W]
+            kernel = torch.fft.irfft2(response, s=(h, w))  # [k C, H, W] or [K, H, W]
         dy = torch.arange(h, device=kernel.device)
         dx = torch.arange(w, device=kernel.device)
         dy, dx = torch.minimum(dy, h - dy), torch.minimum(dx, w - dx)

@@ -1,8 +1,8 @@
-"""Layers and models over the specdiff ops: complex layers on the split layout, global filters, spectral adapters,
-TinyUNet, SpectralUNet, SpectralUNetDeep, BaselineConv, the frequency-native models (FrequencyNativeUNet,
-FrequencyNativeUNetDeep), the ``build_model`` registry and ``DiffusersUNet`` (a model as a
-diffusers pipeline's ``unet``). Every model is ``forward(x, t)`` with ``x [B, C, H, W]`` and integer ``t [B]``, and
-has the same state_dict and numerics on either op backend."""
+"""Layers and models over the specdiff ops: complex layers on the split layout, convolutions computed in frequency
+with learned bases, global filters, spectral adapters, TinyUNet, SpectralUNet, SpectralUNetDeep, BaselineConv, the
+frequency-native models (FrequencyNativeUNet, FrequencyNativeUNetDeep), the ``build_model`` registry and
+``DiffusersUNet`` (a model as a diffusers pipeline's ``unet``). Every model is ``forward(x, t)`` with
+``x [B, C, H, W]`` and integer ``t [B]``, and has the same state_dict and numerics on either op backend."""
 
 from specdiff.diffusers_adapter import DiffusersUNet, diffusers_scheduler_kwargs
 from specdiff.nn.baseline import BaselineConv
@@ -23,6 +23,7 @@ from specdiff.nn.global_filter import MIXERS, GlobalFilter, GlobalFilterBlock
 from specdiff.nn.layers import WEIGHTINGS, SpectralAdapter, TimeEmbedding, timestep_embedding
 from specdiff.nn.registry import MODELS, build_model, model_arguments
 from specdiff.nn.spectral import AmplitudeResidual, PhaseMixing, from_half_spectrum, to_half_spectrum
+from specdiff.nn.spectral_conv import SpectralConv, SpectralConvBlock
 from specdiff.nn.spectral_unet import SpectralUNet
 from specdiff.nn.spectral_unet_deep import SpectralUNetDeep
 from specdiff.nn.tiny_unet import TinyUNet
@@ -45,6 +46,8 @@ __all__ = [
     "GlobalFilterBlock",
     "PhaseMixing",
     "SpectralAdapter",
+    "SpectralConv",
+    "SpectralConvBlock",
     "SpectralUNet",
     "SpectralUNetDeep",
     "TimeEmbedding",

@@ -1,9 +1,11 @@
-"""SpectralUNet: a U-Net whose every spatial operation is a global filter (a learned frequency response applied
-by one fused FFT round trip), with channel mixing and nonlinearities in pixels."""
+"""SpectralUNet: a U-Net whose every spatial operation happens in the frequency domain: by default convolutions
+computed in frequency with learned global bases (``mixer="basis"``), or global filters followed by 1x1 channel
+mixing (``mixer="global"``); nonlinearities act on pixels."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal
 
 import torch
 from torch import Tensor, nn
@@ -12,38 +14,49 @@ from specdiff.nn.global_filter import (
     Downsample,
     GlobalFilter,
     GlobalFilterBlock,
-    Mixer,
     Pointwise,
     Upsample,
-    check_mixer,
     check_padding,
 )
 from specdiff.nn.layers import TimeEmbedding, check_input, check_positive_int, group_norm
+from specdiff.nn.spectral_conv import SpectralConv, SpectralConvBlock, SpectralConvUpsample
+
+# The filters' ablations (global_filter.MIXERS) and "basis": every global filter and the 1x1 convolution after it
+# replaced by one SpectralConv (a convolution computed in frequency with learned global bases).
+ModelMixer = Literal["basis", "global", "spatial", "identity"]
+MODEL_MIXERS: tuple[str, ...] = ("global", "spatial", "identity", "basis")
 
 
 class SpectralUNet(nn.Module):
-    """Global-filter U-Net: ``forward(x [B, C, H, W], t [B] int) -> [B, C, H, W]``.
+    """Frequency-domain U-Net: ``forward(x [B, C, H, W], t [B] int) -> [B, C, H, W]``.
 
-    TinyUNet's layout with every spatial operation moved to the frequency domain:
+    ``mixer="basis"`` (the default): TinyUNet's layout with every 3x3 convolution a
+    :class:`~specdiff.nn.spectral_conv.SpectralConv`, which mixes the channels at every frequency bin by
+    ``sum_j basis_j(f) taps_j``: nine global filters per layer, shared by all channel pairs and learned, each with its
+    own ``C_out x C_in`` taps (one fused :func:`~specdiff.ops.spectral_conv2d` per layer). The bases start as the
+    responses of a 3x3 kernel's unit shifts, so the untrained model computes TinyUNet's convolutions and every layer
+    can grow a global receptive field. Stem, blocks (:class:`~specdiff.nn.spectral_conv.SpectralConvBlock`), strided
+    downsampling, nearest-neighbour upsampling followed by a layer, and a GroupNorm-SiLU head, as TinyUNet.
+
+    ``mixer="global"``: every 3x3 convolution factored into a global filter (one learned frequency response per
+    channel, or ``filters_per_channel`` k) and a 1x1 convolution:
 
     * stem: a 1x1 convolution, then a global filter;
     * per level ``num_res_blocks`` :class:`~specdiff.nn.global_filter.GlobalFilterBlock` s at
-      ``base_channels * mult`` (each 3x3 convolution of a ResBlock factored into a 1x1 convolution and a global
-      filter), then (except at the last level) :class:`~specdiff.nn.global_filter.Downsample`, a global
-      anti-aliasing filter and decimation;
+      ``base_channels * mult``, then (except at the last level) :class:`~specdiff.nn.global_filter.Downsample`, a
+      global anti-aliasing filter and decimation;
     * a middle block, and the mirrored decoder with one more block per level, each concatenating the matching
       encoder activation, and :class:`~specdiff.nn.global_filter.Upsample` (zero insertion and a global filter);
     * head: GroupNorm, SiLU, a global filter and a 1x1 convolution.
 
+    ``"spatial"`` and ``"identity"`` swap those global filters for their spatial counterparts (depthwise 3x3) or
+    remove them, for ablations; ``filters_per_channel`` applies to these three mixers only.
+
     The timestep enters through a sinusoidal embedding and an MLP (``time_embed_dim``) added in every block.
-    Each level's filters are learned on its grid (``image_size / 2**level``); inputs of another size use the
-    filters carried through their kernels (exact while the kernels fit). ``mixer`` swaps every global filter for
-    its spatial counterpart (``"spatial"``, depthwise 3x3) or removes it (``"identity"``), for ablations.
-    ``filters_per_channel`` k gives every block's filters k responses per channel, mixed by the block's 1x1
-    convolutions (a depth multiplier, see :class:`~specdiff.nn.global_filter.GlobalFilter`). ``filter_padding`` q > 0
-    makes every global filter a zero-padded convolution instead of a circular one: responses on grids q pixels
-    larger, each plane zero-padded to it and cropped back inside the fused op (see
-    :class:`~specdiff.nn.global_filter.GlobalFilter`).
+    Each level's filters (or bases) are learned on its grid (``image_size / 2**level``); inputs of another size use
+    them carried through their kernels (exact while the kernels fit). ``filter_padding`` q > 0 puts them on grids q
+    pixels larger, so that every filter is a zero-padded convolution instead of a circular one (each plane padded and
+    cropped inside the fused op).
 
     H and W must be multiples of ``2 ** (len(channel_mults) - 1)`` (a ValueError says so otherwise).
     """
@@ -56,9 +69,9 @@ class SpectralUNet(nn.Module):
         num_res_blocks: int = 1,
         time_embed_dim: int = 128,
         image_size: int = 32,
-        mixer: Mixer = "global",
+        mixer: ModelMixer = "basis",
         filters_per_channel: int = 1,
-        filter_padding: int = 0,
+        filter_padding: int = 4,
     ):
         super().__init__()
         for name, value in (("in_channels", in_channels), ("base_channels", base_channels),
@@ -67,7 +80,11 @@ class SpectralUNet(nn.Module):
             check_positive_int(name, value)
         if not channel_mults or any(int(m) < 1 for m in channel_mults):
             raise ValueError(f"channel_mults must be a non-empty sequence of positive ints, got {channel_mults!r}")
-        check_mixer(mixer)
+        if mixer not in MODEL_MIXERS:
+            raise ValueError(f"mixer must be one of {', '.join(map(repr, MODEL_MIXERS))}, got {mixer!r}")
+        if mixer == "basis" and filters_per_channel != 1:
+            raise ValueError(f"filters_per_channel must be 1 with mixer='basis' (its layers mix every channel pair "
+                             f"through their bases), got {filters_per_channel!r}")
         check_padding(filter_padding)
         pad = filter_padding
         levels = len(channel_mults)
@@ -78,8 +95,19 @@ class SpectralUNet(nn.Module):
         widths = [base_channels * int(m) for m in channel_mults]
         grids = [(image_size >> level,) * 2 for level in range(levels)]
         self.time_embed = TimeEmbedding(time_embed_dim)
-        self.conv_in = Pointwise(in_channels, base_channels)
-        self.filter_in = GlobalFilter(base_channels, grids[0], mixer=mixer, padding=pad)
+        basis = mixer == "basis"
+
+        def block(cin: int, cout: int, level: int) -> nn.Module:
+            if basis:
+                return SpectralConvBlock(cin, cout, time_embed_dim, grids[level], pad)
+            return GlobalFilterBlock(cin, cout, time_embed_dim, grids[level], mixer, filters_per_channel, pad)
+
+        if basis:  # TinyUNet's layout, every 3x3 convolution computed in frequency with learned bases
+            self.conv_in = SpectralConv(in_channels, base_channels, grids[0], pad)
+            self.filter_in = nn.Identity()
+        else:
+            self.conv_in = Pointwise(in_channels, base_channels)
+            self.filter_in = GlobalFilter(base_channels, grids[0], mixer=mixer, padding=pad)
 
         self.down = nn.ModuleList()
         self.downsample = nn.ModuleList()
@@ -87,29 +115,33 @@ class SpectralUNet(nn.Module):
         for level, width in enumerate(widths):
             blocks = nn.ModuleList()
             for _ in range(num_res_blocks):
-                blocks.append(GlobalFilterBlock(ch, width, time_embed_dim, grids[level], mixer, filters_per_channel,
-                                                pad))
+                blocks.append(block(ch, width, level))
                 ch = width
                 skips.append(ch)
             self.down.append(blocks)
             if level < levels - 1:
-                self.downsample.append(Downsample(ch, grids[level], mixer, pad))
+                self.downsample.append(SpectralConv(ch, ch, grids[level], pad, stride=2) if basis
+                                       else Downsample(ch, grids[level], mixer, pad))
                 skips.append(ch)
-        self.mid = GlobalFilterBlock(ch, ch, time_embed_dim, grids[-1], mixer, filters_per_channel, pad)
+        self.mid = block(ch, ch, levels - 1)
         self.up = nn.ModuleList()
         self.upsample = nn.ModuleList()
         for level, width in reversed(list(enumerate(widths))):
             blocks = nn.ModuleList()
             for _ in range(num_res_blocks + 1):
-                blocks.append(GlobalFilterBlock(ch + skips.pop(), width, time_embed_dim, grids[level], mixer,
-                                                filters_per_channel, pad))
+                blocks.append(block(ch + skips.pop(), width, level))
                 ch = width
             self.up.append(blocks)
             if level > 0:
-                self.upsample.append(Upsample(ch, grids[level - 1], mixer, pad))
+                self.upsample.append(SpectralConvUpsample(ch, grids[level - 1], pad) if basis
+                                     else Upsample(ch, grids[level - 1], mixer, pad))
         self.norm_out = group_norm(ch, silu=True)
-        self.filter_out = GlobalFilter(ch, grids[0], mixer=mixer, padding=pad)
-        self.conv_out = Pointwise(ch, in_channels)
+        if basis:
+            self.filter_out = nn.Identity()
+            self.conv_out = SpectralConv(ch, in_channels, grids[0], pad)
+        else:
+            self.filter_out = GlobalFilter(ch, grids[0], mixer=mixer, padding=pad)
+            self.conv_out = Pointwise(ch, in_channels)
 
     def forward(self, x: Tensor, t: Tensor) -> Tensor:
         check_input(x, t, self.in_channels, type(self).__name__)

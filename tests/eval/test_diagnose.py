@@ -119,6 +119,27 @@ def test_filter_locality_is_the_share_of_kernel_energy_near_the_origin():
     assert filter_locality(known, radius=0)["share"] == pytest.approx(1 / 6, abs=1e-12)
 
 
+def test_filter_locality_covers_the_bases_of_spectral_convolutions():
+    """A SpectralConv's nine bases start as the 3x3 shifts: all their energy within radius 1, a ninth (the centre
+    shift's) at the origin; a basis moved to offset (-4, 0) on the padded 12x12 grid counts from radius 4."""
+    from specdiff.nn.spectral_conv import SpectralConv, shift_bases
+
+    layer = SpectralConv(2, 3, (8, 8), padding=4).double()
+    with torch.no_grad():  # the shifts in float64 (the parameter starts in float32)
+        layer.basis.copy_(torch.view_as_real(shift_bases(12, 12)))
+    result = filter_locality(layer)
+    assert result["share"] == pytest.approx(1.0, abs=1e-12)
+    assert result["filters"][0]["channels"] == 9 and result["filters"][0]["size"] == [12, 12]
+    assert filter_locality(layer, radius=0)["share"] == pytest.approx(1 / 9, abs=1e-12)
+    kernels = torch.fft.irfft2(torch.view_as_complex(layer.basis.detach()), s=(12, 12))
+    kernels[0] = 0.0
+    kernels[0, -4, 0] = 1.0
+    with torch.no_grad():
+        layer.basis.copy_(torch.view_as_real(torch.fft.rfft2(kernels)))
+    assert filter_locality(layer)["share"] == pytest.approx(8 / 9, abs=1e-12)
+    assert filter_locality(layer, radius=4)["share"] == pytest.approx(1.0, abs=1e-12)
+
+
 def test_filter_locality_of_a_padded_filter_is_measured_on_its_padded_grid():
     """With padding 4 the 8x10 filter's kernels live on a 12x14 grid: a tap at offset -5 rows is 5 away there
     (on the unpadded grid it would wrap to 3), so it counts only from radius 5."""
@@ -140,13 +161,19 @@ def test_filter_locality_covers_every_global_filter_and_only_those():
     from specdiff.nn.global_filter import GlobalFilter
 
     model = build_model("spectral_unet", in_channels=1, base_channels=4, channel_mults=(1, 2), time_embed_dim=8,
-                        image_size=8, filters_per_channel=2)
+                        image_size=8, mixer="global", filters_per_channel=2)
     names = {n for n, m in model.named_modules() if isinstance(m, GlobalFilter)}
     result = filter_locality(model)
     assert {f["name"] for f in result["filters"]} == names and result["share"] == pytest.approx(1.0, abs=1e-6)
     spatial = build_model("spectral_unet", in_channels=1, base_channels=4, channel_mults=(1, 2), time_embed_dim=8,
                           image_size=8, mixer="spatial")
     assert filter_locality(spatial) == {"radius": 1, "share": None, "filters": []}
+    from specdiff.nn.spectral_conv import SpectralConv
+
+    basis = build_model("spectral_unet", in_channels=1, base_channels=4, channel_mults=(1, 2), time_embed_dim=8,
+                        image_size=8)  # the default layers: every SpectralConv's bases, nothing else
+    layers = {n for n, m in basis.named_modules() if isinstance(m, SpectralConv)}
+    assert {f["name"] for f in filter_locality(basis)["filters"]} == layers and len(layers) > 10
     assert filter_locality(build_model("tiny_unet", in_channels=1, base_channels=4, channel_mults=(1, 2),
                                        time_embed_dim=8))["filters"] == []
     for bad in (-1, 1.5, True):

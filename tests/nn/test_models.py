@@ -36,8 +36,9 @@ SMALL = {
                                "per_block": {"weighting": "learnable", "time_conditioned": True},
                                "output": {"weighting": "radial", "gain": 1.0}}},
     "spectral_unet": {"base_channels": 4, "time_embed_dim": 16, "image_size": 16},
+    # SpectralUNet with its default layers (convolutions with learned bases), SpectralUNetDeep with global filters.
     "spectral_unet_deep": {"base_channels": 8, "num_res_blocks": 1, "time_embed_dim": 16, "image_size": 16,
-                           "filters_per_channel": 2},
+                           "mixer": "global", "filters_per_channel": 2},
     "baseline_conv": {"base_channels": 8, "time_embed_dim": 16},
     "frequency_native_unet": {"base_channels": 4, "num_res_blocks": 2, "time_embed_dim": 16, "phase_mixing": True},
     "frequency_native_unet_deep": {"base_channels": 4, "channel_mults": (1, 2), "time_embed_dim": 16,
@@ -52,7 +53,7 @@ ALTERNATIVES = {
                       "filter_padding": 2},
     "spectral_unet_deep": {"in_channels": 2, "base_channels": 6, "channel_mults": (1, 2), "num_res_blocks": 2,
                            "time_embed_dim": 12, "image_size": 8, "mixer": "identity", "filters_per_channel": 3,
-                           "filter_padding": 4},
+                           "filter_padding": 2},
     "baseline_conv": {"in_channels": 2, "base_channels": 6, "time_embed_dim": 12},
     "frequency_native_unet": {"in_channels": 2, "base_channels": 6, "channel_mult": 1, "num_res_blocks": 1,
                               "time_embed_dim": 12, "patch_size": 1, "amplitude_residual": False,
@@ -61,6 +62,10 @@ ALTERNATIVES = {
                                    "time_embed_dim": 12, "patch_size": 2, "amplitude_residual": False,
                                    "phase_mixing": False},
 }
+
+
+# Arguments that act only beside others: set on both sides of the comparison.
+COMPANIONS = {("spectral_unet", "filters_per_channel"): {"mixer": "global"}}
 
 
 def small(name, **overrides):
@@ -152,9 +157,10 @@ def test_every_constructor_argument_has_an_effect(name):
     assert set(ALTERNATIVES[name]) == set(model_arguments(name)), "ALTERNATIVES must cover every argument"
     base_cfg = {k: v for k, v in SMALL[name].items() if k != "adapters"}
     for arg, value in ALTERNATIVES[name].items():
-        cfg = {**base_cfg, arg: value}
+        companions = COMPANIONS.get((name, arg), {})
+        cfg = {**base_cfg, **companions, arg: value}
         torch.manual_seed(0)
-        default = perturb_(build_model(name, **base_cfg))
+        default = perturb_(build_model(name, **base_cfg, **companions))
         torch.manual_seed(0)
         changed = perturb_(build_model(name, **cfg))
         if structure(default) != structure(changed):
@@ -212,13 +218,13 @@ def test_global_filters_run_as_fused_ops(name, h, w, padding, k):
     other FFT: the spatial mixing is the fused op, the channel mixing the 1x1 convolutions. Zero-padded filters
     pad and crop inside the op: no pad op beyond the circular model's. Several filters per channel are the op's
     k responses: no copies of the input."""
-    model = small(name, filter_padding=padding, filters_per_channel=k)
+    model = small(name, mixer="global", filter_padding=padding, filters_per_channel=k)
     n_filters = sum(isinstance(m, GlobalFilter) for m in model.modules())
     n_real = sum(isinstance(m, torch.nn.Conv2d) for m in model.modules())
     with use_backend("kernel"), RecordOps() as rec:
         model(*inputs(h=h, w=w))
     with use_backend("kernel"), RecordOps() as plain:  # circular, one filter per channel
-        small(name, filters_per_channel=1)(*inputs(h=h, w=w))
+        small(name, mixer="global", filter_padding=0, filters_per_channel=1)(*inputs(h=h, w=w))
     assert n_filters >= 7 and rec.count("specdiff::spectral_filter2d") == n_filters
     assert rec.count("aten::convolution") == n_real
     assert rec.count("aten::clone") == plain.count("aten::clone")  # repeat_interleave is expand + clone
@@ -231,7 +237,7 @@ def test_global_filters_run_as_fused_ops(name, h, w, padding, k):
 def test_zero_padded_filters_trace_into_one_graph():
     """SpectralUNet with zero-padded filters under torch.compile(fullgraph=True) (AOTAutograd, the part that sees
     the fused op's schema, fake and autograd): one graph, the eager outputs and gradients."""
-    model = small("spectral_unet", filter_padding=4, filters_per_channel=2)
+    model = small("spectral_unet", mixer="global", filter_padding=4, filters_per_channel=2)
     x, t = inputs(batch=2)
     torch._dynamo.reset()
     with use_backend("kernel"):

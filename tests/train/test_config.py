@@ -48,7 +48,8 @@ def test_model_options_are_resolved_with_the_model_defaults():
     config = from_dict({"model": {"name": "spectral_unet", "base_channels": 8}})
     model = config.to_dict()["model"]
     assert model["base_channels"] == 8
-    assert model["channel_mults"] == [1, 2] and model["mixer"] == "global" and model["image_size"] == 32
+    assert model["channel_mults"] == [1, 2] and model["image_size"] == 32
+    assert model["mixer"] == "basis" and model["filter_padding"] == 4
     assert "in_channels" not in model
 
 
