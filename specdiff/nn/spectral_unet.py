@@ -11,6 +11,7 @@ import torch
 from torch import Tensor, nn
 
 from specdiff.nn.global_filter import (
+    MIXERS,
     Downsample,
     GlobalFilter,
     GlobalFilterBlock,
@@ -24,7 +25,7 @@ from specdiff.nn.spectral_conv import SpectralConv, SpectralConvBlock, SpectralC
 # The filters' ablations (global_filter.MIXERS) and "basis": every global filter and the 1x1 convolution after it
 # replaced by one SpectralConv (a convolution computed in frequency with learned global bases).
 ModelMixer = Literal["basis", "global", "spatial", "identity"]
-MODEL_MIXERS: tuple[str, ...] = ("global", "spatial", "identity", "basis")
+MODEL_MIXERS: tuple[str, ...] = (*MIXERS, "basis")
 
 
 class SpectralUNet(nn.Module):
