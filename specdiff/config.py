@@ -155,6 +155,9 @@ class LossConfig:
     outer: float = 1.0
     gain: float = 1.0
     temperature: float = 10.0
+    # "whitened" only: the exponent p of the whitening M⁻ᵖ, in (0, 1]; 1 is the white ε's MSE, smaller values
+    # move the per-frequency weights 1 / |M(f)|²ᵖ towards the plain MSE's.
+    power: float = 1.0
 
     def __post_init__(self):
         require(math.isfinite(self.gamma) and self.gamma > 0, "gamma", self.gamma, "must be a finite number > 0")
@@ -168,6 +171,9 @@ class LossConfig:
             for key, default in (("inner", 0.0), ("outer", 1.0), ("gain", 1.0), ("temperature", 10.0)):
                 require(getattr(self, key) == default, key, getattr(self, key),
                          "is only read when loss.spectral is 'radial' or 'bandpass'")
+        require(math.isfinite(self.power) and 0 < self.power <= 1, "power", self.power, "must be a number in (0, 1]")
+        if self.spectral != "whitened":
+            require(self.power == 1.0, "power", self.power, "is only read when loss.spectral is 'whitened'")
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Literal
 
@@ -24,18 +25,23 @@ def mean_square(residual: Tensor) -> Tensor:
     return residual.pow(2).flatten(1).mean(dim=1)
 
 
-def whitened_mean_square(noise_op: NoiseOp) -> ResidualLoss:
-    """The residual loss ``mean((M⁻¹ r)²)`` of a coloured forward process x_t = α x0 + σ M ε: the per-frequency
-    weighting ``1 / |M(f)|²`` that makes an ε-prediction loss the MSE of the white ε rather than of M ε. With
+def whitened_mean_square(noise_op: NoiseOp, power: float = 1.0) -> ResidualLoss:
+    """The residual loss ``mean((M⁻ᵖ r)²)`` of a coloured forward process x_t = α x0 + σ M ε, p = ``power``.
+
+    At p = 1 it weights frequency f by ``1 / |M(f)|²``, which makes an ε-prediction loss the MSE of the white ε
+    rather than of M ε; p = 0 would be the plain MSE, which weights every frequency of the x0 error alike. With
     uniform frequency corruption M carries little power at high frequencies, so a plain MSE barely penalises
-    errors there, and the sampler multiplies them by σ/α on the way to x0. ``noise_op`` needs a ``whiten``
-    method (:class:`~specdiff.diffusion.UniformFrequencyNoise`)."""
+    errors there relative to the data's own power, and the sampler multiplies them by σ/α on the way to x0;
+    0 < p < 1 sits between the two. ``noise_op`` needs a ``whiten(x, power)`` method
+    (:class:`~specdiff.diffusion.UniformFrequencyNoise`)."""
     whiten = getattr(noise_op, "whiten", None)
     if whiten is None:
         raise ValueError(f"a whitened loss needs a noise operator with a whiten method, got {noise_op!r}")
+    if not (math.isfinite(power) and 0 < power <= 1):
+        raise ValueError(f"power must be a number in (0, 1], got {power!r}")
 
     def residual_loss(residual: Tensor) -> Tensor:
-        return mean_square(whiten(residual))
+        return mean_square(whiten(residual, power))
 
     return residual_loss
 

@@ -78,7 +78,8 @@ class UniformFrequencyNoise:
         H, W = x.shape[-2:]
         return spectral_filter2d(x, self.weight(H, W, x.dtype, x.device))
 
-    def whiten(self, x: Tensor) -> Tensor:
-        """M⁻¹ x, the inverse colouring (M is real and positive on every bin), via one spectral filter pass."""
+    def whiten(self, x: Tensor, power: float = 1.0) -> Tensor:
+        """M⁻ᵖ x with p = ``power``: the inverse colouring at p = 1 (M is real and positive on every bin), a partial
+        one for 0 < p < 1, via one spectral filter pass."""
         H, W = x.shape[-2:]
-        return spectral_filter2d(x, 1.0 / self.weight(H, W, x.dtype, x.device))
+        return spectral_filter2d(x, self.weight(H, W, torch.float64, x.device).pow(-power).to(x.dtype))

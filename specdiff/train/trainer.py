@@ -140,7 +140,7 @@ def build_residual_loss(config: Config) -> Callable[[torch.Tensor], torch.Tensor
     if loss.spectral == "whitened":
         from specdiff.diffusion.losses import whitened_mean_square
 
-        return whitened_mean_square(build_noise_op(config))
+        return whitened_mean_square(build_noise_op(config), loss.power)
     from specdiff.ops import spectral_band_mse
 
     band = {"inner": loss.inner, "outer": loss.outer, "gain": loss.gain, "temperature": loss.temperature}

@@ -184,6 +184,38 @@ def test_whitened_loss_is_the_mse_of_the_white_noise():
         whitened_mean_square(None)
 
 
+@pytest.mark.parametrize("power", [0.25, 0.5, 1.0])
+@pytest.mark.parametrize("shape", [(3, 2, 8, 6), (2, 1, 7, 5)])
+def test_partially_whitened_loss_weights_each_frequency_by_m_to_the_minus_2p(power, shape):
+    """mean((M⁻ᵖ r)²) is Parseval's sum of |r̂(f)|² / M(f)²ᵖ over the full spectrum (half spectrum, interior
+    columns counted twice), and two half whitenings make a whole one."""
+    from specdiff.diffusion import UniformFrequencyNoise
+    from specdiff.diffusion.losses import whitened_mean_square
+
+    g = torch.Generator().manual_seed(7)
+    op = UniformFrequencyNoise()
+    r = torch.randn(*shape, generator=g, dtype=torch.float64)
+    _, C, H, W = shape
+    m = op.weight(H, W, torch.float64)
+    multiplicity = torch.full((W // 2 + 1,), 2.0, dtype=torch.float64)
+    multiplicity[0] = 1.0
+    if W % 2 == 0:
+        multiplicity[-1] = 1.0
+    power_spectrum = torch.fft.rfft2(r, norm="ortho").abs().square()
+    expected = (power_spectrum * multiplicity * m.pow(-2 * power)).sum(dim=(1, 2, 3)) / (C * H * W)
+    torch.testing.assert_close(whitened_mean_square(op, power)(r), expected, rtol=1e-12, atol=0)
+    torch.testing.assert_close(op.whiten(op.whiten(r, 0.5), 0.5), op.whiten(r), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("power", [0.0, -0.5, 1.5, float("nan"), float("inf")])
+def test_whitened_loss_rejects_powers_outside_0_1(power):
+    from specdiff.diffusion import UniformFrequencyNoise
+    from specdiff.diffusion.losses import whitened_mean_square
+
+    with pytest.raises(ValueError, match=r"power must be a number in \(0, 1\]"):
+        whitened_mean_square(UniformFrequencyNoise(), power)
+
+
 def test_whitened_loss_needs_uniform_corruption_in_a_config():
     from specdiff.config import ConfigError, from_dict
 
@@ -191,3 +223,17 @@ def test_whitened_loss_needs_uniform_corruption_in_a_config():
         from_dict({"loss": {"spectral": "whitened"}})
     assert from_dict({"loss": {"spectral": "whitened"}, "diffusion": {"uniform_corruption": True}}).loss.spectral \
         == "whitened"
+    config = from_dict({"loss": {"spectral": "whitened", "power": 0.5}, "diffusion": {"uniform_corruption": True}})
+    assert config.loss.power == 0.5
+    from specdiff.diffusion import UniformFrequencyNoise
+    from specdiff.diffusion.losses import whitened_mean_square
+    from specdiff.train.trainer import build_residual_loss
+
+    r = torch.randn(2, 1, 8, 8, generator=torch.Generator().manual_seed(3))
+    torch.testing.assert_close(build_residual_loss(config)(r), whitened_mean_square(UniformFrequencyNoise(), 0.5)(r))
+    assert not torch.allclose(build_residual_loss(config)(r), whitened_mean_square(UniformFrequencyNoise())(r))
+    with pytest.raises(ConfigError, match=r"loss.power = 0.5: is only read when loss.spectral is 'whitened'"):
+        from_dict({"loss": {"power": 0.5}})
+    for bad in (0.0, 1.5):
+        with pytest.raises(ConfigError, match=r"loss.power = .*: must be a number in \(0, 1\]"):
+            from_dict({"loss": {"spectral": "whitened", "power": bad}, "diffusion": {"uniform_corruption": True}})
