@@ -37,6 +37,8 @@ _MODEL_OPTIONS: dict[str, dict[str, Any]] = {
 # Each model's forward process, as in its configs/quality file: the spectral models train with uniform frequency
 # corruption (equal per-frequency SNR), TinyUNet with white noise.
 _MODEL_DIFFUSION: dict[str, dict[str, Any]] = {"spectral_unet": {"uniform_corruption": True}}
+# and weigh the squared ε error at frequency f by 1 / |M(f)|, M the corruption's colouring.
+_MODEL_LOSS: dict[str, dict[str, Any]] = {"spectral_unet": {"spectral": "whitened", "power": 0.5}}
 _QUICK = {"training": {"steps": 4, "batch_size": 8, "log_every": 1, "checkpoint_every": 4},
           "sampling": {"steps": 2, "num_samples": 4}, "data": {"image_size": 16}}
 
@@ -46,6 +48,7 @@ def demo_config(model: str, *, steps: int | None = None, quick: bool = False) ->
     raw = {section: dict(values) for section, values in _COMMON.items()}
     raw["model"] = {"name": model, **_MODEL_OPTIONS[model]}
     raw["diffusion"].update(_MODEL_DIFFUSION.get(model, {}))
+    raw["loss"].update(_MODEL_LOSS.get(model, {}))
     if quick:
         for section, values in _QUICK.items():
             raw[section].update(values)

@@ -61,16 +61,15 @@ def test_user_errors_are_one_line_with_status_1(tmp_path):
 
 
 def test_demo_models_train_like_their_quality_configs():
-    """The demo's models and forward processes are the quality bench's piecewise configs' (its optimiser schedule
-    differs: a fixed step count, not a time budget; its loss is the plain MSE for both models)."""
+    """The demo's models, forward processes and losses are the quality bench's piecewise configs' (its optimiser
+    schedule differs: a fixed step count, not a time budget)."""
     from specdiff.config import load_config
     from specdiff.demo import MODELS, demo_config
 
     for model in MODELS:
         demo = demo_config(model)
         quality = load_config(os.path.join(ROOT, "configs", "quality", f"{model}_piecewise.yaml"))
-        assert (demo.model, demo.diffusion) == (quality.model, quality.diffusion), model
-        assert demo.loss.spectral == "none", model
+        assert (demo.model, demo.diffusion, demo.loss) == (quality.model, quality.diffusion, quality.loss), model
 
 
 def test_quick_demo_writes_the_summary(tmp_path):
