@@ -86,24 +86,14 @@ def band_mask_reference(
     return _BANDS[kind](rho, inner, outer, gain, temperature)
 
 
-def register_band_autograd(op: str, backward: str) -> None:
-    """Fake impl of ``backward`` and autograd for band op ``op``.
+def register_band_backward_fake(backward: str) -> None:
+    """Fake impl of a band op's backward op ``backward`` (for torch.compile and opcheck).
 
     Band ops take ``(tensor, inner, outer, gain, *static)``; their backward op takes
-    ``(grad, tensor, inner, outer, gain, *static, output_mask)`` and returns the four gradients.
+    ``(grad, tensor, inner, outer, gain, *static, output_mask)`` and returns the four gradients. Their autograd is
+    registered in C++ (``csrc/ops/band_autograd.cpp``).
     """
 
     @torch.library.register_fake(f"specdiff::{backward}")
     def _(grad, tensor, inner, outer, gain, *static_and_mask):
         return tuple(t.new_empty(t.shape) for t in (tensor, inner, outer, gain))
-
-    def setup_context(ctx, inputs, output):
-        ctx.save_for_backward(*inputs[:4])
-        ctx.static = inputs[4:]
-
-    def backward_fn(ctx, grad):
-        need = list(ctx.needs_input_grad[:4])
-        grads = getattr(torch.ops.specdiff, backward)(grad, *ctx.saved_tensors, *ctx.static, need)
-        return (*(g if n else None for g, n in zip(grads, need, strict=True)), *(None for _ in ctx.static))
-
-    torch.library.register_autograd(f"specdiff::{op}", backward_fn, setup_context=setup_context)

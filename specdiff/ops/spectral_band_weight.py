@@ -6,7 +6,7 @@ import torch
 
 from specdiff import extension
 from specdiff.ops._checks import check_not_empty, check_same_device
-from specdiff.ops.band import BandKind, Param, band_mask_reference, band_params, register_band_autograd
+from specdiff.ops.band import BandKind, Param, band_mask_reference, band_params, register_band_backward_fake
 
 
 def spectral_band_weight_reference(spec, inner, outer, gain, temperature, width, kind):
@@ -55,4 +55,4 @@ if extension.is_loaded():
     def _(spec, inner, outer, gain, temperature, width, kind):
         return spec.new_empty(spec.shape)
 
-    register_band_autograd("spectral_band_weight", "_spectral_band_weight_backward")
+    register_band_backward_fake("_spectral_band_weight_backward")

@@ -94,16 +94,3 @@ if extension.is_loaded():
     @torch.library.register_fake("specdiff::_spectral_conv2d_backward")
     def _(grad, x, basis, taps, output_mask, s=None):
         return x.new_empty(x.shape), basis.new_empty(basis.shape), taps.new_empty(taps.shape)
-
-    def _setup_context(ctx, inputs, output):
-        x, basis, taps, *rest = inputs
-        ctx.s = rest[0] if rest else None
-        ctx.save_for_backward(x, basis, taps)
-
-    def _backward(ctx, grad):
-        x, basis, taps = ctx.saved_tensors
-        mask = list(ctx.needs_input_grad[:3])
-        grads = torch.ops.specdiff._spectral_conv2d_backward(grad, x, basis, taps, mask, ctx.s)
-        return (*(g if need else None for g, need in zip(grads, mask, strict=True)), None)
-
-    torch.library.register_autograd("specdiff::spectral_conv2d", _backward, setup_context=_setup_context)

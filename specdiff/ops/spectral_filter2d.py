@@ -132,16 +132,3 @@ if extension.is_loaded():
     @torch.library.register_fake("specdiff::_spectral_filter2d_backward")
     def _(grad, x, weight, output_mask, s=None):
         return x.new_empty(x.shape), weight.new_empty(weight.shape)
-
-    def _setup_context(ctx, inputs, output):
-        x, weight, *rest = inputs
-        ctx.s = rest[0] if rest else None
-        ctx.save_for_backward(x, weight)
-
-    def _backward(ctx, grad):
-        x, weight = ctx.saved_tensors
-        need_x, need_w = ctx.needs_input_grad[:2]
-        grad_x, grad_w = torch.ops.specdiff._spectral_filter2d_backward(grad, x, weight, [need_x, need_w], ctx.s)
-        return (grad_x if need_x else None), (grad_w if need_w else None), None
-
-    torch.library.register_autograd("specdiff::spectral_filter2d", _backward, setup_context=_setup_context)

@@ -310,9 +310,10 @@ def system_info(device: torch.device) -> dict[str, Any]:
 
 def spectral_op_seconds(prof) -> tuple[float, float]:
     """(time in specdiff ops, total) from a finished profiler, both as sums of self times (so nested events
-    count once). Kernel path: the ``specdiff::<op>`` events and the autograd nodes torch.library generates for
-    them (``GeneratedBackwardFor_specdiff_…``), forward and backward. Reference path: the inclusive time of the
-    ``specdiff::<op>[reference]`` scopes, i.e. the forward only (its backward is plain autograd of aten ops)."""
+    count once). Kernel path: the ``specdiff::<op>`` events and the ops' autograd nodes (``CppNode<specdiff::…>``
+    from ``csrc/autograd.cpp``, ``GeneratedBackwardFor_specdiff_…`` from torch.library), forward and backward.
+    Reference path: the inclusive time of the ``specdiff::<op>[reference]`` scopes, i.e. the forward only (its
+    backward is plain autograd of aten ops)."""
     spectral = total = 0.0
     for evt in prof.key_averages():
         t = evt.self_cpu_time_total + getattr(evt, "self_device_time_total", 0.0)

@@ -1,0 +1,102 @@
+#include <ATen/core/dispatch/Dispatcher.h>
+#include <torch/csrc/autograd/custom_function.h>
+#include <torch/library.h>
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+// Autograd of the ops whose backward is one op, registered in C++ for every device. Such an op takes its
+// differentiable tensors first and then other arguments; its backward op _<name>_backward takes the upstream
+// gradient, those tensors, the other arguments and a bool[n] output_mask (after the tensors or at the end), and
+// returns the n tensors' gradients (those the mask skips are ignored).
+//
+// These ops take a few hundred microseconds to a few milliseconds. A Python autograd formula
+// (torch.library.register_autograd) added 0.1 to 0.4 ms to each fwd+bwd in interpreter time and garbage collection
+// of the graph's Python objects (scripts/autograd_ab.py, docs/performance.md); here the graph node is C++. The ops
+// whose backward needs more than this pattern (the complex convolutions, the normalisations) keep their formulas in
+// Python.
+namespace specdiff {
+namespace {
+
+using torch::autograd::AutogradContext;
+using torch::autograd::variable_list;
+
+struct Formula {
+  const char* name;
+  size_t tensors;  // the leading tensor arguments: saved for, and differentiated by, the backward op
+  bool mask_last;  // output_mask after the other arguments (else right after the tensors)
+};
+
+constexpr Formula kFormulas[] = {
+    {"spectral_filter2d", 2, false},     {"spectral_conv2d", 3, false},   {"spectral_band_weight", 4, true},
+    {"spectral_band_filter2d", 4, true}, {"spectral_band_mse", 4, true},
+};
+
+class OpFunction : public torch::autograd::Function<OpFunction> {
+ public:
+  // `tensors` are the op's leading arguments (the graph's inputs), `rest` its other arguments.
+  static at::Tensor forward(AutogradContext* ctx, at::TensorList tensors, const c10::OperatorHandle* op,
+                            const Formula* formula, std::vector<c10::IValue> rest) {
+    at::AutoDispatchBelowADInplaceOrView guard;
+    torch::jit::Stack stack(tensors.begin(), tensors.end());
+    stack.insert(stack.end(), rest.begin(), rest.end());
+    op->callBoxed(&stack);
+    ctx->save_for_backward(tensors.vec());
+    c10::impl::GenericList saved(c10::AnyType::get());
+    for (auto& value : rest) saved.push_back(std::move(value));
+    ctx->saved_data["rest"] = std::move(saved);
+    ctx->saved_data["backward"] = std::string("specdiff::_") + formula->name + "_backward";
+    ctx->saved_data["mask_last"] = formula->mask_last;
+    return stack.back().toTensor();
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    const variable_list saved = ctx->get_saved_variables();
+    c10::List<bool> need;
+    for (size_t i = 0; i < saved.size(); ++i) need.push_back(ctx->needs_input_grad(i));
+    const bool mask_last = ctx->saved_data["mask_last"].toBool();
+    torch::jit::Stack stack{grads[0]};
+    stack.insert(stack.end(), saved.begin(), saved.end());
+    if (!mask_last) stack.emplace_back(need);
+    for (const c10::IValue& value : ctx->saved_data["rest"].toList()) stack.push_back(value);
+    if (mask_last) stack.emplace_back(need);
+    c10::Dispatcher::singleton()
+        .findSchemaOrThrow(ctx->saved_data["backward"].toStringRef().c_str(), "")
+        .callBoxed(&stack);
+    variable_list out(saved.size() + 3);  // one per forward argument after ctx: the tensors, op, formula, rest
+    for (size_t i = 0; i < saved.size(); ++i) {
+      if (need[i]) out[i] = stack[i].toTensor();
+    }
+    return out;
+  }
+};
+
+// The Autograd kernel of one op: its arguments off the stack, through OpFunction, its output back on.
+class AutogradKernel final : public c10::OperatorKernel {
+ public:
+  explicit AutogradKernel(const Formula& formula) : formula_(formula) {}
+
+  void operator()(const c10::OperatorHandle& op, c10::DispatchKeySet, torch::jit::Stack* stack) const {
+    const size_t n = op.schema().arguments().size();
+    std::vector<at::Tensor> tensors;
+    for (size_t i = 0; i < formula_.tensors; ++i) tensors.push_back((stack->end() - n + i)->toTensor());
+    std::vector<c10::IValue> rest(stack->end() - n + formula_.tensors, stack->end());
+    torch::jit::drop(*stack, n);
+    stack->emplace_back(OpFunction::apply(at::TensorList(tensors), &op, &formula_, std::move(rest)));
+  }
+
+ private:
+  const Formula& formula_;
+};
+
+}  // namespace
+
+TORCH_LIBRARY_IMPL(specdiff, Autograd, m) {
+  for (const Formula& formula : kFormulas) {
+    m.impl(formula.name, torch::CppFunction::makeFromBoxedFunctor(std::make_unique<AutogradKernel>(formula)));
+  }
+}
+
+}  // namespace specdiff
