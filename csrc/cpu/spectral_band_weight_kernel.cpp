@@ -131,15 +131,15 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> spectral_band_weight_
   const at::Tensor g = at::view_as_real(grad.resolve_conj().contiguous());
   at::Tensor gs = mask[0] ? at::empty_like(g) : at::Tensor();
   // d loss / d (inner, outer, gain) of each run of planes, stored at the run's first plane and reduced
-  // afterwards: no atomics.
-  at::Tensor partial = at::zeros({B * C, 3}, spec.options().dtype(at::kDouble));
+  // afterwards: no atomics (and, like the reduction, no tensor ops: each costs more than the sums themselves).
+  std::vector<double> partial(need_params ? 3 * B * C : 0, 0.0);
   const int64_t m = 2 * H * Wf;
   AT_DISPATCH_FLOATING_TYPES(real, "_spectral_band_weight_backward", [&] {
     using T = scalar_t;
     const T* sp = s.data_ptr<T>();
     const T* gp = g.data_ptr<T>();
     T* out = mask[0] ? gs.data_ptr<T>() : nullptr;
-    double* sums = partial.data_ptr<double>();
+    double* sums = partial.data();
     const BandScaleKernels<T>& kernels = band_scale_lanes<T>();
     const bool stream = mask[0] && stream_output(gs.nbytes());
     const RunTables<T> run_tables(p, H, width, need_params);
@@ -163,11 +163,20 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> spectral_band_weight_
       }
     });
   });
-  const at::Tensor per_sample = partial.view({B, C, 3}).sum(1);  // [B, 3]
+  // A parameter's gradient: the sums of its column over each sample's planes ([B]) or over all planes (0-d).
   auto param_grad = [&](bool need, int col, const at::Tensor& param) {
     if (!need) return at::zeros_like(param);
-    at::Tensor v = per_sample.select(1, col);
-    return (param.dim() == 0 ? v.sum() : v).to(param.scalar_type()).contiguous();
+    at::Tensor grad_param = at::empty(param.sizes(), param.options().memory_format(at::MemoryFormat::Contiguous));
+    const int64_t per = param.dim() == 0 ? B * C : C;
+    AT_DISPATCH_FLOATING_TYPES(param.scalar_type(), "_spectral_band_weight_backward_params", [&] {
+      scalar_t* dst = grad_param.data_ptr<scalar_t>();
+      for (int64_t i = 0; i < grad_param.numel(); ++i) {
+        double total = 0.0;
+        for (int64_t r = i * per; r < (i + 1) * per; ++r) total += partial[3 * r + col];
+        dst[i] = static_cast<scalar_t>(total);
+      }
+    });
+    return grad_param;
   };
   at::Tensor grad_spec = mask[0] ? at::view_as_complex(gs) : at::zeros_like(spec);
   return {grad_spec, param_grad(mask[1], 0, p.inner), param_grad(mask[2], 1, p.outer),
