@@ -2,8 +2,10 @@
 #include <torch/csrc/autograd/custom_function.h>
 #include <torch/library.h>
 
+#include <array>
 #include <memory>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -15,8 +17,8 @@
 // These ops take a few hundred microseconds to a few milliseconds. A Python autograd formula
 // (torch.library.register_autograd) added 0.1 to 0.4 ms to each fwd+bwd in interpreter time and garbage collection
 // of the graph's Python objects (scripts/autograd_ab.py, docs/performance.md); here the graph node is C++. The ops
-// whose backward needs more than this pattern (the complex convolutions, the normalisations) keep their formulas in
-// Python.
+// whose backward needs more than this pattern keep their formulas in Python (the complex convolutions and
+// complex_norm_act), but for group_norm_silu, which SpectralUNet calls in every block: its own Function below.
 namespace specdiff {
 namespace {
 
@@ -91,12 +93,53 @@ class AutogradKernel final : public c10::OperatorKernel {
   const Formula& formula_;
 };
 
+// group_norm_silu returns (y, mean, rstd): the statistics are saved for the backward and not differentiable;
+// the backward's mask is (x, weight or bias).
+class GroupNormSiluFunction : public torch::autograd::Function<GroupNormSiluFunction> {
+ public:
+  static variable_list forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& weight,
+                               const at::Tensor& bias, int64_t groups, double eps) {
+    at::AutoDispatchBelowADInplaceOrView guard;
+    static const auto op = c10::Dispatcher::singleton()
+                               .findSchemaOrThrow("specdiff::group_norm_silu", "")
+                               .typed<std::tuple<at::Tensor, at::Tensor, at::Tensor>(
+                                   const at::Tensor&, const at::Tensor&, const at::Tensor&, int64_t, double)>();
+    auto [y, mean, rstd] = op.call(x, weight, bias, groups, eps);
+    ctx->save_for_backward({x, weight, bias, mean, rstd});
+    ctx->saved_data["groups"] = groups;
+    ctx->mark_non_differentiable({mean, rstd});
+    return {y, mean, rstd};
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    static const auto op = c10::Dispatcher::singleton()
+                               .findSchemaOrThrow("specdiff::_group_norm_silu_backward", "")
+                               .typed<std::tuple<at::Tensor, at::Tensor, at::Tensor>(
+                                   const at::Tensor&, const at::Tensor&, const at::Tensor&, const at::Tensor&,
+                                   const at::Tensor&, const at::Tensor&, int64_t, std::array<bool, 2>)>();
+    const variable_list saved = ctx->get_saved_variables();
+    const bool need_x = ctx->needs_input_grad(0), need_w = ctx->needs_input_grad(1), need_b = ctx->needs_input_grad(2);
+    auto [gx, gw, gb] = op.call(grads[0], saved[0], saved[1], saved[2], saved[3], saved[4],
+                                ctx->saved_data["groups"].toInt(), {need_x, need_w || need_b});
+    return {need_x ? gx : at::Tensor(), need_w ? gw : at::Tensor(), need_b ? gb : at::Tensor(), at::Tensor(),
+            at::Tensor()};
+  }
+};
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor> group_norm_silu_autograd(const at::Tensor& x, const at::Tensor& weight,
+                                                                        const at::Tensor& bias, int64_t groups,
+                                                                        double eps) {
+  const variable_list out = GroupNormSiluFunction::apply(x, weight, bias, groups, eps);
+  return {out[0], out[1], out[2]};
+}
+
 }  // namespace
 
 TORCH_LIBRARY_IMPL(specdiff, Autograd, m) {
   for (const Formula& formula : kFormulas) {
     m.impl(formula.name, torch::CppFunction::makeFromBoxedFunctor(std::make_unique<AutogradKernel>(formula)));
   }
+  m.impl("group_norm_silu", &group_norm_silu_autograd);
 }
 
 }  // namespace specdiff

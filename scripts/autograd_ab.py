@@ -5,7 +5,7 @@ The Python side is a copy of the op in a scratch namespace whose CPU implementat
 the formula the op had in Python; both paths run fwd+bwd as `specdiff bench ops` does (fresh leaves' gradients, a
 fixed upstream gradient), alternating call by call (ABBA), medians after warm-up.
 
-    python scripts/autograd_ab.py --op spectral_band_weight --op spectral_filter2d --threads 2
+    python scripts/autograd_ab.py --op spectral_band_weight --op spectral_filter2d --op group_norm_silu --threads 2
 """
 
 from __future__ import annotations
@@ -59,7 +59,30 @@ def _python_filter2d():
     return torch.ops.specdiff_autograd_ab.filter
 
 
-PYTHON = {"spectral_band_weight": _python_band_weight(), "spectral_filter2d": _python_filter2d()}
+def _python_group_norm_silu():
+    LIB.define("gns(Tensor x, Tensor weight, Tensor bias, int groups, float eps) -> (Tensor, Tensor, Tensor)")
+    LIB.impl("gns", lambda *args: OPS.group_norm_silu(*args), "CPU")
+
+    def setup(ctx, inputs, output):
+        x, weight, bias, groups, _ = inputs
+        _, mean, rstd = output
+        ctx.save_for_backward(x, weight, bias, mean, rstd)
+        ctx.groups = groups
+        ctx.mark_non_differentiable(mean, rstd)
+
+    def backward(ctx, grad, _grad_mean, _grad_rstd):
+        x, weight, bias, mean, rstd = ctx.saved_tensors
+        need = ctx.needs_input_grad
+        gx, gw, gb = OPS._group_norm_silu_backward(grad, x, weight, bias, mean, rstd, ctx.groups,
+                                                   [need[0], need[1] or need[2]])
+        return gx if need[0] else None, gw if need[1] else None, gb if need[2] else None, None, None
+
+    torch.library.register_autograd("specdiff_autograd_ab::gns", backward, setup_context=setup)
+    return torch.ops.specdiff_autograd_ab.gns
+
+
+PYTHON = {"spectral_band_weight": _python_band_weight(), "spectral_filter2d": _python_filter2d(),
+          "group_norm_silu": _python_group_norm_silu()}
 
 
 def _case(op: str, shape):
@@ -72,6 +95,11 @@ def _case(op: str, shape):
         return ((torch.fft.rfft2(x, norm="ortho"), *params),
                 lambda *a: OPS.spectral_band_weight(*a, 10.0, w, "bandpass"),
                 lambda *a: python(*a, 10.0, w, "bandpass"))
+    if op == "group_norm_silu":  # real channels C, 8 groups (C is a multiple of 8 at every standard shape)
+        x = torch.randn(shape, generator=gen)
+        weight, bias = torch.randn(c, generator=gen), torch.randn(c, generator=gen)
+        return ((x, weight, bias), (lambda *a: OPS.group_norm_silu(*a, 8, 1e-5)[0]),
+                (lambda *a: python(*a, 8, 1e-5)[0]))
     x = torch.randn(shape, generator=gen)
     weight = torch.rand(c, h, w // 2 + 1, generator=gen)
     return (x, weight), (lambda *a: OPS.spectral_filter2d(*a, [h, w])), (lambda *a: python(*a, [h, w]))
@@ -100,13 +128,13 @@ def time_pair(inputs, cpp, python, repeats: int, warmup: int = 5) -> tuple[float
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--op", action="append", choices=("spectral_band_weight", "spectral_filter2d"))
+    parser.add_argument("--op", action="append", choices=tuple(PYTHON))
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=60)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     print("| op | B×C×H×W | C++ autograd ms | register_autograd ms | saved ms | ratio |\n|---|---|---:|---:|---:|---:|")
-    for op in args.op or ("spectral_band_weight", "spectral_filter2d"):
+    for op in args.op or PYTHON:
         for shape in STANDARD_SHAPES:
             cpp_ms, python_ms = time_pair(*_case(op, shape), repeats=args.repeats)
             print(f"| {op} | {'x'.join(map(str, shape))} | {cpp_ms:.3f} | {python_ms:.3f} | "

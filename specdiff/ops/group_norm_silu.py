@@ -76,20 +76,3 @@ if extension.is_loaded():
     def _(grad, x, weight, bias, mean, rstd, groups, output_mask):
         return (x.new_empty(x.shape), weight.new_empty(weight.shape),
                 bias.new_empty(bias.shape))
-
-    def _setup_context(ctx, inputs, output):
-        x, weight, bias, groups, _ = inputs
-        _, mean, rstd = output
-        ctx.save_for_backward(x, weight, bias, mean, rstd)
-        ctx.groups = groups
-        ctx.mark_non_differentiable(mean, rstd)
-
-    def _backward(ctx, grad, _grad_mean, _grad_rstd):
-        x, weight, bias, mean, rstd = ctx.saved_tensors
-        need = ctx.needs_input_grad
-        gx, gw, gb = torch.ops.specdiff._group_norm_silu_backward(
-            grad, x, weight, bias, mean, rstd, ctx.groups, [need[0], need[1] or need[2]]
-        )
-        return gx if need[0] else None, gw if need[1] else None, gb if need[2] else None, None, None
-
-    torch.library.register_autograd("specdiff::group_norm_silu", _backward, setup_context=_setup_context)

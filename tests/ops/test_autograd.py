@@ -1,6 +1,6 @@
-"""The C++ autograd of the ops whose backward is one op (csrc/autograd.cpp): the graph node it makes, the
-gradient of each input on its own (the output mask it passes to the backward op, before or after the other
-arguments), and the profiler's count of its nodes in the spectral-op time."""
+"""The C++ autograd of the ops whose backward is one op, and of group_norm_silu (csrc/autograd.cpp): the graph
+node it makes, the gradient of each input on its own (the output mask it passes to the backward op, before or after
+the other arguments), and the profiler's count of its nodes in the spectral-op time."""
 
 import pytest
 import torch
@@ -85,3 +85,22 @@ def test_spectral_op_seconds_counts_the_cpp_nodes():
     ops_self = sum(evt.self_cpu_time_total for evt in prof.key_averages() if evt.key.startswith("specdiff::"))
     spectral, total = spectral_op_seconds(prof)
     assert spectral == pytest.approx((node_self + ops_self) * 1e-6, rel=1e-9) and 0 < spectral <= total
+
+
+def test_group_norm_silu_node_statistics_and_each_input_alone():
+    from specdiff.ops import group_norm_silu_reference
+
+    gen = torch.Generator().manual_seed(5)
+    tensors = (torch.randn(2, 6, 5, 4, generator=gen, dtype=torch.float64),
+               torch.randn(6, generator=gen, dtype=torch.float64), torch.randn(6, generator=gen, dtype=torch.float64))
+    y, mean, rstd = torch.ops.specdiff.group_norm_silu(*(t.clone().requires_grad_() for t in tensors), 3, 1e-5)
+    assert "CppNode" in y.grad_fn.name() and not mean.requires_grad and not rstd.requires_grad
+    for i in range(3):
+        grads = []
+        for fn in (lambda x, w, b: torch.ops.specdiff.group_norm_silu(x, w, b, 3, 1e-5)[0],
+                   lambda x, w, b: group_norm_silu_reference(x, 3, w, b, 1e-5)):
+            leaves = [t.clone().requires_grad_(j == i) for j, t in enumerate(tensors)]
+            _loss(fn(*leaves), torch.Generator().manual_seed(7)).backward()
+            assert all(leaf.grad is None for j, leaf in enumerate(leaves) if j != i)
+            grads.append(leaves[i].grad)
+        torch.testing.assert_close(grads[0], grads[1], rtol=1e-10, atol=1e-10, msg=f"group_norm_silu: input {i}")
