@@ -23,11 +23,15 @@ OPS = torch.ops.specdiff
 LIB = torch.library.Library("specdiff_autograd_ab", "DEF")
 
 
-def _python_band_weight():
-    LIB.define("band(Tensor spec, Tensor inner, Tensor outer, Tensor gain, float temperature, int width, str kind) "
-               "-> Tensor")
-    LIB.impl("band", lambda *args: OPS.spectral_band_weight(*args), "CPU")
+def _scratch_op(name: str, schema: str, kernel, setup, backward):
+    """specdiff_autograd_ab::<name>: a CPU impl calling ``kernel`` and the Python formula (setup, backward)."""
+    LIB.define(name + schema)
+    LIB.impl(name, lambda *args: kernel(*args), "CPU")
+    torch.library.register_autograd(f"specdiff_autograd_ab::{name}", backward, setup_context=setup)
+    return getattr(torch.ops.specdiff_autograd_ab, name)
 
+
+def _python_band_weight():
     def setup(ctx, inputs, output):
         ctx.save_for_backward(*inputs[:4])
         ctx.static = inputs[4:]
@@ -37,14 +41,11 @@ def _python_band_weight():
         grads = OPS._spectral_band_weight_backward(grad, *ctx.saved_tensors, *ctx.static, need)
         return (*(g if n else None for g, n in zip(grads, need, strict=True)), None, None, None)
 
-    torch.library.register_autograd("specdiff_autograd_ab::band", backward, setup_context=setup)
-    return torch.ops.specdiff_autograd_ab.band
+    return _scratch_op("band", "(Tensor spec, Tensor inner, Tensor outer, Tensor gain, float temperature, int width, "
+                       "str kind) -> Tensor", OPS.spectral_band_weight, setup, backward)
 
 
 def _python_filter2d():
-    LIB.define("filter(Tensor x, Tensor weight, int[]? s=None) -> Tensor")
-    LIB.impl("filter", lambda *args: OPS.spectral_filter2d(*args), "CPU")
-
     def setup(ctx, inputs, output):
         x, weight, *rest = inputs
         ctx.s = rest[0] if rest else None
@@ -55,14 +56,11 @@ def _python_filter2d():
         grad_x, grad_w = OPS._spectral_filter2d_backward(grad, *ctx.saved_tensors, [need_x, need_w], ctx.s)
         return (grad_x if need_x else None), (grad_w if need_w else None), None
 
-    torch.library.register_autograd("specdiff_autograd_ab::filter", backward, setup_context=setup)
-    return torch.ops.specdiff_autograd_ab.filter
+    return _scratch_op("filter", "(Tensor x, Tensor weight, int[]? s=None) -> Tensor", OPS.spectral_filter2d, setup,
+                       backward)
 
 
 def _python_group_norm_silu():
-    LIB.define("gns(Tensor x, Tensor weight, Tensor bias, int groups, float eps) -> (Tensor, Tensor, Tensor)")
-    LIB.impl("gns", lambda *args: OPS.group_norm_silu(*args), "CPU")
-
     def setup(ctx, inputs, output):
         x, weight, bias, groups, _ = inputs
         _, mean, rstd = output
@@ -77,8 +75,8 @@ def _python_group_norm_silu():
                                                    [need[0], need[1] or need[2]])
         return gx if need[0] else None, gw if need[1] else None, gb if need[2] else None, None, None
 
-    torch.library.register_autograd("specdiff_autograd_ab::gns", backward, setup_context=setup)
-    return torch.ops.specdiff_autograd_ab.gns
+    return _scratch_op("gns", "(Tensor x, Tensor weight, Tensor bias, int groups, float eps) -> "
+                       "(Tensor, Tensor, Tensor)", OPS.group_norm_silu, setup, backward)
 
 
 PYTHON = {"spectral_band_weight": _python_band_weight(), "spectral_filter2d": _python_filter2d(),
