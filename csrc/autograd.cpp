@@ -15,7 +15,7 @@
 // returns the n tensors' gradients (those the mask skips are ignored).
 //
 // These ops take a few hundred microseconds to a few milliseconds. A Python autograd formula
-// (torch.library.register_autograd) added 0.1 to 0.4 ms to each fwd+bwd in interpreter time and garbage collection
+// (torch.library.register_autograd) added 0.06 to 0.5 ms to each fwd+bwd in interpreter time and garbage collection
 // of the graph's Python objects (scripts/autograd_ab.py, docs/performance.md); here the graph node is C++. The ops
 // whose backward needs more than this pattern keep their formulas in Python (the complex convolutions and
 // complex_norm_act), but for group_norm_silu, which SpectralUNet calls in every block: its own Function below.
@@ -49,8 +49,7 @@ class OpFunction : public torch::autograd::Function<OpFunction> {
     c10::impl::GenericList saved(c10::AnyType::get());
     for (auto& value : rest) saved.push_back(std::move(value));
     ctx->saved_data["rest"] = std::move(saved);
-    ctx->saved_data["backward"] = std::string("specdiff::_") + formula->name + "_backward";
-    ctx->saved_data["mask_last"] = formula->mask_last;
+    ctx->saved_data["formula"] = static_cast<int64_t>(formula - kFormulas);
     return stack.back().toTensor();
   }
 
@@ -58,14 +57,14 @@ class OpFunction : public torch::autograd::Function<OpFunction> {
     const variable_list saved = ctx->get_saved_variables();
     c10::List<bool> need;
     for (size_t i = 0; i < saved.size(); ++i) need.push_back(ctx->needs_input_grad(i));
-    const bool mask_last = ctx->saved_data["mask_last"].toBool();
+    const Formula& formula = kFormulas[ctx->saved_data["formula"].toInt()];
     torch::jit::Stack stack{grads[0]};
     stack.insert(stack.end(), saved.begin(), saved.end());
-    if (!mask_last) stack.emplace_back(need);
+    if (!formula.mask_last) stack.emplace_back(need);
     for (const c10::IValue& value : ctx->saved_data["rest"].toList()) stack.push_back(value);
-    if (mask_last) stack.emplace_back(need);
+    if (formula.mask_last) stack.emplace_back(need);
     c10::Dispatcher::singleton()
-        .findSchemaOrThrow(ctx->saved_data["backward"].toStringRef().c_str(), "")
+        .findSchemaOrThrow((std::string("specdiff::_") + formula.name + "_backward").c_str(), "")
         .callBoxed(&stack);
     variable_list out(saved.size() + 3);  // one per forward argument after ctx: the tensors, op, formula, rest
     for (size_t i = 0; i < saved.size(); ++i) {

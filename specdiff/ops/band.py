@@ -91,7 +91,7 @@ def register_band_backward_fake(backward: str) -> None:
 
     Band ops take ``(tensor, inner, outer, gain, *static)``; their backward op takes
     ``(grad, tensor, inner, outer, gain, *static, output_mask)`` and returns the four gradients. Their autograd is
-    registered in C++ (``csrc/ops/band_autograd.cpp``).
+    registered in C++ (``csrc/autograd.cpp``).
     """
 
     @torch.library.register_fake(f"specdiff::{backward}")
