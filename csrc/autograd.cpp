@@ -9,6 +9,8 @@
 #include <utility>
 #include <vector>
 
+#include "cpu/roundtrip.h"
+
 // Autograd of the ops whose backward is one op, registered in C++ for every device. Such an op takes its
 // differentiable tensors first and then other arguments; its backward op _<name>_backward takes the upstream
 // gradient, those tensors, the other arguments and a bool[n] output_mask (after the tensors or at the end), and
@@ -25,32 +27,64 @@ namespace {
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
+// spectral_filter2d on the CPU, when the weight needs its gradient, x has one filter per channel and the grid is large
+// enough (cpu::roundtrip_keeps_spectra): the forward keeps x's spectrum for the backward
+// (_spectral_filter2d_saving), which then transforms only the upstream gradient (_spectral_filter2d_backward_saved)
+// instead of it and x again. rest[0] is the op's `s`.
+bool filter_saves_spectra(at::TensorList tensors, const std::vector<c10::IValue>& rest) {
+  const at::Tensor &x = tensors[0], &weight = tensors[1];
+  if (!at::GradMode::is_enabled() || !weight.requires_grad() || !x.device().is_cpu() || x.dim() != 4) return false;
+  const int64_t channels = x.size(1), wchannels = weight.dim() >= 3 ? weight.size(-3) : 1;
+  if (wchannels > channels && wchannels % channels == 0) return false;  // k responses per channel
+  const std::vector<int64_t> grid = rest[0].isNone() ? std::vector<int64_t>{} : rest[0].toIntVector();
+  return grid.size() == 2 ? cpu::roundtrip_keeps_spectra(grid[0], grid[1])
+                          : cpu::roundtrip_keeps_spectra(x.size(2), x.size(3));
+}
+
 struct Formula {
   const char* name;
   size_t tensors;  // the leading tensor arguments: saved for, and differentiated by, the backward op
   bool mask_last;  // output_mask after the other arguments (else right after the tensors)
+  // When it says so, the forward calls _<name>_saving, which returns the output and a tensor the backward
+  // _<name>_backward_saved takes in place of the first tensor argument.
+  bool (*saves)(at::TensorList tensors, const std::vector<c10::IValue>& rest) = nullptr;
 };
 
-constexpr Formula kFormulas[] = {
-    {"spectral_filter2d", 2, false},     {"spectral_conv2d", 3, false},   {"spectral_band_weight", 4, true},
-    {"spectral_band_filter2d", 4, true}, {"spectral_band_mse", 4, true},
+const Formula kFormulas[] = {
+    {"spectral_filter2d", 2, false, &filter_saves_spectra},
+    {"spectral_conv2d", 3, false},
+    {"spectral_band_weight", 4, true},
+    {"spectral_band_filter2d", 4, true},
+    {"spectral_band_mse", 4, true},
 };
+
+c10::OperatorHandle specdiff_op(const char* name, const char* suffix) {
+  return c10::Dispatcher::singleton().findSchemaOrThrow((std::string("specdiff::_") + name + suffix).c_str(), "");
+}
 
 class OpFunction : public torch::autograd::Function<OpFunction> {
  public:
   // `tensors` are the op's leading arguments (the graph's inputs), `rest` its other arguments.
   static at::Tensor forward(AutogradContext* ctx, at::TensorList tensors, const c10::OperatorHandle* op,
-                            const Formula* formula, std::vector<c10::IValue> rest) {
+                            const Formula* formula, std::vector<c10::IValue> rest, bool saving) {
     at::AutoDispatchBelowADInplaceOrView guard;
     torch::jit::Stack stack(tensors.begin(), tensors.end());
     stack.insert(stack.end(), rest.begin(), rest.end());
-    op->callBoxed(&stack);
-    ctx->save_for_backward(tensors.vec());
+    if (saving) {
+      specdiff_op(formula->name, "_saving").callBoxed(&stack);
+      std::vector<at::Tensor> kept = tensors.vec();
+      kept[0] = stack[1].toTensor();
+      ctx->save_for_backward(kept);
+    } else {
+      op->callBoxed(&stack);
+      ctx->save_for_backward(tensors.vec());
+    }
     c10::impl::GenericList saved(c10::AnyType::get());
     for (auto& value : rest) saved.push_back(std::move(value));
     ctx->saved_data["rest"] = std::move(saved);
     ctx->saved_data["formula"] = static_cast<int64_t>(formula - kFormulas);
-    return stack.back().toTensor();
+    ctx->saved_data["saving"] = saving;
+    return stack[0].toTensor();
   }
 
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
@@ -63,10 +97,8 @@ class OpFunction : public torch::autograd::Function<OpFunction> {
     if (!formula.mask_last) stack.emplace_back(need);
     for (const c10::IValue& value : ctx->saved_data["rest"].toList()) stack.push_back(value);
     if (formula.mask_last) stack.emplace_back(need);
-    c10::Dispatcher::singleton()
-        .findSchemaOrThrow((std::string("specdiff::_") + formula.name + "_backward").c_str(), "")
-        .callBoxed(&stack);
-    variable_list out(saved.size() + 3);  // one per forward argument after ctx: the tensors, op, formula, rest
+    specdiff_op(formula.name, ctx->saved_data["saving"].toBool() ? "_backward_saved" : "_backward").callBoxed(&stack);
+    variable_list out(saved.size() + 4);  // one per forward argument after ctx: the tensors, op, formula, rest, saving
     for (size_t i = 0; i < saved.size(); ++i) {
       if (need[i]) out[i] = stack[i].toTensor();
     }
@@ -85,7 +117,8 @@ class AutogradKernel final : public c10::OperatorKernel {
     for (size_t i = 0; i < formula_.tensors; ++i) tensors.push_back((stack->end() - n + i)->toTensor());
     std::vector<c10::IValue> rest(stack->end() - n + formula_.tensors, stack->end());
     torch::jit::drop(*stack, n);
-    stack->emplace_back(OpFunction::apply(at::TensorList(tensors), &op, &formula_, std::move(rest)));
+    const bool saving = formula_.saves && formula_.saves(tensors, rest);
+    stack->emplace_back(OpFunction::apply(at::TensorList(tensors), &op, &formula_, std::move(rest), saving));
   }
 
  private:

@@ -63,6 +63,10 @@ bool roundtrip_fused_op(c10::string_view device, int64_t H, int64_t W) {
   return false;
 }
 
+// Whether spectral_filter2d's CPU autograd keeps x's spectrum for the weight gradient on an H x W grid (one filter
+// per channel; cpu/roundtrip.h).
+bool roundtrip_keeps_spectra_op(int64_t H, int64_t W) { return cpu::roundtrip_keeps_spectra(H, W); }
+
 std::string complex_conv_algorithm_op(const std::string& name) { return cpu::set_conv_algorithm(name); }
 
 // The algorithm the CPU complex convolution of x by weights shaped like weight_re picks for finite operands.
@@ -86,6 +90,7 @@ TORCH_LIBRARY_FRAGMENT(specdiff, m) {
   m.def("_stream_output(int bytes) -> bool", &stream_output_op);
   m.def("_check_band_args(str kind, float temperature) -> ()", &check_band_args_op);
   m.def("_roundtrip_fused(str device, int H, int W) -> bool", &roundtrip_fused_op);
+  m.def("_roundtrip_keeps_spectra(int H, int W) -> bool", &roundtrip_keeps_spectra_op);
   m.def("_complex_conv_algorithm(str algorithm) -> str", &complex_conv_algorithm_op);
   m.def(
       "_complex_conv_choice(Tensor x, Tensor weight_re, int[2] stride, int[2] padding, int[2] dilation, "

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <cmath>
 #include <numeric>
 #include <vector>
 
@@ -29,10 +30,16 @@ constexpr int64_t kMaxSumRun = 16;
 
 // input_grad: grad_x = irfft2(conj(w) . rfft2(grad)) (the forward entry with conj(w), or with R > 1 responses the
 // sum over each plane's R gradients).
-enum class Entry { forward, input_grad, backward, weight_grad, energy, forward_energy };
+// The *_save / *_saved entries keep and read the forward's spectra (cpu/lanes/roundtrip.h); one response only.
+enum class Entry {
+  forward, input_grad, backward, weight_grad, energy, forward_energy, forward_save, backward_saved, weight_grad_saved
+};
 
-bool writes_output(Entry e) { return e != Entry::weight_grad && e != Entry::energy; }
-bool correlates(Entry e) { return e != Entry::forward && e != Entry::input_grad; }
+bool writes_output(Entry e) { return e != Entry::weight_grad && e != Entry::energy && e != Entry::weight_grad_saved; }
+bool correlates(Entry e) { return e != Entry::forward && e != Entry::input_grad && e != Entry::forward_save; }
+bool uses_spectra(Entry e) {
+  return e == Entry::forward_save || e == Entry::backward_saved || e == Entry::weight_grad_saved;
+}
 bool self_correlates(Entry e) { return e == Entry::energy || e == Entry::forward_energy; }
 
 // The lane FFT covers sizes whose prime factors are <= kMaxRadix; other sizes take ATen's FFT.
@@ -78,7 +85,7 @@ struct RoundTripPlan {
   int64_t off_scratch, off_weights, off_sums, off_acc, workspace_bytes;
 
   RoundTripPlan(Entry e, const at::Tensor& in, const at::Tensor* src, const at::Tensor& out, const PlaneWeight& w,
-                bool conj_weight, Grid grid)
+                bool conj_weight, Grid grid, const at::Tensor* spectra)
       : k(roundtrip_lanes<T>()), plan_h(static_cast<int>(grid.H)), plan_w(static_cast<int>(grid.W)) {
     const int64_t B = in.size(0), H = grid.H, W = grid.W, Wf = W / 2 + 1;
     const CpuCaches& caches = cpu_caches();
@@ -104,6 +111,8 @@ struct RoundTripPlan {
     g.src_sw = src ? src->stride(3) : 0;
     g.weight_complex = w.complex && !self_correlates(e);
     g.stream_out = writes_output(e) && stream_output(out.nbytes());
+    TORCH_INTERNAL_ASSERT(!uses_spectra(e) || (spectra && w.responses == 1));
+    g.stream_spectra = e == Entry::forward_save && stream_output(spectra->nbytes());
     const bool multi = R > 1;
     switch (e) {
       case Entry::forward:
@@ -123,6 +132,15 @@ struct RoundTripPlan {
         break;
       case Entry::forward_energy:
         entry = k.forward_energy;
+        break;
+      case Entry::forward_save:
+        entry = k.forward_save;
+        break;
+      case Entry::backward_saved:
+        entry = k.backward_saved;
+        break;
+      case Entry::weight_grad_saved:
+        entry = k.weight_grad_saved;
         break;
     }
     wdata = w.data.data_ptr<T>();
@@ -156,8 +174,10 @@ struct RoundTripPlan {
 // Runs the plan's entry point over every block. grad: the float64 sums [Bw, Cw, H, Wf(, 2)] (zeroed), or nullptr.
 template <typename T>
 void run_blocks(const RoundTripPlan<T>& p, const at::Tensor& in, const at::Tensor* src, const at::Tensor& out,
-                double* grad) {
+                double* grad, const at::Tensor* spectra) {
   const T* in_ptr = in.const_data_ptr<T>();
+  T* spectra_ptr = spectra ? static_cast<T*>(spectra->data_ptr()) : nullptr;
+  const int64_t spectrum_elems = 2 * (p.g.W / 2 + 1) * p.g.H;
   const T* src_ptr = src ? src->const_data_ptr<T>() : nullptr;
   T* out_ptr = out.defined() ? out.mutable_data_ptr<T>() : nullptr;
   const int64_t plane = p.g.ph * p.g.pw, P = p.P, C = p.C, N = p.N;
@@ -213,6 +233,7 @@ void run_blocks(const RoundTripPlan<T>& p, const at::Tensor& in, const at::Tenso
         blk.in[l] = in_ptr + b * in.stride(0) + c * p.in_mult * in.stride(1);
         blk.src[l] = src_ptr ? src_ptr + b * src->stride(0) + c * src->stride(1) : nullptr;
         blk.out[l] = out_ptr ? out_ptr + n * p.out_mult * plane : nullptr;
+        blk.spectra[l] = spectra_ptr ? spectra_ptr + n * spectrum_elems : nullptr;
         slices[l] = p.wdata + p.slice_of(n) * p.wplane;
         sinks[l] = acc ? acc + p.slice_of(n) * p.wplane : nullptr;
         uniform = uniform && slices[l] == slices[0];
@@ -274,11 +295,12 @@ void run_blocks(const RoundTripPlan<T>& p, const at::Tensor& in, const at::Tenso
   }
 }
 
+// spectra: the saved spectra of the *_save / *_saved entries, contiguous [B, C, 2, Wf, H] of the grid.
 template <typename T>
 void run(Entry e, const at::Tensor& in, const at::Tensor* src, const at::Tensor& out, const PlaneWeight& w,
-         bool conj_weight, const at::Tensor& grad, Grid grid) {
-  const RoundTripPlan<T> plan(e, in, src, out, w, conj_weight, grid);
-  run_blocks<T>(plan, in, src, out, grad.defined() ? grad.mutable_data_ptr<double>() : nullptr);
+         bool conj_weight, const at::Tensor& grad, Grid grid, const at::Tensor* spectra = nullptr) {
+  const RoundTripPlan<T> plan(e, in, src, out, w, conj_weight, grid, spectra);
+  run_blocks<T>(plan, in, src, out, grad.defined() ? grad.mutable_data_ptr<double>() : nullptr, spectra);
 }
 
 at::Tensor weight_as_complex(const PlaneWeight& w) { return w.complex ? at::view_as_complex(w.data) : w.data; }
@@ -305,6 +327,12 @@ at::Tensor aten_energy(const at::Tensor& x) {
   return (at::abs(X).square() * half_spectrum_doubling(x.size(3), x.options().dtype(at::kDouble))).sum(1, true);
 }
 
+// The saved spectra's layout, [B, C, 2, Wf, H], from the half spectrum X = rfft2(x, s) [B, C, H, Wf] and back.
+at::Tensor spectra_layout(const at::Tensor& X) { return at::view_as_real(X).permute({0, 1, 4, 3, 2}).contiguous(); }
+at::Tensor spectra_as_complex(const at::Tensor& spectra) {
+  return at::view_as_complex(spectra.permute({0, 1, 4, 3, 2}).contiguous());
+}
+
 at::Tensor zero_sums(const PlaneWeight& w) { return at::zeros(w.data.sizes(), w.data.options().dtype(at::kDouble)); }
 
 // [B, 1, H, W//2+1]: one accumulator slice per sample.
@@ -315,6 +343,13 @@ PlaneWeight per_sample_groups(const at::Tensor& x) {
 }  // namespace
 
 bool roundtrip_fused(int64_t H, int64_t W) { return use_lane_fft(H, W); }
+
+bool roundtrip_keeps_spectra(int64_t H, int64_t W) {
+  // A block's half spectrum: W/2+1 columns of H (+1, roundtrip_column_stride) lane vectors, real and imaginary.
+  const int64_t vector_bytes = roundtrip_lanes<float>().lanes * static_cast<int64_t>(sizeof(float));
+  const int64_t spectrum_bytes = 2 * (W / 2 + 1) * (H + 1) * vector_bytes;
+  return use_lane_fft(H, W) && 2 * spectrum_bytes > cpu_caches().l2;
+}
 
 at::Tensor roundtrip_forward(const at::Tensor& x, const PlaneWeight& w, at::IntArrayRef grid) {
   const Grid gr = grid_of(x, grid);
@@ -357,6 +392,42 @@ std::tuple<at::Tensor, at::Tensor> roundtrip_backward(const at::Tensor& grad, co
   at::Tensor gw = zero_sums(w);
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "roundtrip_backward", [&] {
     run<scalar_t>(Entry::backward, grad, &x, gx, w, true, gw, gr);
+  });
+  return {gx, gw};
+}
+
+std::tuple<at::Tensor, at::Tensor> roundtrip_forward_saving(const at::Tensor& x, const PlaneWeight& w,
+                                                            at::IntArrayRef grid) {
+  TORCH_CHECK(w.responses == 1, "specdiff: the saving forward takes one filter per channel of x");
+  const Grid gr = grid_of(x, grid);
+  if (!use_lane_fft(gr.H, gr.W)) {
+    const std::array<int64_t, 2> s{gr.H, gr.W};
+    return {aten_forward(x, w, false, gr), spectra_layout(at::fft_rfft2(x, s, {-2, -1}))};
+  }
+  at::Tensor out = at::empty(x.sizes(), x.options());
+  at::Tensor spectra = at::empty({x.size(0), x.size(1), 2, gr.W / 2 + 1, gr.H}, x.options());
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "roundtrip_forward_saving", [&] {
+    run<scalar_t>(Entry::forward_save, x, nullptr, out, w, false, at::Tensor(), gr, &spectra);
+  });
+  return {out, spectra};
+}
+
+std::tuple<at::Tensor, at::Tensor> roundtrip_backward_saved(const at::Tensor& grad, const at::Tensor& spectra,
+                                                            const PlaneWeight& w, bool need_x, at::IntArrayRef grid) {
+  TORCH_CHECK(w.responses == 1, "specdiff: the saved-spectrum backward takes one filter per channel of x");
+  const Grid gr = grid_of(grad, grid);
+  if (!use_lane_fft(gr.H, gr.W)) {
+    const std::array<int64_t, 2> s{gr.H, gr.W};
+    const at::Tensor G = at::fft_rfft2(grad, s, {-2, -1}, "ortho");
+    const at::Tensor X = spectra_as_complex(spectra) / std::sqrt(static_cast<double>(gr.H * gr.W));
+    return {need_x ? aten_forward(grad, w, true, gr) : at::Tensor(),
+            spectra_grad_weight(G, X, w, gr.W).to(at::kDouble).contiguous()};
+  }
+  at::Tensor gx = need_x ? at::empty(grad.sizes(), grad.options()) : at::Tensor();
+  at::Tensor gw = zero_sums(w);
+  AT_DISPATCH_FLOATING_TYPES(grad.scalar_type(), "roundtrip_backward_saved", [&] {
+    run<scalar_t>(need_x ? Entry::backward_saved : Entry::weight_grad_saved, grad, nullptr, gx, w, true, gw, gr,
+                  &spectra);
   });
   return {gx, gw};
 }

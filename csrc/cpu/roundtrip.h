@@ -38,6 +38,22 @@ at::Tensor roundtrip_weight_grad(const at::Tensor& grad, const at::Tensor& x, co
 std::tuple<at::Tensor, at::Tensor> roundtrip_backward(const at::Tensor& grad, const at::Tensor& x,
                                                       const PlaneWeight& w, at::IntArrayRef grid = {});
 
+// Whether keeping x's spectrum for the weight gradient pays on an H x W grid: the plain backward holds two half
+// spectra of a block of planes in its scratch (x's and the upstream gradient's), and where the two do not fit the
+// core's L2 (cpu_caches) its column pass misses on both; reading the kept spectrum instead halves that and saves a
+// transform. Smaller grids transform x again faster than they move its spectrum. Fused grids only.
+bool roundtrip_keeps_spectra(int64_t H, int64_t W);
+
+// roundtrip_forward(x, w) and the spectra its backward can start from: rfft2(x, grid) unnormalized, as contiguous
+// [B, C, 2, W'//2+1, H'] (real parts, then imaginary; cpu/lanes/roundtrip.h). One filter per channel (R = 1).
+std::tuple<at::Tensor, at::Tensor> roundtrip_forward_saving(const at::Tensor& x, const PlaneWeight& w,
+                                                            at::IntArrayRef grid = {});
+
+// roundtrip_backward (need_x) or roundtrip_weight_grad (grad_x undefined) from the saved spectra of x instead of x.
+std::tuple<at::Tensor, at::Tensor> roundtrip_backward_saved(const at::Tensor& grad, const at::Tensor& spectra,
+                                                            const PlaneWeight& w, bool need_x,
+                                                            at::IntArrayRef grid = {});
+
 // Sum over channels of D |rfft2(x, "ortho")|^2, float64 [B, 1, H, W//2+1]: by Parseval its total over a sample is
 // the sample's sum of squares.
 at::Tensor spectral_energy(const at::Tensor& x);

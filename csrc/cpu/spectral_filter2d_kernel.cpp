@@ -49,11 +49,46 @@ std::tuple<at::Tensor, at::Tensor> spectral_filter2d_backward_cpu(const at::Tens
   return {gx, gw};
 }
 
+std::tuple<at::Tensor, at::Tensor> spectral_filter2d_saving_cpu(const at::Tensor& x, const at::Tensor& weight,
+                                                                 at::OptionalIntArrayRef s) {
+  check_real_image(x, "x");
+  const std::vector<int64_t> grid = filter_grid(x, s);
+  return roundtrip_forward_saving(x, cpu_plane_weight(weight, x, grid), grid);
+}
+
+// spectra: _spectral_filter2d_saving's second output for an x shaped like grad.
+std::tuple<at::Tensor, at::Tensor> spectral_filter2d_backward_saved_cpu(const at::Tensor& grad,
+                                                                        const at::Tensor& spectra,
+                                                                        const at::Tensor& weight,
+                                                                        std::array<bool, 2> mask,
+                                                                        at::OptionalIntArrayRef s) {
+  check_real_image(grad, "grad");
+  const std::vector<int64_t> grid = filter_grid(grad, s);
+  const int64_t H = grid.empty() ? grad.size(2) : grid[0], W = grid.empty() ? grad.size(3) : grid[1];
+  const std::vector<int64_t> expected{grad.size(0), grad.size(1), 2, W / 2 + 1, H};
+  TORCH_CHECK(spectra.sizes() == at::IntArrayRef(expected) && spectra.scalar_type() == grad.scalar_type(),
+              "specdiff: spectra must be _spectral_filter2d_saving's ", at::IntArrayRef(expected), " ",
+              grad.scalar_type(), ", got ", spectra.sizes(), " ", spectra.scalar_type());
+  const PlaneWeight pw = cpu_plane_weight(weight, grad, grid);
+  TORCH_CHECK(pw.responses == 1, "specdiff: the saved-spectrum backward takes one filter per channel");
+  at::Tensor gx, acc;
+  if (mask[1]) {
+    std::tie(gx, acc) = roundtrip_backward_saved(grad, spectra.contiguous(), pw, mask[0], grid);
+  } else if (mask[0]) {
+    gx = roundtrip_backward_input(grad, pw, grid);
+  }
+  if (!mask[0]) gx = at::zeros(grad.sizes(), grad.options());
+  at::Tensor gw = mask[1] ? reduce_to_weight(acc, pw, weight) : at::zeros(weight.sizes(), weight.options());
+  return {gx, gw};
+}
+
 }  // namespace
 
 TORCH_LIBRARY_IMPL(specdiff, CPU, m) {
   m.impl("spectral_filter2d", &spectral_filter2d_cpu);
   m.impl("_spectral_filter2d_backward", &spectral_filter2d_backward_cpu);
+  m.impl("_spectral_filter2d_saving", &spectral_filter2d_saving_cpu);
+  m.impl("_spectral_filter2d_backward_saved", &spectral_filter2d_backward_saved_cpu);
 }
 
 }  // namespace specdiff::cpu

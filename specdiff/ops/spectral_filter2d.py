@@ -132,3 +132,13 @@ if extension.is_loaded():
     @torch.library.register_fake("specdiff::_spectral_filter2d_backward")
     def _(grad, x, weight, output_mask, s=None):
         return x.new_empty(x.shape), weight.new_empty(weight.shape)
+
+    @torch.library.register_fake("specdiff::_spectral_filter2d_saving")
+    def _(x, weight, s=None):
+        b, c, h, w = x.shape
+        grid_h, grid_w = (h, w) if s is None else s
+        return x.new_empty(b, c, h, w), x.new_empty(b, c, 2, grid_w // 2 + 1, grid_h)
+
+    @torch.library.register_fake("specdiff::_spectral_filter2d_backward_saved")
+    def _(grad, spectra, weight, output_mask, s=None):
+        return grad.new_empty(grad.shape), weight.new_empty(weight.shape)

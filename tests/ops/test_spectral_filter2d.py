@@ -440,3 +440,137 @@ def test_responses_stream_large_outputs():
     with streamed(4 * 24 * 128 * 128 * 8):
         got = kernel(x, w)
     assert rel_err(got, spectral_filter2d_reference(x, w)) < 1e-12
+
+
+# The saved-spectrum pair: on the CPU the autograd keeps rfft2(x) when the weight needs its gradient.
+SAVING_GRIDS = {
+    "fused": ((3, 5, 12, 10), None),
+    "padded": ((3, 5, 9, 7), (12, 10)),
+    "aten": ((2, 3, 7, 67), None),  # 67: a prime above the lane FFT's largest radix
+    "aten-padded": ((2, 3, 8, 8), (13, 17)),
+}
+
+
+def spectra_reference(x, s=None):
+    """_spectral_filter2d_saving's second output: rfft2(x, s) unnormalized, as real [B, C, 2, Wf, H]."""
+    return torch.view_as_real(torch.fft.rfft2(x, s=s)).permute(0, 1, 4, 3, 2)
+
+
+@pytest.mark.parametrize("isa", cpu_isas())
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("complex_weight", [False, True])
+@pytest.mark.parametrize("grid", list(SAVING_GRIDS))
+def test_saving_forward_and_saved_backward_match_the_reference(isa, dtype, complex_weight, grid):
+    """_spectral_filter2d_saving returns the output and x's spectrum; _spectral_filter2d_backward_saved, given that
+    spectrum, returns the gradients that _spectral_filter2d_backward computes from x, and the reference's, for every
+    output mask (a masked-out gradient is zeros)."""
+    shape, s = SAVING_GRIDS[grid]
+    gh, gw = s or shape[-2:]
+    x, w = make(shape, (shape[1], gh, gw // 2 + 1), complex_weight)
+    g = torch.randn(shape, dtype=torch.float64)
+    xr, wr = x.clone().requires_grad_(), w.clone().requires_grad_()
+    expected = torch.autograd.grad(spectral_filter2d_reference(xr, wr, s), (xr, wr), g)
+    xd, wd, gd = x.to(dtype), as_dtype(w, dtype), g.to(dtype)
+    tol = TOL[dtype] if dtype == torch.float32 else 1e-12
+    with cpu_isa(isa):
+        y, spectra = torch.ops.specdiff._spectral_filter2d_saving(xd, wd, s)
+        assert spectra.shape == (shape[0], shape[1], 2, gw // 2 + 1, gh) and spectra.is_contiguous()
+        assert rel_err(y, spectral_filter2d_reference(x, w, s)) < tol
+        assert rel_err(spectra, spectra_reference(x, s)) < tol
+        for mask in ([True, True], [True, False], [False, True]):
+            saved = torch.ops.specdiff._spectral_filter2d_backward_saved(gd, spectra, wd, mask, s)
+            plain = torch.ops.specdiff._spectral_filter2d_backward(gd, xd, wd, mask, s)
+            for got, other, want, needed in zip(saved, plain, expected, mask, strict=True):
+                assert got.shape == want.shape
+                if needed:
+                    assert rel_err(got, want) < tol and rel_err(other, want) < tol
+                else:
+                    assert not got.any()
+
+
+def test_saved_spectra_stream_when_large():
+    """Spectra larger than the thread's L2 are written with streaming stores (128 rows: every column of every
+    plane starts vector-aligned)."""
+    B, C, H, W = 3, 64, 128, 120
+    with streamed(B * C * 2 * (W // 2 + 1) * H * 4):
+        x, w = make((B, C, H, W), (C, H, W // 2 + 1), True)
+        y, spectra = torch.ops.specdiff._spectral_filter2d_saving(x.float(), w.to(torch.complex64))
+    assert rel_err(spectra, spectra_reference(x)) < TOL[torch.float32]
+    assert rel_err(y, spectral_filter2d_reference(x, w)) < TOL[torch.float32]
+
+
+def _saving_calls(x, w):
+    """How often a forward (and, with a graph, a backward) called the saving pair."""
+    with torch.profiler.profile() as prof:
+        y = kernel(x, w)
+        if y.requires_grad:
+            y.sum().backward()
+    names = [e.name for e in prof.events()]
+    return tuple(names.count(f"specdiff::_spectral_filter2d_{op}") for op in ("saving", "backward_saved"))
+
+
+@pytest.mark.parametrize("need_x,need_w,grad_mode,responses,size,saves", [
+    (True, True, True, 1, 256, True),
+    (False, True, True, 1, 256, True),
+    (True, False, True, 1, 256, False),  # grad_x needs no spectrum of x
+    (True, True, False, 1, 256, False),  # no graph
+    (True, True, True, 3, 256, False),   # k responses per channel: the plain backward transforms x once for all k
+    (True, True, True, 1, 8, False),     # small planes: transforming x again is cheaper than keeping its spectrum
+    (True, True, True, 1, 67, False),    # a grid beyond the lane FFT (ATen's FFT)
+])
+def test_autograd_keeps_the_spectrum_only_for_the_weight_gradient(need_x, need_w, grad_mode, responses, size, saves):
+    """The rule is the C++'s (_roundtrip_keeps_spectra: the plain backward's two half spectra per block of planes
+    beyond the L2); 256 x 256 planes exceed any x86 core's L2 and 8 x 8 fit every one."""
+    assert torch.ops.specdiff._roundtrip_keeps_spectra(size, size) == (size == 256)
+    x, w = make((1, 2, size, size), (2 * responses, size, size // 2 + 1), True)
+    x.requires_grad_(need_x)
+    w.requires_grad_(need_w)
+    with torch.set_grad_enabled(grad_mode):
+        assert _saving_calls(x, w) == ((1, 1) if saves else (0, 0))
+
+
+def test_autograd_asks_about_the_transform_grid():
+    """With `s` the rule is asked about the grid, not the planes."""
+    x, w = make((1, 2, 8, 8), (2, 256, 129), False)
+    w.requires_grad_(True)
+    with torch.profiler.profile() as prof:
+        kernel(x, w, (256, 256)).sum().backward()
+    assert [e.name for e in prof.events()].count("specdiff::_spectral_filter2d_saving") == 1
+
+
+def test_saving_pair_opcheck():
+    x, w = make((2, 3, 6, 5), (3, 9, 5), True)
+    spectra = torch.ops.specdiff._spectral_filter2d_saving(x, w, (9, 8))[1]
+    torch.library.opcheck(torch.ops.specdiff._spectral_filter2d_saving.default, (x, w, (9, 8)))
+    torch.library.opcheck(torch.ops.specdiff._spectral_filter2d_backward_saved.default,
+                          (torch.randn(2, 3, 6, 5, dtype=torch.float64), spectra, w, [True, True], (9, 8)))
+
+
+def test_saved_backward_checks_the_spectra():
+    x, w = make((2, 3, 8, 8), (3, 8, 5), False)
+    spectra = torch.ops.specdiff._spectral_filter2d_saving(x, w)[1]
+    with pytest.raises(RuntimeError, match=r"spectra must be _spectral_filter2d_saving's \[2, 3, 2, 5, 8\] Double, "
+                                           r"got \[2, 3, 2, 8, 5\]"):
+        torch.ops.specdiff._spectral_filter2d_backward_saved(x, spectra.transpose(3, 4), w, [True, True])
+    with pytest.raises(RuntimeError, match="one filter per channel"):
+        torch.ops.specdiff._spectral_filter2d_saving(x, torch.cat([w, w]))
+
+
+def test_kept_spectrum_compiles_fullgraph():
+    """Under torch.compile the joint graph holds the saving pair (its fakes) and gives eager's gradients."""
+    x, w = make((1, 2, 8, 8), (2, 256, 129), True)
+    x.requires_grad_(True)
+    w.requires_grad_(True)
+    fn = lambda x, w: spectral_filter2d(x, w, (256, 256)).square().sum()  # noqa: E731
+    torch._dynamo.reset()
+    eager = torch.autograd.grad(fn(x, w), (x, w))
+    compiled_fn = torch.compile(fn, fullgraph=True)
+    torch.autograd.grad(compiled_fn(x, w), (x, w))  # compiled here (the backward lazily), with fake tensors
+    with torch.profiler.profile() as prof:
+        compiled = torch.autograd.grad(compiled_fn(x, w), (x, w))
+    # At least once: a recompile inside the profiled call would add its fake-tensor calls of the same ops.
+    names = [e.name for e in prof.events()]
+    assert names.count("specdiff::_spectral_filter2d_saving") >= 1
+    assert names.count("specdiff::_spectral_filter2d_backward_saved") >= 1
+    for a, b in zip(compiled, eager, strict=True):
+        assert rel_err(a, b) < 1e-12

@@ -7,6 +7,9 @@
 //   weight_grad     sums += D rfft2(in) conj(rfft2(src)) / (H W)
 //   energy          sums += D |rfft2(in)|^2 / (H W)
 //   forward_energy  out = irfft2(W . rfft2(in)) and sums += D |rfft2(in)|^2 / (H W)
+//   forward_save    out = irfft2(W . rfft2(in)), and rfft2(in) to `spectra`
+//   backward_saved  out = irfft2(W . rfft2(in)) and sums += D rfft2(in) conj(X) / (H W), X read from `spectra`
+//   weight_grad_saved  sums += D rfft2(in) conj(X) / (H W), X read from `spectra`
 //
 // and, for R > 1 responses per input plane (spectral_filter2d's depth multiplier, RoundTripBlock::responses):
 //
@@ -18,7 +21,10 @@
 // D = 2 for the interior columns of the half spectrum, 1 for the DC and Nyquist columns (it undoes the half
 // spectrum's doubling in irfft2's adjoint, and makes a half-spectrum sum of |X|^2 Parseval's full one). The
 // backward passes conj(W) (BlockWeight::imag_sign = -1). The half spectra of a block live only in the thread's
-// scratch: nothing is written to memory between the transforms.
+// scratch: nothing is written to memory between the transforms. The *_save / *_saved entries keep the forward's
+// spectrum X = rfft2(x) (unnormalized) for the backward, which then reads X instead of transforming x again: per
+// plane, [2][W/2+1][H] (real parts, then imaginary; column k's H bins contiguous, the order the column pass
+// visits them).
 //
 // The transform grid H x W may exceed the planes' extent ph x pw (a zero-padded round trip, spectral_filter2d's
 // `s`): the inputs count as zero beyond their extent, and the outputs are the grid's top-left ph x pw crop.
@@ -45,6 +51,7 @@ struct RoundTripGeometry {
   int64_t src_sh, src_sw;  // of the correlated planes (x in the backward)
   bool weight_complex;     // weights [H][Wf][2] (interleaved) and complex sums, else [H][Wf] and real sums
   bool stream_out;         // write outputs with streaming stores where aligned (outputs larger than the caches)
+  bool stream_spectra;     // the same for forward_save's spectra
 };
 
 // A block's weight: one slice for every lane, or per-lane slices in lane layout (RoundTripKernels::gather_weight).
@@ -61,6 +68,7 @@ struct RoundTripBlock {
   const T* in[kMaxLanes];   // plane bases of the transformed input
   const T* src[kMaxLanes];  // plane bases of the correlated input (backward, weight_grad)
   T* out[kMaxLanes];        // contiguous [ph][pw] output planes (forward, backward, forward_energy)
+  T* spectra[kMaxLanes];    // saved spectra [2][Wf][H] (forward_save writes, the *_saved entries read them)
   BlockWeight<T> weight;    // (forward, backward, forward_energy)
   T* sums;                  // lane-layout sums [Wf][H] (then the imaginary parts, [Wf][H], when complex), vector-aligned
   T* scratch;               // roundtrip_scratch_elems(H, W, lanes, responses > 1) elements, vector-aligned
@@ -91,6 +99,9 @@ struct RoundTripKernels {
   RoundTripFn<T> weight_grad;
   RoundTripFn<T> energy;
   RoundTripFn<T> forward_energy;
+  RoundTripFn<T> forward_save;
+  RoundTripFn<T> backward_saved;
+  RoundTripFn<T> weight_grad_saved;
   RoundTripFn<T> forward_multi;
   RoundTripFn<T> backward_multi;
   RoundTripFn<T> input_grad_multi;

@@ -208,21 +208,45 @@ inline void column_fft(const RoundTripGeometry<T>& g, Buf<T> col, Buf<T> tmp) {
   }
 }
 
+// Where a column pass's correlated spectrum X comes from, or where it puts the transformed input's: X transformed in
+// the scratch (from blk.src), X read from the saved spectra, or the input's spectrum G stored to them.
+enum class Saved { none, load, store };
+
+// Column k of every lane's saved spectrum [2][Wf][H] <-> H lane vectors (real, imaginary).
+template <typename T>
+inline void store_spectrum_column(const RoundTripGeometry<T>& g, const RoundTripBlock<T>& blk, int64_t k, Buf<T> G) {
+  const int64_t H = g.H, half = (g.W / 2 + 1) * H;
+  scatter_row<T>(G.re, blk.spectra, blk.count, k * H, H, g.stream_spectra);
+  scatter_row<T>(G.im, blk.spectra, blk.count, half + k * H, H, g.stream_spectra);
+}
+
+template <typename T>
+inline Buf<T> load_spectrum_column(const RoundTripGeometry<T>& g, const RoundTripBlock<T>& blk, int64_t k,
+                                   Buf<T> dst) {
+  const int64_t H = g.H, half = (g.W / 2 + 1) * H;
+  gather_row<T>(blk.spectra, k * H, 1, H, dst.re);
+  gather_row<T>(blk.spectra, half + k * H, 1, H, dst.im);
+  return dst;
+}
+
 // Phase 2: every column k of S through the FFT along H (G), the correlation into the block's sums, and, with
 // kInverse, the weight and the inverse FFT along H back into S's column.
-template <typename T, Correlation kCorr, bool kInverse>
+template <typename T, Correlation kCorr, bool kInverse, Saved kSaved = Saved::none>
 inline void column_pass(const RoundTripGeometry<T>& g, const RoundTripBlock<T>& blk, const RoundTripScratch<T>& m) {
   using V = typename VecOf<T>::type;
   const int64_t H = g.H, W = g.W, Wf = W / 2 + 1, ld = g.ld;
   for (int64_t k = 0; k < Wf; ++k) {
     const Buf<T> col = m.column(m.S, k, ld);
     const Buf<T> G = fft_lanes<T, false>(g.cols, col, m.a);
+    if constexpr (kSaved == Saved::store) store_spectrum_column<T>(g, blk, k, G);
     if constexpr (kCorr == Correlation::self) {
       const T f = ((k == 0 || 2 * k == W) ? T(1) : T(2)) / static_cast<T>(H * W);
       V* sr = reinterpret_cast<V*>(blk.sums) + k * H;
       for (int64_t h = 0; h < H; ++h) sr[h] += f * (G.re[h] * G.re[h] + G.im[h] * G.im[h]);
     } else if constexpr (kCorr == Correlation::cross) {
-      correlate_column<T>(g, blk.sums, k, G, fft_lanes<T, false>(g.cols, m.column(m.X, k, ld), m.b));
+      const Buf<T> X = kSaved == Saved::load ? load_spectrum_column<T>(g, blk, k, m.b)
+                                             : fft_lanes<T, false>(g.cols, m.column(m.X, k, ld), m.b);
+      correlate_column<T>(g, blk.sums, k, G, X);
     }
     if constexpr (kInverse) {
       weigh_column<T>(g, blk.weight, k, G, G);
@@ -234,6 +258,9 @@ inline void column_pass(const RoundTripGeometry<T>& g, const RoundTripBlock<T>& 
         }
       }
     }
+  }
+  if constexpr (kSaved == Saved::store) {
+    if (g.stream_spectra) stream_fence();
   }
 }
 
@@ -287,6 +314,32 @@ void roundtrip_forward_energy(const RoundTripGeometry<T>& g, const RoundTripBloc
   rows_to_spectrum<T>(g, blk.in, g.in_sh, g.in_sw, m.S, m);
   column_pass<T, Correlation::self, true>(g, blk, m);
   spectrum_to_rows<T>(g, blk, m.S, m);
+}
+
+// The forward, keeping rfft2(in) in the saved spectra.
+template <typename T>
+void roundtrip_forward_save(const RoundTripGeometry<T>& g, const RoundTripBlock<T>& blk) {
+  const RoundTripScratch<T> m(g, blk.scratch);
+  rows_to_spectrum<T>(g, blk.in, g.in_sh, g.in_sw, m.S, m);
+  column_pass<T, Correlation::none, true, Saved::store>(g, blk, m);
+  spectrum_to_rows<T>(g, blk, m.S, m);
+}
+
+// The backward with the forward's saved spectrum: one transform pair (of the upstream gradient) instead of three
+// transforms, and one half spectrum in the scratch instead of two.
+template <typename T>
+void roundtrip_backward_saved(const RoundTripGeometry<T>& g, const RoundTripBlock<T>& blk) {
+  const RoundTripScratch<T> m(g, blk.scratch);
+  rows_to_spectrum<T>(g, blk.in, g.in_sh, g.in_sw, m.S, m);
+  column_pass<T, Correlation::cross, true, Saved::load>(g, blk, m);
+  spectrum_to_rows<T>(g, blk, m.S, m);
+}
+
+template <typename T>
+void roundtrip_weight_grad_saved(const RoundTripGeometry<T>& g, const RoundTripBlock<T>& blk) {
+  const RoundTripScratch<T> m(g, blk.scratch);
+  rows_to_spectrum<T>(g, blk.in, g.in_sh, g.in_sw, m.S, m);
+  column_pass<T, Correlation::cross, false, Saved::load>(g, blk, m);
 }
 
 // One forward transform of the input into X, then per response the weight, the inverse transform and its output.
@@ -406,6 +459,9 @@ extern const RoundTripKernels<float> roundtrip_lanes_float{
     .weight_grad = &roundtrip_weight_grad<float>,
     .energy = &roundtrip_energy<float>,
     .forward_energy = &roundtrip_forward_energy<float>,
+    .forward_save = &roundtrip_forward_save<float>,
+    .backward_saved = &roundtrip_backward_saved<float>,
+    .weight_grad_saved = &roundtrip_weight_grad_saved<float>,
     .forward_multi = &roundtrip_forward_multi<float>,
     .backward_multi = &roundtrip_reduce_multi<float, true, true>,
     .input_grad_multi = &roundtrip_reduce_multi<float, true, false>,
@@ -420,6 +476,9 @@ extern const RoundTripKernels<double> roundtrip_lanes_double{
     .weight_grad = &roundtrip_weight_grad<double>,
     .energy = &roundtrip_energy<double>,
     .forward_energy = &roundtrip_forward_energy<double>,
+    .forward_save = &roundtrip_forward_save<double>,
+    .backward_saved = &roundtrip_backward_saved<double>,
+    .weight_grad_saved = &roundtrip_weight_grad_saved<double>,
     .forward_multi = &roundtrip_forward_multi<double>,
     .backward_multi = &roundtrip_reduce_multi<double, true, true>,
     .input_grad_multi = &roundtrip_reduce_multi<double, true, false>,
