@@ -11,6 +11,7 @@
 #include <array>
 #include <atomic>
 #include <cmath>
+#include <iterator>
 #include <numeric>
 #include <vector>
 
@@ -44,6 +45,23 @@ bool self_correlates(Entry e) { return e == Entry::energy || e == Entry::forward
 
 // The lane FFT covers sizes whose prime factors are <= kMaxRadix; other sizes take ATen's FFT.
 bool use_lane_fft(int64_t H, int64_t W) { return fft_size_supported(H) && fft_size_supported(W); }
+
+// The kernels' function for an entry: with R > 1 responses its *_multi counterpart, where it has one.
+template <typename T>
+RoundTripFn<T> entry_point(const RoundTripKernels<T>& k, Entry e, bool multi) {
+  using K = RoundTripKernels<T>;
+  static constexpr RoundTripFn<T> K::*kTable[][2] = {
+      // In Entry's order: {one response, R responses}.
+      {&K::forward, &K::forward_multi},     {&K::forward, &K::input_grad_multi},
+      {&K::backward, &K::backward_multi},   {&K::weight_grad, &K::weight_grad_multi},
+      {&K::energy, nullptr},                {&K::forward_energy, nullptr},
+      {&K::forward_save, nullptr},          {&K::backward_saved, nullptr},
+      {&K::weight_grad_saved, nullptr},
+  };
+  static_assert(std::size(kTable) == static_cast<size_t>(Entry::weight_grad_saved) + 1);
+  const auto& row = kTable[static_cast<int>(e)];
+  return k.*(multi && row[1] ? row[1] : row[0]);
+}
 
 // The transform grid of planes like x's: `grid` when given (the callers check it), else x's size.
 struct Grid {
@@ -114,35 +132,7 @@ struct RoundTripPlan {
     TORCH_INTERNAL_ASSERT(!uses_spectra(e) || (spectra && w.responses == 1));
     g.stream_spectra = e == Entry::forward_save && stream_output(spectra->nbytes());
     const bool multi = R > 1;
-    switch (e) {
-      case Entry::forward:
-        entry = multi ? k.forward_multi : k.forward;
-        break;
-      case Entry::input_grad:
-        entry = multi ? k.input_grad_multi : k.forward;
-        break;
-      case Entry::backward:
-        entry = multi ? k.backward_multi : k.backward;
-        break;
-      case Entry::weight_grad:
-        entry = multi ? k.weight_grad_multi : k.weight_grad;
-        break;
-      case Entry::energy:
-        entry = k.energy;
-        break;
-      case Entry::forward_energy:
-        entry = k.forward_energy;
-        break;
-      case Entry::forward_save:
-        entry = k.forward_save;
-        break;
-      case Entry::backward_saved:
-        entry = k.backward_saved;
-        break;
-      case Entry::weight_grad_saved:
-        entry = k.weight_grad_saved;
-        break;
-    }
+    entry = entry_point(k, e, multi);
     wdata = w.data.data_ptr<T>();
     Bw = w.data.size(0);
     Cw = w.data.size(1);

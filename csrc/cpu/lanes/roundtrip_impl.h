@@ -276,70 +276,17 @@ inline BlockWeight<T> response_weight(const RoundTripBlock<T>& blk, int j) {
   return w;
 }
 
-template <typename T>
-void roundtrip_forward(const RoundTripGeometry<T>& g, const RoundTripBlock<T>& blk) {
+// Every single-response entry point (roundtrip.h): the input's rows into S (and, for a cross-correlation with no saved
+// spectra, the correlated input's into X), one column pass, and with kInverse the rows back into the output.
+template <typename T, Correlation kCorr, bool kInverse, Saved kSaved = Saved::none>
+void roundtrip_entry(const RoundTripGeometry<T>& g, const RoundTripBlock<T>& blk) {
   const RoundTripScratch<T> m(g, blk.scratch);
   rows_to_spectrum<T>(g, blk.in, g.in_sh, g.in_sw, m.S, m);
-  column_pass<T, Correlation::none, true>(g, blk, m);
-  spectrum_to_rows<T>(g, blk, m.S, m);
-}
-
-template <typename T>
-void roundtrip_backward(const RoundTripGeometry<T>& g, const RoundTripBlock<T>& blk) {
-  const RoundTripScratch<T> m(g, blk.scratch);
-  rows_to_spectrum<T>(g, blk.in, g.in_sh, g.in_sw, m.S, m);
-  rows_to_spectrum<T>(g, blk.src, g.src_sh, g.src_sw, m.X, m);
-  column_pass<T, Correlation::cross, true>(g, blk, m);
-  spectrum_to_rows<T>(g, blk, m.S, m);
-}
-
-template <typename T>
-void roundtrip_weight_grad(const RoundTripGeometry<T>& g, const RoundTripBlock<T>& blk) {
-  const RoundTripScratch<T> m(g, blk.scratch);
-  rows_to_spectrum<T>(g, blk.in, g.in_sh, g.in_sw, m.S, m);
-  rows_to_spectrum<T>(g, blk.src, g.src_sh, g.src_sw, m.X, m);
-  column_pass<T, Correlation::cross, false>(g, blk, m);
-}
-
-template <typename T>
-void roundtrip_energy(const RoundTripGeometry<T>& g, const RoundTripBlock<T>& blk) {
-  const RoundTripScratch<T> m(g, blk.scratch);
-  rows_to_spectrum<T>(g, blk.in, g.in_sh, g.in_sw, m.S, m);
-  column_pass<T, Correlation::self, false>(g, blk, m);
-}
-
-template <typename T>
-void roundtrip_forward_energy(const RoundTripGeometry<T>& g, const RoundTripBlock<T>& blk) {
-  const RoundTripScratch<T> m(g, blk.scratch);
-  rows_to_spectrum<T>(g, blk.in, g.in_sh, g.in_sw, m.S, m);
-  column_pass<T, Correlation::self, true>(g, blk, m);
-  spectrum_to_rows<T>(g, blk, m.S, m);
-}
-
-// The forward, keeping rfft2(in) in the saved spectra.
-template <typename T>
-void roundtrip_forward_save(const RoundTripGeometry<T>& g, const RoundTripBlock<T>& blk) {
-  const RoundTripScratch<T> m(g, blk.scratch);
-  rows_to_spectrum<T>(g, blk.in, g.in_sh, g.in_sw, m.S, m);
-  column_pass<T, Correlation::none, true, Saved::store>(g, blk, m);
-  spectrum_to_rows<T>(g, blk, m.S, m);
-}
-
-// The backward with the forward's saved spectrum: one transform pair (of the upstream gradient) instead of three
-// transforms, and one half spectrum in the scratch instead of two.
-template <typename T>
-void roundtrip_backward_saved(const RoundTripGeometry<T>& g, const RoundTripBlock<T>& blk) {
-  const RoundTripScratch<T> m(g, blk.scratch);
-  rows_to_spectrum<T>(g, blk.in, g.in_sh, g.in_sw, m.S, m);
-  column_pass<T, Correlation::cross, true, Saved::load>(g, blk, m);
-  spectrum_to_rows<T>(g, blk, m.S, m);
-}
-
-template <typename T>
-void roundtrip_weight_grad_saved(const RoundTripGeometry<T>& g, const RoundTripBlock<T>& blk) {
-  const RoundTripScratch<T> m(g, blk.scratch);
-  rows_to_spectrum<T>(g, blk.in, g.in_sh, g.in_sw, m.S, m);
-  column_pass<T, Correlation::cross, false, Saved::load>(g, blk, m);
+  if constexpr (kCorr == Correlation::cross && kSaved != Saved::load) {
+    rows_to_spectrum<T>(g, blk.src, g.src_sh, g.src_sw, m.X, m);
+  }
+  column_pass<T, kCorr, kInverse, kSaved>(g, blk, m);
+  if constexpr (kInverse) spectrum_to_rows<T>(g, blk, m.S, m);
 }
 
 // One forward transform of the input into X, then per response the weight, the inverse transform and its output.
@@ -454,14 +401,14 @@ void roundtrip_flush_sums(const RoundTripGeometry<T>& g, T* sums, int count, dou
 
 extern const RoundTripKernels<float> roundtrip_lanes_float{
     .lanes = kLanes<float>,
-    .forward = &roundtrip_forward<float>,
-    .backward = &roundtrip_backward<float>,
-    .weight_grad = &roundtrip_weight_grad<float>,
-    .energy = &roundtrip_energy<float>,
-    .forward_energy = &roundtrip_forward_energy<float>,
-    .forward_save = &roundtrip_forward_save<float>,
-    .backward_saved = &roundtrip_backward_saved<float>,
-    .weight_grad_saved = &roundtrip_weight_grad_saved<float>,
+    .forward = &roundtrip_entry<float, Correlation::none, true>,
+    .backward = &roundtrip_entry<float, Correlation::cross, true>,
+    .weight_grad = &roundtrip_entry<float, Correlation::cross, false>,
+    .energy = &roundtrip_entry<float, Correlation::self, false>,
+    .forward_energy = &roundtrip_entry<float, Correlation::self, true>,
+    .forward_save = &roundtrip_entry<float, Correlation::none, true, Saved::store>,
+    .backward_saved = &roundtrip_entry<float, Correlation::cross, true, Saved::load>,
+    .weight_grad_saved = &roundtrip_entry<float, Correlation::cross, false, Saved::load>,
     .forward_multi = &roundtrip_forward_multi<float>,
     .backward_multi = &roundtrip_reduce_multi<float, true, true>,
     .input_grad_multi = &roundtrip_reduce_multi<float, true, false>,
@@ -471,14 +418,14 @@ extern const RoundTripKernels<float> roundtrip_lanes_float{
 };
 extern const RoundTripKernels<double> roundtrip_lanes_double{
     .lanes = kLanes<double>,
-    .forward = &roundtrip_forward<double>,
-    .backward = &roundtrip_backward<double>,
-    .weight_grad = &roundtrip_weight_grad<double>,
-    .energy = &roundtrip_energy<double>,
-    .forward_energy = &roundtrip_forward_energy<double>,
-    .forward_save = &roundtrip_forward_save<double>,
-    .backward_saved = &roundtrip_backward_saved<double>,
-    .weight_grad_saved = &roundtrip_weight_grad_saved<double>,
+    .forward = &roundtrip_entry<double, Correlation::none, true>,
+    .backward = &roundtrip_entry<double, Correlation::cross, true>,
+    .weight_grad = &roundtrip_entry<double, Correlation::cross, false>,
+    .energy = &roundtrip_entry<double, Correlation::self, false>,
+    .forward_energy = &roundtrip_entry<double, Correlation::self, true>,
+    .forward_save = &roundtrip_entry<double, Correlation::none, true, Saved::store>,
+    .backward_saved = &roundtrip_entry<double, Correlation::cross, true, Saved::load>,
+    .weight_grad_saved = &roundtrip_entry<double, Correlation::cross, false, Saved::load>,
     .forward_multi = &roundtrip_forward_multi<double>,
     .backward_multi = &roundtrip_reduce_multi<double, true, true>,
     .input_grad_multi = &roundtrip_reduce_multi<double, true, false>,
