@@ -442,7 +442,8 @@ def test_responses_stream_large_outputs():
     assert rel_err(got, spectral_filter2d_reference(x, w)) < 1e-12
 
 
-# The saved-spectrum pair: on the CPU the autograd keeps rfft2(x) when the weight needs its gradient.
+# The saved-spectrum pair: on the CPU the autograd keeps rfft2(x) when the weight needs its gradient and the grid is
+# large (_roundtrip_keeps_spectra).
 SAVING_GRIDS = {
     "fused": ((3, 5, 12, 10), None),
     "padded": ((3, 5, 9, 7), (12, 10)),
