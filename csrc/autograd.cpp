@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/plane_weight.h"
 #include "cpu/roundtrip.h"
 
 // Autograd of the ops whose backward is one op, registered in C++ for every device. Such an op takes its
@@ -31,14 +32,16 @@ using torch::autograd::variable_list;
 // enough (cpu::roundtrip_keeps_spectra): the forward keeps x's spectrum for the backward
 // (_spectral_filter2d_saving), which then transforms only the upstream gradient (_spectral_filter2d_backward_saved)
 // instead of it and x again. rest[0] is the op's `s`.
+// Reads only x's dims and sizes (no numel: symbolic under torch.compile's dynamic shapes); inputs the op rejects
+// (empty x, a malformed `s`) reach either op's own checks.
 bool filter_saves_spectra(at::TensorList tensors, const std::vector<c10::IValue>& rest) {
   const at::Tensor &x = tensors[0], &weight = tensors[1];
-  if (!at::GradMode::is_enabled() || !weight.requires_grad() || !x.device().is_cpu() || x.dim() != 4) return false;
-  const int64_t channels = x.size(1), wchannels = weight.dim() >= 3 ? weight.size(-3) : 1;
-  if (wchannels > channels && wchannels % channels == 0) return false;  // k responses per channel
-  const std::vector<int64_t> grid = rest[0].isNone() ? std::vector<int64_t>{} : rest[0].toIntVector();
-  return grid.size() == 2 ? cpu::roundtrip_keeps_spectra(grid[0], grid[1])
-                          : cpu::roundtrip_keeps_spectra(x.size(2), x.size(3));
+  if (!at::GradMode::is_enabled() || !weight.requires_grad() || !x.device().is_cpu() || x.dim() != 4 ||
+      filter_responses(x, weight) != 1) {
+    return false;
+  }
+  const std::vector<int64_t> s = rest[0].isNone() ? std::vector<int64_t>{x.size(2), x.size(3)} : rest[0].toIntVector();
+  return s.size() == 2 && cpu::roundtrip_keeps_spectra(s[0], s[1]);
 }
 
 struct Formula {

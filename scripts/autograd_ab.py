@@ -3,7 +3,9 @@ torch.library.register_autograd gives the same kernels.
 
 The Python side is a copy of the op in a scratch namespace whose CPU implementation calls the specdiff kernel, with
 the formula the op had in Python; both paths run fwd+bwd as `specdiff bench ops` does (fresh leaves' gradients, a
-fixed upstream gradient), alternating call by call (ABBA), medians after warm-up.
+fixed upstream gradient), alternating call by call, medians after warm-up. Where the C++ autograd of
+spectral_filter2d keeps x's spectrum (torch.ops.specdiff._roundtrip_keeps_spectra: 8x16x128x128 on a 1.25 MiB L2),
+its side also runs the other backward pair (scripts/saved_spectrum_ab.py compares the pairs alone).
 
     python scripts/autograd_ab.py --op spectral_band_weight --op spectral_filter2d --op group_norm_silu --threads 2
 """
@@ -11,13 +13,12 @@ fixed upstream gradient), alternating call by call (ABBA), medians after warm-up
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import torch
 
 import specdiff.ops  # noqa: F401  (loads the extension and the ops' fakes)
 from specdiff.bench.cases import STANDARD_SHAPES, _band_inputs
+from specdiff.bench.ops import interleaved_medians
 
 OPS = torch.ops.specdiff
 LIB = torch.library.Library("specdiff_autograd_ab", "DEF")
@@ -103,7 +104,7 @@ def _case(op: str, shape):
     return (x, weight), (lambda *a: OPS.spectral_filter2d(*a, [h, w])), (lambda *a: python(*a, [h, w]))
 
 
-def time_pair(inputs, cpp, python, repeats: int, warmup: int = 5) -> tuple[float, float]:
+def time_pair(inputs, cpp, python, repeats: int) -> tuple[float, float]:
     leaves = [t.detach().requires_grad_() for t in inputs]
     grad = torch.randn_like(cpp(*leaves))
 
@@ -112,16 +113,8 @@ def time_pair(inputs, cpp, python, repeats: int, warmup: int = 5) -> tuple[float
             leaf.grad = None
         fn(*leaves).backward(grad)
 
-    for _ in range(warmup):
-        run(cpp)
-        run(python)
-    times = {cpp: [], python: []}
-    for r in range(repeats):
-        for fn in ((cpp, python) if r % 2 else (python, cpp)):
-            start = time.perf_counter()
-            run(fn)
-            times[fn].append((time.perf_counter() - start) * 1e3)
-    return statistics.median(times[cpp]), statistics.median(times[python])
+    cpp_ms, python_ms = interleaved_medians([lambda: run(cpp), lambda: run(python)], repeats)
+    return cpp_ms, python_ms
 
 
 def main() -> None:

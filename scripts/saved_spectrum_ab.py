@@ -10,13 +10,12 @@ medians after warm-up; both gradients, or the weight's alone (`--weight-only`).
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import torch
 
 import specdiff.ops  # noqa: F401  (loads the extension)
 from specdiff.bench.cases import STANDARD_SHAPES
+from specdiff.bench.ops import interleaved_medians
 
 OPS = torch.ops.specdiff
 
@@ -48,17 +47,7 @@ def main() -> None:
     mask = [not args.weight_only, True]
     print("| B×C×H×W | x transformed again ms | spectrum kept ms | ratio |\n|---|---:|---:|---:|")
     for shape in STANDARD_SHAPES:
-        plain, saving = pairs(shape, mask)
-        for _ in range(5):
-            plain()
-            saving()
-        times = {plain: [], saving: []}
-        for r in range(args.repeats):
-            for fn in ((plain, saving) if r % 2 else (saving, plain)):
-                start = time.perf_counter()
-                fn()
-                times[fn].append((time.perf_counter() - start) * 1e3)
-        a, b = statistics.median(times[plain]), statistics.median(times[saving])
+        a, b = interleaved_medians(list(pairs(shape, mask)), args.repeats)
         print(f"| {'x'.join(map(str, shape))} | {a:.3f} | {b:.3f} | {a / b:.2f}x |", flush=True)
 
 

@@ -29,6 +29,11 @@ std::vector<int64_t> filter_grid(const at::Tensor& x, at::OptionalIntArrayRef s)
   return g.vec();
 }
 
+int64_t filter_responses(const at::Tensor& x, const at::Tensor& weight) {
+  const int64_t C = x.dim() == 4 ? x.size(1) : 0, wchannels = weight.dim() >= 3 ? weight.size(-3) : 1;
+  return C > 0 && wchannels > C && wchannels % C == 0 ? wchannels / C : 1;
+}
+
 PlaneWeight plane_weight(const at::Tensor& weight, const at::Tensor& x, at::ScalarType real,
                          at::IntArrayRef grid) {
   check_same_device(x, "x", weight, "weight");
@@ -38,7 +43,7 @@ PlaneWeight plane_weight(const at::Tensor& weight, const at::Tensor& x, at::Scal
               "specdiff: weight must have 1 to 4 dims broadcastable to [B, C, H, W//2+1] = [", B, ", ", C, ", ", H,
               ", ", Wf, "], got shape ", weight.sizes());
   const std::vector<int64_t> s = rank4_shape(weight);
-  const int64_t responses = s[1] > C && s[1] % C == 0 ? s[1] / C : 1;
+  const int64_t responses = filter_responses(x, weight);
   const int64_t full[4] = {B, C * responses, H, Wf};
   for (int i = 0; i < 4; ++i) {
     TORCH_CHECK(s[i] == 1 || s[i] == full[i], "specdiff: weight of shape ", weight.sizes(),

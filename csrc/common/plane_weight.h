@@ -20,6 +20,10 @@ struct PlaneWeight {
 // spectral_filter2d's transform size `s`: empty (x's size) or two sizes at least x's height and width.
 std::vector<int64_t> filter_grid(const at::Tensor& x, at::OptionalIntArrayRef s);
 
+// R, the filters per channel of x [B, C, H, W]: weight's channel dim (dim -3) over C when it is a multiple R > 1 of
+// C, else 1 (the rule of specdiff/ops/spectral_filter2d.py filter_responses).
+int64_t filter_responses(const at::Tensor& x, const at::Tensor& weight);
+
 // Checks that weight (rank 1..4) broadcasts to [B, C, H, W//2+1] of x without growing, or has R C channels (R
 // responses per channel), and lays it out per plane group in `real` (complex weights in its complex counterpart).
 // Dtype rules are the caller's. With a transform grid {H', W'} (a zero-padded round trip) the half spectrum is the

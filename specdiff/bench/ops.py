@@ -76,6 +76,20 @@ def rotated(items: list, r: int) -> list:
     return items[r:] + items[:r]
 
 
+def interleaved_medians(thunks: list[Callable[[], object]], repeats: int, warmup: int = 5) -> list[float]:
+    """Median milliseconds of each CPU thunk over ``repeats`` rounds, after ``warmup`` calls of each: one call of
+    every thunk per round, in an order rotated each round (``rotated``), for in-process A/B comparisons."""
+    run = timer(torch.device("cpu"))
+    for _ in range(warmup):
+        for thunk in thunks:
+            thunk()
+    times: list[list[float]] = [[] for _ in thunks]
+    for r in range(repeats):
+        for i in rotated(list(range(len(thunks))), r):
+            times[i].append(run(thunks[i]))
+    return [statistics.median(t) for t in times]
+
+
 def bench_ops(
     ops: Iterable[str] | None = None,
     shapes: Iterable[tuple[int, int, int, int]] = STANDARD_SHAPES,

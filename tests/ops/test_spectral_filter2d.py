@@ -530,6 +530,14 @@ def test_autograd_keeps_the_spectrum_only_for_the_weight_gradient(need_x, need_w
         assert _saving_calls(x, w) == ((1, 1) if saves else (0, 0))
 
 
+@pytest.mark.parametrize("shape", [(1, 0, 256, 256), (0, 2, 256, 256), (1, 2, 0, 256)])
+def test_autograd_leaves_empty_x_to_the_op_check(shape):
+    """The autograd's choice of pair never divides by x's channels: empty x gets the op's own error."""
+    w = torch.rand(256, 129, requires_grad=True)
+    with pytest.raises(ValueError, match="x must not be empty"):
+        kernel(torch.randn(shape), w)
+
+
 def test_autograd_asks_about_the_transform_grid():
     """With `s` the rule is asked about the grid, not the planes."""
     x, w = make((1, 2, 8, 8), (2, 256, 129), False)
