@@ -40,8 +40,27 @@ def test_band_weighting_is_timed_against_its_memory_bound(tmp_path, capsys):
     bound = records[("spectral_band_weight", "fwdbwd")]
     assert bound["bound_ms"] > 0 and bound["kernel_over_bound"] == pytest.approx(bound["kernel_ms"] / bound["bound_ms"])
     assert [k for k, r in records.items() if "bound_ms" in r] == [("spectral_band_weight", "fwdbwd")]
+    # Every CPU record counts each path's page faults per call; the bound's records count the bound's too.
+    assert set(bound["faults_per_call"]) == {"reference", "kernel", "bound"}
+    assert set(records[("spectral_filter2d", "fwd")]["faults_per_call"]) == {"reference", "kernel"}
+    assert all(n >= 0 for r in records.values() for n in r["faults_per_call"].values())
     table = capsys.readouterr().out
     assert "| spectral_band_weight | 2x3x16x16 | fwdbwd |" in table and "kernel / bound" in table
+    f = bound["faults_per_call"]
+    row = next(line for line in table.splitlines() if line.startswith("| spectral_band_weight | 2x3x16x16 | fwdbwd |"))
+    assert row.endswith(f"| {f['bound']:.0f} / {f['kernel']:.0f} |")
+
+
+def test_minor_faults_count_the_pages_a_fresh_block_maps():
+    """64 MiB (above glibc's largest mmap threshold, so mapped fresh) filled once: at least one fault per 2 MiB
+    page, the largest a kernel maps on a first touch (transparent huge pages), and 4 KiB pages give 16384."""
+    from specdiff.bench.ops import minor_faults
+
+    faults = minor_faults()
+    assert faults is not None
+    before = faults()
+    block = torch.ones(16 << 20, dtype=torch.float32)
+    assert faults() - before >= 32 and block[-1] == 1
 
 
 def test_five_passes_move_what_band_weighting_must():

@@ -42,6 +42,18 @@ def timer(device: torch.device) -> Callable[[Callable[[], object]], float]:
 CUDA_INNER = 10
 
 
+def minor_faults() -> Callable[[], int] | None:
+    """A reader of this process's minor page faults so far (all its threads), or None where the platform has no
+    ``getrusage``. A fault is the kernel mapping a page on its first touch: what a fresh output costs when the
+    allocator has given its pages back to the system (glibc trims the heap and unmaps large blocks when they are
+    freed), and what a kernel cannot avoid by being faster."""
+    try:
+        import resource
+    except ImportError:  # Windows
+        return None
+    return lambda: resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
 def cuda_graphed(thunk: Callable[[], object], warmup: int = 3) -> Callable[[], object] | None:
     """``thunk`` captured in a CUDA graph (returns its replay), or None when it cannot be captured.
 
@@ -105,7 +117,8 @@ def bench_ops(
     Returns records ``{op, shape, dtype, device, pass, reference_ms, kernel_ms, speedup, timing}`` (medians);
     ``timing`` is ``wall`` on the CPU, ``cuda_graph`` (device time of replayed graphs) or ``eager`` on CUDA. A case
     with a memory bound (a ``bound`` thunk, CPU) times it interleaved too and adds ``bound_ms`` and
-    ``kernel_over_bound``.
+    ``kernel_over_bound``. CPU records add ``faults_per_call``: each path's mean minor page faults per timed call
+    (``minor_faults``), where the platform counts them.
     """
     device = torch.device(device)
     names = list(ops) if ops is not None else list(CASES)
@@ -113,6 +126,8 @@ def bench_ops(
     if unknown:
         raise InvalidValue(f"unknown op(s) {', '.join(unknown)}; choose from {', '.join(CASES)}")
     timed = timer(device)
+    faults = minor_faults() if device.type == "cpu" else None
+    count = faults or (lambda: 0)
     records = []
     for name in names:
         case = CASES[name]
@@ -136,9 +151,12 @@ def bench_ops(
                     for thunk in paths.values():
                         thunk()
                 times = {k: [] for k in paths}
+                faulted = dict.fromkeys(paths, 0)
                 for r in range(repeats):
                     for k in rotated(list(paths), r):
+                        before = count()
                         times[k].append(timed(paths[k]))
+                        faulted[k] += count() - before
                 ref_ms, ker_ms = statistics.median(times["reference"]), statistics.median(times["kernel"])
                 record = {
                     "op": name,
@@ -154,6 +172,8 @@ def bench_ops(
                 if BOUND in times:
                     record["bound_ms"] = statistics.median(times[BOUND])
                     record["kernel_over_bound"] = ker_ms / record["bound_ms"]
+                if faults:
+                    record["faults_per_call"] = {k: n / repeats for k, n in faulted.items()}
                 records.append(record)
                 if log:
                     log(format_row(record))
@@ -162,7 +182,9 @@ def bench_ops(
 
 def format_row(r: dict) -> str:
     shape = "x".join(map(str, r["shape"]))
-    bound = f"   (bound {r['bound_ms']:.3f} ms, kernel {r['kernel_over_bound']:.2f}x it)" if "bound_ms" in r else ""
+    bound = ""
+    if "bound_ms" in r:
+        bound = f"   (bound {r['bound_ms']:.3f} ms, kernel {r['kernel_over_bound']:.2f}x it{_faults(r)})"
     return (f"{r['op']:<24} {shape:<16} {r['pass']:<7} {r['reference_ms']:>10.3f} {r['kernel_ms']:>10.3f} "
             f"{r['speedup']:>7.2f}x{bound}")
 
@@ -193,12 +215,21 @@ def format_markdown(records: list[dict]) -> str:
         lines.append(f"| {op} | {shape} | " + " | ".join(cells) + " |")
     bounded = [r for r in records if "bound_ms" in r]
     if bounded:
-        lines += ["", "| op | B×C×H×W | pass | memory bound ms | kernel ms | kernel / bound |",
-                  "|---|---|---|---:|---:|---:|"]
+        lines += ["", "| op | B×C×H×W | pass | memory bound ms | kernel ms | kernel / bound "
+                      "| page faults per call, bound / kernel |",
+                  "|---|---|---|---:|---:|---:|---:|"]
         for r in bounded:
+            f = r.get("faults_per_call")
+            faults = f"{f[BOUND]:.0f} / {f['kernel']:.0f}" if f else ""
             lines.append(f"| {r['op']} | {'x'.join(map(str, r['shape']))} | {r['pass']} | {_ms(r['bound_ms'])} "
-                         f"| {_ms(r['kernel_ms'])} | **{r['kernel_over_bound']:.2f}x** |")
+                         f"| {_ms(r['kernel_ms'])} | **{r['kernel_over_bound']:.2f}x** | {faults} |")
     return "\n".join(lines)
+
+
+def _faults(r: dict) -> str:
+    """The bound's and the kernel's page faults per call, when counted (for a console row)."""
+    f = r.get("faults_per_call")
+    return f"; page faults per call: bound {f[BOUND]:.0f}, kernel {f['kernel']:.0f}" if f else ""
 
 
 def _ms(ms: float) -> str:
