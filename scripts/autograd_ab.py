@@ -113,8 +113,7 @@ def time_pair(inputs, cpp, python, repeats: int) -> tuple[float, float]:
             leaf.grad = None
         fn(*leaves).backward(grad)
 
-    cpp_ms, python_ms = interleaved_medians([lambda: run(cpp), lambda: run(python)], repeats)
-    return cpp_ms, python_ms
+    return tuple(interleaved_medians([lambda: run(cpp), lambda: run(python)], repeats))
 
 
 def main() -> None:

@@ -43,7 +43,6 @@ def test_band_weighting_is_timed_against_its_memory_bound(tmp_path, capsys):
     # Every CPU record counts each path's page faults per call; the bound's records count the bound's too.
     assert set(bound["faults_per_call"]) == {"reference", "kernel", "bound"}
     assert set(records[("spectral_filter2d", "fwd")]["faults_per_call"]) == {"reference", "kernel"}
-    assert all(n >= 0 for r in records.values() for n in r["faults_per_call"].values())
     table = capsys.readouterr().out
     assert "| spectral_band_weight | 2x3x16x16 | fwdbwd |" in table and "kernel / bound" in table
     f = bound["faults_per_call"]
