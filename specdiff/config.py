@@ -158,6 +158,9 @@ class LossConfig:
     # "whitened" only: the exponent p of the whitening M⁻ᵖ, in (0, 1]; 1 is the white ε's MSE, smaller values
     # move the per-frequency weights 1 / |M(f)|²ᵖ towards the plain MSE's.
     power: float = 1.0
+    # γ of input perturbation (Ning et al. 2023): the model sees x_t = α x0 + σ (n + γ M ξ), the target stays
+    # that of n. 0: off.
+    input_perturbation: float = 0.0
 
     def __post_init__(self):
         require(math.isfinite(self.gamma) and self.gamma > 0, "gamma", self.gamma, "must be a finite number > 0")
@@ -174,6 +177,8 @@ class LossConfig:
         require(math.isfinite(self.power) and 0 < self.power <= 1, "power", self.power, "must be a number in (0, 1]")
         if self.spectral != "whitened":
             require(self.power == 1.0, "power", self.power, "is only read when loss.spectral is 'whitened'")
+        require(math.isfinite(self.input_perturbation) and 0 <= self.input_perturbation <= 1, "input_perturbation",
+                 self.input_perturbation, "must be a number in [0, 1] (0: off)")
 
 
 @dataclass(frozen=True)

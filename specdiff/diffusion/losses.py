@@ -89,6 +89,7 @@ def diffusion_loss(
     t: Tensor | None = None,
     eps: Tensor | None = None,
     generator: torch.Generator | None = None,
+    input_perturbation: float = 0.0,
 ) -> Tensor:
     """Weighted denoising loss for one batch x0: Tensor[B, C, H, W].
 
@@ -97,10 +98,17 @@ def diffusion_loss(
     The per-sample loss is snr_weight(SNR_t) · residual_loss(output - target); `residual_loss` maps
     Tensor[B, C, H, W] -> Tensor[B] (default: mean of squares; a spectral band MSE plugs in here).
     Returns the batch mean ("mean") or the per-sample losses [B] ("none").
+
+    ``input_perturbation`` γ > 0 perturbs the model's input only (Ning et al. 2023, "Input Perturbation Reduces
+    Exposure Bias in Diffusion Models"): x_t = α_t x0 + σ_t (n + γ M ξ) with a second draw ξ ~ N(0, I), while
+    the target stays that of n. A sampler feeds the model an x_t built from its own predictions, not from
+    x0; training on slightly wrong inputs narrows that gap. γ = 0 draws nothing extra.
     """
     check_prediction(prediction)
     if reduction not in ("mean", "none"):
         raise ValueError(f"reduction must be 'mean' or 'none', got {reduction!r}")
+    if not (math.isfinite(input_perturbation) and input_perturbation >= 0):
+        raise ValueError(f"input_perturbation must be a finite number >= 0, got {input_perturbation!r}")
     if prediction == "eps" and float(schedule.alphas_cumprod[-1]) == 0.0:
         raise ValueError(
             "prediction='eps' cannot be used with a zero-terminal-SNR schedule (x0 is not recoverable "
@@ -112,7 +120,11 @@ def diffusion_loss(
     if eps is None:
         eps = torch.randn(x0.shape, generator=generator, device=x0.device, dtype=x0.dtype)
     noise = colour(eps, noise_op)
-    x_t = q_sample(x0, t, noise, schedule)
+    seen = noise
+    if input_perturbation > 0:
+        xi = torch.randn(x0.shape, generator=generator, device=x0.device, dtype=x0.dtype)
+        seen = noise + input_perturbation * colour(xi, noise_op)
+    x_t = q_sample(x0, t, seen, schedule)
     abar = schedule.alpha_cumprod_at(t).to(x0.device)
     target = prediction_target(x0, noise, abar, prediction)
     per_sample = residual_loss(model(x_t, t) - target)

@@ -681,6 +681,7 @@ def _train(config: Config, output_dir: str, run_id: str | None, resume: bool, pr
                     loss = diffusion_loss(net, x0, schedule, prediction=config.diffusion.prediction,
                                           weighting=config.loss.weighting, gamma=config.loss.gamma,
                                           noise_op=noise_op, generator=noise_gen,
+                                          input_perturbation=config.loss.input_perturbation,
                                           **({"residual_loss": residual_loss} if residual_loss else {}))
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()

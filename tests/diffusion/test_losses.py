@@ -237,3 +237,55 @@ def test_whitened_loss_needs_uniform_corruption_in_a_config():
     for bad in (0.0, 1.5):
         with pytest.raises(ConfigError, match=r"loss.power = .*: must be a number in \(0, 1\]"):
             from_dict({"loss": {"spectral": "whitened", "power": bad}, "diffusion": {"uniform_corruption": True}})
+
+
+@pytest.mark.parametrize("prediction", ["eps", "v"])
+def test_input_perturbation_perturbs_the_models_input_and_keeps_the_target(prediction):
+    """x_t = α x0 + σ (n + γ M ξ) with ξ the generator's next draw, the target that of n (Ning et al. 2023)."""
+    schedule = make_schedule("cosine", 100)
+    g = torch.Generator().manual_seed(1)
+    x0 = torch.randn(3, 2, 4, 4, generator=g, dtype=torch.float64)
+    eps = torch.randn(3, 2, 4, 4, generator=g, dtype=torch.float64)
+    t = torch.tensor([5, 40, 90])
+    gamma = 0.25
+
+    def noise_op(e):
+        return 0.5 * e + e.roll(1, dims=-1)
+
+    seen = []
+
+    def model(x_t, t_in):
+        seen.append(x_t)
+        return 0.3 * x_t
+
+    losses = diffusion_loss(model, x0, schedule, prediction=prediction, noise_op=noise_op, reduction="none", t=t,
+                            eps=eps, generator=torch.Generator().manual_seed(5), input_perturbation=gamma)
+    xi = torch.randn(x0.shape, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
+    abar = schedule.alphas_cumprod[t].view(-1, 1, 1, 1)
+    n = noise_op(eps)
+    x_t = abar.sqrt() * x0 + (1 - abar).sqrt() * (n + gamma * noise_op(xi))
+    torch.testing.assert_close(seen[0], x_t, rtol=1e-12, atol=1e-12)
+    target = {"eps": n, "v": abar.sqrt() * n - (1 - abar).sqrt() * x0}[prediction]
+    torch.testing.assert_close(losses, (0.3 * x_t - target).pow(2).mean(dim=(1, 2, 3)), rtol=1e-12, atol=0)
+
+
+def test_input_perturbation_zero_draws_nothing_and_bad_values_are_refused():
+    from specdiff.config import ConfigError, from_dict
+
+    schedule = make_schedule("linear", 50)
+    x0 = torch.randn(2, 1, 4, 4, generator=torch.Generator().manual_seed(0))
+    t, eps = torch.tensor([3, 30]), torch.randn(2, 1, 4, 4, generator=torch.Generator().manual_seed(1))
+    g = torch.Generator().manual_seed(2)
+    before = g.get_state()
+    off = diffusion_loss(lambda x, t: 0.5 * x, x0, schedule, t=t, eps=eps, generator=g, input_perturbation=0.0)
+    assert torch.equal(g.get_state(), before)
+    assert off.item() == diffusion_loss(lambda x, t: 0.5 * x, x0, schedule, t=t, eps=eps).item()
+    on = diffusion_loss(lambda x, t: 0.5 * x, x0, schedule, t=t, eps=eps, generator=g, input_perturbation=0.1)
+    assert not torch.equal(g.get_state(), before) and on.item() != off.item()
+    for bad in (-0.1, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="input_perturbation must be a finite number >= 0"):
+            diffusion_loss(lambda x, t: x, x0, schedule, input_perturbation=bad)
+    assert from_dict({"loss": {"input_perturbation": 0.1}}).loss.input_perturbation == 0.1
+    for bad in (-0.1, 1.5, float("nan")):
+        with pytest.raises(ConfigError, match=r"loss.input_perturbation = .*: must be a number in \[0, 1\]"):
+            from_dict({"loss": {"input_perturbation": bad}})

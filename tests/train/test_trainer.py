@@ -243,3 +243,17 @@ def test_torchrun_two_processes_on_cpu(tmp_path):
     state = load_checkpoint(str(tmp_path / "runs" / "ddp" / "checkpoints" / "step_4.pt"))
     assert len(state["rng"]["noise"]) == 2 and not torch.equal(*state["rng"]["noise"])  # per-rank noise streams
     assert [r["step"] for r in jsonl(tmp_path / "runs" / "ddp")] == [1, 2, 3, 4]
+
+
+def test_trainer_passes_the_configs_input_perturbation_to_the_loss(tmp_path, monkeypatch):
+    real = specdiff.diffusion.diffusion_loss
+    seen = []
+
+    def recording(*args, **kwargs):
+        seen.append(kwargs["input_perturbation"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(specdiff.diffusion, "diffusion_loss", recording)
+    config = load_config(smoke("tiny_unet"), ["training.steps=2", "loss.input_perturbation=0.1"])
+    train(config, output_dir=str(tmp_path), run_id="ip", progress=False)
+    assert seen == [0.1, 0.1]
