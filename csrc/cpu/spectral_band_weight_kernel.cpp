@@ -33,7 +33,7 @@ void check_spectrum(const at::Tensor& spec, int64_t width, const char* name) {
 // comes expanded to (re, im) pairs, so weighting a plane of interleaved values is one unit-stride multiply
 // (band_scale). The backward reads the upstream gradient and the spectrum once: band_scale_correlate
 // writes the spectrum's gradient and sums Re(g conj(s)) times the band's (pair-expanded) derivative tables,
-// in registers and then in float64, into one row of sums per run of planes that share a table.
+// in registers and then in float64, into its thread's row of sums for the run's table (one per sample or one).
 
 // The band table of a plane: one per sample when a parameter is per sample (groups = B), else one.
 int64_t group_of(int64_t plane, int64_t C, int64_t groups) { return groups == 1 ? 0 : plane / C; }
@@ -130,9 +130,11 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> spectral_band_weight_
   const at::Tensor s = at::view_as_real(spec.resolve_conj().contiguous());
   const at::Tensor g = at::view_as_real(grad.resolve_conj().contiguous());
   at::Tensor gs = mask[0] ? at::empty_like(g) : at::Tensor();
-  // d loss / d (inner, outer, gain) of each run of planes, stored at the run's first plane and reduced
-  // afterwards: no atomics (and, like the reduction, no tensor ops: each costs more than the sums themselves).
-  std::vector<double> partial(need_params ? 3 * B * C : 0, 0.0);
+  // d loss / d (inner, outer, gain) summed per (thread, group): each thread adds its runs into its own rows, reduced
+  // afterwards: no atomics, and neither the zeroing nor the reduction grows with the number of planes (and, like
+  // the reduction, no tensor ops: each costs more than the sums themselves).
+  const int64_t groups = p.groups(B), threads = at::get_num_threads();
+  std::vector<double> partial(need_params ? 3 * threads * groups : 0, 0.0);
   const int64_t m = 2 * H * Wf;
   AT_DISPATCH_FLOATING_TYPES(real, "_spectral_band_weight_backward", [&] {
     using T = scalar_t;
@@ -145,34 +147,39 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> spectral_band_weight_
     const RunTables<T> run_tables(p, H, width, need_params);
     at::parallel_for(0, B * C, 1, [&](int64_t p0, int64_t p1) {
       int64_t built = -1;
+      const int64_t tid = at::get_thread_num();
+      TORCH_INTERNAL_ASSERT(tid < threads, "specdiff: thread ", tid, " of a pool of ", threads);
+      double* own = need_params ? sums + 3 * groups * tid : nullptr;
       for (int64_t first = p0, end; first < p1; first = end) {
-        end = run_end(first, p1, C, p.groups(B));
+        end = run_end(first, p1, C, groups);
+        const int64_t group = group_of(first, C, groups);
         const T* t[4];
-        run_tables.get(group_of(first, C, p.groups(B)), built, t);
+        run_tables.get(group, built, t);
         T* y = out ? out + first * m : nullptr;
         const T* dg[3] = {t[1], t[2], t[3]};
-        // A run's sums go to its first plane's row of `partial`: no atomics.
         if (need_params && y) {
           kernels.scale_correlate(t[0], dg, gp + first * m, sp + first * m, y, m, end - first, stream,
-                                  sums + 3 * first);
+                                  own + 3 * group);
         } else if (need_params) {
-          kernels.correlate(dg, gp + first * m, sp + first * m, m, end - first, sums + 3 * first);
+          kernels.correlate(dg, gp + first * m, sp + first * m, m, end - first, own + 3 * group);
         } else if (y) {
           kernels.scale(t[0], gp + first * m, y, m, end - first, stream);
         }
       }
     });
   });
-  // A parameter's gradient: the sums of its column over each sample's planes ([B]) or over all planes (0-d).
+  // A parameter's gradient: its column summed over the threads, per group ([B]: groups = B) or over all (0-d).
   auto param_grad = [&](bool need, int col, const at::Tensor& param) {
     if (!need) return at::zeros_like(param);
     at::Tensor grad_param = at::empty(param.sizes(), param.options().memory_format(at::MemoryFormat::Contiguous));
-    const int64_t per = param.dim() == 0 ? B * C : C;
+    const int64_t per = param.dim() == 0 ? groups : 1;
     AT_DISPATCH_FLOATING_TYPES(param.scalar_type(), "_spectral_band_weight_backward_params", [&] {
       scalar_t* dst = grad_param.data_ptr<scalar_t>();
       for (int64_t i = 0; i < grad_param.numel(); ++i) {
         double total = 0.0;
-        for (int64_t r = i * per; r < (i + 1) * per; ++r) total += partial[3 * r + col];
+        for (int64_t tid = 0; tid < threads; ++tid) {
+          for (int64_t g = i * per; g < (i + 1) * per; ++g) total += partial[3 * (tid * groups + g) + col];
+        }
         dst[i] = static_cast<scalar_t>(total);
       }
     });

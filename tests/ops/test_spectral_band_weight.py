@@ -96,6 +96,20 @@ def test_band_gradients_over_many_planes(per_sample):
     _grads_vs_reference(spectrum(3, 70, 5, 6), band_args(3, per_sample), 6.0, 6, 1e-12)
 
 
+@pytest.mark.parametrize("threads", [1, 2, 4])
+def test_band_gradients_of_mixed_parameters_at_any_thread_count(threads):
+    # inner per sample, outer and gain shared: the band differs between samples, so the sums are kept per (thread,
+    # sample) and a shared parameter's gradient adds every sample's; 4 threads split 3 x 70 planes inside samples.
+    inner = (0.2 + torch.linspace(0, 0.1, 3, dtype=torch.float64))
+    params = (inner, torch.tensor(0.6, dtype=torch.float64), torch.tensor(1.3, dtype=torch.float64))
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        _grads_vs_reference(spectrum(3, 70, 5, 6), params, 6.0, 6, 1e-12)
+    finally:
+        torch.set_num_threads(previous)
+
+
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_band_gradients_without_the_spectrum_gradient(dtype):
     # Only the band's parameters need gradients: the backward writes no spectrum gradient, it only sums.
