@@ -107,8 +107,8 @@ def diffusion_loss(
     check_prediction(prediction)
     if reduction not in ("mean", "none"):
         raise ValueError(f"reduction must be 'mean' or 'none', got {reduction!r}")
-    if not (math.isfinite(input_perturbation) and input_perturbation >= 0):
-        raise ValueError(f"input_perturbation must be a finite number >= 0, got {input_perturbation!r}")
+    if not (math.isfinite(input_perturbation) and 0 <= input_perturbation <= 1):
+        raise ValueError(f"input_perturbation must be a number in [0, 1] (0: off), got {input_perturbation!r}")
     if prediction == "eps" and float(schedule.alphas_cumprod[-1]) == 0.0:
         raise ValueError(
             "prediction='eps' cannot be used with a zero-terminal-SNR schedule (x0 is not recoverable "

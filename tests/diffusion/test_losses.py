@@ -282,8 +282,8 @@ def test_input_perturbation_zero_draws_nothing_and_bad_values_are_refused():
     assert off.item() == diffusion_loss(lambda x, t: 0.5 * x, x0, schedule, t=t, eps=eps).item()
     on = diffusion_loss(lambda x, t: 0.5 * x, x0, schedule, t=t, eps=eps, generator=g, input_perturbation=0.1)
     assert not torch.equal(g.get_state(), before) and on.item() != off.item()
-    for bad in (-0.1, float("nan"), float("inf")):
-        with pytest.raises(ValueError, match="input_perturbation must be a finite number >= 0"):
+    for bad in (-0.1, 1.5, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match=r"input_perturbation must be a number in \[0, 1\]"):
             diffusion_loss(lambda x, t: x, x0, schedule, input_perturbation=bad)
     assert from_dict({"loss": {"input_perturbation": 0.1}}).loss.input_perturbation == 0.1
     for bad in (-0.1, 1.5, float("nan")):

@@ -100,7 +100,7 @@ def test_band_gradients_over_many_planes(per_sample):
 def test_band_gradients_of_mixed_parameters_at_any_thread_count(threads):
     # inner per sample, outer and gain shared: the band differs between samples, so the sums are kept per (thread,
     # sample) and a shared parameter's gradient adds every sample's; 4 threads split 3 x 70 planes inside samples.
-    inner = (0.2 + torch.linspace(0, 0.1, 3, dtype=torch.float64))
+    inner = 0.2 + torch.linspace(0, 0.1, 3, dtype=torch.float64)
     params = (inner, torch.tensor(0.6, dtype=torch.float64), torch.tensor(1.3, dtype=torch.float64))
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
