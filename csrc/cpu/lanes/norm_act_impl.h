@@ -1,8 +1,12 @@
 // The complex_norm_act and group_norm_silu lane kernels (norm_act.h), for the ISA of the including translation unit (see vec.h):
-// plain loops the compiler vectorizes (`omp simd`), with exp in plain arithmetic (simd_exp.h).
+// plain loops the compiler vectorizes (`omp simd`), with exp in plain arithmetic (simd_exp.h), and the SiLU loops on
+// explicit lane vectors (vec.h).
 #pragma once
 
+#include <algorithm>
+
 #include "cpu/lanes/norm_act.h"
+#include "cpu/lanes/vec.h"
 #include "cpu/simd_exp.h"
 
 namespace specdiff {
@@ -74,37 +78,36 @@ void norm_act_backward(const T* __restrict xr, const T* __restrict xi, const T* 
   }
 }
 
-// gz = g s (1 + z (1 - s)), s = σ(z).
-template <typename T>
-inline T silu_grad(T z, T g) {
-  const T s = T(1) / (T(1) + cpu::simd_exp(-z));
-  return g * s * (T(1) + z * (T(1) - s));
-}
-
+// The SiLU loops run on explicit lane vectors (vec.h: exp, a reciprocal estimate instead of a division, and the
+// tail as one part vector whose zero lanes add nothing to the sums): written as `omp simd` loops like the others,
+// gcc split them at exp's clamp and divided, and group_norm_silu's forward was no faster than ATen's group_norm and
+// silu on an AVX2 core (docs/cpu_kernels.md).
 template <typename T>
 void silu(const T* __restrict x, const T* c, int64_t n, T* __restrict y) {
+  using V = typename VecOf<T>::type;
   const T a = c[0], k = c[1];
-#pragma omp simd
-  for (int64_t j = 0; j < n; ++j) {
-    const T z = a * x[j] + k;
-    y[j] = z / (T(1) + cpu::simd_exp(-z));
-  }
+  for_each_vector<T>(n, [&](int64_t j, int64_t m) SPECDIFF_TILE_INLINE_LAMBDA {
+    const V z = a * load_lanes<T>(x + j, m) + k;
+    store_lanes<T>(y + j, z * sigmoid<T>(z), m);
+  });
 }
 
+// gz = g s (1 + z (1 - s)), s = σ(z).
 template <typename T>
 void silu_sums(const T* __restrict x, const T* __restrict g, const T* c, T mu, int64_t n, T* __restrict gz_out,
                T* sums) {
+  using V = typename VecOf<T>::type;
   const T a = c[0], k = c[1];
-  T sg = 0, sxg = 0;
-#pragma omp simd reduction(+ : sg, sxg)
-  for (int64_t j = 0; j < n; ++j) {
-    const T gz = silu_grad(a * x[j] + k, g[j]);
-    gz_out[j] = gz;
+  V sg{}, sxg{};
+  for_each_vector<T>(n, [&](int64_t j, int64_t m) SPECDIFF_TILE_INLINE_LAMBDA {
+    const V xv = load_lanes<T>(x + j, m), z = a * xv + k, s = sigmoid<T>(z);
+    const V gz = load_lanes<T>(g + j, m) * s * (T(1) + z * (T(1) - s));
+    store_lanes<T>(gz_out + j, gz, m);
     sg += gz;
-    sxg += gz * (x[j] - mu);
-  }
-  sums[0] = sg;
-  sums[1] = sxg;
+    sxg += gz * (xv - mu);
+  });
+  sums[0] = lane_sum<T>(sg);
+  sums[1] = lane_sum<T>(sxg);
 }
 
 template <typename T>

@@ -7,9 +7,12 @@
 // here has internal linkage (the unnamed namespace), so the per-ISA copies never meet at link time.
 #pragma once
 
+#include "cpu/simd_exp.h"
+
 // The register-tile transposes below are forced inline: GCC left some calls out of line, which passes the tile
 // through memory (the spectral_filter2d forward 6-11% slower, one thread, Intel Xeon model 106).
 #define SPECDIFF_TILE_INLINE inline __attribute__((always_inline))
+#define SPECDIFF_TILE_INLINE_LAMBDA __attribute__((always_inline))
 
 namespace specdiff {
 namespace SPECDIFF_ISA {
@@ -105,6 +108,66 @@ template <typename T>
 inline int64_t aligned_head(const T* y, int64_t m) {
   const int64_t misaligned = static_cast<int64_t>(reinterpret_cast<uintptr_t>(y) % SPECDIFF_VEC_BYTES);
   return std::min<int64_t>(m, misaligned == 0 ? 0 : (SPECDIFF_VEC_BYTES - misaligned) / sizeof(T));
+}
+
+// The m <= kLanes<T> values at p as a lane vector whose lanes from m on are zero, and the first m lanes of v
+// stored at p: a loop over n values in whole vectors ends with one part vector instead of a scalar copy of its body.
+template <typename T>
+inline typename VecOf<T>::type load_lanes(const T* p, int64_t m) {
+  typename VecOf<T>::type v{};
+  if (m == kLanes<T>) __builtin_memcpy(&v, p, sizeof(v));
+  else __builtin_memcpy(&v, p, static_cast<size_t>(m) * sizeof(T));
+  return v;
+}
+
+template <typename T>
+inline void store_lanes(T* p, typename VecOf<T>::type v, int64_t m) {
+  if (m == kLanes<T>) __builtin_memcpy(p, &v, sizeof(v));
+  else __builtin_memcpy(p, &v, static_cast<size_t>(m) * sizeof(T));
+}
+
+// body(j, m) for j = 0, L, 2L, ... below n (L = kLanes<T>) with m = min(L, n - j): the whole vectors in a loop
+// where m is the constant L (their loads and stores stay in registers), then the part vector.
+template <typename T, typename Body>
+SPECDIFF_TILE_INLINE void for_each_vector(int64_t n, Body&& body) {
+  int64_t j = 0;
+  for (; j + kLanes<T> <= n; j += kLanes<T>) body(j, int64_t{kLanes<T>});
+  if (j < n) body(j, n - j);
+}
+
+template <typename T>
+inline T lane_sum(typename VecOf<T>::type v) {
+  T s = 0;
+  for (int l = 0; l < kLanes<T>; ++l) s += v[l];
+  return s;
+}
+
+// 1 / d per lane. For float, the ISA's reciprocal estimate (12 bits; 14 with AVX-512) refined by one Newton step,
+// within a few units in the last place, in place of a division (the slowest instruction of a sigmoid's lane loop;
+// docs/cpu_kernels.md). The estimate is 0 where 1 / d is below float's normal range.
+template <typename T>
+inline typename VecOf<T>::type reciprocal(typename VecOf<T>::type d) {
+  using V = typename VecOf<T>::type;
+#if defined(__x86_64__)
+  if constexpr (sizeof(T) == 4) {
+#if SPECDIFF_VEC_BYTES == 64
+    const V r = reinterpret_cast<V>(_mm512_rcp14_ps(reinterpret_cast<__m512>(d)));
+#elif SPECDIFF_VEC_BYTES == 32
+    const V r = reinterpret_cast<V>(_mm256_rcp_ps(reinterpret_cast<__m256>(d)));
+#else
+    const V r = reinterpret_cast<V>(_mm_rcp_ps(reinterpret_cast<__m128>(d)));
+#endif
+    return r + r * (T(1) - d * r);
+  }
+#endif
+  return T(1) / d;
+}
+
+// σ(u) = 1 / (1 + e^-u) per lane.
+template <typename T>
+inline typename VecOf<T>::type sigmoid(typename VecOf<T>::type u) {
+  using V = typename VecOf<T>::type;
+  return reciprocal<T>(T(1) + cpu::exp_lanes<T, V, typename IndexVecOf<T>::type>(-u));
 }
 
 }  // namespace
