@@ -239,6 +239,26 @@ inline void scatter_row(const typename VecOf<T>::type* src, T* const* out, int c
   constexpr int P = kLanes<T>;
   count = count < P ? count : P;  // (<= P always; said so that the compiler sees tile[l] in bounds)
   int64_t w0 = 0;
+  // A cache line holds kPerLine vectors (2 with AVX2, 4 with SSE): with streaming stores each plane's line is
+  // written whole before the next plane's, since tile by tile every plane would hold a partly written line at
+  // once, more than the core's write-combining buffers keep (docs/cpu_kernels.md).
+  constexpr int kPerLine = SPECDIFF_VEC_BYTES < 64 ? 64 / SPECDIFF_VEC_BYTES : 1;
+  if (stream && kPerLine > 1) {
+    for (; w0 + kPerLine * P <= W; w0 += kPerLine * P) {
+      V tile[kPerLine][P];
+      for (int t = 0; t < kPerLine; ++t) {
+        for (int j = 0; j < P; ++j) tile[t][j] = src[w0 + t * P + j];
+        transpose_tile<T>(tile[t]);
+      }
+      for (int l = 0; l < count; ++l) {
+        for (int t = 0; t < kPerLine; ++t) {
+          T* p = out[l] + offset + w0 + t * P;
+          if (reinterpret_cast<uintptr_t>(p) % SPECDIFF_VEC_BYTES == 0) stream_vector<T>(p, tile[t][l]);
+          else __builtin_memcpy(p, &tile[t][l], sizeof(V));
+        }
+      }
+    }
+  }
   for (; w0 + P <= W; w0 += P) {
     V tile[P];
     for (int j = 0; j < P; ++j) tile[j] = src[w0 + j];
