@@ -25,37 +25,27 @@ SPECDIFF_INLINE_EXP X exp_lanes(X x) {
   constexpr bool single = sizeof(E) == 4;
   const X lo = X{} + E(single ? -87.0 : -708.0), hi = X{} + E(single ? 88.0 : 709.0);
   x = x < lo ? lo : (x > hi ? hi : x);
-  X n, r, p;
+  X n, r;
   if constexpr (single) {
     const E shifter = 12582912.0f;
     n = (x * 1.44269504088896341f + shifter) - shifter;
     r = (x - n * 0.693145751953125f) - n * 1.42860676533018704e-06f;
-    p = X{} + 1.0f / 5040.0f;
-    p = p * r + 1.0f / 720.0f;
-    p = p * r + 1.0f / 120.0f;
-    p = p * r + 1.0f / 24.0f;
-    p = p * r + 1.0f / 6.0f;
-    p = p * r + 0.5f;
-    p = p * r + 1.0f;
-    p = p * r + 1.0f;
   } else {
     const E shifter = 6755399441055744.0;
     n = (x * 1.44269504088896338700 + shifter) - shifter;
     r = (x - n * 6.93147180369123816490e-01) - n * 1.90821492927058770002e-10;
-    p = X{} + 1.0 / 479001600.0;  // 1 / 12!
-    p = p * r + 1.0 / 39916800.0;
-    p = p * r + 1.0 / 3628800.0;
-    p = p * r + 1.0 / 362880.0;
-    p = p * r + 1.0 / 40320.0;
-    p = p * r + 1.0 / 5040.0;
-    p = p * r + 1.0 / 720.0;
-    p = p * r + 1.0 / 120.0;
-    p = p * r + 1.0 / 24.0;
-    p = p * r + 1.0 / 6.0;
-    p = p * r + 0.5;
-    p = p * r + 1.0;
-    p = p * r + 1.0;
   }
+  // Horner over the coefficients 1/k!, k = degree .. 0 (degree 7 for float, 12 for double); unrolled, so the loops
+  // that inline it still vectorize.
+  constexpr int degree = single ? 7 : 12;
+  constexpr auto factorial = [](int k) {
+    E f = 1;
+    for (int i = 2; i <= k; ++i) f *= E(i);
+    return f;
+  };
+  X p = X{} + E(1) / factorial(degree);
+#pragma GCC unroll 16
+  for (int k = degree - 1; k >= 0; --k) p = p * r + E(1) / factorial(k);
   I k;
   if constexpr (std::is_same_v<X, E>) k = static_cast<I>(n);
   else k = __builtin_convertvector(n, I);
