@@ -124,8 +124,8 @@ class BandSums {
 
   // The sums in registers: a plane's loop works on a local copy (take, then put back), whose address never escapes,
   // so the compiler keeps it in registers. Summed into this object's own members, they were stored back to memory
-  // after every store to the output (a float store may alias them), which held the AVX2 backward at about twice
-  // its memory time (AMD EPYC Zen 3). Two sets of sums, each vector of a pair into its own: one set's three
+  // after every store to the output (a float store may alias them), which held the AVX2 backward at up to twice
+  // an add's time (AMD EPYC Zen 3). Two sets of sums, each vector of a pair into its own: one set's three
   // sums wait on the previous vector's FMA latency.
   struct Lanes {
     V a0{}, a1{}, a2{}, b0{}, b1{}, b2{};

@@ -80,8 +80,8 @@ void norm_act_backward(const T* __restrict xr, const T* __restrict xi, const T* 
 
 // The SiLU loops run on explicit lane vectors (vec.h: exp, a reciprocal estimate instead of a division, and the
 // tail as one part vector whose zero lanes add nothing to the sums): written as `omp simd` loops like the others,
-// gcc split them at exp's clamp and divided, and group_norm_silu's forward was no faster than ATen's group_norm and
-// silu on an AVX2 core (docs/cpu_kernels.md).
+// gcc split them at exp's clamp and divided twice per vector, and group_norm_silu was slower than ATen's group_norm
+// and silu on an AVX2 core (docs/cpu_kernels.md).
 template <typename T>
 void silu(const T* __restrict x, const T* c, int64_t n, T* __restrict y) {
   using V = typename VecOf<T>::type;
