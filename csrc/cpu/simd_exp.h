@@ -46,10 +46,10 @@ SPECDIFF_INLINE_EXP X exp_lanes(X x) {
   X p = X{} + E(1) / factorial(degree);
 #pragma GCC unroll 16
   for (int k = degree - 1; k >= 0; --k) p = p * r + E(1) / factorial(k);
-  I k;
-  if constexpr (std::is_same_v<X, E>) k = static_cast<I>(n);
-  else k = __builtin_convertvector(n, I);
-  const I bits = (k + (single ? 127 : 1023)) << (single ? 23 : 52);
+  I power;  // n as an integer: the exponent of 2^n
+  if constexpr (std::is_same_v<X, E>) power = static_cast<I>(n);
+  else power = __builtin_convertvector(n, I);
+  const I bits = (power + (single ? 127 : 1023)) << (single ? 23 : 52);
   X scale;
   std::memcpy(&scale, &bits, sizeof scale);
   return p * scale;
