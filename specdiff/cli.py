@@ -335,7 +335,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dtype", choices=["float32", "float64"], default="float32")
     p.add_argument("--device", default="cpu", help="auto | cpu | cuda | cuda:<index>")
     p.add_argument("--threads", type=_at_least(0), default=0, help="torch threads (default: all cores)")
-    p.add_argument("--repeats", type=_at_least(1), default=15)
+    p.add_argument("--repeats", type=_at_least(1), default=15,
+                   help="timed calls of each path, at least (whole cycles of the call order)")
     p.add_argument("--warmup", type=_at_least(0), default=3)
     p.add_argument("--json", help="write the records here (and a plot next to it)")
     p.add_argument("--plot", help="plot path (default: the JSON path with .png)")
@@ -352,7 +353,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", action="append", metavar="MODEL.ARG=VALUE",
                    help="a constructor argument of one model, read as YAML, e.g. spectral_unet.filters_per_channel=3 "
                    "or spectral_unet.channel_mults=[1,2] (repeatable)")
-    p.add_argument("--steps", type=_at_least(1), default=10)
+    p.add_argument("--steps", type=_at_least(1), default=10,
+                   help="timed steps of each model and backend, at least (whole cycles of the call order)")
     p.add_argument("--warmup", type=_at_least(0), default=2)
     p.add_argument("--threads", type=_at_least(0), default=0, help="torch threads (default: all cores)")
     p.add_argument("--device", default="cpu", help="auto | cpu | cuda | cuda:<index>")

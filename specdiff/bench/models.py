@@ -2,10 +2,11 @@
 
 One timed step is a full training step: ``diffusion_loss`` (forward + ε-MSE), backward and an AdamW step.
 Each (model, backend) pair gets its own copy of the model (same initial state_dict) and optimizer; the
-pairs take turns step by step, so a load change on the machine hits every pair alike. The backend is
+pairs take turns step by step, each following each equally often (:func:`specdiff.bench.ops.timed_calls`), so
+that a load change on the machine, and what one step leaves to the next, hit every pair alike. The backend is
 switched with :func:`use_backend`, which swaps the process backend as ``SPECDIFF_BACKEND`` would at import.
 With ``compile=True`` every pair also runs as ``torch.compile(model)`` (the default inductor backend), compiled
-during warm-up under its own backend and timed in the same rotation as the eager copies.
+during warm-up under its own backend and timed in the same order as the eager copies.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from collections.abc import Callable, Iterable, Mapping
 import torch
 
 from specdiff import extension
-from specdiff.bench.ops import rotated, timer
+from specdiff.bench.ops import timed_calls, timer
 from specdiff.errors import InvalidValue, Unavailable
 from specdiff.extension import use_backend
 
@@ -69,8 +70,9 @@ def bench_models(
     compile: bool = False,
     log: Callable[[str], None] | None = None,
 ) -> list[dict]:
-    """Times a training step of each model under each backend, interleaved in an order that rotates each step
-    (:func:`specdiff.bench.ops.rotated`); medians over ``steps``.
+    """Times a training step of each model under each backend, interleaved in
+    :func:`specdiff.bench.ops.timed_calls` order; medians over at least ``steps`` steps of each (whole cycles of
+    the order: ``len(pairs) * ceil(steps / len(pairs))``).
 
     Args:
         models: registry names (:data:`specdiff.nn.MODELS`).
@@ -127,12 +129,13 @@ def bench_models(
         with use_backend(backend):
             return run(step) * 1e-3
 
+    for _ in range(warmup):
+        for _, backend, _, _, step in pairs:
+            timed(backend, step)
     times: dict[tuple[str, str, bool], list[float]] = {(n, b, c): [] for n, b, c, _, _ in pairs}
-    for i in range(warmup + steps):
-        for name, backend, compiled, _, step in rotated(pairs, i):
-            elapsed = timed(backend, step)
-            if i >= warmup:
-                times[(name, backend, compiled)].append(elapsed)
+    for i in timed_calls(len(pairs), steps):
+        name, backend, compiled, _, step = pairs[i]
+        times[(name, backend, compiled)].append(timed(backend, step))
     records = []
     for name, backend, compiled, model, _ in pairs:
         seconds = statistics.median(times[(name, backend, compiled)])

@@ -76,29 +76,43 @@ def cuda_graphed(thunk: Callable[[], object], warmup: int = 3) -> Callable[[], o
     return graph.replay
 
 
-def rotated(items: list, r: int) -> list:
-    """``items`` rotated left by ``r``: repeat r's call order.
+def call_order(n: int) -> list[int]:
+    """One cycle of the timed calls of ``n`` paths (indices), in which every path runs right after every path, itself
+    included, exactly once (counting the last call before the cycle's first): n calls of each, n² in all.
 
     A call inherits what the call before it left behind: the caches its temporaries filled, the memory its
-    frees returned to the system. In a fixed order one path always follows the same other one (the kernel would
-    always read inputs that the reference's temporaries had just pushed out of the caches); rotating the order
-    puts every path in every position equally often, so that effect falls on each path alike.
+    frees returned to the system. Which path ran just before a call therefore changes its time; each path's calls
+    must follow each path equally often, or the order favours some paths. (A left rotation each round puts every
+    path in every position equally often but keeps the cyclic order: of three paths, the second ran after the
+    first in two thirds of its calls.) The cycle is a de Bruijn sequence of order 2, the Lyndon words of length 1
+    and 2 in lexicographic order: 0, 0 1, 0 2, ..., 0 n-1, 1, 1 2, ..., n-1. For two paths it is 0 0 1 1.
     """
-    r %= len(items)
-    return items[r:] + items[:r]
+    if n < 1:
+        raise ValueError(f"call_order needs at least one path, got {n}")
+    order: list[int] = []
+    for i in range(n):
+        order.append(i)
+        for j in range(i + 1, n):
+            order += [i, j]
+    return order
+
+
+def timed_calls(n: int, repeats: int) -> list[int]:
+    """The timed calls of ``n`` paths, at least ``repeats`` of each: whole cycles of :func:`call_order`
+    (n·⌈repeats / n⌉ calls of each)."""
+    return call_order(n) * -(-repeats // n)
 
 
 def interleaved_medians(thunks: list[Callable[[], object]], repeats: int, warmup: int = 5) -> list[float]:
-    """Median milliseconds of each CPU thunk over ``repeats`` rounds, after ``warmup`` calls of each: one call of
-    every thunk per round, in an order rotated each round (``rotated``), for in-process A/B comparisons."""
+    """Median milliseconds of each CPU thunk over at least ``repeats`` calls, after ``warmup`` calls of each, in
+    :func:`timed_calls` order, for in-process A/B comparisons."""
     run = timer(torch.device("cpu"))
     for _ in range(warmup):
         for thunk in thunks:
             thunk()
     times: list[list[float]] = [[] for _ in thunks]
-    for r in range(repeats):
-        for i in rotated(list(range(len(thunks))), r):
-            times[i].append(run(thunks[i]))
+    for i in timed_calls(len(thunks), repeats):
+        times[i].append(run(thunks[i]))
     return [statistics.median(t) for t in times]
 
 
@@ -111,8 +125,9 @@ def bench_ops(
     warmup: int = 3,
     log: Callable[[str], None] | None = None,
 ) -> list[dict]:
-    """Times each (op, shape, pass) on both paths; they alternate call by call, in an order that rotates each
-    repeat (``rotated``), so that drift and what one call leaves to the next hit both alike.
+    """Times each (op, shape, pass) on both paths; they alternate call by call in :func:`timed_calls` order (at
+    least ``repeats`` calls of each, every path following every path equally often), so that drift and what one
+    call leaves to the next hit both alike.
 
     Returns records ``{op, shape, dtype, device, pass, reference_ms, kernel_ms, speedup, timing}`` (medians);
     ``timing`` is ``wall`` on the CPU, ``cuda_graph`` (device time of replayed graphs) or ``eager`` on CUDA. A case
@@ -150,13 +165,14 @@ def bench_ops(
                 for _ in range(warmup):
                     for thunk in paths.values():
                         thunk()
+                names = list(paths)
                 times = {k: [] for k in paths}
                 faulted = dict.fromkeys(paths, 0)
-                for r in range(repeats):
-                    for k in rotated(list(paths), r):
-                        before = count()
-                        times[k].append(timed(paths[k]))
-                        faulted[k] += count() - before
+                for i in timed_calls(len(names), repeats):
+                    k = names[i]
+                    before = count()
+                    times[k].append(timed(paths[k]))
+                    faulted[k] += count() - before
                 ref_ms, ker_ms = statistics.median(times["reference"]), statistics.median(times["kernel"])
                 record = {
                     "op": name,
@@ -173,7 +189,7 @@ def bench_ops(
                     record["bound_ms"] = statistics.median(times[BOUND])
                     record["kernel_over_bound"] = ker_ms / record["bound_ms"]
                 if faults:
-                    record["faults_per_call"] = {k: n / repeats for k, n in faulted.items()}
+                    record["faults_per_call"] = {k: n / len(times[k]) for k, n in faulted.items()}
                 records.append(record)
                 if log:
                     log(format_row(record))
