@@ -72,6 +72,10 @@ void spectra_load_inverse(const RoundTripGeometry<T>& g, const SpectraBlock<T>& 
 }
 
 // Rows i0 .. i0 + R - 1 of C, columns j0 .. j0 + lanes - 1: R x 2 accumulators in registers over the whole sum.
+// Each product goes into its accumulator on its own, one fused multiply-add each (four per complex product): written
+// as acc += ar br - ai bi, the compiler rounds the difference first and adds it, a multiply, a fused multiply-add and
+// an add for every two products (gcc 12). With kConj, B's imaginary part enters with its sign flipped
+// in the four updates instead of being negated.
 template <typename T, bool kConj, int R>
 inline void gemm_tile(int64_t i0, int64_t j0, int64_t k, T alpha, const SplitMatrix<T>& A, const T* br, const T* bi,
                       int64_t ldb, T* cr, T* ci, int64_t ldc) {
@@ -82,12 +86,18 @@ inline void gemm_tile(int64_t i0, int64_t j0, int64_t k, T alpha, const SplitMat
     V bre, bim;
     __builtin_memcpy(&bre, br + l * ldb + j0, sizeof(V));
     __builtin_memcpy(&bim, bi + l * ldb + j0, sizeof(V));
-    if constexpr (kConj) bim = -bim;
     for (int r = 0; r < R; ++r) {
       const int64_t at = (i0 + r) * A.rs + l * A.cs;
       const T ar = A.re[at], ai = A.im[at];
-      accr[r] += ar * bre - ai * bim;
-      acci[r] += ar * bim + ai * bre;
+      accr[r] += ar * bre;
+      acci[r] += ai * bre;
+      if constexpr (kConj) {
+        accr[r] += ai * bim;
+        acci[r] -= ar * bim;
+      } else {
+        accr[r] -= ai * bim;
+        acci[r] += ar * bim;
+      }
     }
   }
   for (int r = 0; r < R; ++r) {
