@@ -24,12 +24,6 @@ def test_two_paths_alternate_in_pairs():
     assert call_order(2) == [0, 0, 1, 1]
 
 
-def test_rotation_would_not_balance_three_paths():
-    """The order it replaces: (0 1 2) rotated left each round puts 1 after 0 in two thirds of 1's calls."""
-    rotated = [0, 1, 2, 1, 2, 0, 2, 0, 1]
-    assert followers(rotated)[(0, 1)] == 2 and followers(call_order(3))[(0, 1)] == 1
-
-
 @pytest.mark.parametrize(("n", "repeats", "each"), [(3, 15, 15), (2, 15, 16), (4, 1, 4), (1, 3, 3)])
 def test_timed_calls_are_whole_cycles_with_at_least_repeats_of_each(n, repeats, each):
     calls = timed_calls(n, repeats)
