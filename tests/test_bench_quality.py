@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from specdiff.bench.quality import METRICS, _stage_step, format_markdown, mean_over_seeds
+from specdiff.bench.quality import METRICS, SIGMA_MAX, _stage_step, format_markdown, mean_over_seeds
 from specdiff.cli import main
 from specdiff.train import list_checkpoints, read_rows
 
@@ -33,8 +33,8 @@ def test_end_to_end_records_table_plot_and_resume(tmp_path, capsys):
         assert r["images_seen"] == 32 * r["steps"]
         assert set(r["metrics"]) == set(METRICS) and all(math.isfinite(v) for v in r["metrics"].values())
         assert r["settings"]["sampler"] == "dpm_solver++" and r["settings"]["order"] == 2
-        assert r["settings"]["sigma_max"] == 10.0
-        assert json.loads(open(os.path.join(r["samples"], "metadata.json")).read())["sigma_max"] == 10.0
+        assert r["settings"]["sigma_max"] == SIGMA_MAX == 15.0  # the CLI's default is the bench's
+        assert json.loads(open(os.path.join(r["samples"], "metadata.json")).read())["sigma_max"] == 15.0
         assert len([f for f in os.listdir(r["samples"]) if f.startswith("sample_")]) == 8
     assert half["steps"] >= 1
     if half["seconds"] < 2.0:  # else one cold first step spent both budgets: nothing left for the second stage
@@ -45,7 +45,7 @@ def test_end_to_end_records_table_plot_and_resume(tmp_path, capsys):
         {half["steps"], full["steps"]})
     assert [int(r["steps"]) for r in read_rows(out)] == [half["steps"], full["steps"]]
 
-    assert "dpm_solver++ (2 steps, from the last timestep with σ/α <= 10)" in (tmp_path / "quality.md").read_text()
+    assert "dpm_solver++ (2 steps, from the last timestep with σ/α <= 15)" in (tmp_path / "quality.md").read_text()
     table = (tmp_path / "quality.md").read_text().splitlines()
     rows = [line.split(" | ") for line in table if line.startswith("| piecewise | tiny_unet |")]
     assert [(row[2], int(row[5])) for row in rows] == [("0.5", half["steps"]), ("1", full["steps"])]
