@@ -317,6 +317,7 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from specdiff.bench.quality import SIGMA_MAX
     from specdiff.diffusion import available_samplers  # the help texts list what the registries hold
     from specdiff.eval.diagnose import DEFAULT_TIMESTEPS
     from specdiff.nn import MODELS
@@ -379,8 +380,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sampler", default="dpm_solver++", help=f"{' | '.join(available_samplers())}")
     p.add_argument("--order", type=int, help="sampler order (default: 2 for dpm_solver++)")
     p.add_argument("--sampler-steps", type=_at_least(1), default=25)
-    p.add_argument("--sigma-max", type=_sigma_max, default=15.0, help="start sampling at the last timestep with "
-                   "σ/α <= this (default 15, quality.SIGMA_MAX; none: at T - 1)")
+    p.add_argument("--sigma-max", type=_sigma_max, default=SIGMA_MAX, help="start sampling at the last timestep "
+                   f"with σ/α <= this (default {SIGMA_MAX:g}; none: at T - 1)")
     p.add_argument("--num-samples", type=_at_least(1), default=256)
     p.add_argument("--num-reference", type=_at_least(1), default=512, help="test-split images to compare with")
     p.add_argument("--output-dir", default="results/quality")

@@ -12,6 +12,7 @@ import shutil
 import time
 from typing import Any
 
+from specdiff.bench.quality import SIGMA_MAX
 from specdiff.config import Config, from_dict
 from specdiff.report.tables import format_number, markdown_table
 
@@ -25,8 +26,9 @@ _COMMON: dict[str, Any] = {
     "loss": {"weighting": "min_snr"},
     "optim": {"lr": 2e-3, "warmup_steps": 50, "min_lr_ratio": 0.1, "ema_decay": 0.99},
     "training": {"steps": 600, "batch_size": 32, "log_every": 10, "checkpoint_every": 300, "seed": 0},
-    # The quality bench's sampler: the grid starts at σ/α <= 15, not at the cosine schedule's α = 5e-5.
-    "sampling": {"sampler": "dpm_solver++", "order": 2, "steps": 25, "num_samples": 64, "seed": 0, "sigma_max": 15.0},
+    # The quality bench's sampler: the grid starts at σ/α <= SIGMA_MAX, not at the cosine schedule's α = 5e-5.
+    "sampling": {"sampler": "dpm_solver++", "order": 2, "steps": 25, "num_samples": 64, "seed": 0,
+                 "sigma_max": SIGMA_MAX},
 }
 _MODEL_OPTIONS: dict[str, dict[str, Any]] = {
     "tiny_unet": {"base_channels": 16, "channel_mults": [1, 2], "num_res_blocks": 1, "time_embed_dim": 64},

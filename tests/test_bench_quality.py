@@ -33,7 +33,7 @@ def test_end_to_end_records_table_plot_and_resume(tmp_path, capsys):
         assert r["images_seen"] == 32 * r["steps"]
         assert set(r["metrics"]) == set(METRICS) and all(math.isfinite(v) for v in r["metrics"].values())
         assert r["settings"]["sampler"] == "dpm_solver++" and r["settings"]["order"] == 2
-        assert r["settings"]["sigma_max"] == SIGMA_MAX == 15.0  # the CLI's default is the bench's
+        assert r["settings"]["sigma_max"] == SIGMA_MAX == 15.0
         assert json.loads(open(os.path.join(r["samples"], "metadata.json")).read())["sigma_max"] == 15.0
         assert len([f for f in os.listdir(r["samples"]) if f.startswith("sample_")]) == 8
     assert half["steps"] >= 1
