@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 import torch
@@ -180,6 +181,40 @@ def test_cpu_caches_are_detected_and_can_be_overridden():
     code = "import specdiff.extension as e; c = e.cpu_caches(); print(c['l1d_bytes'], c['l2_bytes'], c['l1d_ways'])"
     out = run_python(code, SPECDIFF_CPU_CACHES="l1d=32K,l2=1M,l1d_ways=8")
     assert out.stdout.split() == [str(32 << 10), str(1 << 20), "8"]
+
+
+def _sysfs_caches() -> dict[int, tuple[int, int]]:
+    """{level: (bytes, CPUs sharing it)} of cpu0's data and unified caches as Linux lists them, {} without sysfs."""
+    found = {}
+    for index in sorted(Path("/sys/devices/system/cpu/cpu0/cache").glob("index[0-9]*")):
+        try:
+            kind = (index / "type").read_text().strip()
+            level = int((index / "level").read_text())
+            size = (index / "size").read_text().strip()
+            shared = (index / "shared_cpu_list").read_text().strip()
+        except (OSError, ValueError):
+            return {}
+        if kind == "Instruction" or level in found or not size.endswith("K"):
+            continue
+        cpus = 0
+        for part in filter(None, shared.split(",")):
+            first, _, last = part.partition("-")
+            cpus += int(last or first) - int(first) + 1
+        found[level] = (int(size[:-1]) << 10, cpus)
+    return found
+
+
+@pytest.mark.skipif(not extension.is_loaded(), reason="specdiff._C is not built")
+@pytest.mark.skipif(3 not in _sysfs_caches(), reason="no level-3 cache listed in sysfs")
+@pytest.mark.skipif("SPECDIFF_CPU_CACHES" in os.environ, reason="SPECDIFF_CPU_CACHES overrides the detected sizes")
+def test_the_last_level_cache_is_one_instance_as_sysfs_lists_it():
+    # sysfs, not glibc's sysconf: under a hypervisor sysconf can report the host's L3 total (256 MiB on an AMD EPYC
+    # guest whose sysfs lists one 32 MiB L3 shared by its two CPUs).
+    listed = _sysfs_caches()
+    caches = extension.cpu_caches()
+    assert (caches["llc_bytes"], caches["llc_cpus"]) == listed[3]
+    if 2 in listed:
+        assert caches["l2_bytes"] == listed[2][0]
 
 
 @pytest.mark.skipif(not extension.is_loaded(), reason="specdiff._C is not built")

@@ -56,14 +56,9 @@ int64_t count_cpus(const std::string& list) {
 
 CpuCaches detect() {
   CpuCaches c{};
-#if defined(_SC_LEVEL1_DCACHE_SIZE)
-  c.l1d = sysconf_value(_SC_LEVEL1_DCACHE_SIZE);
-  c.l1d_ways = sysconf_value(_SC_LEVEL1_DCACHE_ASSOC);
-  c.line = sysconf_value(_SC_LEVEL1_DCACHE_LINESIZE);
-  c.l2 = sysconf_value(_SC_LEVEL2_CACHE_SIZE);
-  c.llc = sysconf_value(_SC_LEVEL3_CACHE_SIZE);
-#endif
-  // sysfs: the data and unified caches by level, and how many CPUs share the last one.
+  // sysfs first: the kernel's cache topology, one instance's size and the CPUs sharing it. glibc's sysconf reads
+  // CPUID leaves that a hypervisor may fill with the host's totals (an AMD EPYC guest with a 32 MiB L3 shared by its
+  // two CPUs reads 256 MiB there).
   int last_index = -1;
   for (int index = 0; index < 8; ++index) {
     const std::string type = sysfs(index, "type");
@@ -81,6 +76,13 @@ CpuCaches detect() {
     last_index = index;
   }
   if (last_index >= 0) c.llc_cpus = count_cpus(sysfs(last_index, "shared_cpu_list"));
+#if defined(_SC_LEVEL1_DCACHE_SIZE)
+  if (c.l1d <= 0) c.l1d = sysconf_value(_SC_LEVEL1_DCACHE_SIZE);
+  if (c.l1d_ways <= 0) c.l1d_ways = sysconf_value(_SC_LEVEL1_DCACHE_ASSOC);
+  if (c.line <= 0) c.line = sysconf_value(_SC_LEVEL1_DCACHE_LINESIZE);
+  if (c.l2 <= 0) c.l2 = sysconf_value(_SC_LEVEL2_CACHE_SIZE);
+  if (c.llc <= 0) c.llc = sysconf_value(_SC_LEVEL3_CACHE_SIZE);
+#endif
   if (c.l1d <= 0) c.l1d = 32 << 10;
   if (c.l1d_ways <= 0) c.l1d_ways = 8;
   if (c.line <= 0) c.line = 64;

@@ -21,7 +21,7 @@ struct CpuCaches {
   int64_t llc_per_cpu() const { return llc / (llc_cpus > 0 ? llc_cpus : 1); }
 };
 
-// sysconf (glibc reads CPUID), then /sys/devices/system/cpu/cpu0/cache, then conservative defaults (32 KiB 8-way
+// /sys/devices/system/cpu/cpu0/cache, then sysconf (glibc reads CPUID), then conservative defaults (32 KiB 8-way
 // L1d, 512 KiB L2, 8 MiB last level per 4 CPUs). SPECDIFF_CPU_CACHES="l1d=49152,l2=2097152,llc=..." overrides
 // entries (for tests and for re-measuring a blocking on other cache sizes).
 const CpuCaches& cpu_caches();
