@@ -34,6 +34,8 @@ void check_spectrum(const at::Tensor& spec, int64_t width, const char* name) {
 // (band_scale). The backward reads the upstream gradient and the spectrum once: band_scale_correlate
 // writes the spectrum's gradient and sums Re(g conj(s)) times the band's (pair-expanded) derivative tables,
 // in registers and then in float64, into its thread's row of sums for the run's table (one per sample or one).
+// It reads three tables, not four: the gradient is gain times the derivative by the gain times g, and two planes
+// share each vector of the tables (docs/cpu_kernels.md).
 
 // The band table of a plane: one per sample when a parameter is per sample (groups = B), else one.
 int64_t group_of(int64_t plane, int64_t C, int64_t groups) { return groups == 1 ? 0 : plane / C; }
@@ -43,7 +45,7 @@ int64_t run_end(int64_t first, int64_t end, int64_t C, int64_t groups) {
   return groups == 1 ? end : std::min(end, (first / C + 1) * C);
 }
 
-// The pair-expanded band tables of one group (the band, and its three derivatives when asked), built by the thread
+// The pair-expanded band tables of one group (the band, or its three derivatives when asked), built by the thread
 // that weights the group's planes, in its workspace, when its run of planes starts: no tables for the whole batch
 // are written to memory and read back, and no parallel region of their own builds them. A group whose planes two
 // threads share is built by both.
@@ -51,17 +53,20 @@ template <typename T>
 class RunTables {
  public:
   RunTables(const BandParams& p, int64_t H, int64_t W, bool derivatives)
-      : p_(p), rho_(band_radii<T>(H, W)), H_(H), Wf_(W / 2 + 1), count_(derivatives ? 4 : 1) {
+      : p_(p), rho_(band_radii<T>(H, W)), H_(H), Wf_(W / 2 + 1), count_(derivatives ? 3 : 1) {
     off_tables_ = layout_.add<T>(count_ * 2 * H * Wf_);
     off_scratch_ = layout_.add<T>(band_fill_scratch(H, Wf_));
   }
 
-  // The calling thread's tables of `group` (tables[1..3] null without derivatives), built unless they are the ones
-  // it built last (`built`, the thread's own).
+  // The calling thread's tables of `group`: the band in tables[0] (null with derivatives) or the derivatives in
+  // tables[1..3] (null without), built unless they are the ones it built last (`built`, the thread's own).
   void get(int64_t group, int64_t& built, const T* (&tables)[4]) const {
     char* ws = thread_workspace(layout_.bytes());
     T* t[4];
-    for (int k = 0; k < 4; ++k) t[k] = k < count_ ? at_offset<T>(ws, off_tables_) + k * 2 * H_ * Wf_ : nullptr;
+    for (int k = 0; k < 4; ++k) {
+      const bool kept = count_ == 1 ? k == 0 : k > 0;
+      t[k] = kept ? at_offset<T>(ws, off_tables_) + (count_ == 1 ? 0 : k - 1) * 2 * H_ * Wf_ : nullptr;
+    }
     if (group != built) {
       const BandShape<T> band{p_.kind, value(p_.inner, group), value(p_.outer, group), value(p_.gain, group),
                               static_cast<T>(p_.temperature)};
@@ -71,10 +76,11 @@ class RunTables {
     for (int k = 0; k < 4; ++k) tables[k] = t[k];
   }
 
- private:
   static T value(const at::Tensor& param, int64_t group) {
     return param.const_data_ptr<T>()[param.dim() == 0 ? 0 : group];
   }
+
+ private:
 
   const BandParams& p_;
   const std::vector<T> rho_;
@@ -158,8 +164,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> spectral_band_weight_
         T* y = out ? out + first * m : nullptr;
         const T* dg[3] = {t[1], t[2], t[3]};
         if (need_params && y) {
-          kernels.scale_correlate(t[0], dg, gp + first * m, sp + first * m, y, m, end - first, stream,
-                                  own + 3 * group);
+          kernels.scale_correlate(RunTables<T>::value(p.gain, group), dg, gp + first * m, sp + first * m, y, m,
+                                  end - first, stream, own + 3 * group);
         } else if (need_params) {
           kernels.correlate(dg, gp + first * m, sp + first * m, m, end - first, own + 3 * group);
         } else if (y) {

@@ -21,9 +21,10 @@ using BandScaleFn = void (*)(const T* w, const T* x, T* y, int64_t m, int64_t pl
 template <typename T>
 using BandCorrelateFn = void (*)(const T* const* d, const T* g, const T* s, int64_t m, int64_t planes, double* sums);
 
-// Both at once, reading g once: y = w g (the spectrum's gradient) and the sums.
+// Both at once, reading g once: y = gain d[2] g (the spectrum's gradient: d[2], the derivative by the gain, is the
+// band over its gain, so the band's own table is not read) and the sums.
 template <typename T>
-using BandScaleCorrelateFn = void (*)(const T* w, const T* const* d, const T* g, const T* s, T* y, int64_t m,
+using BandScaleCorrelateFn = void (*)(T gain, const T* const* d, const T* g, const T* s, T* y, int64_t m,
                                       int64_t planes, bool stream, double* sums);
 
 // One band's parameters (common/band.h's band_value).
@@ -34,9 +35,9 @@ struct BandShape {
 };
 
 // The band's tables on an H x Wf half spectrum from rho, the bins' radii on rows 0..H/2 (rows h and H - h have the
-// same |fy|, so the other rows repeat them): tables[0] = the band, and when tables[1] is given tables[1..3] = its
-// derivatives by inner, outer and gain; each value twice (H x Wf x 2) with `pairs`. scratch: band_fill_scratch
-// values.
+// same |fy|, so the other rows repeat them): tables[0] = the band and tables[1..3] = its derivatives by inner, outer
+// and gain, each where given (null: not written); each value twice (H x Wf x 2) with `pairs`. scratch:
+// band_fill_scratch values.
 template <typename T>
 using BandFillFn = void (*)(const BandShape<T>& band, const T* rho, int64_t H, int64_t Wf, bool pairs,
                             T* const* tables, T* scratch);

@@ -47,15 +47,17 @@ void band_values(const BandShape<T>& b, const T* __restrict rho, int64_t n, T* _
   }
 }
 
-// The values of rows 0..H/2 (scratch) written out to all H rows, each twice with `pairs`: one pass over the table.
+// The values of rows 0..H/2 (scratch) written out to all H rows of each table asked for, each twice with `pairs`: one
+// pass over the table.
 template <typename T>
 void band_fill(const BandShape<T>& band, const T* rho, int64_t H, int64_t Wf, bool pairs, T* const* tables,
                T* scratch) {
   const int64_t half = (H / 2 + 1) * Wf;
-  const int count = tables[1] ? 4 : 1;
-  band_values<T>(band, rho, half, scratch, tables[1] ? scratch + half : nullptr,
-                 tables[1] ? scratch + 2 * half : nullptr, tables[1] ? scratch + 3 * half : nullptr);
-  for (int t = 0; t < count; ++t) {
+  const bool derivatives = tables[1] || tables[2] || tables[3];
+  band_values<T>(band, rho, half, scratch, derivatives ? scratch + half : nullptr,
+                 derivatives ? scratch + 2 * half : nullptr, derivatives ? scratch + 3 * half : nullptr);
+  for (int t = 0; t < 4; ++t) {
+    if (!tables[t]) continue;
     const T* __restrict src = scratch + t * half;
     T* __restrict dst = tables[t];
     for (int64_t h = 0; h < H; ++h) {
@@ -73,30 +75,56 @@ void band_fill(const BandShape<T>& band, const T* rho, int64_t H, int64_t Wf, bo
   }
 }
 
-template <typename T, bool kStream>
-void band_scale_plane(const T* __restrict w, const T* __restrict x, T* __restrict y, int64_t m) {
+// Whether consecutive planes of m values start equally aligned to the vector size, so that two of them can share a
+// loop (streaming stores start at one aligned position for both).
+template <typename T>
+inline bool equally_aligned(int64_t m) {
+  return (m * static_cast<int64_t>(sizeof(T))) % SPECDIFF_VEC_BYTES == 0;
+}
+
+// kPlanes (1 or 2) planes weighted by one table, each vector of it loaded once for all of them; the second plane at
+// offset m, equally aligned (the caller's check).
+template <typename T, int kPlanes, bool kStream>
+void band_scale_planes(const T* __restrict w, const T* __restrict x, T* __restrict y, int64_t m) {
   using V = typename VecOf<T>::type;
   constexpr int P = kLanes<T>;
+  auto scalar = [&](int64_t j0, int64_t j1) {
+    for (int64_t i = 0; i < kPlanes; ++i) {
+      for (int64_t j = j0; j < j1; ++j) y[i * m + j] = w[j] * x[i * m + j];
+    }
+  };
   const int64_t head = kStream ? aligned_head(y, m) : 0;
-  for (int64_t j = 0; j < head; ++j) y[j] = w[j] * x[j];
+  scalar(0, head);
   int64_t j = head;
   for (; j + P <= m; j += P) {
-    V vw, vx;
+    V vw;
     __builtin_memcpy(&vw, w + j, sizeof(V));
-    __builtin_memcpy(&vx, x + j, sizeof(V));
-    store_vector<T, kStream>(y + j, vw * vx);
+    for (int i = 0; i < kPlanes; ++i) {
+      V vx;
+      __builtin_memcpy(&vx, x + i * m + j, sizeof(V));
+      store_vector<T, kStream>(y + i * m + j, vw * vx);
+    }
   }
-  for (; j < m; ++j) y[j] = w[j] * x[j];
+  scalar(j, m);
+}
+
+template <typename T, bool kStream>
+void band_scale_run(const T* w, const T* x, T* y, int64_t m, int64_t planes) {
+  if (equally_aligned<T>(m)) {
+    for (; planes >= 2; planes -= 2, x += 2 * m, y += 2 * m) band_scale_planes<T, 2, kStream>(w, x, y, m);
+  }
+  for (; planes > 0; --planes, x += m, y += m) band_scale_planes<T, 1, kStream>(w, x, y, m);
 }
 
 template <typename T>
 void band_scale(const T* __restrict w, const T* __restrict x, T* __restrict y, int64_t m, int64_t planes,
                 bool stream) {
-  for (int64_t i = 0; i < planes; ++i, x += m, y += m) {
-    if (stream) band_scale_plane<T, true>(w, x, y, m);
-    else band_scale_plane<T, false>(w, x, y, m);
+  if (stream) {
+    band_scale_run<T, true>(w, x, y, m, planes);
+    stream_fence();
+  } else {
+    band_scale_run<T, false>(w, x, y, m, planes);
   }
-  if (stream) stream_fence();
 }
 
 // A vector of doubles as wide (in lanes) as a lane vector of T: the double-precision accumulator of one.
@@ -183,76 +211,107 @@ class BandSums {
   D total0_{}, total1_{}, total2_{};
 };
 
-// One plane of the correlation, with (kOut) or without the scaled output y = w g.
-template <typename T, bool kStream, bool kOut>
-void band_scale_correlate_plane(const T* __restrict w, const T* const* d, const T* __restrict g,
-                                const T* __restrict s, T* __restrict y, int64_t m, BandSums<T>& acc) {
+// The backward's pass over kPlanes (1 or 2) planes at once, with (kOut) or without the spectrum's gradient
+// y = gain shape g, shape = d[2] (the band's derivative by its gain, the band over its gain): every vector of the three
+// tables is loaded once for all kPlanes planes, and no table of the band itself is read. With two planes the plane
+// at offset m takes the second set of sums; with one, the vectors j and j + P take one set each. y and y + m are
+// equally aligned (the caller's check).
+template <typename T, int kPlanes, bool kStream, bool kOut>
+void band_correlate_planes(T gain, const T* const* d, const T* __restrict g, const T* __restrict s,
+                           T* __restrict y, int64_t m, BandSums<T>& acc) {
   using V = typename VecOf<T>::type;
   constexpr int P = kLanes<T>;
   const T* __restrict d0 = d[0];
   const T* __restrict d1 = d[1];
   const T* __restrict d2 = d[2];
   auto scalar = [&](int64_t j0, int64_t j1) {
-    for (int64_t j = j0; j < j1; ++j) {
-      if constexpr (kOut) y[j] = w[j] * g[j];
-      acc.add_scalar(static_cast<double>(g[j]) * static_cast<double>(s[j]), d0[j], d1[j], d2[j]);
+    for (int64_t i = 0; i < kPlanes; ++i) {
+      for (int64_t j = j0; j < j1; ++j) {
+        if constexpr (kOut) y[i * m + j] = gain * d2[j] * g[i * m + j];
+        acc.add_scalar(static_cast<double>(g[i * m + j]) * static_cast<double>(s[i * m + j]), d0[j], d1[j], d2[j]);
+      }
     }
   };
-  // c = g s at j..j+P, with y = w g written on the way, and the three tables there.
-  auto load = [&](int64_t j, V& c, V& v0, V& v1, V& v2) SPECDIFF_TILE_INLINE_LAMBDA {
+  // c = g s at plane offset o, value j, with y = w g written on the way.
+  auto product = [&](int64_t o, int64_t j, V w) SPECDIFF_TILE_INLINE_LAMBDA {
     V vg, vs;
-    __builtin_memcpy(&vg, g + j, sizeof(V));
-    __builtin_memcpy(&vs, s + j, sizeof(V));
-    if constexpr (kOut) {
-      V vw;
-      __builtin_memcpy(&vw, w + j, sizeof(V));
-      store_vector<T, kStream>(y + j, vw * vg);
-    }
-    c = vg * vs;
+    __builtin_memcpy(&vg, g + o + j, sizeof(V));
+    __builtin_memcpy(&vs, s + o + j, sizeof(V));
+    if constexpr (kOut) store_vector<T, kStream>(y + o + j, w * vg);
+    return vg * vs;
+  };
+  auto tables = [&](int64_t j, V& v0, V& v1, V& v2) SPECDIFF_TILE_INLINE_LAMBDA {
     __builtin_memcpy(&v0, d0 + j, sizeof(V));
     __builtin_memcpy(&v1, d1 + j, sizeof(V));
     __builtin_memcpy(&v2, d2 + j, sizeof(V));
   };
+  const V vgain = V{} + gain;
   const int64_t head = kStream ? aligned_head(y, m) : 0;
   scalar(0, head);
   typename BandSums<T>::Lanes lanes = acc.take();
   int64_t j = head;
-  for (; j + 2 * P <= m; j += 2 * P) {
-    V c, v0, v1, v2, e, u0, u1, u2;
-    load(j, c, v0, v1, v2);
-    load(j + P, e, u0, u1, u2);
-    lanes.add2(c, v0, v1, v2, e, u0, u1, u2);
-    acc.fold_full(lanes);
-  }
-  if (j + P <= m) {
-    V c, v0, v1, v2;
-    load(j, c, v0, v1, v2);
-    lanes.add(c, v0, v1, v2);
-    acc.fold_full(lanes);
-    j += P;
+  if constexpr (kPlanes == 2) {
+    for (; j + P <= m; j += P) {
+      V v0, v1, v2;
+      tables(j, v0, v1, v2);
+      const V w = vgain * v2;
+      const V c = product(0, j, w), e = product(m, j, w);
+      lanes.add2(c, v0, v1, v2, e, v0, v1, v2);
+      acc.fold_full(lanes);
+    }
+  } else {
+    for (; j + 2 * P <= m; j += 2 * P) {
+      V v0, v1, v2, u0, u1, u2;
+      tables(j, v0, v1, v2);
+      tables(j + P, u0, u1, u2);
+      const V c = product(0, j, vgain * v2), e = product(0, j + P, vgain * u2);
+      lanes.add2(c, v0, v1, v2, e, u0, u1, u2);
+      acc.fold_full(lanes);
+    }
+    if (j + P <= m) {
+      V v0, v1, v2;
+      tables(j, v0, v1, v2);
+      lanes.add(product(0, j, vgain * v2), v0, v1, v2);
+      acc.fold_full(lanes);
+      j += P;
+    }
   }
   acc.put(lanes);
   scalar(j, m);
 }
 
-template <typename T>
-void band_correlate(const T* const* d, const T* __restrict g, const T* __restrict s, int64_t m, int64_t planes,
-                    double* sums) {
+// The planes in pairs where the pair's outputs are equally aligned (m a whole number of vectors), the last one or
+// all of them alone otherwise.
+template <typename T, bool kStream, bool kOut>
+void band_correlate_run(T gain, const T* const* d, const T* g, const T* s, T* y, int64_t m, int64_t planes,
+                        double* sums) {
   BandSums<T> acc(sums);
-  for (int64_t i = 0; i < planes; ++i, g += m, s += m) {
-    band_scale_correlate_plane<T, false, false>(nullptr, d, g, s, nullptr, m, acc);
+  const int64_t step = kOut ? m : 0;
+  if (equally_aligned<T>(m)) {
+    for (; planes >= 2; planes -= 2, g += 2 * m, s += 2 * m, y += 2 * step) {
+      band_correlate_planes<T, 2, kStream, kOut>(gain, d, g, s, y, m, acc);
+    }
+  }
+  for (; planes > 0; --planes, g += m, s += m, y += step) {
+    band_correlate_planes<T, 1, kStream, kOut>(gain, d, g, s, y, m, acc);
   }
 }
 
 template <typename T>
-void band_scale_correlate(const T* __restrict w, const T* const* d, const T* __restrict g, const T* __restrict s,
-                          T* __restrict y, int64_t m, int64_t planes, bool stream, double* sums) {
-  BandSums<T> acc(sums);
-  for (int64_t i = 0; i < planes; ++i, g += m, s += m, y += m) {
-    if (stream) band_scale_correlate_plane<T, true, true>(w, d, g, s, y, m, acc);
-    else band_scale_correlate_plane<T, false, true>(w, d, g, s, y, m, acc);
+void band_correlate(const T* const* d, const T* __restrict g, const T* __restrict s, int64_t m, int64_t planes,
+                    double* sums) {
+  band_correlate_run<T, false, false>(T(0), d, g, s, nullptr, m, planes, sums);
+}
+
+template <typename T>
+void band_scale_correlate(T gain, const T* const* d, const T* __restrict g, const T* __restrict s, T* __restrict y,
+                          int64_t m, int64_t planes, bool stream, double* sums) {
+  if (stream) {
+    band_correlate_run<T, true, true>(gain, d, g, s, y, m, planes, sums);
+    stream_fence();
+  } else {
+    band_correlate_run<T, false, true>(gain, d, g, s, y, m, planes, sums);
   }
-  if (stream) stream_fence();
 }
 
 }  // namespace
