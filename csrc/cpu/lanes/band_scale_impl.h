@@ -213,9 +213,8 @@ class BandSums {
 
 // The backward's pass over kPlanes (1 or 2) planes at once, with (kOut) or without the spectrum's gradient
 // y = gain shape g, shape = d[2] (the band's derivative by its gain, the band over its gain): every vector of the three
-// tables is loaded once for all kPlanes planes, and no table of the band itself is read. With two planes the plane
-// at offset m takes the second set of sums; with one, the vectors j and j + P take one set each. y and y + m are
-// equally aligned (the caller's check).
+// tables is loaded once for all kPlanes planes, and no table of the band itself is read. The vectors j and j + P
+// take one set of sums each. y and y + m are equally aligned (the caller's check).
 template <typename T, int kPlanes, bool kStream, bool kOut>
 void band_correlate_planes(T gain, const T* const* d, const T* __restrict g, const T* __restrict s,
                            T* __restrict y, int64_t m, BandSums<T>& acc) {
@@ -251,13 +250,28 @@ void band_correlate_planes(T gain, const T* const* d, const T* __restrict g, con
   typename BandSums<T>::Lanes lanes = acc.take();
   int64_t j = head;
   if constexpr (kPlanes == 2) {
-    for (; j + P <= m; j += P) {
+    // The two planes' products at j share the tables, so they are added before the multiplies by them: three fused
+    // multiply-adds per vector of values pair, into the set of j (j + P takes the other). Each sum carries two
+    // products, so it counts twice towards the fold into double.
+    for (; j + 2 * P <= m; j += 2 * P) {
+      V v0, v1, v2, u0, u1, u2;
+      tables(j, v0, v1, v2);
+      tables(j + P, u0, u1, u2);
+      const V w = vgain * v2, x = vgain * u2;
+      const V c = product(0, j, w) + product(m, j, w);
+      const V e = product(0, j + P, x) + product(m, j + P, x);
+      lanes.add2(c, v0, v1, v2, e, u0, u1, u2);
+      lanes.pending += 2;
+      acc.fold_full(lanes);
+    }
+    if (j + P <= m) {
       V v0, v1, v2;
       tables(j, v0, v1, v2);
       const V w = vgain * v2;
-      const V c = product(0, j, w), e = product(m, j, w);
-      lanes.add2(c, v0, v1, v2, e, v0, v1, v2);
+      lanes.add(product(0, j, w) + product(m, j, w), v0, v1, v2);
+      lanes.pending += 1;
       acc.fold_full(lanes);
+      j += P;
     }
   } else {
     for (; j + 2 * P <= m; j += 2 * P) {
