@@ -63,9 +63,9 @@ class RunTables {
   void get(int64_t group, int64_t& built, const T* (&tables)[4]) const {
     char* ws = thread_workspace(layout_.bytes());
     T* t[4];
+    const int first = count_ == 1 ? 0 : 1;  // tables[first .. first + count_) are kept
     for (int k = 0; k < 4; ++k) {
-      const bool kept = count_ == 1 ? k == 0 : k > 0;
-      t[k] = kept ? at_offset<T>(ws, off_tables_) + (count_ == 1 ? 0 : k - 1) * 2 * H_ * Wf_ : nullptr;
+      t[k] = k >= first && k < first + count_ ? at_offset<T>(ws, off_tables_) + (k - first) * 2 * H_ * Wf_ : nullptr;
     }
     if (group != built) {
       const BandShape<T> band{p_.kind, value(p_.inner, group), value(p_.outer, group), value(p_.gain, group),
@@ -81,7 +81,6 @@ class RunTables {
   }
 
  private:
-
   const BandParams& p_;
   const std::vector<T> rho_;
   const int64_t H_, Wf_;

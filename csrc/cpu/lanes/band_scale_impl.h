@@ -159,19 +159,19 @@ class BandSums {
     V a0{}, a1{}, a2{}, b0{}, b1{}, b2{};
     int pending = 0;
 
-    // One vector of values j..j+P: c = g s, added times each table.
-    void add(V c, V v0, V v1, V v2) {
+    // One vector of values j..j+P: c = g s (summed over `products` planes), added times each table.
+    void add(V c, V v0, V v1, V v2, int products = 1) {
       a0 += c * v0;
       a1 += c * v1;
       a2 += c * v2;
-      ++pending;
+      pending += products;
     }
-    void add2(V c, V v0, V v1, V v2, V e, V u0, V u1, V u2) {
-      add(c, v0, v1, v2);
+    void add2(V c, V v0, V v1, V v2, V e, V u0, V u1, V u2, int products = 1) {
+      add(c, v0, v1, v2, products);
       b0 += e * u0;
       b1 += e * u1;
       b2 += e * u2;
-      ++pending;
+      pending += products;
     }
   };
 
@@ -244,51 +244,33 @@ void band_correlate_planes(T gain, const T* const* d, const T* __restrict g, con
     __builtin_memcpy(&v1, d1 + j, sizeof(V));
     __builtin_memcpy(&v2, d2 + j, sizeof(V));
   };
+  // The planes' products at j, which share the tables, added before the multiplies by them: three fused multiply-adds
+  // per vector of values whatever kPlanes is. Each sum carries kPlanes products and counts so towards the fold into
+  // double.
+  auto products = [&](int64_t j, V w) SPECDIFF_TILE_INLINE_LAMBDA {
+    V c = product(0, j, w);
+    if constexpr (kPlanes == 2) c += product(m, j, w);
+    return c;
+  };
   const V vgain = V{} + gain;
   const int64_t head = kStream ? aligned_head(y, m) : 0;
   scalar(0, head);
   typename BandSums<T>::Lanes lanes = acc.take();
   int64_t j = head;
-  if constexpr (kPlanes == 2) {
-    // The two planes' products at j share the tables, so they are added before the multiplies by them: three fused
-    // multiply-adds per vector of values pair, into the set of j (j + P takes the other). Each sum carries two
-    // products, so it counts twice towards the fold into double.
-    for (; j + 2 * P <= m; j += 2 * P) {
-      V v0, v1, v2, u0, u1, u2;
-      tables(j, v0, v1, v2);
-      tables(j + P, u0, u1, u2);
-      const V w = vgain * v2, x = vgain * u2;
-      const V c = product(0, j, w) + product(m, j, w);
-      const V e = product(0, j + P, x) + product(m, j + P, x);
-      lanes.add2(c, v0, v1, v2, e, u0, u1, u2);
-      lanes.pending += 2;
-      acc.fold_full(lanes);
-    }
-    if (j + P <= m) {
-      V v0, v1, v2;
-      tables(j, v0, v1, v2);
-      const V w = vgain * v2;
-      lanes.add(product(0, j, w) + product(m, j, w), v0, v1, v2);
-      lanes.pending += 1;
-      acc.fold_full(lanes);
-      j += P;
-    }
-  } else {
-    for (; j + 2 * P <= m; j += 2 * P) {
-      V v0, v1, v2, u0, u1, u2;
-      tables(j, v0, v1, v2);
-      tables(j + P, u0, u1, u2);
-      const V c = product(0, j, vgain * v2), e = product(0, j + P, vgain * u2);
-      lanes.add2(c, v0, v1, v2, e, u0, u1, u2);
-      acc.fold_full(lanes);
-    }
-    if (j + P <= m) {
-      V v0, v1, v2;
-      tables(j, v0, v1, v2);
-      lanes.add(product(0, j, vgain * v2), v0, v1, v2);
-      acc.fold_full(lanes);
-      j += P;
-    }
+  for (; j + 2 * P <= m; j += 2 * P) {
+    V v0, v1, v2, u0, u1, u2;
+    tables(j, v0, v1, v2);
+    tables(j + P, u0, u1, u2);
+    const V c = products(j, vgain * v2), e = products(j + P, vgain * u2);
+    lanes.add2(c, v0, v1, v2, e, u0, u1, u2, kPlanes);
+    acc.fold_full(lanes);
+  }
+  if (j + P <= m) {
+    V v0, v1, v2;
+    tables(j, v0, v1, v2);
+    lanes.add(products(j, vgain * v2), v0, v1, v2, kPlanes);
+    acc.fold_full(lanes);
+    j += P;
   }
   acc.put(lanes);
   scalar(j, m);
