@@ -44,6 +44,19 @@ bool filter_saves_spectra(at::TensorList tensors, const std::vector<c10::IValue>
   return s.size() == 2 && cpu::roundtrip_keeps_spectra(s[0], s[1]);
 }
 
+// spectral_conv2d on the CPU, when the bases or the taps need their gradient and the lane FFT computes the grid: the
+// forward keeps x's spectra, which its first phase writes to memory anyway (_spectral_conv2d_saving), and the backward
+// (_spectral_conv2d_backward_saved) transforms only the upstream gradient. x's gradient alone needs no spectrum of x.
+bool conv_saves_spectra(at::TensorList tensors, const std::vector<c10::IValue>& rest) {
+  const at::Tensor &x = tensors[0], &basis = tensors[1], &taps = tensors[2];
+  if (!at::GradMode::is_enabled() || !(basis.requires_grad() || taps.requires_grad()) || !x.device().is_cpu() ||
+      x.dim() != 4) {
+    return false;
+  }
+  const std::vector<int64_t> s = rest[0].isNone() ? std::vector<int64_t>{x.size(2), x.size(3)} : rest[0].toIntVector();
+  return s.size() == 2 && cpu::roundtrip_fused(s[0], s[1]);
+}
+
 struct Formula {
   const char* name;
   size_t tensors;  // the leading tensor arguments: saved for, and differentiated by, the backward op
@@ -55,7 +68,7 @@ struct Formula {
 
 const Formula kFormulas[] = {
     {"spectral_filter2d", 2, false, &filter_saves_spectra},
-    {"spectral_conv2d", 3, false},
+    {"spectral_conv2d", 3, false, &conv_saves_spectra},
     {"spectral_band_weight", 4, true},
     {"spectral_band_filter2d", 4, true},
     {"spectral_band_mse", 4, true},

@@ -13,6 +13,7 @@
 #include "common/fft_plan.h"
 #include "cpu/complex_conv.h"
 #include "cpu/roundtrip.h"
+#include "cpu/workspace.h"
 
 #ifdef SPECDIFF_WITH_CUDA
 #include "cuda/roundtrip_plan.h"
@@ -67,6 +68,12 @@ bool roundtrip_fused_op(c10::string_view device, int64_t H, int64_t W) {
 // per channel; cpu/roundtrip.h).
 bool roundtrip_keeps_spectra_op(int64_t H, int64_t W) { return cpu::roundtrip_keeps_spectra(H, W); }
 
+// [in use, idle, peak] bytes of the blocks behind the tensors ops keep for their backward (cpu/workspace.h).
+std::vector<int64_t> kept_bytes_op() {
+  const cpu::KeptBytes b = cpu::kept_bytes();
+  return {b.in_use, b.idle, b.peak};
+}
+
 std::string complex_conv_algorithm_op(const std::string& name) { return cpu::set_conv_algorithm(name); }
 
 // The algorithm the CPU complex convolution of x by weights shaped like weight_re picks for finite operands.
@@ -91,6 +98,7 @@ TORCH_LIBRARY_FRAGMENT(specdiff, m) {
   m.def("_check_band_args(str kind, float temperature) -> ()", &check_band_args_op);
   m.def("_roundtrip_fused(str device, int H, int W) -> bool", &roundtrip_fused_op);
   m.def("_roundtrip_keeps_spectra(int H, int W) -> bool", &roundtrip_keeps_spectra_op);
+  m.def("_kept_bytes() -> int[]", &kept_bytes_op);
   m.def("_complex_conv_algorithm(str algorithm) -> str", &complex_conv_algorithm_op);
   m.def(
       "_complex_conv_choice(Tensor x, Tensor weight_re, int[2] stride, int[2] padding, int[2] dilation, "

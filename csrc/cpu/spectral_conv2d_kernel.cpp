@@ -4,7 +4,9 @@
 // bins, the mixing matrices M(f) = sum_j basis_j(f) taps_j built in the thread's workspace and applied to all
 // samples at once (one complex GEMM per bin); the inverse transforms of the mixed spectra. The backward transforms
 // the upstream gradient and x the same way, runs two GEMMs per bin (the input's gradient, and the correlation
-// dM(f) that the bases' and the taps' gradients are read from) and transforms the input's gradient back.
+// dM(f) that the bases' and the taps' gradients are read from) and transforms the input's gradient back. When the
+// bases or the taps need their gradient, the autograd keeps the forward's spectra of x (_spectral_conv2d_saving) and
+// hands them to the backward (_spectral_conv2d_backward_saved), which then transforms only the upstream gradient.
 //
 // Sizes whose prime factors exceed the lane FFT's radices take the same computation through ATen's FFT.
 #include <ATen/ATen.h>
@@ -40,18 +42,22 @@ struct ConvShape {
   int64_t B, Cin, Cout, K, ph, pw, H, W, Wf, bins;
 };
 
+// The shape of a call on `x` (or on an x of `grad`'s B, H, W and taps' C_in, given `saved` x's spectra instead).
 ConvShape check_conv(const at::Tensor& x, const at::Tensor& basis, const at::Tensor& taps,
-                     const std::vector<int64_t>& grid) {
-  check_real_image(x, "x");
-  check_not_empty(x, "x", "[B, C, H, W]");
-  check_same_device(x, "x", basis, "basis");
-  check_same_device(x, "x", taps, "taps");
+                     const std::vector<int64_t>& grid, bool saved = false) {
+  const char* name = saved ? "grad" : "x";
+  check_real_image(x, name);
+  check_not_empty(x, name, saved ? "[B, C_out, H, W]" : "[B, C, H, W]");
+  check_same_device(x, name, basis, "basis");
+  check_same_device(x, name, taps, "taps");
   const at::ScalarType xt = x.scalar_type(), ct = c10::toComplexType(xt);
-  TORCH_CHECK(basis.scalar_type() == ct, "specdiff: basis must be ", ct, " to match x, got ", basis.scalar_type());
-  TORCH_CHECK(taps.scalar_type() == xt, "specdiff: taps must be ", xt, " to match x, got ", taps.scalar_type());
+  TORCH_CHECK(basis.scalar_type() == ct, "specdiff: basis must be ", ct, " to match ", name, ", got ",
+              basis.scalar_type());
+  TORCH_CHECK(taps.scalar_type() == xt, "specdiff: taps must be ", xt, " to match ", name, ", got ",
+              taps.scalar_type());
   ConvShape s{};
   s.B = x.size(0);
-  s.Cin = x.size(1);
+  s.Cin = saved && taps.dim() == 3 ? taps.size(2) : x.size(1);
   s.ph = x.size(2);
   s.pw = x.size(3);
   s.H = grid.empty() ? s.ph : grid[0];
@@ -143,12 +149,13 @@ SplitMatrix<T> basis_by_bin(const T* basis, int64_t bins, int64_t f0) {
   return {basis + 2 * f0, basis + 2 * f0 + 1, 2, 2 * bins};
 }
 
+// x's spectra go to `saved` when given (the saving forward's second output), else to the call's workspace.
 template <typename T>
 void forward_kernel(const ConvShape& s, const at::Tensor& x, const at::Tensor& basis, const at::Tensor& taps,
-                    at::Tensor& y) {
+                    at::Tensor& y, T* saved) {
   const Transforms<T> tr(s);
   const int64_t B = s.B, Cin = s.Cin, Cout = s.Cout, K = s.K, bins = s.bins, L = Cin * Cout;
-  T* xs = reinterpret_cast<T*>(call_workspace(CallSlot::operand, bins * B * 2 * Cin * sizeof(T)));
+  T* xs = saved ? saved : reinterpret_cast<T*>(call_workspace(CallSlot::operand, bins * B * 2 * Cin * sizeof(T)));
   T* ys = reinterpret_cast<T*>(call_workspace(CallSlot::output, bins * B * 2 * Cout * sizeof(T)));
   tr.store(x, xs);
   // taps_j transposed ([K][C_in][C_out]) so that a bin's matrix is row-major [C_in][C_out], and zeros for the taps'
@@ -175,17 +182,23 @@ void forward_kernel(const ConvShape& s, const at::Tensor& x, const at::Tensor& b
   tr.load_inverse(ys, y);
 }
 
+// x's spectra are read from `saved` when given (the saving forward's), else transformed from `x`.
 template <typename T>
-void backward_kernel(const ConvShape& s, const at::Tensor& grad, const at::Tensor& x, const at::Tensor& basis,
-                     const at::Tensor& taps, at::Tensor* gx, at::Tensor* gbasis, at::Tensor* gtaps) {
+void backward_kernel(const ConvShape& s, const at::Tensor& grad, const at::Tensor* x, const T* saved,
+                     const at::Tensor& basis, const at::Tensor& taps, at::Tensor* gx, at::Tensor* gbasis,
+                     at::Tensor* gtaps) {
   const Transforms<T> tr(s);
   const int64_t B = s.B, Cin = s.Cin, Cout = s.Cout, K = s.K, bins = s.bins, L = Cin * Cout, Wf = s.Wf;
   const bool params = gbasis || gtaps;
   T* gs = reinterpret_cast<T*>(call_workspace(CallSlot::grad, bins * B * 2 * Cout * sizeof(T)));
-  T* xs = params ? reinterpret_cast<T*>(call_workspace(CallSlot::operand, bins * B * 2 * Cin * sizeof(T))) : nullptr;
+  const T* xs = saved;
   T* dxs = gx ? reinterpret_cast<T*>(call_workspace(CallSlot::output, bins * B * 2 * Cin * sizeof(T))) : nullptr;
   tr.store(grad, gs);
-  if (params) tr.store(x, xs);
+  if (params && !saved) {
+    T* transformed = reinterpret_cast<T*>(call_workspace(CallSlot::operand, bins * B * 2 * Cin * sizeof(T)));
+    tr.store(*x, transformed);
+    xs = transformed;
+  }
   const at::Tensor taps_c = taps.contiguous();  // [K][C_out][C_in]: a bin's matrix row-major [C_out][C_in]
   const T* tp = taps_c.const_data_ptr<T>();
   const std::vector<T> zeros(static_cast<size_t>(K * L), T(0));
@@ -253,7 +266,7 @@ void backward_kernel(const ConvShape& s, const at::Tensor& grad, const at::Tenso
     }
   });
   if (gtaps) {  // before load_inverse, which reuses the threads' workspaces
-    at::Tensor total = at::zeros({K, Cout, Cin}, x.options().dtype(at::kDouble));
+    at::Tensor total = at::zeros({K, Cout, Cin}, grad.options().dtype(at::kDouble));
     double* t = total.mutable_data_ptr<double>();
     for (double* acc : taps_acc) {
       if (acc == nullptr) continue;
@@ -294,16 +307,61 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> backward_aten(const ConvShape& s,
   return {gx, gb.contiguous(), gt};
 }
 
+void check_fused(const ConvShape& cs, const char* op) {
+  TORCH_CHECK_VALUE(roundtrip_fused(cs.H, cs.W), "specdiff: ", op, " needs a transform grid the lane FFT computes "
+                    "(cpu::roundtrip_fused), got ", cs.H, "x", cs.W);
+}
+
+// The lane kernels' forward; x's spectra go to `spectra` when given.
+at::Tensor fused_forward(const ConvShape& cs, const at::Tensor& x, const at::Tensor& basis, const at::Tensor& taps,
+                         at::Tensor* spectra) {
+  at::Tensor y = at::empty({cs.B, cs.Cout, cs.ph, cs.pw}, x.options());
+  const at::Tensor b = basis.resolve_conj().contiguous();
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "spectral_conv2d", [&] {
+    forward_kernel<scalar_t>(cs, x, b, taps, y, spectra ? spectra->mutable_data_ptr<scalar_t>() : nullptr);
+  });
+  return y;
+}
+
+// The lane kernels' backward, the unrequested gradients zeros; x's spectra read from `saved` when given, else
+// transformed from `x`.
+std::tuple<at::Tensor, at::Tensor, at::Tensor> fused_backward(const ConvShape& cs, const at::Tensor& grad,
+                                                              const at::Tensor* x, const at::Tensor* saved,
+                                                              const at::Tensor& basis, const at::Tensor& taps,
+                                                              std::array<bool, 3> mask) {
+  at::Tensor gx = at::empty({cs.B, cs.Cin, cs.ph, cs.pw}, grad.options());
+  at::Tensor gb = at::empty({cs.K, cs.H, cs.Wf}, basis.options());
+  at::Tensor gt = at::empty({cs.K, cs.Cout, cs.Cin}, taps.options());
+  const at::Tensor b = basis.resolve_conj().contiguous();
+  AT_DISPATCH_FLOATING_TYPES(grad.scalar_type(), "spectral_conv2d_backward", [&] {
+    backward_kernel<scalar_t>(cs, grad, x, saved ? saved->const_data_ptr<scalar_t>() : nullptr, b, taps,
+                              mask[0] ? &gx : nullptr, mask[1] ? &gb : nullptr, mask[2] ? &gt : nullptr);
+  });
+  if (!mask[0]) gx.zero_();
+  if (!mask[1]) gb.zero_();
+  if (!mask[2]) gt.zero_();
+  return {gx, gb, gt};
+}
+
 at::Tensor spectral_conv2d_cpu(const at::Tensor& x, const at::Tensor& basis, const at::Tensor& taps,
                                at::OptionalIntArrayRef s) {
   check_real_image(x, "x");
   const std::vector<int64_t> grid = filter_grid(x, s);
   const ConvShape cs = check_conv(x, basis, taps, grid);
   if (!roundtrip_fused(cs.H, cs.W)) return forward_aten(cs, x, basis, taps);
-  at::Tensor y = at::empty({cs.B, cs.Cout, cs.ph, cs.pw}, x.options());
-  const at::Tensor b = basis.resolve_conj().contiguous();
-  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "spectral_conv2d", [&] { forward_kernel<scalar_t>(cs, x, b, taps, y); });
-  return y;
+  return fused_forward(cs, x, basis, taps, nullptr);
+}
+
+// The saving forward: y and x's spectra as the forward's first phase writes them, real [H, W//2+1, B, 2, C_in] of
+// the transform grid (unnormalized; at each bin a sample's C_in real parts, then its C_in imaginary ones).
+std::tuple<at::Tensor, at::Tensor> spectral_conv2d_saving_cpu(const at::Tensor& x, const at::Tensor& basis,
+                                                              const at::Tensor& taps, at::OptionalIntArrayRef s) {
+  check_real_image(x, "x");
+  const std::vector<int64_t> grid = filter_grid(x, s);
+  const ConvShape cs = check_conv(x, basis, taps, grid);
+  check_fused(cs, "_spectral_conv2d_saving");
+  at::Tensor spectra = kept_empty({cs.H, cs.Wf, cs.B, 2, cs.Cin}, x.options());
+  return {fused_forward(cs, x, basis, taps, &spectra), spectra};
 }
 
 std::tuple<at::Tensor, at::Tensor, at::Tensor> spectral_conv2d_backward_cpu(const at::Tensor& grad,
@@ -324,18 +382,27 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> spectral_conv2d_backward_cpu(cons
     auto [gx, gb, gt] = backward_aten(cs, grad, x, basis, taps);
     return {mask[0] ? gx : at::zeros_like(x), mask[1] ? gb : at::zeros_like(basis), mask[2] ? gt : at::zeros_like(taps)};
   }
-  at::Tensor gx = at::empty({cs.B, cs.Cin, cs.ph, cs.pw}, x.options());
-  at::Tensor gb = at::empty({cs.K, cs.H, cs.Wf}, basis.options());
-  at::Tensor gt = at::empty({cs.K, cs.Cout, cs.Cin}, taps.options());
-  const at::Tensor b = basis.resolve_conj().contiguous();
-  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "spectral_conv2d_backward", [&] {
-    backward_kernel<scalar_t>(cs, grad, x, b, taps, mask[0] ? &gx : nullptr, mask[1] ? &gb : nullptr,
-                              mask[2] ? &gt : nullptr);
-  });
-  if (!mask[0]) gx.zero_();
-  if (!mask[1]) gb.zero_();
-  if (!mask[2]) gt.zero_();
-  return {gx, gb, gt};
+  return fused_backward(cs, grad, &x, nullptr, basis, taps, mask);
+}
+
+// The backward given _spectral_conv2d_saving's spectra of x (B of grad, C_in of taps) in place of x.
+std::tuple<at::Tensor, at::Tensor, at::Tensor> spectral_conv2d_backward_saved_cpu(
+    const at::Tensor& grad, const at::Tensor& spectra, const at::Tensor& basis, const at::Tensor& taps,
+    std::array<bool, 3> mask, at::OptionalIntArrayRef s) {
+  check_real_image(grad, "grad");
+  const std::vector<int64_t> grid = filter_grid(grad, s);
+  const ConvShape cs = check_conv(grad, basis, taps, grid, /*saved=*/true);
+  TORCH_CHECK(grad.size(1) == cs.Cout, "specdiff: grad must have taps' C_out = ", cs.Cout, " channels, got ",
+              grad.size(1));
+  const std::vector<int64_t> expected{cs.H, cs.Wf, cs.B, 2, cs.Cin};
+  TORCH_CHECK(spectra.sizes() == at::IntArrayRef(expected) && spectra.scalar_type() == grad.scalar_type() &&
+                  spectra.device() == grad.device(),
+              "specdiff: spectra must be _spectral_conv2d_saving's ", at::IntArrayRef(expected), " ",
+              grad.scalar_type(), " on ", grad.device(), ", got ", spectra.sizes(), " ", spectra.scalar_type(), " on ",
+              spectra.device());
+  check_fused(cs, "_spectral_conv2d_backward_saved");
+  const at::Tensor kept = spectra.contiguous();
+  return fused_backward(cs, grad, nullptr, &kept, basis, taps, mask);
 }
 
 }  // namespace
@@ -343,6 +410,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> spectral_conv2d_backward_cpu(cons
 TORCH_LIBRARY_IMPL(specdiff, CPU, m) {
   m.impl("spectral_conv2d", &spectral_conv2d_cpu);
   m.impl("_spectral_conv2d_backward", &spectral_conv2d_backward_cpu);
+  m.impl("_spectral_conv2d_saving", &spectral_conv2d_saving_cpu);
+  m.impl("_spectral_conv2d_backward_saved", &spectral_conv2d_backward_saved_cpu);
 }
 
 }  // namespace specdiff::cpu

@@ -4,6 +4,8 @@
 // returns large blocks to the system and faults them in again on the next call; tcmalloc keeps them).
 #pragma once
 
+#include <ATen/core/Tensor.h>
+
 #include <cstddef>
 #include <cstdint>
 
@@ -38,6 +40,19 @@ enum class CallSlot { operand, grad, output, count };
 // The calling thread's buffer for `slot`, at least `bytes` bytes, 64-byte aligned. Valid until the next call of
 // call_workspace with that slot on the same thread; nothing that views it may leave the op.
 char* call_workspace(CallSlot slot, int64_t bytes);
+
+// A tensor an op returns for its own backward to read (the spectra of x a saving forward keeps), from blocks that
+// such tensors gave back when they died: a training loop keeps the same sizes alive from each forward to its
+// backward, and glibc would return the freed blocks to the system and fault every page in again on the next step.
+// Idle blocks are kept, the longest idle given back first, up to the most memory such tensors have held at once.
+at::Tensor kept_empty(at::IntArrayRef sizes, const at::TensorOptions& options);
+
+// The blocks kept_empty holds, in bytes: in use by live tensors, idle (kept for reuse), and the most in use at once
+// (the bound on idle).
+struct KeptBytes {
+  int64_t in_use = 0, idle = 0, peak = 0;
+};
+KeptBytes kept_bytes();
 
 template <typename T>
 T* at_offset(char* base, int64_t offset) {

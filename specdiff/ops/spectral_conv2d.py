@@ -94,3 +94,14 @@ if extension.is_loaded():
     @torch.library.register_fake("specdiff::_spectral_conv2d_backward")
     def _(grad, x, basis, taps, output_mask, s=None):
         return x.new_empty(x.shape), basis.new_empty(basis.shape), taps.new_empty(taps.shape)
+
+    @torch.library.register_fake("specdiff::_spectral_conv2d_saving")
+    def _(x, basis, taps, s=None):
+        b, c_in, h, w = x.shape
+        grid_h, grid_w = (h, w) if s is None else s
+        return x.new_empty(b, taps.shape[1], h, w), x.new_empty(grid_h, grid_w // 2 + 1, b, 2, c_in)
+
+    @torch.library.register_fake("specdiff::_spectral_conv2d_backward_saved")
+    def _(grad, spectra, basis, taps, output_mask, s=None):
+        b, _, h, w = grad.shape
+        return grad.new_empty(b, taps.shape[2], h, w), basis.new_empty(basis.shape), taps.new_empty(taps.shape)

@@ -189,3 +189,125 @@ def test_lazy_conjugate_and_strided_operands():
     got = torch.ops.specdiff._spectral_conv2d_backward(up, x, basis_c, taps_t, [True, True, True], (9, 9))
     for a, b in zip(got, expected, strict=True):
         assert rel_err(a, b) < TOL[torch.float64]
+
+
+def _kept_spectra(x, basis, taps, grid):
+    """_spectral_conv2d_saving's second output as its layout says: rfft2(x, grid) unnormalized, [H, W//2+1, B, 2, C]."""
+    spectrum = torch.fft.rfft2(x, s=grid)
+    return torch.stack((spectrum.real, spectrum.imag), dim=2).permute(3, 4, 0, 2, 1)
+
+
+@pytest.mark.parametrize("isa", cpu_isas())
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_saving_forward_and_saved_backward_match_the_reference(isa, dtype):
+    """_spectral_conv2d_saving returns the output and x's spectra; _spectral_conv2d_backward_saved, given them in
+    place of x, returns the reference's gradients for every output mask (37 samples of 3 channels: blocks straddling
+    samples and a partial last block for every vector width)."""
+    grid = (14, 12)
+    x, basis, taps = make(37, 3, 4, 5, 12, 10, grid)
+    up = torch.randn(37, 4, 12, 10, dtype=torch.float64)
+    leaves = [t.clone().requires_grad_() for t in (x, basis, taps)]
+    ref = spectral_conv2d_reference(*leaves, grid)
+    want = torch.autograd.grad(ref, leaves, up)
+    complex_ = torch.complex64 if dtype == torch.float32 else torch.complex128
+    args = (x.to(dtype), basis.to(complex_), taps.to(dtype))
+    masks = ([True, True, True], [False, True, False], [False, False, True], [True, False, False])
+    with cpu_isa(isa):
+        y, spectra = torch.ops.specdiff._spectral_conv2d_saving(*args, grid)
+        got = [torch.ops.specdiff._spectral_conv2d_backward_saved(up.to(dtype), spectra, *args[1:], mask, grid)
+               for mask in masks]
+    assert rel_err(y, ref) < TOL[dtype]
+    assert spectra.dtype == dtype and rel_err(spectra, _kept_spectra(x, basis, taps, grid)) < TOL[dtype]
+    for mask, grads in zip(masks, got, strict=True):
+        for need, a, b in zip(mask, grads, want, strict=True):
+            assert rel_err(a, b) < TOL[dtype] if need else not a.any()
+
+
+def _saving_calls(leaves, grid):
+    """How often a forward (and, with a graph, a backward) called the saving pair."""
+    with torch.profiler.profile() as prof:
+        y = kernel(*leaves, grid)
+        if y.requires_grad:
+            y.sum().backward()
+    names = [e.name for e in prof.events()]
+    return tuple(names.count(f"specdiff::_spectral_conv2d_{op}") for op in ("saving", "backward_saved"))
+
+
+@pytest.mark.parametrize("need,grad_mode,side,saves", [
+    ((True, True, True), True, 12, True),
+    ((False, True, False), True, 12, True),
+    ((False, False, True), True, 12, True),
+    ((True, False, False), True, 12, False),  # x's gradient needs no spectrum of x
+    ((True, True, True), False, 12, False),   # no graph
+    ((True, True, True), True, 67, False),    # a grid beyond the lane FFT (ATen's FFT)
+])
+def test_autograd_keeps_the_spectra_only_for_the_bases_or_the_taps(need, grad_mode, side, saves):
+    """The rule of csrc/autograd.cpp: the pair runs when the bases or the taps need their gradient on a grid the lane
+    FFT computes (the grid, not the image: 8 x 8 images on a 12 x 12 or 67 x 67 grid)."""
+    assert torch.ops.specdiff._roundtrip_fused("cpu", side, side) == (side == 12)
+    leaves = [t.float() if not t.is_complex() else t.to(torch.complex64) for t in make(2, 3, 4, 2, 8, 8, (side, side))]
+    leaves = [t.requires_grad_(n) for t, n in zip(leaves, need, strict=True)]
+    with torch.set_grad_enabled(grad_mode):
+        assert _saving_calls(leaves, (side, side)) == ((1, 1) if saves else (0, 0))
+
+
+def test_saving_pair_opcheck():
+    x, basis, taps = make(2, 3, 4, 2, 6, 5, (9, 8))
+    spectra = torch.ops.specdiff._spectral_conv2d_saving(x, basis, taps, (9, 8))[1]
+    torch.library.opcheck(torch.ops.specdiff._spectral_conv2d_saving.default, (x, basis, taps, (9, 8)))
+    torch.library.opcheck(torch.ops.specdiff._spectral_conv2d_backward_saved.default,
+                          (torch.randn(2, 4, 6, 5, dtype=torch.float64), spectra, basis, taps, [True, True, True],
+                           (9, 8)))
+
+
+def test_saving_pair_checks_its_arguments():
+    x, basis, taps = make(2, 3, 4, 2, 8, 8)
+    spectra = torch.ops.specdiff._spectral_conv2d_saving(x, basis, taps)[1]
+    grad = torch.randn(2, 4, 8, 8, dtype=torch.float64)
+    saved = torch.ops.specdiff._spectral_conv2d_backward_saved
+    with pytest.raises(RuntimeError, match=r"^specdiff: spectra must be _spectral_conv2d_saving's \[8, 5, 2, 2, 3\] "
+                                           r"Double on cpu, got \[8, 5, 2, 3, 2\] Double on cpu$"):
+        saved(grad, spectra.transpose(3, 4), basis, taps, [True, True, True])
+    with pytest.raises(RuntimeError, match=r"^specdiff: spectra must be .* got \[8, 5, 2, 2, 3\] Float on cpu$"):
+        saved(grad, spectra.float(), basis, taps, [True, True, True])
+    with pytest.raises(RuntimeError, match=r"^specdiff: grad must have taps' C_out = 4 channels, got 3$"):
+        saved(grad[:, :3], spectra, basis, taps, [True, True, True])
+    big = make(1, 1, 1, 1, 8, 8, (67, 67))
+    with pytest.raises(ValueError, match=r"^specdiff: _spectral_conv2d_saving needs a transform grid the lane FFT "
+                                         r"computes \(cpu::roundtrip_fused\), got 67x67$"):
+        torch.ops.specdiff._spectral_conv2d_saving(*big, (67, 67))
+
+
+def test_kept_spectra_compile_fullgraph():
+    """Under torch.compile the joint graph holds the saving pair (its fakes) and gives eager's gradients."""
+    leaves = [t.requires_grad_() for t in make(2, 3, 4, 2, 8, 8, (12, 12))]
+    fn = lambda x, basis, taps: spectral_conv2d(x, basis, taps, (12, 12)).square().sum()  # noqa: E731
+    torch._dynamo.reset()
+    eager = torch.autograd.grad(fn(*leaves), leaves)
+    compiled_fn = torch.compile(fn, fullgraph=True)
+    torch.autograd.grad(compiled_fn(*leaves), leaves)  # compiled here (the backward lazily), with fake tensors
+    with torch.profiler.profile() as prof:
+        compiled = torch.autograd.grad(compiled_fn(*leaves), leaves)
+    # At least once: a recompile inside the profiled call would add its fake-tensor calls of the same ops.
+    names = [e.name for e in prof.events()]
+    assert names.count("specdiff::_spectral_conv2d_saving") >= 1
+    assert names.count("specdiff::_spectral_conv2d_backward_saved") >= 1
+    for a, b in zip(compiled, eager, strict=True):
+        assert rel_err(a, b) < 1e-12
+
+
+def test_kept_spectra_reuse_their_blocks():
+    """The saved spectra come from blocks that earlier ones gave back (no fresh pages per step): a dead tensor's block
+    is idle, the next one of its size takes it, and the idle blocks never exceed the most held at once."""
+    x, basis, taps = make(3, 5, 2, 2, 16, 16, (20, 20))
+    bytes_ = 20 * 11 * 3 * 2 * 5 * 8  # [20, 11, 3, 2, 5] float64, a multiple of 64
+    kept = torch.ops.specdiff._kept_bytes
+    before = kept()
+    spectra = torch.ops.specdiff._spectral_conv2d_saving(x, basis, taps, (20, 20))[1]
+    address, alive = spectra.data_ptr(), kept()
+    assert alive[0] == before[0] + bytes_
+    del spectra
+    dead = kept()
+    assert dead[0] == before[0] and dead[1] >= bytes_ and dead[1] <= dead[2]
+    again = torch.ops.specdiff._spectral_conv2d_saving(x, basis, taps, (20, 20))[1]
+    assert again.data_ptr() == address and kept()[0] == alive[0] and kept()[1] == dead[1] - bytes_
