@@ -167,3 +167,28 @@ def test_bench_models_compile_times_each_pair_twice(tmp_path, monkeypatch, capsy
     assert compiled_models == ["SpectralUNet"]
     assert records[0]["params"] == records[1]["params"]
     assert "spectral_unet (reference): compiled / eager throughput = " in capsys.readouterr().out
+
+
+def test_bench_models_compiles_without_the_graph_caches(monkeypatch):
+    """Every step of a --compile run, warm-up (where the graphs compile) and timed, runs with inductor's FX graph
+    cache and AOTAutograd's cache off, so no graph traced before the extension was rebuilt is reused; the setting
+    is restored afterwards."""
+    import torch._functorch.config as functorch_config
+    import torch._inductor.config as inductor_config
+
+    from specdiff.bench import models as bench
+
+    seen = []
+
+    def recording_step(model, x0, seed=0):
+        return lambda: seen.append((inductor_config.fx_graph_cache, functorch_config.enable_autograd_cache))
+
+    before = (inductor_config.fx_graph_cache, functorch_config.enable_autograd_cache)
+    monkeypatch.setattr(bench, "make_step", recording_step)
+    monkeypatch.setattr(torch, "compile", lambda model, **kwargs: model)
+    bench.bench_models(["baseline_conv"], ["reference"], steps=2, warmup=1, compile=True, **bench.TINY)
+    assert len(seen) == 2 * 2 + 2 * 2 and set(seen) == {(False, False)}
+    assert (inductor_config.fx_graph_cache, functorch_config.enable_autograd_cache) == before
+    seen.clear()
+    bench.bench_models(["baseline_conv"], ["reference"], steps=2, warmup=1, **bench.TINY)
+    assert set(seen) == {before}

@@ -6,11 +6,14 @@ pairs take turns step by step, each following each equally often (:func:`specdif
 that a load change on the machine, and what one step leaves to the next, hit every pair alike. The backend is
 switched with :func:`use_backend`, which swaps the process backend as ``SPECDIFF_BACKEND`` would at import.
 With ``compile=True`` every pair also runs as ``torch.compile(model)`` (the default inductor backend), compiled
-during warm-up under its own backend and timed in the same order as the eager copies.
+during warm-up under its own backend and timed in the same order as the eager copies, with inductor's graph caches
+off: they key a graph by the ops it calls, not by the C++ autograd behind a specdiff op, so a graph cached before
+the extension was rebuilt would run the backward the op had then (pytorch/pytorch#144344).
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import statistics
 from collections.abc import Callable, Iterable, Mapping
@@ -124,18 +127,20 @@ def bench_models(
         warmup = max(warmup, 2)  # the first call compiles, the second may recompile (dynamic shapes, grads)
 
     run = timer(device)
+    fresh = uncached_compile() if compile else contextlib.nullcontext()
 
     def timed(backend: str, step: Callable[[], None]) -> float:
         with use_backend(backend):
             return run(step) * 1e-3
 
-    for _ in range(warmup):
-        for _, backend, _, _, step in pairs:
-            timed(backend, step)
     times: dict[tuple[str, str, bool], list[float]] = {(n, b, c): [] for n, b, c, _, _ in pairs}
-    for i in timed_calls(len(pairs), steps):
-        name, backend, compiled, _, step = pairs[i]
-        times[(name, backend, compiled)].append(timed(backend, step))
+    with fresh:
+        for _ in range(warmup):
+            for _, backend, _, _, step in pairs:
+                timed(backend, step)
+        for i in timed_calls(len(pairs), steps):
+            name, backend, compiled, _, step = pairs[i]
+            times[(name, backend, compiled)].append(timed(backend, step))
     records = []
     for name, backend, compiled, model, _ in pairs:
         seconds = statistics.median(times[(name, backend, compiled)])
@@ -158,6 +163,18 @@ def bench_models(
         if log:
             log(format_row(record))
     return records
+
+
+def uncached_compile() -> contextlib.ExitStack:
+    """A context in which torch.compile neither reads nor writes inductor's FX graph cache or AOTAutograd's cache,
+    so that every graph it compiles, forward and backward, is traced from the ops as they are now."""
+    import torch._functorch.config
+    import torch._inductor.config
+
+    stack = contextlib.ExitStack()
+    stack.enter_context(torch._inductor.config.patch(fx_graph_cache=False))
+    stack.enter_context(torch._functorch.config.patch(enable_autograd_cache=False))
+    return stack
 
 
 def format_row(r: dict) -> str:
