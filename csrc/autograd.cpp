@@ -34,13 +34,18 @@ using torch::autograd::variable_list;
 // instead of it and x again. rest[0] is the op's `s`.
 // Reads only x's dims and sizes (no numel: symbolic under torch.compile's dynamic shapes); inputs the op rejects
 // (empty x, a malformed `s`) reach either op's own checks.
+// The transform grid of an op whose first tensor is x and whose first other argument is its `s` (None: x's H, W).
+std::vector<int64_t> transform_grid(const at::Tensor& x, const std::vector<c10::IValue>& rest) {
+  return rest[0].isNone() ? std::vector<int64_t>{x.size(2), x.size(3)} : rest[0].toIntVector();
+}
+
 bool filter_saves_spectra(at::TensorList tensors, const std::vector<c10::IValue>& rest) {
   const at::Tensor &x = tensors[0], &weight = tensors[1];
   if (!at::GradMode::is_enabled() || !weight.requires_grad() || !x.device().is_cpu() || x.dim() != 4 ||
       filter_responses(x, weight) != 1) {
     return false;
   }
-  const std::vector<int64_t> s = rest[0].isNone() ? std::vector<int64_t>{x.size(2), x.size(3)} : rest[0].toIntVector();
+  const std::vector<int64_t> s = transform_grid(x, rest);
   return s.size() == 2 && cpu::roundtrip_keeps_spectra(s[0], s[1]);
 }
 
@@ -53,7 +58,7 @@ bool conv_saves_spectra(at::TensorList tensors, const std::vector<c10::IValue>& 
       x.dim() != 4) {
     return false;
   }
-  const std::vector<int64_t> s = rest[0].isNone() ? std::vector<int64_t>{x.size(2), x.size(3)} : rest[0].toIntVector();
+  const std::vector<int64_t> s = transform_grid(x, rest);
   return s.size() == 2 && cpu::roundtrip_fused(s[0], s[1]);
 }
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import statistics
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 
 import torch
 
@@ -127,14 +127,13 @@ def bench_models(
         warmup = max(warmup, 2)  # the first call compiles, the second may recompile (dynamic shapes, grads)
 
     run = timer(device)
-    fresh = uncached_compile() if compile else contextlib.nullcontext()
 
     def timed(backend: str, step: Callable[[], None]) -> float:
         with use_backend(backend):
             return run(step) * 1e-3
 
     times: dict[tuple[str, str, bool], list[float]] = {(n, b, c): [] for n, b, c, _, _ in pairs}
-    with fresh:
+    with uncached_compile() if compile else contextlib.nullcontext():
         for _ in range(warmup):
             for _, backend, _, _, step in pairs:
                 timed(backend, step)
@@ -165,16 +164,15 @@ def bench_models(
     return records
 
 
-def uncached_compile() -> contextlib.ExitStack:
+@contextlib.contextmanager
+def uncached_compile() -> Iterator[None]:
     """A context in which torch.compile neither reads nor writes inductor's FX graph cache or AOTAutograd's cache,
     so that every graph it compiles, forward and backward, is traced from the ops as they are now."""
     import torch._functorch.config
     import torch._inductor.config
 
-    stack = contextlib.ExitStack()
-    stack.enter_context(torch._inductor.config.patch(fx_graph_cache=False))
-    stack.enter_context(torch._functorch.config.patch(enable_autograd_cache=False))
-    return stack
+    with torch._inductor.config.patch(fx_graph_cache=False), torch._functorch.config.patch(enable_autograd_cache=False):
+        yield
 
 
 def format_row(r: dict) -> str:
