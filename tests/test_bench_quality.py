@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from specdiff.bench.quality import METRICS, SIGMA_MAX, _stage_step, format_markdown, mean_over_seeds
+from specdiff.bench.quality import DATA, METRICS, SIGMA_MAX, _stage_step, format_markdown, mean_over_seeds
 from specdiff.cli import main
 from specdiff.train import list_checkpoints, read_rows
 
@@ -24,7 +24,9 @@ def test_end_to_end_records_table_plot_and_resume(tmp_path, capsys):
     assert main([*TINY, "--output-dir", out]) == 0
     capsys.readouterr()
     names = sorted(os.listdir(tmp_path / "records"))
-    assert names == ["tiny_unet-piecewise-seed0-2s-f0.5.json", "tiny_unet-piecewise-seed0-2s-f1.json"]
+    assert names == ["data-piecewise.json", "tiny_unet-piecewise-seed0-2s-f0.5.json",
+                     "tiny_unet-piecewise-seed0-2s-f1.json"]
+    names = names[1:]
     half, full = (json.loads((tmp_path / "records" / n).read_text()) for n in names)
     for r, budget in ((half, 1.0), (full, 2.0)):
         assert (r["model"], r["dataset"], r["seed"], r["budget_s"], r["max_seconds"]) == (
@@ -45,17 +47,31 @@ def test_end_to_end_records_table_plot_and_resume(tmp_path, capsys):
         {half["steps"], full["steps"]})
     assert [int(r["steps"]) for r in read_rows(out)] == [half["steps"], full["steps"]]
 
+    data = json.loads((tmp_path / "records" / "data-piecewise.json").read_text())
+    assert (data["model"], data["dataset"], data["split"], data["images"]) == (DATA, "piecewise", "train", 8)
+    assert set(data["metrics"]) == set(METRICS) and all(math.isfinite(v) for v in data["metrics"].values())
+    assert data["settings"] == {"num_samples": 8, "num_reference": 8, "sample_seed": 0, "reference_seed": 0}
+    reference = tmp_path / "reference"
+    images = {name: sorted((reference / name).iterdir()) for name in os.listdir(reference)}
+    train = next(name for name in images if name.startswith("piecewise-train-"))
+    test = next(name for name in images if name != train)
+    assert os.path.samefile(data["folder"], reference / train) and test.startswith("piecewise-")
+    assert len(images[train]) == len(images[test]) == 8
+    assert [p.read_bytes() for p in images[train]] != [p.read_bytes() for p in images[test]]
+
     assert "dpm_solver++ (2 steps, from the last timestep with σ/α <= 15)" in (tmp_path / "quality.md").read_text()
     table = (tmp_path / "quality.md").read_text().splitlines()
     rows = [line.split(" | ") for line in table if line.startswith("| piecewise | tiny_unet |")]
     assert [(row[2], int(row[5])) for row in rows] == [("0.5", half["steps"]), ("1", full["steps"])]
+    data_rows = [line.split(" | ") for line in table if line.startswith("| piecewise | 8 |")]
+    assert len(data_rows) == 1 and float(data_rows[0][2]) == pytest.approx(data["metrics"]["fid_offline"], abs=5e-3)
     for suffix in (".png", ".pdf"):
         assert (tmp_path / f"quality_piecewise{suffix}").stat().st_size > 0
 
     # A rerun skips both recorded stages: no training, the same records.
     before = {n: (tmp_path / "records" / n).read_text() for n in names}
     assert main([*TINY, "--output-dir", out]) == 0
-    assert capsys.readouterr().err.count("recorded, skipped") == 2
+    assert capsys.readouterr().err.count("recorded, skipped") == 3  # two stages and the training split
     assert {n: (tmp_path / "records" / n).read_text() for n in names} == before
     assert len(read_rows(out)) == 2
 
@@ -99,6 +115,8 @@ def test_sigma_max_none_is_a_setting_of_its_own(tmp_path, capsys):
     one = [*TINY, "--fractions", "1", "--output-dir", out]
     assert main(one) == 0
     assert main([*one, "--sigma-max", "none"]) == 0
-    assert "recorded, skipped" not in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "seed0-2s at 1 of 2 s: recorded, skipped" not in err
+    assert "piecewise's training split: recorded, skipped" in err  # the sampler is no part of its score
     record = json.loads((tmp_path / "records" / "tiny_unet-piecewise-seed0-2s-f1.json").read_text())
     assert record["settings"]["sigma_max"] is None

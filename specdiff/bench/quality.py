@@ -16,6 +16,8 @@ images). Output folder::
     reference/<data>-<key>/          the reference images
     records/<run_id>-f<fraction>.json  one record per stage: model, dataset, seed, seconds, steps, images seen,
                                      metrics and the settings they were measured with
+    records/data-<dataset>.json      the training split's own score: ``num_samples`` training images evaluated
+                                     as if they were samples, what a model that draws the data would score
     quality.md                       mean over seeds per model x dataset x fraction
     quality_<dataset>.png / .pdf     each metric against training seconds, one line per model
 
@@ -47,6 +49,8 @@ SAMPLE_SEED = 0
 # mostly its error times 2e4); 15 against 10: the lower geometric mean of fid_offline over the bench's six model x
 # dataset cells on the same checkpoints (docs/spectral_models.md).
 SIGMA_MAX = 15.0
+# The row label of the training split's own score (_data_score).
+DATA = "training images"
 
 
 def config_path(config_dir: str, model: str, dataset: str) -> str:
@@ -104,8 +108,9 @@ def run_quality(
     paths = {(m, d): config_path(config_dir, m, d) for d in datasets for m in models}
     configs = {key: load_config(path, [f"training.device={device}"]) for key, path in paths.items()}  # all first
 
-    records = []
+    records, data = [], []
     for dataset in datasets:
+        data.append(_data_score(configs[models[0], dataset], settings, output_dir, device, log))
         for model in models:
             for seed in range(seeds):
                 for fraction in fractions:
@@ -113,10 +118,41 @@ def run_quality(
                                           seconds, settings, output_dir, device, log))
     table = os.path.join(output_dir, "quality.md")
     with open(table, "w") as f:
-        f.write(format_markdown(records))
-    figures = [plot_quality([r for r in records if r["dataset"] == d], os.path.join(output_dir, f"quality_{d}"))
-               for d in datasets]
-    return {"records": records, "table": table, "figures": figures}
+        f.write(format_markdown(records, data))
+    figures = [plot_quality([r for r in records if r["dataset"] == d], os.path.join(output_dir, f"quality_{d}"),
+                            next(r for r in data if r["dataset"] == d)) for d in datasets]
+    return {"records": records, "data": data, "table": table, "figures": figures}
+
+
+def _data_score(config, settings: dict[str, Any], out: str, device: str, log: Callable[[str], None]) -> dict[str, Any]:
+    """The metrics of ``num_samples`` images of the training split (seed ``SAMPLE_SEED``, 8-bit PNGs like the
+    samples) against the stages' test images: the score of a model that draws the data, a floor for the stages'
+    figures (``records/data-<dataset>.json``, skipped when recorded with the same counts and seeds)."""
+    from specdiff.eval import evaluate
+    from specdiff.experiments.runner import reference_folder
+    from specdiff.fileio import atomic_write_json
+    from specdiff.train.trainer import resolve_device
+
+    dataset = config.data.name
+    record_path = os.path.join(out, "records", f"data-{dataset}.json")
+    settings = {k: settings[k] for k in ("num_samples", "num_reference", "sample_seed", "reference_seed")}
+    if os.path.isfile(record_path):
+        with open(record_path) as f:
+            record = json.load(f)
+        if record.get("settings") == settings:
+            log(f"{dataset}'s training split: recorded, skipped")
+            return record
+    images = reference_folder(out, config, settings["num_samples"], SAMPLE_SEED, split="train")
+    reference = reference_folder(out, config, settings["num_reference"], REFERENCE_SEED)
+    evaluation = evaluate(images, reference=reference, metrics=list(EVALUATE), channels=config.data.channels,
+                          device=str(resolve_device(device)), seed=0)
+    record = {"model": DATA, "dataset": dataset, "split": "train", "images": len(os.listdir(images)),
+              "metrics": {k: evaluation["metrics"].get(k) for k in METRICS}, "notes": evaluation.get("notes", []),
+              "feature_extractor": evaluation.get("feature_extractor"), "settings": settings, "folder": images}
+    os.makedirs(os.path.dirname(record_path), exist_ok=True)
+    atomic_write_json(record_path, record)
+    log(f"{dataset}'s training split: " + ", ".join(f"{k} {cell(v)}" for k, v in record["metrics"].items()))
+    return record
 
 
 def _stage(model: str, config, path: str, seed: int, fraction: float, seconds: float, settings: dict[str, Any],
@@ -196,13 +232,19 @@ def mean_over_seeds(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
-def format_markdown(records: Sequence[dict[str, Any]]) -> str:
-    """The mean-over-seeds table as Markdown, one row per dataset x model x fraction."""
+def format_markdown(records: Sequence[dict[str, Any]], data: Sequence[dict[str, Any]] = ()) -> str:
+    """The mean-over-seeds table as Markdown, one row per dataset x model x fraction, then (given ``data``, the
+    :func:`_data_score` records) what each dataset's training images score."""
     from specdiff.report.tables import markdown_table
 
     keys = ("dataset", "model", "fraction", "seeds", "seconds", "steps", "images_seen", *METRICS)
     header = ["dataset", "model", "fraction", "seeds", "training s", "steps", "images seen", *METRICS]
     lines = markdown_table(header, [[row[k] for k in keys] for row in mean_over_seeds(records)])
+    if data:
+        lines += ["", f"The training split's own score: {data[0]['images']} training images evaluated as if they "
+                      "were samples (what a model that draws the data would score).", "",
+                  *markdown_table(["dataset", "images", *METRICS],
+                                  [[r["dataset"], r["images"], *(r["metrics"][k] for k in METRICS)] for r in data])]
     first = records[0] if records else {}
     settings = first.get("settings", {})
     extractor = first.get("feature_extractor") or {}
@@ -219,9 +261,11 @@ def _start(settings: dict[str, Any]) -> str:
     return "" if sigma_max is None else f", from the last timestep with σ/α <= {sigma_max:g}"
 
 
-def plot_quality(records: Sequence[dict[str, Any]], path: str) -> str:
-    """Each metric (mean over seeds) against mean training seconds, one line per model; writes ``<path>.png``
-    and ``.pdf`` in the report figures' style and dpi and returns the PNG path. Series gids: ``<metric>:<model>``."""
+def plot_quality(records: Sequence[dict[str, Any]], path: str, data: dict[str, Any] | None = None) -> str:
+    """Each metric (mean over seeds) against mean training seconds, one line per model, and (given ``data``, a
+    :func:`_data_score` record) the training images' score as a dashed horizontal line; writes ``<path>.png``
+    and ``.pdf`` in the report figures' style and dpi and returns the PNG path. Series gids: ``<metric>:<model>``
+    (``<metric>:training images`` for the line)."""
     from specdiff.report.figures import PAGE_WIDTH, color, new_figure, save, style
 
     rows = mean_over_seeds(records)
@@ -236,8 +280,11 @@ def plot_quality(records: Sequence[dict[str, Any]], path: str) -> str:
                 points.sort()
                 ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", markersize=3,
                         color=color(i), label=model, gid=f"{metric}:{model}")
+            if data is not None and data["metrics"].get(metric) is not None:
+                ax.axhline(data["metrics"][metric], color="0.5", linestyle="--", linewidth=0.8, label=DATA,
+                           gid=f"{metric}:{DATA}")
             ax.set_xlabel("training time (s)")
             ax.set_ylabel(metric + (" (dB)" if metric.endswith("_db") or "_db_" in metric else ""))
-        axes[0].legend(loc="upper right")
+        axes[0].legend(loc="best")
         fig.suptitle(f"sample quality on {dataset}, mean over seeds")
         return save(fig, path).png

@@ -472,9 +472,10 @@ def measure_samples(task: RunTask, config, run_dir: str) -> float:
     return float(value)
 
 
-def reference_folder(output_dir: str, config, count: int, seed: int) -> str:
-    """``D/reference/<key>/``: ``count`` images of the config's data (split "test", ``seed``) as PNGs, made once
-    (atomically renamed into place, so concurrent workers agree) and shared by every run with that data."""
+def reference_folder(output_dir: str, config, count: int, seed: int, split: str = "test") -> str:
+    """``D/reference/<name>-<key>/`` (``<name>-<split>-<key>/`` for a split other than "test"): ``count`` images of
+    the config's data (``split``, ``seed``, no augmentation) as PNGs, made once (atomically renamed into place, so
+    concurrent workers agree) and shared by every run with that data."""
     import hashlib
 
     from specdiff.data import build_dataset
@@ -482,11 +483,14 @@ def reference_folder(output_dir: str, config, count: int, seed: int) -> str:
 
     d = config.data
     spec = {"data": config.to_dict()["data"], "count": count, "seed": seed}
+    if split != "test":
+        spec["split"] = split
     key = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:12]
-    folder = os.path.join(output_dir, "reference", f"{d.name}-{key}")
+    name = d.name if split == "test" else f"{d.name}-{split}"
+    folder = os.path.join(output_dir, "reference", f"{name}-{key}")
     if os.path.isdir(folder):
         return folder
-    dataset = build_dataset(d.name, split="test", image_size=d.image_size, channels=d.channels, root=d.root,
+    dataset = build_dataset(d.name, split=split, image_size=d.image_size, channels=d.channels, root=d.root,
                             seed=seed, length=count, **dict(d.options))
     n = min(count, len(dataset))
     tmp = f"{folder}.{os.getpid()}.tmp"
