@@ -88,12 +88,44 @@ class SpectralConv(nn.Module):
         return f"{self.in_channels}, {self.out_channels}, size={self.size}, padding={self.padding}{stride}"
 
 
+class FourierUnit(nn.Module):
+    """``Tensor[B, C_in, H, W] -> Tensor[B, C_out, H, W]``: the global branch of Fast Fourier Convolution (Chi et al.
+    2020; LaMa's FFC blocks). ``irfft2(P2(ReLU(GN(P1(rfft2(x))))))``: the half spectrum's real and imaginary parts as
+    ``2 C_in`` channels, a 1x1 convolution to ``2 C_out``, GroupNorm and ReLU, a second 1x1 convolution, and back.
+    Its nonlinearity acts on every frequency bin, unlike :class:`SpectralConv`, which is linear in frequency, so a
+    bin can be raised or suppressed by what the others hold (a periodic pattern's peaks). P2 starts at zero, so the
+    unit starts as nothing."""
+
+    def __init__(self, in_channels: int, out_channels: int):
+        super().__init__()
+        check_positive_int("in_channels", in_channels)
+        check_positive_int("out_channels", out_channels)
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.project = nn.Conv2d(2 * in_channels, 2 * out_channels, 1)
+        self.norm = group_norm(2 * out_channels)
+        self.mix = nn.Conv2d(2 * out_channels, 2 * out_channels, 1)
+        nn.init.zeros_(self.mix.weight)
+        nn.init.zeros_(self.mix.bias)
+
+    def forward(self, x: Tensor) -> Tensor:
+        height, width = x.shape[-2:]
+        spec = torch.fft.rfft2(x, norm="ortho")
+        h = self.mix(F.relu(self.norm(self.project(torch.cat([spec.real, spec.imag], dim=1)))))
+        real, imag = h.chunk(2, dim=1)
+        return torch.fft.irfft2(torch.complex(real, imag), s=(height, width), norm="ortho")
+
+    def extra_repr(self) -> str:
+        return f"{self.in_channels}, {self.out_channels}"
+
+
 class SpectralConvBlock(nn.Module):
     """TinyUNet's ResBlock with each 3x3 convolution a :class:`SpectralConv`:
     ``h = S1(SiLU(GN(x))) + emb(t)``; ``out = skip(x) + S2(SiLU(GN(h)))``, each ``SiLU(GN(.))`` one fused
-    :func:`~specdiff.ops.group_norm_silu`; S2 starts at zero, so the block starts as its skip path."""
+    :func:`~specdiff.ops.group_norm_silu`; S2 starts at zero, so the block starts as its skip path. With
+    ``fourier`` a :class:`FourierUnit` on the same input is added to ``h`` (FFC's local and global branches)."""
 
-    def __init__(self, in_channels: int, out_channels: int, emb_dim: int, size: tuple[int, int], padding: int = 4):
+    def __init__(self, in_channels: int, out_channels: int, emb_dim: int, size: tuple[int, int], padding: int = 4,
+                 fourier: bool = False):
         super().__init__()
         self.norm1 = group_norm(in_channels, silu=True)
         self.conv1 = SpectralConv(in_channels, out_channels, size, padding)
@@ -103,9 +135,14 @@ class SpectralConvBlock(nn.Module):
         self.skip = Pointwise(in_channels, out_channels) if in_channels != out_channels else nn.Identity()
         nn.init.zeros_(self.conv2.taps)
         nn.init.zeros_(self.conv2.bias)
+        # Drawn last, so that the block's other layers start as they would without it.
+        self.fourier = FourierUnit(in_channels, out_channels) if fourier else None
 
     def forward(self, x: Tensor, emb: Tensor) -> Tensor:
-        h = self.conv1(self.norm1(x), self.emb(F.silu(emb)))
+        a = self.norm1(x)
+        h = self.conv1(a, self.emb(F.silu(emb)))
+        if self.fourier is not None:
+            h = h + self.fourier(a)
         return self.skip(x) + self.conv2(self.norm2(h))
 
 
@@ -121,4 +158,4 @@ class SpectralConvUpsample(nn.Module):
         return self.conv(F.interpolate(x, scale_factor=2.0, mode="nearest"))
 
 
-__all__ = ["BASES", "SpectralConv", "SpectralConvBlock", "SpectralConvUpsample", "shift_bases"]
+__all__ = ["BASES", "FourierUnit", "SpectralConv", "SpectralConvBlock", "SpectralConvUpsample", "shift_bases"]

@@ -59,6 +59,12 @@ class SpectralUNet(nn.Module):
     pixels larger, so that every filter is a zero-padded convolution instead of a circular one (each plane padded and
     cropped inside the fused op).
 
+    ``fourier_levels`` k (``mixer="basis"`` only; default 0) adds a
+    :class:`~specdiff.nn.spectral_conv.FourierUnit` (FFC's global branch, a ReLU on every frequency bin between two
+    1x1 convolutions of the half spectrum) to every block of the k coarsest levels, the middle block included. It
+    starts at zero and runs on ATen's transforms, not a fused op: an option for studies, measured in
+    docs/spectral_models.md.
+
     H and W must be multiples of ``2 ** (len(channel_mults) - 1)`` (a ValueError says so otherwise).
     """
 
@@ -73,6 +79,7 @@ class SpectralUNet(nn.Module):
         mixer: ModelMixer = "basis",
         filters_per_channel: int = 1,
         filter_padding: int = 4,
+        fourier_levels: int = 0,
     ):
         super().__init__()
         for name, value in (("in_channels", in_channels), ("base_channels", base_channels),
@@ -89,6 +96,12 @@ class SpectralUNet(nn.Module):
         check_padding(filter_padding)
         pad = filter_padding
         levels = len(channel_mults)
+        if not (isinstance(fourier_levels, int) and 0 <= fourier_levels <= levels):
+            raise ValueError(f"fourier_levels must be an int in [0, {levels}] (the coarsest levels whose blocks get a "
+                             f"Fourier unit), got {fourier_levels!r}")
+        if fourier_levels and mixer != "basis":
+            raise ValueError(f"fourier_levels needs mixer='basis' (its blocks carry the Fourier units), got mixer "
+                             f"{mixer!r}")
         self.factor = 2 ** (levels - 1)
         if image_size % self.factor:
             raise ValueError(f"image_size must be a multiple of {self.factor} for {levels} levels, got {image_size}")
@@ -100,7 +113,8 @@ class SpectralUNet(nn.Module):
 
         def block(cin: int, cout: int, level: int) -> nn.Module:
             if basis:
-                return SpectralConvBlock(cin, cout, time_embed_dim, grids[level], pad)
+                return SpectralConvBlock(cin, cout, time_embed_dim, grids[level], pad,
+                                         fourier=level >= levels - fourier_levels)
             return GlobalFilterBlock(cin, cout, time_embed_dim, grids[level], mixer, filters_per_channel, pad)
 
         if basis:  # TinyUNet's layout, every 3x3 convolution computed in frequency with learned bases

@@ -26,6 +26,7 @@ class SpectralUNetDeep(SpectralUNet):
         mixer: ModelMixer = "basis",
         filters_per_channel: int = 1,
         filter_padding: int = 4,
+        fourier_levels: int = 0,
     ):
         super().__init__(in_channels, base_channels, channel_mults, num_res_blocks, time_embed_dim, image_size, mixer,
-                         filters_per_channel, filter_padding)
+                         filters_per_channel, filter_padding, fourier_levels)

@@ -50,10 +50,10 @@ ALTERNATIVES = {
                   "time_embed_dim": 12, "adapters": {"input": {"weighting": "bandpass", "outer": 0.4}}},
     "spectral_unet": {"in_channels": 2, "base_channels": 6, "channel_mults": (1,), "num_res_blocks": 2,
                       "time_embed_dim": 12, "image_size": 8, "mixer": "spatial", "filters_per_channel": 3,
-                      "filter_padding": 2},
+                      "filter_padding": 2, "fourier_levels": 1},
     "spectral_unet_deep": {"in_channels": 2, "base_channels": 6, "channel_mults": (1, 2), "num_res_blocks": 2,
                            "time_embed_dim": 12, "image_size": 8, "mixer": "identity", "filters_per_channel": 3,
-                           "filter_padding": 2},
+                           "filter_padding": 2, "fourier_levels": 2},
     "baseline_conv": {"in_channels": 2, "base_channels": 6, "time_embed_dim": 12},
     "frequency_native_unet": {"in_channels": 2, "base_channels": 6, "channel_mult": 1, "num_res_blocks": 1,
                               "time_embed_dim": 12, "patch_size": 1, "amplitude_residual": False,
@@ -65,7 +65,8 @@ ALTERNATIVES = {
 
 
 # Arguments that act only beside others: set on both sides of the comparison.
-COMPANIONS = {("spectral_unet", "filters_per_channel"): {"mixer": "global"}}
+COMPANIONS = {("spectral_unet", "filters_per_channel"): {"mixer": "global"},
+              ("spectral_unet_deep", "fourier_levels"): {"mixer": "basis", "filters_per_channel": 1}}
 
 
 def small(name, **overrides):
@@ -160,7 +161,7 @@ def test_every_constructor_argument_has_an_effect(name):
         companions = COMPANIONS.get((name, arg), {})
         cfg = {**base_cfg, **companions, arg: value}
         torch.manual_seed(0)
-        default = perturb_(build_model(name, **base_cfg, **companions))
+        default = perturb_(build_model(name, **{**base_cfg, **companions}))
         torch.manual_seed(0)
         changed = perturb_(build_model(name, **cfg))
         if structure(default) != structure(changed):

@@ -1,14 +1,16 @@
 """Convolutions computed in frequency with learned bases (``mixer="basis"``): the layer starts as ``nn.Conv2d``,
 SpectralUNet and SpectralUNetDeep with their initial bases compute TinyUNet exactly, the bases learn, other input
-sizes carry the bases through their kernels, bad arguments raise clearly."""
+sizes carry the bases through their kernels, the Fourier units (FFC's global branch) match a NumPy transcription and
+sit where ``fourier_levels`` says, bad arguments raise clearly."""
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 from nnutil import RecordOps, needs_kernels, perturb_
 
 from specdiff.nn import SpectralUNet, SpectralUNetDeep, TinyUNet
-from specdiff.nn.spectral_conv import BASES, SpectralConv, SpectralConvBlock, shift_bases
+from specdiff.nn.spectral_conv import BASES, FourierUnit, SpectralConv, SpectralConvBlock, shift_bases
 
 
 def as_conv(layer: SpectralConv) -> tuple[torch.Tensor, torch.Tensor]:
@@ -111,7 +113,95 @@ def test_other_input_sizes_use_the_bases_carried_through_their_kernels():
     torch.testing.assert_close(layer(x), F.conv2d(x, weight, bias, padding=1), rtol=1e-5, atol=1e-5)
 
 
+def _fourier_unit_numpy(unit: FourierUnit, x: np.ndarray) -> np.ndarray:
+    """The unit written out in NumPy (float64): the half spectrum's parts stacked, the two 1x1 convolutions as
+    matrix products, GroupNorm (biased variance over each group's channels and bins) and ReLU, the inverse."""
+    def params(t):
+        return t.detach().double().numpy()
+
+    def conv1x1(conv, z):
+        return np.einsum("oc,bchw->bohw", params(conv.weight)[:, :, 0, 0], z) + params(conv.bias)[:, None, None]
+
+    b, _, h, w = x.shape
+    spec = np.fft.rfft2(x, norm="ortho")
+    z = conv1x1(unit.project, np.concatenate([spec.real, spec.imag], axis=1))
+    groups = unit.norm.num_groups
+    g = z.reshape(b, groups, -1)
+    g = (g - g.mean(-1, keepdims=True)) / np.sqrt(g.var(-1, keepdims=True) + unit.norm.eps)
+    z = g.reshape(z.shape) * params(unit.norm.weight)[:, None, None] + params(unit.norm.bias)[:, None, None]
+    z = np.maximum(z, 0.0)
+    z = conv1x1(unit.mix, z)
+    half = z.shape[1] // 2
+    return np.fft.irfft2(z[:, :half] + 1j * z[:, half:], s=(h, w), norm="ortho")
+
+
+@pytest.mark.parametrize("h, w", [(8, 8), (6, 9)])
+def test_fourier_unit_matches_its_numpy_transcription(h, w):
+    torch.manual_seed(0)
+    unit = perturb_(FourierUnit(3, 5), seed=2).double()
+    x = torch.randn(2, 3, h, w, dtype=torch.float64)
+    y = unit(x)
+    assert y.shape == (2, 5, h, w) and y.dtype == torch.float64 and y.abs().max() > 1e-3
+    np.testing.assert_allclose(y.detach().numpy(), _fourier_unit_numpy(unit, x.numpy()), rtol=1e-10, atol=1e-12)
+
+
+def test_fourier_unit_starts_as_nothing_and_acts_on_every_bin_nonlinearly():
+    torch.manual_seed(0)
+    unit = FourierUnit(4, 4)
+    x = torch.randn(2, 4, 8, 8)
+    assert torch.equal(unit(x), torch.zeros_like(x))
+    perturb_(unit, seed=1)
+    # Linear in frequency it would be additive over inputs; the ReLU between the two mixings is not.
+    a, b = torch.randn(2, 4, 8, 8), torch.randn(2, 4, 8, 8)
+    assert (unit(a + b) - unit(a) - unit(b)).abs().max() > 1e-2
+
+
+def test_a_blocks_fourier_unit_is_drawn_after_its_other_layers():
+    torch.manual_seed(0)
+    plain = SpectralConvBlock(4, 6, 8, (8, 8)).state_dict()
+    torch.manual_seed(0)
+    with_unit = SpectralConvBlock(4, 6, 8, (8, 8), fourier=True).state_dict()
+    assert set(with_unit) - set(plain) == {f"fourier.{k}" for k in FourierUnit(4, 6).state_dict()}
+    assert all(torch.equal(plain[k], with_unit[k]) for k in plain)
+
+
+@pytest.mark.parametrize("cls, mults, fourier_levels, expected", [
+    (SpectralUNet, (1, 2), 0, []),
+    (SpectralUNet, (1, 2), 1, [8, 8, 8, 8]),  # the coarsest level's blocks, down, middle and up: 8x8 grids
+    (SpectralUNet, (1, 2), 2, [16, 8, 8, 8, 8, 16, 16]),
+    (SpectralUNetDeep, (1, 2, 2), 1, [4, 4, 4, 4]),
+])
+def test_fourier_levels_put_units_in_the_coarsest_levels_blocks(cls, mults, fourier_levels, expected):
+    model = cls(in_channels=1, base_channels=4, channel_mults=mults, num_res_blocks=1, time_embed_dim=8,
+                image_size=16, fourier_levels=fourier_levels)
+    blocks = [m for m in model.modules() if isinstance(m, SpectralConvBlock)]
+    assert [b.conv1.size[0] for b in blocks if b.fourier is not None] == expected
+    assert all((b.fourier is None) == (b.conv1.size[0] not in expected) for b in blocks)
+
+
+@needs_kernels
+def test_fourier_units_start_as_the_model_without_them_and_learn():
+    """Zero-initialised, the units add exactly nothing: the model with them, loaded with the other's weights,
+    gives its output bit for bit; one backward reaches every unit's last convolution."""
+    torch.manual_seed(0)
+    plain = perturb_(SpectralUNet(in_channels=1, base_channels=4, time_embed_dim=8, image_size=16), seed=1)
+    model = SpectralUNet(in_channels=1, base_channels=4, time_embed_dim=8, image_size=16, fourier_levels=1)
+    missing, unexpected = model.load_state_dict(plain.state_dict(), strict=False)
+    assert unexpected == [] and missing and all(".fourier." in k for k in missing)
+    x, t = torch.randn(2, 1, 16, 16), torch.tensor([5, 700])
+    y = model(x, t)
+    assert torch.equal(y, plain(x, t))
+    y.square().mean().backward()
+    units = [m for m in model.modules() if isinstance(m, FourierUnit)]
+    assert len(units) == 4 and all(u.mix.weight.grad.abs().max() > 0 for u in units)
+
+
 def test_bad_arguments_raise_clearly():
+    for bad in (-1, 3, 1.0):
+        with pytest.raises(ValueError, match=rf"^fourier_levels must be an int in \[0, 2\] .*got {bad!r}$"):
+            SpectralUNet(fourier_levels=bad)
+    with pytest.raises(ValueError, match="^fourier_levels needs mixer='basis' .*got mixer 'global'$"):
+        SpectralUNet(mixer="global", fourier_levels=1)
     with pytest.raises(ValueError, match="^filters_per_channel must be 1 with mixer='basis'"):
         SpectralUNet(mixer="basis", filters_per_channel=3)
     with pytest.raises(ValueError, match="^mixer must be one of 'global', 'spatial', 'identity', 'basis', got 'x'"):
