@@ -124,6 +124,15 @@ def run_quality(
     return {"records": records, "data": data, "table": table, "figures": figures}
 
 
+def _recorded(path: str, settings: dict[str, Any]) -> dict[str, Any] | None:
+    """The record at ``path`` when it was made with ``settings``, else None (absent, or other settings: redo)."""
+    if not os.path.isfile(path):
+        return None
+    with open(path) as f:
+        record = json.load(f)
+    return record if record.get("settings") == settings else None
+
+
 def _data_score(config, settings: dict[str, Any], out: str, device: str, log: Callable[[str], None]) -> dict[str, Any]:
     """The metrics of ``num_samples`` images of the training split (seed ``SAMPLE_SEED``, 8-bit PNGs like the
     samples) against the stages' test images: the score of a model that draws the data, a floor for the stages'
@@ -136,12 +145,10 @@ def _data_score(config, settings: dict[str, Any], out: str, device: str, log: Ca
     dataset = config.data.name
     record_path = os.path.join(out, "records", f"data-{dataset}.json")
     settings = {k: settings[k] for k in ("num_samples", "num_reference", "sample_seed", "reference_seed")}
-    if os.path.isfile(record_path):
-        with open(record_path) as f:
-            record = json.load(f)
-        if record.get("settings") == settings:
-            log(f"{dataset}'s training split: recorded, skipped")
-            return record
+    record = _recorded(record_path, settings)
+    if record is not None:
+        log(f"{dataset}'s training split: recorded, skipped")
+        return record
     images = reference_folder(out, config, settings["num_samples"], SAMPLE_SEED, split="train")
     reference = reference_folder(out, config, settings["num_reference"], REFERENCE_SEED)
     evaluation = evaluate(images, reference=reference, metrics=list(EVALUATE), channels=config.data.channels,
@@ -167,12 +174,10 @@ def _stage(model: str, config, path: str, seed: int, fraction: float, seconds: f
     dataset = config.data.name
     run_id = run_name(model, dataset, seed, seconds)
     record_path = os.path.join(out, "records", f"{run_id}-f{fraction:g}.json")
-    if os.path.isfile(record_path):
-        with open(record_path) as f:
-            record = json.load(f)
-        if record.get("settings") == settings:
-            log(f"{run_id} at {fraction:g} of {seconds:g} s: recorded, skipped")
-            return record
+    record = _recorded(record_path, settings)
+    if record is not None:
+        log(f"{run_id} at {fraction:g} of {seconds:g} s: recorded, skipped")
+        return record
     budget = fraction * seconds
     raw = config.to_dict()
     raw["training"].update(seed=seed, max_seconds=budget)
