@@ -136,7 +136,8 @@ def _recorded(path: str, settings: dict[str, Any]) -> dict[str, Any] | None:
 def _data_score(config, settings: dict[str, Any], out: str, device: str, log: Callable[[str], None]) -> dict[str, Any]:
     """The metrics of ``num_samples`` images of the training split (seed ``SAMPLE_SEED``, 8-bit PNGs like the
     samples) against the stages' test images: the score of a model that draws the data, a floor for the stages'
-    figures (``records/data-<dataset>.json``, skipped when recorded with the same counts and seeds)."""
+    figures (``records/data-<dataset>.json``, skipped when recorded with the same counts and seeds). ``config`` is
+    the first model's for the dataset; its data section names the images (models of one dataset share it)."""
     from specdiff.eval import evaluate
     from specdiff.experiments.runner import reference_folder
     from specdiff.fileio import atomic_write_json

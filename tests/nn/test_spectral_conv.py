@@ -145,7 +145,7 @@ def test_fourier_unit_matches_its_numpy_transcription(h, w):
     np.testing.assert_allclose(y.detach().numpy(), _fourier_unit_numpy(unit, x.numpy()), rtol=1e-10, atol=1e-12)
 
 
-def test_fourier_unit_starts_as_nothing_and_acts_on_every_bin_nonlinearly():
+def test_fourier_unit_starts_as_nothing_and_is_not_linear():
     torch.manual_seed(0)
     unit = FourierUnit(4, 4)
     x = torch.randn(2, 4, 8, 8)
