@@ -8,7 +8,15 @@ import os
 
 import pytest
 
-from specdiff.bench.quality import DATA, METRICS, SIGMA_MAX, _stage_step, format_markdown, mean_over_seeds
+from specdiff.bench.quality import (
+    DATA,
+    METRICS,
+    SIGMA_MAX,
+    _stage_step,
+    format_markdown,
+    mean_over_seeds,
+    plot_quality,
+)
 from specdiff.cli import main
 from specdiff.train import list_checkpoints, read_rows
 
@@ -85,8 +93,34 @@ def test_mean_over_seeds_and_table():
     rows = mean_over_seeds([record(0, 0.5, 10, 4.0, None), record(1, 0.5, 12, 6.0, None), record(0, 1.0, 20, 2.0, 1.0)])
     assert [(r["fraction"], r["seeds"], r["steps"], r["seconds"], r["fid_offline"], r["kid_offline"])
             for r in rows] == [(0.5, 2, 11.0, 22.0, 5.0, None), (1.0, 1, 20.0, 40.0, 2.0, 1.0)]
+    assert [(r["fid_offline_sd"], r["kid_offline_sd"], r["spectral_distance_db_sd"]) for r in rows] == [
+        (pytest.approx(2**0.5), None, 0.0), (None, None, None)]  # n - 1: sd of 4 and 6 is sqrt(2); one seed: None
     text = format_markdown([record(0, 0.5, 10, 4.0, None)])
     assert "| piecewise | m | 0.5 | 1 | 20 | 10 | 40 | 4 | — |" in text
+    assert "spread over seeds" not in text  # no row has two seeds
+    text = format_markdown([record(0, 0.5, 10, 4.0, None), record(1, 0.5, 12, 6.0, None), record(0, 1.0, 20, 2.0, 1.0)])
+    spread = [line for line in text.split("The spread over seeds")[1].splitlines() if line.startswith("| piecewise")]
+    assert spread == ["| piecewise | m | 0.5 | 2 | 1.414 | — | 0 | 0 | 0 | 0 |"]
+
+
+def test_plot_quality_draws_each_models_spread_over_seeds(tmp_path):
+    def record(model, seed, fraction, fid):
+        return {"dataset": "piecewise", "model": model, "fraction": fraction, "seed": seed, "seconds": 100.0 * fraction,
+                "steps": 10, "images_seen": 40, "metrics": dict.fromkeys(METRICS, 1.0) | {"fid_offline": fid}}
+
+    records = [record("a", 0, 0.5, 4.0), record("a", 1, 0.5, 6.0), record("a", 0, 1.0, 2.0), record("a", 1, 1.0, 3.0),
+               record("b", 0, 0.5, 5.0), record("b", 0, 1.0, 1.0)]
+    saved = plot_quality(records, str(tmp_path / "quality_piecewise"))
+    assert saved.png == str(tmp_path / "quality_piecewise.png") and os.path.getsize(saved.pdf) > 0
+    ax = saved.figure.axes[METRICS.index("fid_offline")]
+    (line,) = [a for a in ax.lines if a.get_gid() == "fid_offline:a"]
+    assert list(line.get_xdata()) == [50.0, 100.0] and list(line.get_ydata()) == [5.0, 2.5]
+    (bars,) = [c for c in ax.collections if c.get_gid() == "fid_offline:a:sd"]
+    segments = [[tuple(point) for point in segment] for segment in bars.get_segments()]
+    assert segments == [[(50.0, pytest.approx(5.0 - 2**0.5)), (50.0, pytest.approx(5.0 + 2**0.5))],
+                        [(100.0, pytest.approx(2.5 - 0.5**0.5)), (100.0, pytest.approx(2.5 + 0.5**0.5))]]
+    assert not [c for c in ax.collections if c.get_gid() == "fid_offline:b:sd"]  # one seed: no spread to draw
+    assert ax.get_xlim() == (0.0, pytest.approx(105.0))
 
 
 def test_stage_step_is_the_first_step_reaching_the_budget():

@@ -18,7 +18,7 @@ images). Output folder::
                                      metrics and the settings they were measured with
     records/data-<dataset>.json      the training split's own score: ``num_samples`` training images evaluated
                                      as if they were samples, what a model that draws the data would score
-    quality.md                       mean over seeds per model x dataset x fraction
+    quality.md                       mean (and spread) over seeds per model x dataset x fraction
     quality_<dataset>.png / .pdf     each metric against training seconds, one line per model
 
 Resumable: a stage whose record exists with the same settings is skipped; a killed run resumes from its last
@@ -120,7 +120,7 @@ def run_quality(
     with open(table, "w") as f:
         f.write(format_markdown(records, data))
     figures = [plot_quality([r for r in records if r["dataset"] == d], os.path.join(output_dir, f"quality_{d}"),
-                            next(r for r in data if r["dataset"] == d)) for d in datasets]
+                            next(r for r in data if r["dataset"] == d)).png for d in datasets]
     return {"records": records, "data": data, "table": table, "figures": figures}
 
 
@@ -222,7 +222,9 @@ def _stage(model: str, config, path: str, seed: int, fraction: float, seconds: f
 
 def mean_over_seeds(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """One row per (dataset, model, fraction), in first-seen order: the mean of seconds, steps, images seen and
-    every metric over the seeds (a metric that is null for some seed averages the others; all null: None)."""
+    every metric over the seeds (a metric that is null for some seed averages the others; all null: None), and
+    each metric's sample standard deviation over the seeds as ``<metric>_sd`` (n - 1 in the denominator; None
+    with fewer than two values)."""
     groups: dict[tuple, list[dict[str, Any]]] = {}
     for r in records:
         groups.setdefault((r["dataset"], r["model"], r["fraction"]), []).append(r)
@@ -234,6 +236,7 @@ def mean_over_seeds(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         for key in METRICS:
             values = [r["metrics"][key] for r in group if r["metrics"].get(key) is not None]
             row[key] = float(np.mean(values)) if values else None
+            row[f"{key}_sd"] = float(np.std(values, ddof=1)) if len(values) > 1 else None
         rows.append(row)
     return rows
 
@@ -245,7 +248,16 @@ def format_markdown(records: Sequence[dict[str, Any]], data: Sequence[dict[str, 
 
     keys = ("dataset", "model", "fraction", "seeds", "seconds", "steps", "images_seen", *METRICS)
     header = ["dataset", "model", "fraction", "seeds", "training s", "steps", "images seen", *METRICS]
-    lines = markdown_table(header, [[row[k] for k in keys] for row in mean_over_seeds(records)])
+    rows = mean_over_seeds(records)
+    lines = markdown_table(header, [[row[k] for k in keys] for row in rows])
+    spread = [row for row in rows if row["seeds"] > 1]
+    if spread:
+        lines += ["", "The spread over seeds: each metric's sample standard deviation over the seeds (n − 1). The "
+                      "mean of n seeds has a standard error of about sd / √n, and the difference of two models' "
+                      "means one of about √(sd₁² + sd₂²) / √n.", "",
+                  *markdown_table(["dataset", "model", "fraction", "seeds", *METRICS],
+                                  [[row[k] for k in ("dataset", "model", "fraction", "seeds")]
+                                   + [row[f"{k}_sd"] for k in METRICS] for row in spread])]
     if data:
         lines += ["", f"The training split's own score: {data[0]['images']} training images evaluated as if they "
                       "were samples (what a model that draws the data would score).", "",
@@ -268,10 +280,11 @@ def _start(settings: dict[str, Any]) -> str:
 
 
 def plot_quality(records: Sequence[dict[str, Any]], path: str, data: dict[str, Any] | None = None) -> str:
-    """Each metric (mean over seeds) against mean training seconds, one line per model, and (given ``data``, a
-    :func:`_data_score` record) the training images' score as a dashed horizontal line; writes ``<path>.png``
-    and ``.pdf`` in the report figures' style and dpi and returns the PNG path. Series gids: ``<metric>:<model>``
-    (``<metric>:training images`` for the line)."""
+    """Each metric (mean over seeds) against mean training seconds, one line per model with a bar of ± one
+    standard deviation over the seeds at each point of two or more seeds, and (given ``data``, a :func:`_data_score`
+    record) the training images' score as a dashed horizontal line; writes ``<path>.png`` and ``.pdf`` in the
+    report figures' style and dpi and returns them (:class:`specdiff.report.figures.Saved`). Series gids:
+    ``<metric>:<model>``, ``<metric>:<model>:sd`` for the bars and ``<metric>:training images`` for the line."""
     from specdiff.report.figures import PAGE_WIDTH, color, new_figure, save, style
 
     rows = mean_over_seeds(records)
@@ -282,15 +295,20 @@ def plot_quality(records: Sequence[dict[str, Any]], path: str, data: dict[str, A
         axes = fig.subplots(2, 3).ravel()
         for ax, metric in zip(axes, METRICS, strict=True):
             for i, model in enumerate(models):
-                points = [(r["seconds"], r[metric]) for r in rows if r["model"] == model and r[metric] is not None]
-                points.sort()
+                points = sorted((r["seconds"], r[metric], r[f"{metric}_sd"]) for r in rows
+                                if r["model"] == model and r[metric] is not None)
                 ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", markersize=3,
                         color=color(i), label=model, gid=f"{metric}:{model}")
+                spread = [p for p in points if p[2] is not None]
+                if spread:
+                    ax.vlines([p[0] for p in spread], [p[1] - p[2] for p in spread], [p[1] + p[2] for p in spread],
+                              color=color(i), linewidth=0.8, gid=f"{metric}:{model}:sd")
             if data is not None and data["metrics"].get(metric) is not None:
                 ax.axhline(data["metrics"][metric], color="0.5", linestyle="--", linewidth=0.8, label=DATA,
                            gid=f"{metric}:{DATA}")
+            ax.set_xlim(0, 1.05 * max((r["seconds"] for r in rows), default=1.0))  # the clock from its start
             ax.set_xlabel("training time (s)")
             ax.set_ylabel(metric + (" (dB)" if metric.endswith("_db") or "_db_" in metric else ""))
         axes[0].legend(loc="best")
-        fig.suptitle(f"sample quality on {dataset}, mean over seeds")
-        return save(fig, path).png
+        fig.suptitle(f"sample quality on {dataset}, mean and standard deviation over seeds")
+        return save(fig, path)
