@@ -19,7 +19,7 @@ images). Output folder::
     records/data-<dataset>.json      the training split's own score: ``num_samples`` training images evaluated
                                      as if they were samples, what a model that draws the data would score
     quality.md                       mean (and spread) over seeds per model x dataset x fraction
-    quality_<dataset>.png / .pdf     each metric against training seconds, one line per model
+    quality_<dataset>.png / .pdf     each metric against training seconds, one line per model (± sd bars)
 
 Resumable: a stage whose record exists with the same settings is skipped; a killed run resumes from its last
 checkpoint. The run id holds the budget, so different ``seconds`` never share a run.
@@ -31,11 +31,14 @@ import json
 import math
 import os
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from specdiff.report.tables import cell
+
+if TYPE_CHECKING:
+    from specdiff.report.figures import Saved
 
 MODELS = ("tiny_unet", "spectral_unet", "spectral_unet_deep")
 DATASETS = ("piecewise", "photos")
@@ -279,7 +282,7 @@ def _start(settings: dict[str, Any]) -> str:
     return "" if sigma_max is None else f", from the last timestep with σ/α <= {sigma_max:g}"
 
 
-def plot_quality(records: Sequence[dict[str, Any]], path: str, data: dict[str, Any] | None = None) -> str:
+def plot_quality(records: Sequence[dict[str, Any]], path: str, data: dict[str, Any] | None = None) -> Saved:
     """Each metric (mean over seeds) against mean training seconds, one line per model with a bar of ± one
     standard deviation over the seeds at each point of two or more seeds, and (given ``data``, a :func:`_data_score`
     record) the training images' score as a dashed horizontal line; writes ``<path>.png`` and ``.pdf`` in the
