@@ -11,6 +11,7 @@
 #include "common/cpu_caches.h"
 #include "common/cpu_isa.h"
 #include "common/fft_plan.h"
+#include "cpu/band_mask.h"
 #include "cpu/complex_conv.h"
 #include "cpu/roundtrip.h"
 #include "cpu/workspace.h"
@@ -51,6 +52,11 @@ std::vector<int64_t> cpu_caches_op() {
 
 // Whether the CPU kernels write an output of `bytes` with streaming stores, under the current thread count.
 bool stream_output_op(int64_t bytes) { return stream_output(bytes); }
+
+// Whether a CPU band loop reading `tables` tables of `plane_bytes` takes its planes two at a time (cpu/band_mask.h).
+bool band_planes_in_pairs_op(int64_t plane_bytes, int64_t tables) {
+  return cpu::band_planes_in_pairs(plane_bytes, static_cast<int>(tables));
+}
 
 // The band arguments' rule of every device (common/band_params.h): raises ValueError, or returns.
 void check_band_args_op(c10::string_view kind, double temperature) { check_band_args(kind, temperature); }
@@ -95,6 +101,7 @@ TORCH_LIBRARY_FRAGMENT(specdiff, m) {
   m.def("_max_fft_radix() -> int", &max_fft_radix_op);
   m.def("_cpu_caches() -> int[]", &cpu_caches_op);
   m.def("_stream_output(int bytes) -> bool", &stream_output_op);
+  m.def("_band_planes_in_pairs(int plane_bytes, int tables) -> bool", &band_planes_in_pairs_op);
   m.def("_check_band_args(str kind, float temperature) -> ()", &check_band_args_op);
   m.def("_roundtrip_fused(str device, int H, int W) -> bool", &roundtrip_fused_op);
   m.def("_roundtrip_keeps_spectra(int H, int W) -> bool", &roundtrip_keeps_spectra_op);

@@ -197,6 +197,13 @@ def stream_output(nbytes: int) -> bool:
     return bool(_STATE.loaded and torch.ops.specdiff._stream_output(int(nbytes)))
 
 
+def band_planes_in_pairs(plane_bytes: int, tables: int) -> bool:
+    """Whether a CPU loop of ``spectral_band_weight`` that reads ``tables`` tables of ``plane_bytes`` (the forward one,
+    the backward three) takes its planes two at a time, each vector of the tables loaded once for both: when the
+    tables do not fit one core's L1d. False without the extension."""
+    return bool(_STATE.loaded and torch.ops.specdiff._band_planes_in_pairs(int(plane_bytes), int(tables)))
+
+
 def info() -> dict:
     """Build and run-time facts: versions, CPU ISA, kernels per op and device, active backend and why."""
     import platform

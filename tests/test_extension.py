@@ -229,6 +229,13 @@ def test_outputs_that_do_not_fit_the_threads_l2s_with_an_input_are_streamed(thre
         torch.set_num_threads(previous)
 
 
+@pytest.mark.skipif(not extension.is_loaded(), reason="specdiff._C is not built")
+@pytest.mark.parametrize("tables", [1, 3])
+def test_band_planes_go_in_pairs_when_their_tables_do_not_fit_the_l1(tables):
+    share = extension.cpu_caches()["l1d_bytes"] // tables  # `tables` tables of `share` bytes fit one core's L1d
+    assert not extension.band_planes_in_pairs(share, tables) and extension.band_planes_in_pairs(share + 1, tables)
+
+
 
 @pytest.mark.parametrize("backend", ["auto", "reference"])
 def test_models_trace_without_graph_breaks_on_a_cold_kernel_cache(monkeypatch, backend):

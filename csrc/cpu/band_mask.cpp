@@ -6,6 +6,7 @@
 
 #include <vector>
 
+#include "common/cpu_caches.h"
 #include "cpu/lanes/band_scale.h"
 
 namespace specdiff::cpu {
@@ -14,6 +15,8 @@ BandParams cpu_band(const at::Tensor& inner, const at::Tensor& outer, const at::
                     c10::string_view kind, int64_t batch, const at::Tensor& x, const char* x_name) {
   return parse_band(inner, outer, gain, temperature, kind, batch, x, x_name, c10::toRealValueType(x.scalar_type()));
 }
+
+bool band_planes_in_pairs(int64_t plane_bytes, int tables) { return tables * plane_bytes > cpu_caches().l1d; }
 
 BandMask band_mask(const BandParams& p, int64_t batch, int64_t H, int64_t W, bool derivatives) {
   TORCH_CHECK(H >= 1 && W >= 1, "specdiff: internal: band_mask needs H, W >= 1, got ", H, "x", W);

@@ -29,6 +29,12 @@ std::vector<T> band_radii(int64_t H, int64_t W) {
   return rho;
 }
 
+// Whether a band loop (band_scale.h) that reads `tables` tables of `plane_bytes` each (the forward one, the backward
+// the three derivatives) takes its planes two at a time, each vector of the tables loaded once for both: when the
+// tables do not fit one core's L1d, so that each would be read from L2 once per plane. Tables that fit cost nothing
+// to read again, and two interleaved planes read memory slower than one plane after another (docs/cpu_kernels.md).
+bool band_planes_in_pairs(int64_t plane_bytes, int tables);
+
 // mask, d mask/d inner, d outer, d gain as [G, 1, H, W//2+1] tensors of the parameters' dtype, G =
 // p.groups(batch).
 struct BandMask {

@@ -34,8 +34,9 @@ void check_spectrum(const at::Tensor& spec, int64_t width, const char* name) {
 // (band_scale). The backward reads the upstream gradient and the spectrum once: band_scale_correlate
 // writes the spectrum's gradient and sums Re(g conj(s)) times the band's (pair-expanded) derivative tables,
 // in registers and then in float64, into its thread's row of sums for the run's table (one per sample or one).
-// It reads three tables, not four: the gradient is gain times the derivative by the gain times g, and two planes
-// share each vector of the tables (docs/cpu_kernels.md).
+// It reads three tables, not four: the gradient is gain times the derivative by the gain times g. In both passes,
+// where a plane's tables do not fit the L1, two planes share each vector of them (band_planes_in_pairs,
+// docs/cpu_kernels.md).
 
 // The band table of a plane: one per sample when a parameter is per sample (groups = B), else one.
 int64_t group_of(int64_t plane, int64_t C, int64_t groups) { return groups == 1 ? 0 : plane / C; }
@@ -105,6 +106,7 @@ at::Tensor spectral_band_weight_cpu(const at::Tensor& spec, const at::Tensor& in
     T* dst = out.data_ptr<T>();
     const BandScaleFn<T> band_scale = band_scale_lanes<T>().scale;
     const bool stream = stream_output(out.nbytes());
+    const bool plane_pairs = band_planes_in_pairs(m * static_cast<int64_t>(sizeof(T)), 1);
     const RunTables<T> run_tables(p, H, width, false);
     at::parallel_for(0, B * C, 1, [&](int64_t p0, int64_t p1) {
       int64_t built = -1;
@@ -112,7 +114,7 @@ at::Tensor spectral_band_weight_cpu(const at::Tensor& spec, const at::Tensor& in
         end = run_end(first, p1, C, p.groups(B));
         const T* tables[4];
         run_tables.get(group_of(first, C, p.groups(B)), built, tables);
-        band_scale(tables[0], src + first * m, dst + first * m, m, end - first, stream);
+        band_scale(tables[0], src + first * m, dst + first * m, m, end - first, stream, plane_pairs);
       }
     });
   });
@@ -149,6 +151,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> spectral_band_weight_
     double* sums = partial.data();
     const BandScaleKernels<T>& kernels = band_scale_lanes<T>();
     const bool stream = mask[0] && stream_output(gs.nbytes());
+    const bool plane_pairs = band_planes_in_pairs(m * static_cast<int64_t>(sizeof(T)), need_params ? 3 : 1);
     const RunTables<T> run_tables(p, H, width, need_params);
     at::parallel_for(0, B * C, 1, [&](int64_t p0, int64_t p1) {
       int64_t built = -1;
@@ -164,11 +167,11 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> spectral_band_weight_
         const T* dg[3] = {t[1], t[2], t[3]};
         if (need_params && y) {
           kernels.scale_correlate(RunTables<T>::value(p.gain, group), dg, gp + first * m, sp + first * m, y, m,
-                                  end - first, stream, own + 3 * group);
+                                  end - first, stream, plane_pairs, own + 3 * group);
         } else if (need_params) {
-          kernels.correlate(dg, gp + first * m, sp + first * m, m, end - first, own + 3 * group);
+          kernels.correlate(dg, gp + first * m, sp + first * m, m, end - first, plane_pairs, own + 3 * group);
         } else if (y) {
-          kernels.scale(t[0], gp + first * m, y, m, end - first, stream);
+          kernels.scale(t[0], gp + first * m, y, m, end - first, stream, plane_pairs);
         }
       }
     });

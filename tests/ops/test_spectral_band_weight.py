@@ -19,6 +19,7 @@ from oputil import (
     streamed,
 )
 
+from specdiff import extension
 from specdiff.ops import frequency_radius, spectral_band_weight, spectral_band_weight_reference
 
 pytestmark = needs_cpu_kernels
@@ -134,34 +135,54 @@ def test_band_sums_on_every_isa(per_sample, dtype, isa):
     # plane's vector count and the 64-vector block divide neither each other) make runs of several blocks that end
     # inside a plane; a shared band makes one run per thread.
     real = torch.float32 if dtype == torch.complex64 else torch.float64
+    spec = spectrum(3, 40, 16, 26).to(dtype)
+    assert not extension.band_planes_in_pairs(spec[0, 0].nbytes, 3)  # one plane after another
     with cpu_isa(isa):
-        _grads_vs_reference(spectrum(3, 40, 16, 26).to(dtype), band_args(3, per_sample), 7.0, 26, TOL[real])
+        _grads_vs_reference(spec, band_args(3, per_sample), 7.0, 26, TOL[real])
 
 
 @pytest.mark.parametrize("isa", cpu_isas())
 @pytest.mark.parametrize("dtype", [torch.complex64, torch.complex128])
 @pytest.mark.parametrize("spectrum_grad", [True, False])
 def test_planes_in_pairs_on_every_isa(spectrum_grad, dtype, isa):
-    # Where a plane is a whole number of vectors (64 x 33 bins: 4224 values) the backward reads each vector of the
-    # derivative tables once for two planes: a sample's 65 planes are 32 pairs and one plane alone. Streamed (outputs
-    # larger than one thread's L2), with the spectrum's gradient and without it (the sums only).
+    # Where a plane is a whole number of vectors (64 x 64 bins: 8192 values) and its three derivative tables do not fit
+    # the L1 (96 KiB of them at float32, more than any x86 core's L1d), the backward reads each vector of the tables
+    # once for two planes: a sample's 65 planes are 32 pairs and one plane alone. Streamed (outputs larger than one
+    # thread's L2), with the spectrum's gradient and without it (the sums only).
     real = torch.float32 if dtype == torch.complex64 else torch.float64
-    spec = spectrum(2, 65, 64, 64).to(dtype)
+    spec = spectrum(2, 65, 64, 126).to(dtype)
+    assert extension.band_planes_in_pairs(spec[0, 0].nbytes, 3), (spec[0, 0].nbytes, extension.cpu_caches())
     params = band_args(2, per_sample=True)
     if spectrum_grad:
         with cpu_isa(isa), streamed(spec.nbytes):
-            _grads_vs_reference(spec, params, 9.0, 64, TOL[real])
+            _grads_vs_reference(spec, params, 9.0, 126, TOL[real])
         return
     g = torch.randn(spec.shape, generator=torch.Generator().manual_seed(4), dtype=torch.complex128)
     p64 = [t.detach().requires_grad_(True) for t in params]
-    want = torch.autograd.grad(spectral_band_weight_reference(spec.to(torch.complex128), *p64, 9.0, 64, "bandpass"),
+    want = torch.autograd.grad(spectral_band_weight_reference(spec.to(torch.complex128), *p64, 9.0, 126, "bandpass"),
                                p64, g)
     p = [t.detach().to(real).requires_grad_(True) for t in params]
     with cpu_isa(isa):
-        got = torch.autograd.grad(torch.ops.specdiff.spectral_band_weight(spec, *p, 9.0, 64, "bandpass"), p,
+        got = torch.autograd.grad(torch.ops.specdiff.spectral_band_weight(spec, *p, 9.0, 126, "bandpass"), p,
                                   g.to(dtype))
     for a, b in zip(got, want, strict=True):
         assert rel_err(a, b) < TOL[real]
+
+
+@pytest.mark.parametrize("isa", cpu_isas())
+@pytest.mark.parametrize("dtype", [torch.complex64, torch.complex128])
+def test_forward_planes_in_pairs_on_every_isa(dtype, isa):
+    # A plane whose table does not fit the L1 (128 x 65 bins: 16640 values, 65 KiB at float32, more than any x86
+    # core's L1d) is weighted two planes per loaded vector of the table: 3 planes are a pair and one plane alone.
+    spec = spectrum(1, 3, 128, 128).to(dtype)
+    assert extension.band_planes_in_pairs(spec[0, 0].nbytes, 1), (spec[0, 0].nbytes, extension.cpu_caches())
+    real = torch.float32 if dtype == torch.complex64 else torch.float64
+    params = [t.to(real) for t in band_args(1, per_sample=True)]
+    with cpu_isa(isa):
+        out = torch.ops.specdiff.spectral_band_weight(spec, *params, 9.0, 128, "bandpass")
+    ref = spectral_band_weight_reference(spec.to(torch.complex128), *[t.double() for t in params], 9.0, 128,
+                                         "bandpass")
+    assert rel_err(out, ref) < TOL[real]
 
 
 @pytest.mark.parametrize("isa", cpu_isas())

@@ -11,21 +11,25 @@
 namespace specdiff {
 
 // y[i m + j] = w[j] x[i m + j] for j < m. stream: write y with streaming stores (outputs larger than the caches),
-// fenced once at the end.
+// fenced once at the end. plane_pairs: two planes per loop where m is a whole number of vectors, each vector of the
+// table loaded once for both (band_planes_in_pairs, cpu/band_mask.h, says when).
 template <typename T>
-using BandScaleFn = void (*)(const T* w, const T* x, T* y, int64_t m, int64_t planes, bool stream);
+using BandScaleFn = void (*)(const T* w, const T* x, T* y, int64_t m, int64_t planes, bool stream,
+                             bool plane_pairs);
 
 // sums[k] += sum over i, j of g[i m + j] s[i m + j] d[k][j] for k < 3, where d are the pair-expanded derivative
 // tables of the band (d inner, d outer, d gain): with interleaved values, g[2b] s[2b] + g[2b + 1] s[2b + 1] is the
-// bin's correlation Re(g conj(s)).
+// bin's correlation Re(g conj(s)). plane_pairs: two planes per loop where m is a whole number of vectors, each vector
+// of the tables loaded once for both (band_planes_in_pairs, cpu/band_mask.h, says when).
 template <typename T>
-using BandCorrelateFn = void (*)(const T* const* d, const T* g, const T* s, int64_t m, int64_t planes, double* sums);
+using BandCorrelateFn = void (*)(const T* const* d, const T* g, const T* s, int64_t m, int64_t planes,
+                                 bool plane_pairs, double* sums);
 
 // Both at once, reading g once: y = gain d[2] g (the spectrum's gradient: d[2], the derivative by the gain, is the
 // band over its gain, so the band's own table is not read) and the sums.
 template <typename T>
 using BandScaleCorrelateFn = void (*)(T gain, const T* const* d, const T* g, const T* s, T* y, int64_t m,
-                                      int64_t planes, bool stream, double* sums);
+                                      int64_t planes, bool stream, bool plane_pairs, double* sums);
 
 // One band's parameters (common/band.h's band_value).
 template <typename T>

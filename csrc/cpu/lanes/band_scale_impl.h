@@ -2,6 +2,7 @@
 #pragma once
 
 #include <algorithm>
+#include <type_traits>
 
 #include "cpu/lanes/band_scale.h"
 #include "cpu/lanes/vec.h"
@@ -108,9 +109,10 @@ void band_scale_planes(const T* __restrict w, const T* __restrict x, T* __restri
   scalar(j, m);
 }
 
+// The planes one after another, or two at a time with plane_pairs where they are equally aligned.
 template <typename T, bool kStream>
-void band_scale_run(const T* w, const T* x, T* y, int64_t m, int64_t planes) {
-  if (equally_aligned<T>(m)) {
+void band_scale_run(const T* w, const T* x, T* y, int64_t m, int64_t planes, bool plane_pairs) {
+  if (plane_pairs && equally_aligned<T>(m)) {
     for (; planes >= 2; planes -= 2, x += 2 * m, y += 2 * m) band_scale_planes<T, 2, kStream>(w, x, y, m);
   }
   for (; planes > 0; --planes, x += m, y += m) band_scale_planes<T, 1, kStream>(w, x, y, m);
@@ -118,12 +120,12 @@ void band_scale_run(const T* w, const T* x, T* y, int64_t m, int64_t planes) {
 
 template <typename T>
 void band_scale(const T* __restrict w, const T* __restrict x, T* __restrict y, int64_t m, int64_t planes,
-                bool stream) {
+                bool stream, bool plane_pairs) {
   if (stream) {
-    band_scale_run<T, true>(w, x, y, m, planes);
+    band_scale_run<T, true>(w, x, y, m, planes, plane_pairs);
     stream_fence();
   } else {
-    band_scale_run<T, false>(w, x, y, m, planes);
+    band_scale_run<T, false>(w, x, y, m, planes, plane_pairs);
   }
 }
 
@@ -139,174 +141,133 @@ struct WideSumOf<double> {
   using type = VecOf<double>::type;
 };
 
-// The correlation sums of a run of planes that share the derivative tables. They are summed in registers, in the
-// working precision over blocks of kCorrelationBlock vectors per lane (the registers carry over from one plane to
-// the next, so small planes do not pay a horizontal sum each), then lane by lane into double vectors, and across
-// the lanes once, when the run ends: no per-thread array and no second pass (docs/cpu_kernels.md).
-template <typename T>
-class BandSums {
- public:
+// The backward's pass over a run of planes that share the derivative tables, with (kOut) or without the spectrum's
+// gradient y = gain shape g, shape = d[2] (the band's derivative by its gain, the band over its gain, so the band's
+// own table is not read), adding the correlations into sums[0..3).
+//
+// With `plane_pairs`, where equally aligned (m a whole number of vectors), two planes share a loop: every vector of
+// the three tables is loaded once for both, and their products g s are added before the multiplies by the tables
+// (three fused multiply-adds per vector of values whatever the number of planes). The caller asks for pairs when the
+// tables do not fit the L1 (band_planes_in_pairs): smaller tables cost nothing to read again, and two interleaved
+// planes read memory slower than one plane after another.
+//
+// The sums are six plain local vectors of this function, two sets of three (the vectors j and j + P take one set
+// each, so each set's FMA waits on its own previous one), carried from plane to plane in the working precision until
+// the two sets hold kCorrelationBlock products per lane between them, then lane by lane into vectors of doubles, and
+// across the lanes once, when the run ends (docs/cpu_kernels.md). They are not members of an aggregate: gcc kept such
+// an aggregate on the stack, and each FMA went through memory.
+template <typename T, bool kStream, bool kOut>
+void band_correlate_run(T gain, const T* const* d, const T* g, const T* s, T* y, int64_t m, int64_t planes,
+                        bool plane_pairs, double* sums) {
   using V = typename VecOf<T>::type;
-  static constexpr int kCorrelationBlock = 64;
   using D = typename WideSumOf<T>::type;
-
-  // The sums in registers: a plane's loop works on a local copy (take, then put back), whose address never escapes,
-  // so the compiler keeps it in registers. Summed into this object's own members, they were stored back to memory
-  // after every store to the output (a float store may alias them), which held the AVX2 backward at up to twice
-  // an add's time (AMD EPYC Zen 3). Two sets of sums, each vector of a pair into its own: one set's three
-  // sums wait on the previous vector's FMA latency.
-  struct Lanes {
-    V a0{}, a1{}, a2{}, b0{}, b1{}, b2{};
-    int pending = 0;
-
-    // One vector of values j..j+P: c = g s (summed over `products` planes), added times each table.
-    void add(V c, V v0, V v1, V v2, int products = 1) {
-      a0 += c * v0;
-      a1 += c * v1;
-      a2 += c * v2;
-      pending += products;
-    }
-    void add2(V c, V v0, V v1, V v2, V e, V u0, V u1, V u2, int products = 1) {
-      add(c, v0, v1, v2, products);
-      b0 += e * u0;
-      b1 += e * u1;
-      b2 += e * u2;
-      pending += products;
-    }
-  };
-
-  explicit BandSums(double* sums) : sums_(sums) {}
-  ~BandSums() {
-    fold(lanes_);
-    for (int k = 0; k < kLanes<T>; ++k) {
-      sums_[0] += total0_[k];
-      sums_[1] += total1_[k];
-      sums_[2] += total2_[k];
-    }
-  }
-
-  Lanes take() const { return lanes_; }
-  void put(const Lanes& lanes) { lanes_ = lanes; }
-  // Adds the registers into the double totals once a block is full.
-  void fold_full(Lanes& lanes) {
-    if (lanes.pending >= kCorrelationBlock) fold(lanes);
-  }
-  // One value, straight to double.
-  void add_scalar(double c, T v0, T v1, T v2) {
-    sums_[0] += c * v0;
-    sums_[1] += c * v1;
-    sums_[2] += c * v2;
-  }
-
- private:
-  void fold(Lanes& lanes) {
-    total0_ += __builtin_convertvector(lanes.a0, D) + __builtin_convertvector(lanes.b0, D);
-    total1_ += __builtin_convertvector(lanes.a1, D) + __builtin_convertvector(lanes.b1, D);
-    total2_ += __builtin_convertvector(lanes.a2, D) + __builtin_convertvector(lanes.b2, D);
-    lanes = Lanes{};
-  }
-
-  double* sums_;
-  Lanes lanes_;
-  D total0_{}, total1_{}, total2_{};
-};
-
-// The backward's pass over kPlanes (1 or 2) planes at once, with (kOut) or without the spectrum's gradient
-// y = gain shape g, shape = d[2] (the band's derivative by its gain, the band over its gain): every vector of the three
-// tables is loaded once for all kPlanes planes, and no table of the band itself is read. The vectors j and j + P
-// take one set of sums each. y and y + m are equally aligned (the caller's check).
-template <typename T, int kPlanes, bool kStream, bool kOut>
-void band_correlate_planes(T gain, const T* const* d, const T* __restrict g, const T* __restrict s,
-                           T* __restrict y, int64_t m, BandSums<T>& acc) {
-  using V = typename VecOf<T>::type;
   constexpr int P = kLanes<T>;
+  constexpr int kCorrelationBlock = 64;
   const T* __restrict d0 = d[0];
   const T* __restrict d1 = d[1];
   const T* __restrict d2 = d[2];
-  auto scalar = [&](int64_t j0, int64_t j1) {
-    for (int64_t i = 0; i < kPlanes; ++i) {
-      for (int64_t j = j0; j < j1; ++j) {
-        if constexpr (kOut) y[i * m + j] = gain * d2[j] * g[i * m + j];
-        acc.add_scalar(static_cast<double>(g[i * m + j]) * static_cast<double>(s[i * m + j]), d0[j], d1[j], d2[j]);
-      }
-    }
-  };
-  // c = g s at plane offset o, value j, with y = w g written on the way.
-  auto product = [&](int64_t o, int64_t j, V w) SPECDIFF_TILE_INLINE_LAMBDA {
-    V vg, vs;
-    __builtin_memcpy(&vg, g + o + j, sizeof(V));
-    __builtin_memcpy(&vs, s + o + j, sizeof(V));
-    if constexpr (kOut) store_vector<T, kStream>(y + o + j, w * vg);
-    return vg * vs;
+  const V vgain = V{} + gain;
+  V a0{}, a1{}, a2{}, b0{}, b1{}, b2{};
+  D total0{}, total1{}, total2{};
+  int pending = 0;
+  auto fold = [&]() SPECDIFF_TILE_INLINE_LAMBDA {
+    total0 += __builtin_convertvector(a0, D) + __builtin_convertvector(b0, D);
+    total1 += __builtin_convertvector(a1, D) + __builtin_convertvector(b1, D);
+    total2 += __builtin_convertvector(a2, D) + __builtin_convertvector(b2, D);
+    a0 = a1 = a2 = b0 = b1 = b2 = V{};
+    pending = 0;
   };
   auto tables = [&](int64_t j, V& v0, V& v1, V& v2) SPECDIFF_TILE_INLINE_LAMBDA {
     __builtin_memcpy(&v0, d0 + j, sizeof(V));
     __builtin_memcpy(&v1, d1 + j, sizeof(V));
     __builtin_memcpy(&v2, d2 + j, sizeof(V));
   };
-  // The planes' products at j, which share the tables, added before the multiplies by them: three fused multiply-adds
-  // per vector of values whatever kPlanes is. Each sum carries kPlanes products and counts so towards the fold into
-  // double.
-  auto products = [&](int64_t j, V w) SPECDIFF_TILE_INLINE_LAMBDA {
-    V c = product(0, j, w);
-    if constexpr (kPlanes == 2) c += product(m, j, w);
-    return c;
+  // kPlanes (planes_tag's value, 1 or 2) planes at gp, sp and yp, the second at offset m.
+  auto correlate = [&](auto planes_tag, const T* __restrict gp, const T* __restrict sp,
+                       T* __restrict yp) SPECDIFF_TILE_INLINE_LAMBDA {
+    constexpr int kPlanes = decltype(planes_tag)::value;
+    auto scalar = [&](int64_t j0, int64_t j1) {
+      for (int64_t i = 0; i < kPlanes; ++i) {
+        for (int64_t j = j0; j < j1; ++j) {
+          if constexpr (kOut) yp[i * m + j] = gain * d2[j] * gp[i * m + j];
+          const double c = static_cast<double>(gp[i * m + j]) * static_cast<double>(sp[i * m + j]);
+          sums[0] += c * d0[j];
+          sums[1] += c * d1[j];
+          sums[2] += c * d2[j];
+        }
+      }
+    };
+    // The planes' summed products g s at j, with y = w g written on the way.
+    auto products = [&](int64_t j, V w) SPECDIFF_TILE_INLINE_LAMBDA {
+      V c{};
+      for (int i = 0; i < kPlanes; ++i) {
+        V vg, vs;
+        __builtin_memcpy(&vg, gp + i * m + j, sizeof(V));
+        __builtin_memcpy(&vs, sp + i * m + j, sizeof(V));
+        if constexpr (kOut) store_vector<T, kStream>(yp + i * m + j, w * vg);
+        c += vg * vs;
+      }
+      return c;
+    };
+    const int64_t head = kStream ? aligned_head(yp, m) : 0;
+    scalar(0, head);
+    int64_t j = head;
+    for (; j + 2 * P <= m; j += 2 * P) {
+      V v0, v1, v2, u0, u1, u2;
+      tables(j, v0, v1, v2);
+      tables(j + P, u0, u1, u2);
+      const V c = products(j, vgain * v2), e = products(j + P, vgain * u2);
+      a0 += c * v0;
+      a1 += c * v1;
+      a2 += c * v2;
+      b0 += e * u0;
+      b1 += e * u1;
+      b2 += e * u2;
+      pending += 2 * kPlanes;
+      if (pending >= kCorrelationBlock) fold();
+    }
+    if (j + P <= m) {
+      V v0, v1, v2;
+      tables(j, v0, v1, v2);
+      const V c = products(j, vgain * v2);
+      a0 += c * v0;
+      a1 += c * v1;
+      a2 += c * v2;
+      pending += kPlanes;
+      if (pending >= kCorrelationBlock) fold();
+      j += P;
+    }
+    scalar(j, m);
   };
-  const V vgain = V{} + gain;
-  const int64_t head = kStream ? aligned_head(y, m) : 0;
-  scalar(0, head);
-  typename BandSums<T>::Lanes lanes = acc.take();
-  int64_t j = head;
-  for (; j + 2 * P <= m; j += 2 * P) {
-    V v0, v1, v2, u0, u1, u2;
-    tables(j, v0, v1, v2);
-    tables(j + P, u0, u1, u2);
-    const V c = products(j, vgain * v2), e = products(j + P, vgain * u2);
-    lanes.add2(c, v0, v1, v2, e, u0, u1, u2, kPlanes);
-    acc.fold_full(lanes);
-  }
-  if (j + P <= m) {
-    V v0, v1, v2;
-    tables(j, v0, v1, v2);
-    lanes.add(products(j, vgain * v2), v0, v1, v2, kPlanes);
-    acc.fold_full(lanes);
-    j += P;
-  }
-  acc.put(lanes);
-  scalar(j, m);
-}
-
-// The planes in pairs where the pair's outputs are equally aligned (m a whole number of vectors), the last one or
-// all of them alone otherwise.
-template <typename T, bool kStream, bool kOut>
-void band_correlate_run(T gain, const T* const* d, const T* g, const T* s, T* y, int64_t m, int64_t planes,
-                        double* sums) {
-  BandSums<T> acc(sums);
   const int64_t step = kOut ? m : 0;
-  if (equally_aligned<T>(m)) {
+  if (plane_pairs && equally_aligned<T>(m)) {
     for (; planes >= 2; planes -= 2, g += 2 * m, s += 2 * m, y += 2 * step) {
-      band_correlate_planes<T, 2, kStream, kOut>(gain, d, g, s, y, m, acc);
+      correlate(std::integral_constant<int, 2>{}, g, s, y);
     }
   }
-  for (; planes > 0; --planes, g += m, s += m, y += step) {
-    band_correlate_planes<T, 1, kStream, kOut>(gain, d, g, s, y, m, acc);
+  for (; planes > 0; --planes, g += m, s += m, y += step) correlate(std::integral_constant<int, 1>{}, g, s, y);
+  fold();
+  for (int k = 0; k < P; ++k) {
+    sums[0] += total0[k];
+    sums[1] += total1[k];
+    sums[2] += total2[k];
   }
 }
 
 template <typename T>
 void band_correlate(const T* const* d, const T* __restrict g, const T* __restrict s, int64_t m, int64_t planes,
-                    double* sums) {
-  band_correlate_run<T, false, false>(T(0), d, g, s, nullptr, m, planes, sums);
+                    bool plane_pairs, double* sums) {
+  band_correlate_run<T, false, false>(T(0), d, g, s, nullptr, m, planes, plane_pairs, sums);
 }
 
 template <typename T>
 void band_scale_correlate(T gain, const T* const* d, const T* __restrict g, const T* __restrict s, T* __restrict y,
-                          int64_t m, int64_t planes, bool stream, double* sums) {
+                          int64_t m, int64_t planes, bool stream, bool plane_pairs, double* sums) {
   if (stream) {
-    band_correlate_run<T, true, true>(gain, d, g, s, y, m, planes, sums);
+    band_correlate_run<T, true, true>(gain, d, g, s, y, m, planes, plane_pairs, sums);
     stream_fence();
   } else {
-    band_correlate_run<T, false, true>(gain, d, g, s, y, m, planes, sums);
+    band_correlate_run<T, false, true>(gain, d, g, s, y, m, planes, plane_pairs, sums);
   }
 }
 
