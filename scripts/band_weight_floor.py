@@ -18,27 +18,23 @@ import argparse
 import torch
 
 import specdiff.ops  # noqa: F401  (loads the extension)
-from specdiff.bench.cases import BOUND, CASES, STANDARD_SHAPES, _band_inputs, fwd_bwd
+from specdiff.bench.cases import BOUND, CASES, STANDARD_SHAPES, _band_inputs, add_pass, copy_pass, fwd_bwd
 from specdiff.bench.ops import interleaved_medians
 
 
 class FivePasses(torch.autograd.Function):
-    """The band weighting's memory traffic through autograd: the forward copies the spectrum into a fresh output,
-    the backward adds the upstream gradient and the spectrum into a fresh output."""
+    """The passes of the benchmark's bound (specdiff.bench.cases.five_passes) through autograd: the forward copies
+    the spectrum into a fresh output, the backward adds the upstream gradient and the spectrum into a fresh output."""
 
     @staticmethod
     def forward(ctx, spec, inner, outer, gain):
         ctx.save_for_backward(spec, inner, outer, gain)
-        out = torch.empty_like(spec)
-        out.copy_(spec)
-        return out
+        return copy_pass(spec)
 
     @staticmethod
     def backward(ctx, grad):
         spec, inner, outer, gain = ctx.saved_tensors
-        grad_spec = torch.empty_like(spec)
-        torch.add(grad, spec, out=grad_spec)
-        return grad_spec, torch.zeros_like(inner), torch.zeros_like(outer), torch.zeros_like(gain)
+        return add_pass(grad, spec), torch.zeros_like(inner), torch.zeros_like(outer), torch.zeros_like(gain)
 
 
 def measure(shape: tuple[int, int, int, int], repeats: int, warmup: int) -> dict:

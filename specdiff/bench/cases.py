@@ -141,6 +141,20 @@ def _spectral_band_weight(shape, dtype, device):
     return thunks
 
 
+def copy_pass(spec: torch.Tensor) -> torch.Tensor:
+    """A band weighting's forward traffic: the spectrum read once and written to a fresh output."""
+    out = torch.empty_like(spec)
+    out.copy_(spec)
+    return out
+
+
+def add_pass(grad: torch.Tensor, spec: torch.Tensor) -> torch.Tensor:
+    """A band weighting's backward traffic: the upstream gradient and the spectrum read, a fresh output written."""
+    grad_spec = torch.empty_like(spec)
+    torch.add(grad, spec, out=grad_spec)
+    return grad_spec
+
+
 def five_passes(spec: torch.Tensor) -> Thunk:
     """The memory traffic no band weighting can avoid, fwd+bwd: the forward reads the spectrum and writes its
     output, the backward reads the upstream gradient and the spectrum and writes the spectrum's gradient (five
@@ -148,10 +162,8 @@ def five_passes(spec: torch.Tensor) -> Thunk:
     grad = torch.randn_like(spec)
 
     def run():
-        out = torch.empty_like(spec)
-        out.copy_(spec)
-        grad_spec = torch.empty_like(spec)
-        torch.add(grad, spec, out=grad_spec)
+        copy_pass(spec)
+        add_pass(grad, spec)
 
     return run
 
