@@ -158,12 +158,15 @@ def add_pass(grad: torch.Tensor, spec: torch.Tensor) -> torch.Tensor:
 def five_passes(spec: torch.Tensor) -> Thunk:
     """The memory traffic no band weighting can avoid, fwd+bwd: the forward reads the spectrum and writes its
     output, the backward reads the upstream gradient and the spectrum and writes the spectrum's gradient (five
-    passes over a spectrum-sized tensor, in fresh outputs like the op's), with no arithmetic worth the name."""
+    passes over a spectrum-sized tensor, in fresh outputs like the op's), with no arithmetic worth the name. The
+    forward's output stays alive through the backward, as the op's does in a fwd+bwd: freed first, its memory would
+    serve the backward's output, which the op's own pattern does not allow."""
     grad = torch.randn_like(spec)
 
     def run():
-        copy_pass(spec)
+        out = copy_pass(spec)
         add_pass(grad, spec)
+        del out
 
     return run
 
