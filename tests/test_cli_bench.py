@@ -82,6 +82,22 @@ def test_five_passes_move_what_band_weighting_must():
     assert rec.count("aten::copy_") == 1 and rec.count("aten::add") == 1 and rec.count("aten::empty_like") == 2
 
 
+def test_the_bound_keeps_its_gradient_until_its_next_call_as_a_leaf_does():
+    """fwd_bwd's leaves hold their gradients until the next call; the bound holds its gradient output as long."""
+    import weakref
+
+    from specdiff.bench.cases import BOUND, CASES
+
+    bound = CASES["spectral_band_weight"].build((2, 3, 8, 8), torch.float32, torch.device("cpu"))[(BOUND, "fwdbwd")]
+    first = bound()
+    kept = weakref.ref(first)
+    assert first.shape == (2, 3, 8, 5) and first.is_complex()
+    del first
+    assert kept() is not None
+    second = bound()
+    assert kept() is None and second is not None
+
+
 def test_every_path_runs_after_every_path_equally_often(monkeypatch):
     """The timed calls follow call_order: each path runs right after each path (itself included) equally often."""
     from specdiff.bench import cases, ops

@@ -158,15 +158,21 @@ def add_pass(grad: torch.Tensor, spec: torch.Tensor) -> torch.Tensor:
 def five_passes(spec: torch.Tensor) -> Thunk:
     """The memory traffic no band weighting can avoid, fwd+bwd: the forward reads the spectrum and writes its
     output, the backward reads the upstream gradient and the spectrum and writes the spectrum's gradient (five
-    passes over a spectrum-sized tensor, in fresh outputs like the op's), with no arithmetic worth the name. The
-    forward's output stays alive through the backward, as the op's does in a fwd+bwd: freed first, its memory would
-    serve the backward's output, which the op's own pattern does not allow."""
-    grad = torch.randn_like(spec)
+    passes over a spectrum-sized tensor, in fresh outputs like the op's), with no arithmetic worth the name.
 
-    def run():
+    Its tensors live as long as the op's do in :func:`fwd_bwd`: the forward's output through the backward, and the
+    spectrum's gradient until the next call (the leaf keeps its ``.grad`` until the next call clears it; the thunk
+    returns it). Freed sooner, their memory would serve the backward's output, or the next path's temporaries and
+    then this thunk's outputs again while still cached, which the op's own pattern does not allow."""
+    grad = torch.randn_like(spec)
+    held: list[torch.Tensor] = []
+
+    def run() -> torch.Tensor:
+        held.clear()  # the previous call's gradient, as fwd_bwd's `leaf.grad = None`
         out = copy_pass(spec)
-        add_pass(grad, spec)
+        held.append(add_pass(grad, spec))
         del out
+        return held[0]
 
     return run
 
