@@ -154,7 +154,8 @@ def _bench_quality(args: argparse.Namespace) -> int:
     result = run_quality(args.model or MODELS, args.dataset or DATASETS, seconds=args.seconds, seeds=args.seeds,
                          fractions=args.fractions, sampler=args.sampler, order=order,
                          sampler_steps=args.sampler_steps, sigma_max=args.sigma_max, num_samples=args.num_samples,
-                         num_reference=args.num_reference, output_dir=args.output_dir, config_dir=args.config_dir,
+                         num_reference=args.num_reference, sample_draws=args.sample_draws,
+                         output_dir=args.output_dir, config_dir=args.config_dir,
                          device=_device(args.device), log=lambda line: print(line, file=sys.stderr, flush=True))
     with open(result["table"]) as f:
         print(f.read(), end="")
@@ -384,6 +385,8 @@ def build_parser() -> argparse.ArgumentParser:
                    f"with σ/α <= this (default {SIGMA_MAX:g}; none: at T - 1)")
     p.add_argument("--num-samples", type=_at_least(1), default=256)
     p.add_argument("--num-reference", type=_at_least(1), default=512, help="test-split images to compare with")
+    p.add_argument("--sample-draws", type=_at_least(1), default=1, help="draws of --num-samples per stage (sampling "
+                   "seeds 0..N-1); its metrics are their mean (default 1)")
     p.add_argument("--output-dir", default="results/quality")
     p.add_argument("--config-dir", default="configs/quality", help="folder of <model>_<dataset>.yaml")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:<index>")

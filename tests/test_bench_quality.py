@@ -154,3 +154,36 @@ def test_sigma_max_none_is_a_setting_of_its_own(tmp_path, capsys):
     assert "piecewise's training split: recorded, skipped" in err  # the sampler is no part of its score
     record = json.loads((tmp_path / "records" / "tiny_unet-piecewise-seed0-2s-f1.json").read_text())
     assert record["settings"]["sigma_max"] is None
+
+
+def test_sample_draws_average_other_noise_and_are_a_setting_of_their_own(tmp_path, capsys):
+    """--sample-draws 2 samples the stage's checkpoint from sampling seeds 0 and 1 and records their metrics' mean;
+    the first draw is the one-draw bench's, whose record then no longer counts (and the other way round)."""
+    out = str(tmp_path)
+    one = [*TINY, "--fractions", "1", "--output-dir", out]
+    path = tmp_path / "records" / "tiny_unet-piecewise-seed0-2s-f1.json"
+    assert main(one) == 0
+    single = json.loads(path.read_text())
+    assert "sample_draws" not in single["settings"] and "draws" not in single
+    assert main([*one, "--sample-draws", "2"]) == 0
+    assert "seed0-2s at 1 of 2 s: recorded, skipped" not in capsys.readouterr().err
+    record = json.loads(path.read_text())
+    assert record["settings"]["sample_draws"] == 2 and record["steps"] == single["steps"]
+    first, second = record["draws"]
+    assert first == single["metrics"]  # the same checkpoint and noise as the one-draw record
+    assert second != first
+    assert all(record["metrics"][k] == pytest.approx((first[k] + second[k]) / 2, rel=1e-12) for k in METRICS)
+    folders = record["draw_samples"]
+    assert folders[0] == record["samples"] == single["samples"] and folders[1].endswith("quality-f1-draw1")
+    seeds = [json.loads(open(os.path.join(f, "metadata.json")).read())["seed"] for f in folders]
+    assert seeds == [0, 1]
+    images = [sorted(n for n in os.listdir(f) if n.startswith("sample_")) for f in folders]
+    assert len(images[0]) == len(images[1]) == 8
+    assert open(os.path.join(folders[0], images[0][0]), "rb").read() != open(
+        os.path.join(folders[1], images[1][0]), "rb").read()
+    assert "the mean of 2 draws (sampling seeds 0-1)" in (tmp_path / "quality.md").read_text()
+    assert main([*one, "--sample-draws", "2"]) == 0
+    assert "seed0-2s at 1 of 2 s: recorded, skipped" in capsys.readouterr().err
+    assert main(one) == 0
+    assert "seed0-2s at 1 of 2 s: recorded, skipped" not in capsys.readouterr().err
+    assert json.loads(path.read_text())["metrics"] == single["metrics"]

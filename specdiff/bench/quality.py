@@ -7,7 +7,8 @@ SpectralUNet with ``mixer: spatial``) is its own row. Each (model, dataset, seed
 ``training.seed = seed``, trained in stages: stage *f* resumes the run with ``training.max_seconds = f·seconds``
 (the training-compute clock, see :class:`specdiff.config.TrainingConfig`), so every stage is an ordinary,
 resumable run that ends with a checkpoint. From each stage's checkpoint the bench draws ``num_samples`` images
-with one fixed sampler (the same seeded noise at every stage) and evaluates them with
+with one fixed sampler (the same seeded noise at every stage; with ``sample_draws`` N > 1, N draws of noise, sampling
+seeds 0..N-1, whose metrics the record averages) and evaluates them with
 :func:`specdiff.eval.evaluate` against ``num_reference`` images of the data's test split, written once as PNGs by
 :func:`specdiff.experiments.runner.reference_folder` (the Taguchi runner's reference, so both sides are 8-bit
 images). Output folder::
@@ -86,6 +87,7 @@ def run_quality(
     sigma_max: float | None = SIGMA_MAX,
     num_samples: int = 256,
     num_reference: int = 512,
+    sample_draws: int = 1,
     output_dir: str = "results/quality",
     config_dir: str = "configs/quality",
     device: str = "auto",
@@ -93,7 +95,11 @@ def run_quality(
 ) -> dict[str, Any]:
     """Trains, samples and evaluates every (model, dataset, seed) at each fraction of ``seconds``; writes the
     records, ``quality.md`` and one figure per dataset into ``output_dir``. Returns ``{"records", "table",
-    "figures"}`` (the records of this call, the table's path, the PNG paths)."""
+    "figures"}`` (the records of this call, the table's path, the PNG paths).
+
+    One draw of ``num_samples`` images moves every model's figures alike, by as much as training seeds do (the same
+    checkpoints, other sampling seeds: docs/spectral_models.md); ``sample_draws`` averages each stage's metrics over
+    that many draws, so that a figure says less about the draw."""
     from specdiff.config import SamplingConfig, load_config
 
     fractions = sorted(set(float(f) for f in fractions))
@@ -101,13 +107,15 @@ def run_quality(
         raise ValueError(f"fractions must lie in (0, 1], got {fractions}")
     if not (math.isfinite(seconds) and seconds > 0):
         raise ValueError(f"seconds must be a positive number, got {seconds}")
-    if seeds < 1 or num_samples < 1 or num_reference < 1:
-        raise ValueError("seeds, num_samples and num_reference must be >= 1")
+    if seeds < 1 or num_samples < 1 or num_reference < 1 or sample_draws < 1:
+        raise ValueError("seeds, num_samples, num_reference and sample_draws must be >= 1")
     # fail before work
     SamplingConfig(sampler=sampler, steps=sampler_steps, num_samples=num_samples, order=order, sigma_max=sigma_max)
     settings = {"sampler": sampler, "order": order, "sampler_steps": sampler_steps, "sigma_max": sigma_max,
                 "num_samples": num_samples, "num_reference": num_reference, "sample_seed": SAMPLE_SEED,
                 "reference_seed": REFERENCE_SEED}
+    if sample_draws > 1:  # absent at 1, so that records made before draws existed still count
+        settings["sample_draws"] = sample_draws
     paths = {(m, d): config_path(config_dir, m, d) for d in datasets for m in models}
     configs = {key: load_config(path, [f"training.device={device}"]) for key, path in paths.items()}  # all first
 
@@ -195,14 +203,18 @@ def _stage(model: str, config, path: str, seed: int, fraction: float, seconds: f
     history = load_checkpoint(latest_checkpoint(os.path.join(run_dir, "checkpoints"))[1])["history"]
     step = _stage_step(history["compute_s"], budget)
     resolved = str(resolve_device(device))
-    samples = sample_run(run_dir, checkpoint=str(step), sampler=settings["sampler"], order=settings["order"],
-                         steps=settings["sampler_steps"], sigma_max=settings["sigma_max"],
-                         num_samples=settings["num_samples"], seed=SAMPLE_SEED, tag=f"quality-f{fraction:g}",
-                         device=resolved)
     reference = reference_folder(out, stage_config, settings["num_reference"], REFERENCE_SEED)
-    evaluation = evaluate(samples, reference=reference, metrics=list(EVALUATE), channels=config.data.channels,
-                          device=resolved, seed=0)
-    write_metrics(evaluation, os.path.join(samples, "metrics.json"))
+    folders, draws = [], []
+    for draw in range(settings.get("sample_draws", 1)):
+        samples = sample_run(run_dir, checkpoint=str(step), sampler=settings["sampler"], order=settings["order"],
+                             steps=settings["sampler_steps"], sigma_max=settings["sigma_max"],
+                             num_samples=settings["num_samples"], seed=SAMPLE_SEED + draw,
+                             tag=f"quality-f{fraction:g}" + (f"-draw{draw}" if draw else ""), device=resolved)
+        evaluation = evaluate(samples, reference=reference, metrics=list(EVALUATE), channels=config.data.channels,
+                              device=resolved, seed=0)
+        write_metrics(evaluation, os.path.join(samples, "metrics.json"))
+        folders.append(samples)
+        draws.append({k: evaluation["metrics"].get(k) for k in METRICS})
     record = {
         "model": model, "architecture": config.model.name, "dataset": dataset, "seed": seed, "fraction": fraction,
         "budget_s": seconds,
@@ -210,14 +222,21 @@ def _stage(model: str, config, path: str, seed: int, fraction: float, seconds: f
         "images_seen": step * stage_config.training.batch_size,
         "stop_reason": "steps" if step == stage_config.training.steps else "max_seconds",
         "num_parameters": result.metrics["num_parameters"], "device": result.metrics["device"],
-        "metrics": {k: evaluation["metrics"].get(k) for k in METRICS}, "notes": evaluation.get("notes", []),
+        "metrics": _mean_of_draws(draws), "notes": evaluation.get("notes", []),
         "feature_extractor": evaluation.get("feature_extractor"), "settings": settings, "run_id": run_id,
-        "config": os.path.abspath(path), "config_sha256": stage_config.sha256(), "samples": samples,
+        "config": os.path.abspath(path), "config_sha256": stage_config.sha256(), "samples": folders[0],
     }
+    if len(draws) > 1:
+        record |= {"draws": draws, "draw_samples": folders}
     atomic_write_json(record_path, record)
     log(f"{run_id} at {fraction:g}: step {step}, " + ", ".join(
         f"{k} {cell(v)}" for k, v in record["metrics"].items()))
     return record
+
+
+def _mean_of_draws(draws: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Each metric's mean over the draws (None where a draw has none)."""
+    return {k: None if any(d[k] is None for d in draws) else float(np.mean([d[k] for d in draws])) for k in METRICS}
 
 
 # ------------------------------------------------------------------------------------------ summaries
@@ -271,10 +290,15 @@ def format_markdown(records: Sequence[dict[str, Any]], data: Sequence[dict[str, 
     extractor = first.get("feature_extractor") or {}
     note = (f"Mean over seeds. Training s: training compute (forward+backward+update). "
             f"Samples: {settings.get('num_samples')} with {settings.get('sampler')} "
-            f"({settings.get('sampler_steps')} steps{_start(settings)}), against "
+            f"({settings.get('sampler_steps')} steps{_start(settings)}){_draws(settings)}, against "
             f"{settings.get('num_reference')} test images; features: {extractor.get('name', '—')} "
             f"v{extractor.get('version', '?')}.")
     return "\n".join(["# Sample quality against training seconds", "", note, "", *lines, ""])
+
+
+def _draws(settings: dict[str, Any]) -> str:
+    draws = settings.get("sample_draws", 1)
+    return "" if draws == 1 else f", metrics the mean of {draws} draws (sampling seeds 0-{draws - 1})"
 
 
 def _start(settings: dict[str, Any]) -> str:
