@@ -236,7 +236,6 @@ def test_band_planes_go_in_pairs_when_their_tables_do_not_fit_the_l1(tables):
     assert not extension.band_planes_in_pairs(share, tables) and extension.band_planes_in_pairs(share + 1, tables)
 
 
-
 @pytest.mark.parametrize("backend", ["auto", "reference"])
 def test_models_trace_without_graph_breaks_on_a_cold_kernel_cache(monkeypatch, backend):
     # The routing predicate asks the dispatcher which kernels exist; traced by Dynamo, that query (a bool from a
